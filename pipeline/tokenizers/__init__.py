@@ -1,0 +1,1 @@
+"""Symbolic-music tokenizers (Aria "abs", and others next to it)."""
