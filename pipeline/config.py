@@ -1,0 +1,199 @@
+"""Typed params: one pydantic model per params.yaml section, unknown keys rejected.
+
+Every error names the file and the dotted key, so a typo fails fast instead of being
+silently ignored (``ingest.limts`` is an error, not a default).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+PARAMS_FILE = "params.yaml"
+
+
+class ParamsError(ValueError):
+    """A params.yaml problem, with the file and key in the message."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------- base / runtime
+class BaseParams(Section):
+    seed: int = 42
+
+
+class RuntimeParams(Section):
+    """Read by every stage, tracked by none: switching engines must not invalidate outputs."""
+
+    task_runner: Literal["threads", "processes", "dask"] = "processes"
+    workers: int = Field(2, ge=1)
+    shard_size: int = Field(16, ge=1)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    launcher: Literal["python", "torchrun"] = "python"
+    nproc_per_node: int = Field(1, ge=1)
+    dask_address: str | None = None
+
+
+# ---------------------------------------------------------------- data stages
+class CorpusCollection(Section):
+    """One slice of music21's bundled corpus, e.g. the Bach chorales."""
+
+    composer: str
+    period: str
+    genre: str
+    paths: list[str]  # glob patterns relative to music21's corpus dir
+    cap: int = Field(ge=0)
+
+
+class Music21Source(Section):
+    kind: Literal["music21"] = "music21"
+    collections: dict[str, CorpusCollection]
+
+
+class MidiDirSource(Section):
+    kind: Literal["midi_dir"] = "midi_dir"
+    path: str
+    metadata: str | None = None  # CSV/JSONL (path + labels), MAESTRO/ATEPP CSV or Aria metadata.json
+    metadata_format: Literal["auto", "table", "maestro", "atepp", "aria_eval"] = "auto"
+    name: str = "user"
+
+
+class IngestLimits(Section):
+    min_notes: int = Field(8, ge=1)
+    max_notes: int = Field(200_000, ge=1)
+    max_duration_s: float = Field(3600.0, gt=0)
+    min_duration_s: float = Field(1.0, ge=0)
+    max_tempo_events: int = Field(5_000, ge=1)
+    min_bpm: float = Field(10.0, gt=0)
+    max_bpm: float = Field(1_000.0, gt=0)
+    max_file_mb: float = Field(20.0, gt=0)
+
+
+class SplitParams(Section):
+    val: float = Field(0.1, ge=0, lt=1)
+    test: float = Field(0.1, ge=0, lt=1)
+
+
+class IngestParams(Section):
+    sources: list[Music21Source | MidiDirSource] = Field(min_length=1)
+    limits: IngestLimits = IngestLimits()
+    split: SplitParams = SplitParams()
+
+    @field_validator("split")
+    @classmethod
+    def _split_sums(cls, v: SplitParams) -> SplitParams:
+        if v.val + v.test >= 1:
+            raise ValueError("split.val + split.test must be < 1")
+        return v
+
+
+class AcousticCondition(Section):
+    """A named recording condition: soundfont x reverb/chorus x gain."""
+
+    soundfont: str = "default"  # "default" = the TimGM6mb.sf2 pretty_midi ships
+    gain: float = Field(0.4, gt=0, le=5)
+    reverb: float = Field(0.0, ge=0, le=1)  # wet level; 0 turns reverb off
+    room_size: float = Field(0.2, ge=0, le=1)
+    chorus: bool = False
+
+
+class RenderParams(Section):
+    sample_rate: int = Field(16_000, ge=8_000, le=96_000)
+    conditions: dict[str, AcousticCondition] = Field(min_length=1)
+    max_seconds: float = Field(60.0, gt=0)
+    max_pieces: int | None = Field(None, ge=1)
+    real_recordings: str | None = None  # manifest (JSONL/CSV) of real audio paired with MIDI
+
+
+class SegmentParams(Section):
+    min_s: float = Field(15.0, gt=0)
+    max_s: float = Field(20.0, gt=0)
+    drop_under_s: float = Field(3.0, ge=0)
+
+    @field_validator("max_s")
+    @classmethod
+    def _range(cls, v: float, info) -> float:
+        lo = info.data.get("min_s")
+        if lo is not None and v < lo:
+            raise ValueError("segment.max_s must be >= segment.min_s")
+        return v
+
+
+SECTIONS: dict[str, type[Section]] = {
+    "base": BaseParams,
+    "runtime": RuntimeParams,
+    "ingest": IngestParams,
+    "render_audio": RenderParams,
+    "segment": SegmentParams,
+}
+
+
+# ---------------------------------------------------------------- loading
+def repo_root() -> Path:
+    """The project root: $OSTINATO_ROOT, else the nearest parent holding params.yaml."""
+    env = os.environ.get("OSTINATO_ROOT")
+    if env:
+        return Path(env).resolve()
+    here = Path.cwd().resolve()
+    for d in (here, *here.parents):
+        if (d / PARAMS_FILE).exists():
+            return d
+    return here
+
+
+def read_params_file(path: Path | None = None) -> tuple[Path, dict[str, Any]]:
+    path = Path(path) if path else repo_root() / PARAMS_FILE
+    if not path.exists():
+        raise ParamsError(f"{path}: params file not found")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ParamsError(f"{path}: not valid YAML: {e}") from e
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: top level must be a mapping of sections")
+    return path, raw
+
+
+def _format_errors(path: Path, section: str, err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in (section, *e["loc"]) if not str(p).startswith(("Music21Source", "MidiDirSource")))
+        if e["type"] == "extra_forbidden":
+            lines.append(f"{path}: unknown key '{loc}'")
+        else:
+            lines.append(f"{path}: {loc}: {e['msg']} (got {e.get('input')!r})")
+    return "\n".join(lines)
+
+
+def load_section(name: str, path: Path | None = None) -> Any:
+    """Validate and return one section. Also rejects unknown top-level sections."""
+    path, raw = read_params_file(path)
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:
+        raise ParamsError(f"{path}: unknown section(s) {unknown}; known: {sorted(SECTIONS)}")
+    if name not in SECTIONS:
+        raise ParamsError(f"no params model registered for section '{name}'")
+    try:
+        return SECTIONS[name].model_validate(raw.get(name) or {})
+    except ValidationError as e:
+        raise ParamsError(_format_errors(path, name, e)) from None
+
+
+def validate_all(path: Path | None = None) -> dict[str, Any]:
+    """Validate every section (``ostinato params check``)."""
+    _, raw = read_params_file(path)
+    return {name: load_section(name, path) for name in raw}
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for k, v in override.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out

@@ -1,0 +1,1 @@
+"""Corpus sources, MIDI reading and validation, splits, audio rendering, lhotse manifests."""

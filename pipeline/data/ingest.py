@@ -1,0 +1,134 @@
+"""Ingest logic shared by the ``ingest`` stage and ``ostinato data check``.
+
+Each candidate becomes either an index row (MIDI written under ``out/midi``) or a rejection
+with a reason; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from pipeline.config import IngestLimits, SplitParams
+from pipeline.data.midi import Rejected, inspect_midi, parse_midi
+from pipeline.data.sources import Candidate
+from pipeline.data.splits import assign_split
+
+LABEL_FIELDS = ("composer", "period", "genre", "collection")
+
+
+def midi_labels(data: bytes) -> dict:
+    """Parts, key mode and time signature read from a MIDI file's own events."""
+    mid, pm = parse_midi(data)
+    mode = "unknown"
+    for t in mid.tracks:
+        ks = next((m.key for m in t if m.type == "key_signature"), None)
+        if ks:
+            mode = "minor" if ks.endswith("m") else "major"
+            break
+    ts = pm.time_signature_changes[0] if pm.time_signature_changes else None
+    return {
+        "n_parts": sum(1 for i in pm.instruments if i.notes),
+        "key_mode": mode,
+        "time_signature": f"{ts.numerator}/{ts.denominator}" if ts else "unknown",
+    }
+
+
+def process_candidate(c: Candidate, limits: IngestLimits, out_dir: Path | None) -> dict:
+    """Returns ``{"ok": True, "row": {...}}`` or ``{"ok": False, "rejection": {...}}``."""
+    from pipeline.data import scores
+
+    try:
+        score_name = None
+        if c.kind == "score":
+            score, text = scores.parse_candidate(c)
+            facts = scores.score_labels(score)
+            data = scores.score_to_midi_bytes(score)
+            if out_dir is not None:
+                score_name = scores.keep_score(c, text, out_dir / "scores")
+        else:
+            try:
+                data = Path(c.path).read_bytes()
+            except OSError as e:
+                raise Rejected("unreadable", str(e)) from None
+            facts = None
+        stats = inspect_midi(data, limits)
+        facts = facts or midi_labels(data)
+    except Rejected as r:
+        return {"ok": False, "rejection": {"id": c.id, "source": c.source, "source_id": c.source_id,
+                                           "reason": r.reason, "detail": r.detail}}
+    if out_dir is not None:
+        (out_dir / "midi").mkdir(parents=True, exist_ok=True)
+        (out_dir / "midi" / f"{c.id}.mid").write_bytes(data)
+    labels = dict(c.labels)
+    composer = labels.pop("composer", None)
+    score_composer = facts.pop("score_composer", None)
+    if composer in (None, "auto"):
+        composer = score_composer or "unknown"
+    row = {
+        "id": c.id,
+        "source": c.source,
+        "source_id": c.source_id,
+        "midi": f"midi/{c.id}.mid",
+        "score": f"scores/{score_name}" if score_name else None,
+        "composer": str(composer).lower(),
+        "period": str(labels.pop("period", "unknown")).lower(),
+        "genre": str(labels.pop("genre", "unknown")).lower(),
+        "collection": labels.pop("collection", c.source),
+        "given_split": labels.pop("split", None),
+        **facts,
+        **stats.to_dict(),
+        "labels": labels,
+    }
+    return {"ok": True, "row": row}
+
+
+def finalize(rows: list[dict], seed: int, split: SplitParams) -> tuple[list[dict], list[dict]]:
+    """Dedup by note content (first in listing order wins) and assign splits."""
+    kept: dict[str, dict] = {}
+    duplicates = []
+    for r in rows:
+        h = r["content_hash"]
+        if h in kept:
+            duplicates.append({"id": r["id"], "source_id": r["source_id"], "duplicate_of": kept[h]["id"]})
+            continue
+        kept[h] = r
+    index = []
+    for r in kept.values():
+        r = dict(r)
+        r["split"] = assign_split(r["content_hash"], seed, split, r.pop("given_split"))
+        index.append(r)
+    return index, duplicates
+
+
+def summarize(index: list[dict], rejected: list[dict], duplicates: list[dict]) -> dict:
+    """Counts per label and split, hours, notes, rejections by reason."""
+    per_split = Counter(r["split"] for r in index)
+    by_label: dict[str, dict] = {}
+    for field in ("composer", "period", "genre", "collection", "key_mode", "time_signature"):
+        table: dict[str, Counter] = defaultdict(Counter)
+        for r in index:
+            table[str(r.get(field))][r["split"]] += 1
+        by_label[field] = {k: dict(sorted(v.items())) for k, v in sorted(table.items())}
+    return {
+        "pieces": len(index),
+        "splits": dict(sorted(per_split.items())),
+        "hours": round(sum(r["duration_s"] for r in index) / 3600, 3),
+        "notes": sum(r["n_notes"] for r in index),
+        "rejected": len(rejected),
+        "rejected_by_reason": dict(sorted(Counter(r["reason"] for r in rejected).items())),
+        "duplicates": len(duplicates),
+        "by_label": by_label,
+    }
+
+
+def summary_markdown(stats: dict) -> str:
+    lines = ["# Data", "", f"- pieces: {stats['pieces']} ({stats['hours']} h, {stats['notes']} notes)",
+             f"- splits: {stats['splits']}", f"- duplicates removed: {stats['duplicates']}",
+             f"- rejected: {stats['rejected']} {stats['rejected_by_reason']}", ""]
+    for field in ("composer", "period", "genre"):
+        lines += [f"## {field}", "", "| label | train | val | test |", "|---|---|---|---|"]
+        for label, c in stats["by_label"][field].items():
+            lines.append(f"| {label} | {c.get('train', 0)} | {c.get('val', 0)} | {c.get('test', 0)} |")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Prefect glue: environment, task-runner choice, stage runs, deployments for the UI."""

@@ -1,0 +1,125 @@
+"""The stage contract: atomic output directories with a manifest, and running a stage flow.
+
+A stage writes into hidden temp dirs next to its outputs and renames them into place only
+after everything succeeded, so a killed stage leaves no partial output behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable
+
+from pipeline import __version__
+from pipeline.config import load_section, repo_root
+
+TRACKED_PACKAGES = (
+    "torch", "numpy", "prefect", "dvc", "music21", "miditok", "mido", "pretty_midi",
+    "lhotse", "pyfluidsynth", "soundfile", "safetensors", "scikit-learn", "mlx",
+)
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in TRACKED_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def hash_path(path: Path) -> str:
+    """Content hash of a file or directory (relative names + bytes), like a DVC .dir hash."""
+    h = hashlib.sha256()
+    path = Path(path)
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for f in files:
+        rel = f.name if f == path else f.relative_to(path).as_posix()
+        if rel == "manifest.json":
+            continue
+        h.update(rel.encode() + b"\0")
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()[:16]
+
+
+def dump_json(obj: Any, path: Path) -> None:
+    """Deterministic JSON (sorted keys) so identical runs give identical bytes."""
+    path.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+class StageOutputs:
+    """``with StageOutputs("ingest", ["data/ingest"]) as out:`` write under ``out["data/ingest"]``
+    (a temp dir), then ``out.commit(params, inputs, seed)`` writes each manifest and renames
+    into place. Leaving the block without commit (an exception) deletes the temp dirs.
+    """
+
+    def __init__(self, stage: str, outs: list[str], root: Path | None = None):
+        self.stage = stage
+        self.root = root or repo_root()
+        self.final = {o: self.root / o for o in outs}
+        self.tmp = {o: p.parent / f".{p.name}.tmp" for o, p in self.final.items()}
+        self.committed = False
+
+    def __enter__(self) -> "StageOutputs":
+        for t in self.tmp.values():
+            shutil.rmtree(t, ignore_errors=True)  # a stale one from a killed run
+            t.mkdir(parents=True)
+        return self
+
+    def __getitem__(self, out: str) -> Path:
+        """The temp dir standing in for output ``out`` until commit."""
+        return self.tmp[out]
+
+    def commit(self, params: dict[str, Any], inputs: list[str] | None = None, seed: int | None = None,
+               extra: dict[str, Any] | None = None) -> None:
+        manifest = {
+            "stage": self.stage,
+            "ostinato": __version__,
+            "params": params,
+            "seed": seed,
+            "inputs": {i: hash_path(self.root / i) for i in (inputs or [])},
+            "packages": package_versions(),
+            "python": platform.python_version(),
+            **(extra or {}),
+        }
+        for o, t in self.tmp.items():
+            dump_json(manifest, t / "manifest.json")
+        for o, t in self.tmp.items():
+            final = self.final[o]
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(t, final)
+        self.committed = True
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        for t in self.tmp.values():
+            shutil.rmtree(t, ignore_errors=True)
+        if exc_type is None and not self.committed:
+            raise RuntimeError(f"stage {self.stage}: outputs were never committed")
+
+
+def params_dump(*sections: str) -> dict[str, Any]:
+    """The validated values of the sections a stage read, for its manifest."""
+    return {s: load_section(s).model_dump(mode="json") for s in sections}
+
+
+def run_stage(flow: Callable[[], Any]) -> None:
+    """Entry point of ``python -m stages.<name>``: task runner from ``runtime``, then the flow."""
+    from pipeline.orchestration.runners import make_task_runner
+    from pipeline.config import ParamsError
+
+    try:
+        rt = load_section("runtime")
+        flow.with_options(task_runner=make_task_runner(rt))()
+    except ParamsError as e:
+        print(f"ERROR: bad params\n{e}", file=sys.stderr)
+        sys.exit(2)
