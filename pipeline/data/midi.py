@@ -43,7 +43,9 @@ def parse_midi(data: bytes) -> tuple[mido.MidiFile, pretty_midi.PrettyMIDI]:
         raise Rejected("unreadable", "not a MIDI file (missing MThd header)")
     try:
         mid = mido.MidiFile(file=io.BytesIO(data))
-    except Exception as e:  # mido raises EOFError, OSError, ValueError, KeyError...
+    except EOFError:
+        raise Rejected("unreadable", "truncated: the file ends inside a track") from None
+    except Exception as e:  # mido raises OSError, ValueError, KeyError...
         raise Rejected("unreadable", f"{type(e).__name__}: {e}") from None
     try:
         with warnings.catch_warnings():

@@ -1,0 +1,45 @@
+"""The ``ostinato`` console script. Each subcommand lives in ``pipeline/commands/<name>.py``
+with ``add_arguments(parser)`` and ``run(args) -> int``; imports stay lazy so ``--help`` is fast."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = {
+    "data": "validate a folder of MIDI before a run (ostinato data check DIR)",
+    "params": "check params.yaml or apply a profile (micro, full)",
+    "generate": "continue a MIDI prompt with an Aria-format checkpoint",
+    "embed": "print or save embeddings of MIDI files",
+    "serve": "start the Prefect UI on 127.0.0.1 and serve the repro deployment",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ostinato", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in COMMANDS.items():
+        try:
+            mod = importlib.import_module(f"pipeline.commands.{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"pipeline.commands.{name}":
+                continue  # command not built in this checkout
+            raise
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
+        print(f"ostinato {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

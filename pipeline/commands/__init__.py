@@ -1,0 +1,1 @@
+"""Subcommands of the ``ostinato`` CLI, one module each."""
