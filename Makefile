@@ -1,0 +1,55 @@
+# ostinato: two commands do everything. `make repro` builds the DAG; `make test` runs the tests.
+# Every target is idempotent: a second run with nothing changed takes seconds.
+
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+export PREFECT_HOME ?= $(abspath .prefect)
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+STAMP := $(VENV)/.installed
+
+.PHONY: setup repro test test-all bench ui status clean-venv
+
+setup: $(STAMP) fluidsynth
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
+	@touch $@
+
+# libfluidsynth is a system library: install it when missing and we are root.
+fluidsynth:
+	@if ! ldconfig -p 2>/dev/null | grep -q libfluidsynth; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing libfluidsynth3 (Debian package)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libfluidsynth3 >/dev/null; \
+	  else \
+	    echo "libfluidsynth is missing: run 'sudo apt-get install libfluidsynth3' (Debian/Ubuntu) or 'brew install fluid-synth' (macOS)"; exit 1; \
+	  fi; \
+	fi
+
+repro: setup
+	dvc repro
+
+test: setup
+	pytest -q
+
+test-all: setup
+	pytest -q -m "unit or pipeline or slow"
+
+bench: setup
+	python benchmarks/data.py
+	python benchmarks/tokenize.py
+	python benchmarks/aria.py --quick
+
+ui: setup
+	ostinato serve
+
+status: setup
+	dvc status
+
+clean-venv:
+	rm -rf $(VENV)
