@@ -1,0 +1,185 @@
+"""The UI path end to end: ``ostinato serve`` on a free loopback port, two ``repro`` triggers at
+once through the REST API, both recorded as DVC experiments with their own params, and only
+the stage that reads the changed param rerun.
+
+Runs on a copy of the repo (tracked files, as in the working tree) with a tiny ``midi_dir``
+ingest source, its own git history, DVC cache and ``.prefect``. About 1-2 minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = [pytest.mark.pipeline, pytest.mark.timeout(300)]
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+DEADLINE_S = 200  # both triggered runs must finish within this
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert port != 4200
+    return port
+
+
+def write_midis(folder: Path, n: int = 3) -> None:
+    import pretty_midi
+
+    folder.mkdir(parents=True)
+    for k in range(n):
+        pm = pretty_midi.PrettyMIDI(initial_tempo=120)
+        inst = pretty_midi.Instrument(program=0)
+        t = 0.0
+        while t < 33.0 + 4 * k:  # 33-41 s: segments of 15-20 s leave tails that drop_under_s decides
+            for pitch in (60 + k, 64 + k, 67 + k):
+                inst.notes.append(pretty_midi.Note(velocity=80, pitch=pitch, start=t, end=t + 0.45))
+            t += 0.5
+        pm.instruments.append(inst)
+        pm.write(str(folder / f"piece{k}.mid"))
+
+
+def sh(cmd: list[str], cwd: Path, env: dict, timeout: float = 240) -> str:
+    r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert r.returncode == 0, f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+    return r.stdout
+
+
+def api(base: str, path: str, body: dict | None = None, method: str | None = None) -> dict:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base + path, data=data, method=method or ("POST" if data else "GET"),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read() or b"null")
+
+
+def make_copy(dst: Path, midi_dir: Path) -> dict:
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
+    for rel in filter(None, files.decode().split("\0")):
+        src = REPO / rel
+        if src.is_file():
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst / rel)
+    params = yaml.safe_load((dst / "params.yaml").read_text())
+    params["ingest"]["sources"] = [{"kind": "midi_dir", "name": "tiny", "path": str(midi_dir)}]
+    params["render_audio"]["max_pieces"] = 3
+    params["render_audio"]["conditions"] = {"dry": {"soundfont": "default", "gain": 0.5}}
+    params["runtime"]["task_runner"] = "threads"
+    (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT") and k != "OSTINATO_ROOT"}
+    env.update(PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", PREFECT_HOME=str(dst / ".prefect"),
+               PREFECT_SERVER_ANALYTICS_ENABLED="false", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t", PYTHONUNBUFFERED="1")
+    sh(["git", "init", "-q", "-b", "main"], dst, env)
+    sh(["git", "add", "-A"], dst, env)
+    sh(["git", "commit", "-q", "-m", "copy"], dst, env)
+    return env
+
+
+def wait_for(pred, timeout: float, what: str, proc: subprocess.Popen | None = None, log: Path | None = None):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"{what}: serve exited with {proc.returncode}:\n{log.read_text()[-3000:] if log else ''}")
+        try:
+            value = pred()
+        except OSError:
+            value = None
+        if value:
+            return value
+        time.sleep(1)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}:\n{log.read_text()[-3000:] if log else ''}")
+
+
+def run_logs(base: str, run_id: str) -> list[str]:
+    logs = api(base, "/logs/filter", {"logs": {"flow_run_id": {"any_": [run_id]}}, "sort": "TIMESTAMP_ASC",
+                                      "limit": 200})
+    return [x["message"] for x in logs]
+
+
+def test_ui_two_concurrent_triggers(tmp_path: Path) -> None:
+    t_start = time.time()
+    repo = tmp_path / "repo"
+    write_midis(tmp_path / "midi")
+    env = make_copy(repo, tmp_path / "midi")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/api"
+    log = tmp_path / "serve.log"
+    with open(log, "w") as fh:
+        serve = subprocess.Popen([str(BIN / "python"), "-m", "pipeline.cli", "serve", "--port", str(port)],
+                                 cwd=repo, env=env, stdout=fh, stderr=subprocess.STDOUT)
+    try:
+        # the deployment exists once serve registered it
+        dep = wait_for(lambda: api(base, "/deployments/name/repro/repro"), 90, "the repro deployment", serve, log)
+        t_ready = time.time()
+        assert f"Prefect UI: http://127.0.0.1:{port}" in log.read_text()
+        # build the cheap baseline through the served server, then commit the lock
+        sh([str(BIN / "dvc"), "repro", "segment"], repo, {**env, "PREFECT_API_URL": base})
+        sh(["git", "add", "dvc.lock"], repo, env)
+        sh(["git", "commit", "-q", "-m", "baseline"], repo, env)
+        t_base = time.time()
+
+        runs = {v: api(base, f"/deployments/{dep['id']}/create_flow_run",
+                       {"parameters": {"set_params": [f"segment.drop_under_s={v}"], "targets": ["segment"]}})
+                for v in ("2.0", "4.0")}
+        t_trig = time.time()
+
+        def all_final():
+            states = {v: api(base, f"/flow_runs/{r['id']}")["state"] for v, r in runs.items()}
+            return states if all(s["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
+                                 for s in states.values()) else None
+
+        states = wait_for(all_final, DEADLINE_S, "both repro runs", serve, log)
+        t_done = time.time()
+        logs = {v: run_logs(base, r["id"]) for v, r in runs.items()}
+        for v, s in states.items():
+            assert s["type"] == "COMPLETED", f"run {v}: {s}\n" + "\n".join(logs[v][-40:])
+
+        # each experiment recorded with its own value; the workspace untouched (--temp)
+        exps = json.loads(sh([str(BIN / "dvc"), "exp", "show", "--json"], repo, env))
+        values = []
+        for rev in exps:
+            for e in rev.get("experiments") or []:
+                for ex in e.get("revs") or []:
+                    p = ((ex.get("data") or {}).get("params") or {}).get("params.yaml", {}).get("data", {})
+                    values.append(p.get("segment", {}).get("drop_under_s"))
+        assert sorted(v for v in values if v is not None) == [2.0, 4.0], json.dumps(exps)[:3000]
+        assert yaml.safe_load((repo / "params.yaml").read_text())["segment"]["drop_under_s"] == 3.0
+        assert sh(["git", "status", "--porcelain", "--untracked-files=no"], repo, env).strip() == ""
+
+        # only the stage reading segment.* reran; upstream stages were skipped
+        for v, lines in logs.items():
+            text = "\n".join(lines)
+            assert "Running stage 'segment'" in text, text[-3000:]
+            assert "Running stage 'ingest'" not in text and "Running stage 'render_audio'" not in text, text
+            assert "Stage 'render_audio' didn't change, skipping" in text, text[-3000:]
+            assert "Ran experiment(s)" in text, text[-3000:]
+        print(f"\n[ui timings] serve ready {t_ready - t_start:.1f} s, baseline {t_base - t_ready:.1f} s, "
+              f"2 triggers -> both completed {t_done - t_trig:.1f} s")
+    finally:
+        if serve.poll() is None:
+            serve.send_signal(signal.SIGINT)
+            try:
+                serve.wait(30)
+            except subprocess.TimeoutExpired:
+                serve.kill()
+                serve.wait(5)
+    # serve stopped the server it started
+    time.sleep(0.5)
+    with pytest.raises(OSError):
+        urllib.request.urlopen(base + "/health", timeout=2)
+    assert "Prefect server stopped." in log.read_text()
