@@ -1,0 +1,242 @@
+"""The training loop (nanoGPT style): one explicit loop that takes an objective.
+
+``train(model, objective, batches, cfg, out_dir, resume=True, val=...)`` runs ``cfg.steps``
+optimizer steps of AdamW (betas 0.9/0.95, eps 1e-5, weight decay 0.1 on matrices and
+embeddings, none on norms/biases) with linear warm-up then linear decay to ``final_lr_frac``
+of the peak, ``grad_accum`` micro-batches per step, grad-norm clipping, bf16 autocast and
+optional ``torch.compile`` on CUDA only, validation loss/perplexity every ``eval_every`` steps
+and at the end, and a checkpoint in ``out_dir`` every ``checkpoint_every`` steps and at the end.
+With ``resume=True`` it continues from the newest checkpoint in ``out_dir`` if that was written
+with the same training params (fingerprint); otherwise it logs why and starts fresh.
+Under torchrun (see ``distributed``) the model is DDP-wrapped and only rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+from pipeline.train import checkpoint as ckpt
+from pipeline.train.batches import RowBatches
+from pipeline.train.distributed import DistInfo, all_reduce_sum, barrier, setup, unwrap, wrap
+from pipeline.train.objectives import Objective
+from pipeline.train.schedule import make_scheduler
+
+# Fields that do not change the trained weights: excluded from the resume fingerprint.
+_RUNTIME_FIELDS = ("device", "compile", "progress", "log_every", "eval_every", "eval_batches",
+                   "checkpoint_every", "keep_checkpoints")
+
+
+@dataclass
+class TrainConfig:
+    steps: int
+    grad_accum: int = 1
+    lr: float = 3e-4
+    warmup_steps: int = 200
+    final_lr_frac: float = 0.1
+    weight_decay: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.95)
+    eps: float = 1e-5
+    grad_clip: float = 1.0  # 0 disables clipping
+    eval_every: int = 100
+    eval_batches: int | None = None  # cap on validation batches per process (None = all)
+    checkpoint_every: int = 100
+    keep_checkpoints: int = 2
+    log_every: int = 10
+    seed: int = 42
+    device: str = "auto"
+    compile: bool = False  # CUDA only
+    bf16: bool = True  # autocast, CUDA only
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "grad_accum", "eval_every", "checkpoint_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"TrainConfig.{name} must be >= 1, got {getattr(self, name)}")
+        if self.warmup_steps < 0 or self.lr <= 0:
+            raise ValueError("TrainConfig needs warmup_steps >= 0 and lr > 0")
+        self.betas = tuple(self.betas)
+
+
+@dataclass
+class TrainResult:
+    model: torch.nn.Module  # unwrapped, on its training device
+    history: list[dict[str, float]] = field(default_factory=list)  # step, train_loss, val_loss, lr
+    val_loss: float | None = None
+    val_perplexity: float | None = None
+    tokens: int = 0  # tokens fed to the model, all processes
+    train_seconds: float = 0.0  # optimizer-step time (no eval/checkpoint), resumed runs included
+    tokens_per_s: float = 0.0
+    resumed_from: int | None = None
+    fingerprint: str = ""
+
+
+Hook = Callable[[int, torch.nn.Module], None]
+
+
+def run_logger() -> logging.Logger:
+    """The Prefect run logger inside a flow/task, else a stdlib logger."""
+    if "prefect" in sys.modules:
+        try:
+            from prefect import get_run_logger
+
+            return get_run_logger()
+        except Exception:
+            pass
+    return logging.getLogger("ostinato.train")
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """nanoGPT grouping: decay >= 2-D tensors (matmuls, embeddings), not norms/biases."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return [{"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+
+
+def train(model: torch.nn.Module, objective: Objective, batches: RowBatches, cfg: TrainConfig,
+          out_dir: str | Path, resume: bool = True, *, val: RowBatches | None = None,
+          fingerprint_extra: Any = None, hooks: Sequence[Hook] = (),
+          dist_info: DistInfo | None = None) -> TrainResult:
+    log = run_logger()
+    info = dist_info or setup(cfg.device)
+    if (batches.rank, batches.world_size) != (info.rank, info.world_size):
+        raise ValueError(f"batches are for rank {batches.rank}/{batches.world_size}, "
+                         f"process is {info.rank}/{info.world_size}")
+    out_dir = Path(out_dir)
+    cuda = info.device.type == "cuda"
+    model.to(info.device)
+    opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas,
+                            eps=cfg.eps, fused=cuda or None)
+    sched = make_scheduler(opt, cfg.warmup_steps, cfg.steps, cfg.final_lr_frac)
+    fp = ckpt.fingerprint({"train": {k: v for k, v in asdict(cfg).items() if k not in _RUNTIME_FIELDS},
+                           "objective": objective.name, "world_size": info.world_size,
+                           "batch_size": batches.batch_size, "seq_len": batches.seq_len,
+                           "extra": fingerprint_extra})
+    torch.manual_seed(cfg.seed + info.rank)
+    start, history, extra = 0, [], {"tokens": 0, "train_seconds": 0.0}
+    resumed_from = _resume(out_dir, fp, model, opt, sched, info, log) if resume else None
+    barrier(info)  # every rank has read the checkpoint before rank 0 may clear it
+    if resumed_from is not None:
+        state = resumed_from
+        start, history, extra = state["step"], list(state["history"]), dict(state["extra"])
+        if info.is_main:
+            log.info("resuming from %s at step %d/%d", out_dir, start, cfg.steps)
+    elif info.is_main:
+        ckpt.clear(out_dir)
+    barrier(info)
+
+    fwd = wrap(model, info)
+    if cfg.compile and cuda:
+        fwd = torch.compile(fwd)
+    amp = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda and cfg.bf16 else contextlib.nullcontext
+    tokens, seconds = int(extra["tokens"]), float(extra["train_seconds"])
+    run_loss = torch.zeros(2, device=info.device)  # sum of step losses, number of steps
+    bar = _progress(cfg, info, start)
+    for step in range(start, cfg.steps):
+        t0 = time.perf_counter()
+        model.train()
+        step_loss = 0.0
+        for micro in range(cfg.grad_accum):
+            batch = objective.to(batches.batch(step * cfg.grad_accum + micro), info.device)
+            sync = micro == cfg.grad_accum - 1 or not info.distributed
+            with (contextlib.nullcontext() if sync else fwd.no_sync()), amp():
+                out = objective(fwd, batch)
+                (out.loss / cfg.grad_accum).backward()
+            step_loss += float(out.loss.detach()) / cfg.grad_accum
+            tokens += objective.batch_tokens(batch) * info.world_size
+        if not math.isfinite(step_loss):
+            raise FloatingPointError(f"training loss is {step_loss} at step {step}")
+        gnorm = (float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
+                 if cfg.grad_clip > 0 else float("nan"))
+        lr = opt.param_groups[0]["lr"]
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        if cuda:
+            torch.cuda.synchronize(info.device)
+        seconds += time.perf_counter() - t0
+        done = step + 1
+        run_loss += torch.tensor([step_loss, 1.0], device=info.device)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{step_loss:.3f}", lr=f"{lr:.2e}", refresh=False)
+        if done % cfg.log_every == 0 and info.is_main:
+            log.info("step %d/%d loss %.4f lr %.3e grad_norm %.3f tok/s %.0f", done, cfg.steps,
+                     step_loss, lr, gnorm, tokens / max(seconds, 1e-9))
+        if done % cfg.eval_every == 0 or done == cfg.steps:
+            tl = all_reduce_sum(run_loss.clone(), info)
+            row = {"step": done, "train_loss": float(tl[0] / tl[1].clamp(min=1)), "lr": lr}
+            run_loss.zero_()
+            if val is not None:
+                row["val_loss"] = evaluate(model, objective, val, cfg.eval_batches, info, amp)
+                row["val_perplexity"] = _ppl(row["val_loss"])
+                if info.is_main:
+                    log.info("step %d: train loss %.4f, val loss %.4f, val perplexity %.2f", done,
+                             row["train_loss"], row["val_loss"], row["val_perplexity"])
+            history.append(row)
+        if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+            if info.is_main:
+                ckpt.save(out_dir, done, model, opt, sched, fp, history=history, keep=cfg.keep_checkpoints,
+                          extra={"tokens": tokens, "train_seconds": seconds})
+            barrier(info)
+        for hook in hooks:
+            hook(done, model)
+    if bar is not None:
+        bar.close()
+    last_val = next((h["val_loss"] for h in reversed(history) if "val_loss" in h), None)
+    return TrainResult(model=model, history=history, val_loss=last_val,
+                       val_perplexity=_ppl(last_val) if last_val is not None else None,
+                       tokens=tokens, train_seconds=seconds, tokens_per_s=tokens / max(seconds, 1e-9),
+                       resumed_from=start if resumed_from is not None else None, fingerprint=fp)
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, objective: Objective, val: RowBatches,
+             max_batches: int | None, info: DistInfo, amp=contextlib.nullcontext) -> float:
+    """Mean validation loss over every process's shard (weighted by ``Loss.weight``)."""
+    model = unwrap(model)
+    was_training = model.training
+    model.eval()
+    acc = torch.zeros(2, dtype=torch.float64, device=info.device)
+    for batch in val.once(max_batches):
+        with amp():
+            out = objective(model, objective.to(batch, info.device))
+        acc += torch.stack([out.loss.detach().double() * out.weight.double(), out.weight.double()])
+    all_reduce_sum(acc, info)
+    model.train(was_training)
+    if float(acc[1]) == 0:
+        raise ValueError("validation set has no target tokens")
+    return float(acc[0] / acc[1])
+
+
+def _resume(out_dir: Path, fp: str, model, opt, sched, info: DistInfo, log) -> dict | None:
+    last = ckpt.latest(out_dir)
+    if last is None:
+        return None
+    have = ckpt.read_meta(last).get("fingerprint")
+    if have != fp:
+        log.info("checkpoint %s was written with other training params (hash %s, now %s): "
+                 "starting fresh", last, have, fp)
+        return None
+    return ckpt.load(last, model, opt, sched)
+
+
+def _ppl(loss: float) -> float:
+    return math.exp(min(loss, 50.0))
+
+
+def _progress(cfg: TrainConfig, info: DistInfo, start: int):
+    if not (cfg.progress and info.is_main):
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=cfg.steps, initial=start, desc="train", unit="step", mininterval=2.0,
+                dynamic_ncols=True)

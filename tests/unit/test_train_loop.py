@@ -1,0 +1,190 @@
+"""Training loop: schedule values, tiny overfit, kill-and-resume equals an uninterrupted run,
+checkpoint format (weights_only), fingerprint mismatch starts fresh, batch sharding, torchrun."""
+
+import json
+import logging
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pipeline.nn.aria import ModelConfig, build
+from pipeline.train import checkpoint as ckpt
+from pipeline.train.batches import RowBatches
+from pipeline.train.loop import TrainConfig, train
+from pipeline.train.objectives import LMObjective
+from pipeline.train.schedule import lr_at, make_scheduler
+
+pytestmark = pytest.mark.unit
+
+VOCAB, PAD = 40, 2
+CFG = ModelConfig(d_model=32, n_heads=2, n_layers=1, vocab_size=VOCAB, max_seq_len=32)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models: threads only add contention on a busy machine
+    yield
+    torch.set_num_threads(n)
+
+
+def rows(n=16, t=17, seed=0):
+    pats = np.random.default_rng(seed).integers(6, VOCAB, size=(4, t))
+    out = np.concatenate([pats] * (n // 4)).astype(np.int32)
+    out[-1, -3:] = PAD  # some padding, ignored by the loss
+    return out
+
+
+def model(seed=0):
+    torch.manual_seed(seed)
+    return build(CFG)
+
+
+def tcfg(**kw):
+    base = dict(steps=12, lr=3e-3, warmup_steps=3, eval_every=4, checkpoint_every=4, progress=False,
+                device="cpu", seed=7)
+    return TrainConfig(**{**base, **kw})
+
+
+# ----------------------------------------------------------------------------- schedule
+def test_schedule_warmup_then_decay_to_ten_percent():
+    peak = 1e-3
+    assert lr_at(0, peak, 10, 100) == pytest.approx(peak * 1e-6)
+    assert lr_at(5, peak, 10, 100) == pytest.approx(peak * (1e-6 + (1 - 1e-6) * 0.5))
+    assert lr_at(10, peak, 10, 100) == pytest.approx(peak)
+    assert lr_at(55, peak, 10, 100) == pytest.approx(peak * 0.55)
+    assert lr_at(100, peak, 10, 100) == pytest.approx(peak * 0.1)
+    assert lr_at(500, peak, 10, 100) == pytest.approx(peak * 0.1)
+
+    opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=peak)
+    sched = make_scheduler(opt, warmup_steps=4, total_steps=10)
+    lrs = []
+    for _ in range(10):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[0] == pytest.approx(peak * 1e-6) and lrs[4] == pytest.approx(peak)
+    assert lrs[-1] == pytest.approx(0.1 * peak)
+    assert all(a >= b for a, b in zip(lrs[4:], lrs[5:]))
+
+
+# ----------------------------------------------------------------------------- loop
+def test_loss_decreases_on_tiny_overfit(tmp_path):
+    r = rows()
+    res = train(model(), LMObjective(PAD), RowBatches(r, 4, seed=1), tcfg(steps=60, eval_every=20),
+                tmp_path, val=RowBatches(r[:4], 4, shuffle=False))
+    first, last = res.history[0], res.history[-1]
+    assert [h["step"] for h in res.history] == [20, 40, 60]
+    assert last["val_loss"] < 0.5 * first["val_loss"]
+    assert res.val_perplexity == pytest.approx(math.exp(res.val_loss))
+    assert res.tokens == 60 * 4 * 16 and res.tokens_per_s > 0
+
+
+class Killed(Exception):
+    pass
+
+
+def kill_at(step):
+    def hook(done, _model):
+        if done == step:
+            raise Killed(f"killed after step {done}")
+    return hook
+
+
+def test_kill_and_resume_matches_uninterrupted_run(tmp_path):
+    r, obj = rows(), LMObjective(PAD)
+    ref = train(model(), obj, RowBatches(r, 4, seed=1), tcfg(), tmp_path / "ref",
+                val=RowBatches(r[:4], 4, shuffle=False))
+
+    run = tmp_path / "run"
+    with pytest.raises(Killed):  # dies after step 6: checkpoint 4 exists, steps 5-6 are lost
+        train(model(), obj, RowBatches(r, 4, seed=1), tcfg(), run, hooks=[kill_at(6)],
+              val=RowBatches(r[:4], 4, shuffle=False))
+    assert [p.name for p in ckpt.checkpoints(run)] == ["step-00000004"]
+    res = train(model(seed=123), obj, RowBatches(r, 4, seed=1), tcfg(), run,
+                val=RowBatches(r[:4], 4, shuffle=False))
+    assert res.resumed_from == 4
+    for (k, a), b in zip(ref.model.state_dict().items(), res.model.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=k)
+    assert [h["step"] for h in res.history] == [4, 8, 12]
+    assert res.history[-1]["val_loss"] == pytest.approx(ref.history[-1]["val_loss"], rel=1e-5)
+
+
+def test_checkpoint_files_load_with_weights_only(tmp_path):
+    train(model(), LMObjective(PAD), RowBatches(rows(), 4), tcfg(steps=4), tmp_path)
+    last = ckpt.latest(tmp_path)
+    assert last.name == "step-00000004"
+    assert {p.name for p in last.iterdir()} == {"model.safetensors", "state.pt", "meta.json"}
+    state = torch.load(last / "state.pt", weights_only=True)
+    assert state["step"] == 4 and isinstance(state["rng"]["torch"], torch.Tensor)
+    assert isinstance(state["rng"]["numpy"]["keys"], torch.Tensor)
+    assert json.loads((last / "meta.json").read_text())["fingerprint"] == state["fingerprint"]
+    ckpt.set_rng_state(state["rng"])  # round-trips
+
+
+def test_changed_params_start_fresh_with_a_log_line(tmp_path, caplog):
+    r = rows()
+    train(model(), LMObjective(PAD), RowBatches(r, 4), tcfg(steps=4), tmp_path)
+    with caplog.at_level(logging.INFO, logger="ostinato.train"):
+        res = train(model(), LMObjective(PAD), RowBatches(r, 4), tcfg(steps=4, lr=1e-3), tmp_path)
+    assert res.resumed_from is None
+    assert "other training params" in caplog.text and "starting fresh" in caplog.text
+    same = train(model(), LMObjective(PAD), RowBatches(r, 4), tcfg(steps=4, lr=1e-3), tmp_path)
+    assert same.resumed_from == 4  # finished run: nothing left to do
+
+
+def test_grad_accum_matches_a_bigger_batch(tmp_path):
+    r = rows()
+    r[:, -3:] = 7  # no padding: equal token counts per micro-batch
+    a = train(model(), LMObjective(PAD), RowBatches(r, 8, seed=3), tcfg(steps=3), tmp_path / "a")
+    b = train(model(), LMObjective(PAD), RowBatches(r, 4, seed=3), tcfg(steps=3, grad_accum=2), tmp_path / "b")
+    for x, y in zip(a.model.parameters(), b.model.parameters()):
+        torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-5)
+
+
+def test_batches_are_step_indexed_and_sharded():
+    r = np.arange(10 * 3).reshape(10, 3)
+    b = RowBatches(r, 2, seed=5)
+    assert torch.equal(b.batch(7), RowBatches(r, 2, seed=5).batch(7))
+    first_epoch = torch.cat([b.batch(i) for i in range(5)])[:, 0].sort().values
+    assert first_epoch.tolist() == list(range(0, 30, 3))
+    shards = [RowBatches(r, 5, seed=5, rank=k, world_size=2).batch(0)[:, 0].tolist() for k in (0, 1)]
+    assert sorted(shards[0] + shards[1]) == list(range(0, 30, 3))  # disjoint, cover the epoch
+
+
+# ----------------------------------------------------------------------------- torchrun
+def test_torchrun_two_cpu_processes_gloo(tmp_path):
+    """Two ranks (gloo) train a tiny model a few steps through the stage's own job function."""
+    from pipeline.data.token_store import pack
+    from pipeline.tokenizers.aria import AbsTokenizer
+
+    tok = AbsTokenizer()
+    tokenizer = {"vocab_size": tok.vocab_size, "pad_id": tok.pad_id, "config": tok.config,
+                 "config_hash": tok.config_hash()}
+    pieces = [np.random.default_rng(i).integers(40, 200, size=50) for i in range(8)]
+    for split in ("train", "val"):
+        (tmp_path / "pack" / split).mkdir(parents=True)
+        np.save(tmp_path / "pack" / split / "rows.npy", pack(pieces, 33, tok.pad_id))
+    job = {"stage": "pretrain", "data": {"kind": "pack", "dir": str(tmp_path / "pack")},
+           "tokenizer": tokenizer, "model": {"name": "tiny", "overrides": {"d_model": 32, "n_heads": 2, "n_layers": 1}},
+           "train": {"steps": 3, "lr": 1e-3, "warmup_steps": 1, "eval_every": 3, "checkpoint_every": 2,
+                     "device": "cpu", "progress": False},
+           "batch_size": 2, "augment": False, "ckpt_dir": str(tmp_path / "ckpt"),
+           "model_dir": str(tmp_path / "model"), "report_dir": str(tmp_path / "report")}
+    code = ("from pipeline.train.distributed import launch;"
+            f"launch('pipeline.train.aria_lm:run_job', {{'job': {job!r}}}, 2)")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert metrics["steps"] == 3 and math.isfinite(metrics["val_loss"])
+    assert metrics["tokens"] == 3 * 2 * 2 * 32  # steps x world x batch x (seq_len - 1)
+    from pipeline.nn.aria import load
+
+    assert load(tmp_path / "model" / "model.safetensors").config.d_model == 32
