@@ -1,0 +1,80 @@
+"""Data-stage throughput: ingest files/s and FluidSynth render real-time factor with 1 and
+2 workers, through the same Prefect task runner and shard mapping the stages use.
+
+    python benchmarks/data.py [--pieces 24] [--render 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import stages  # noqa: F401  (Prefect env before prefect is imported)
+from prefect import flow, task
+
+from pipeline.config import AcousticCondition, IngestLimits, Music21Source, RuntimeParams
+from pipeline.data.ingest import process_candidate
+from pipeline.data.render import render_midi, resolve_soundfont
+from pipeline.data.sources import list_music21
+from pipeline.orchestration.runners import make_task_runner, map_shards
+
+
+@task
+def ingest_shard(cands, out_dir):
+    return [process_candidate(c, IngestLimits(), Path(out_dir)) for c in cands]
+
+
+@task
+def render_shard(paths, sf2):
+    secs = 0.0
+    for p in paths:
+        secs += len(render_midi(Path(p).read_bytes(), AcousticCondition(reverb=0.5), sf2, 32000, 60)) / 32000
+    return [secs]
+
+
+def timed(fn, workers: int, items, shard: int, **kw):
+    rt = RuntimeParams(task_runner="processes", workers=workers)
+
+    @flow(name=f"bench-{workers}")
+    def bench():
+        return map_shards(fn, items, shard, **kw)
+
+    t = time.perf_counter()
+    out = bench.with_options(task_runner=make_task_runner(rt))()
+    return time.perf_counter() - t, out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pieces", type=int, default=24)
+    ap.add_argument("--render", type=int, default=8)
+    args = ap.parse_args()
+    src = Music21Source(collections={
+        "bach": {"composer": "bach", "period": "baroque", "genre": "chorale", "paths": ["bach/bwv*.mxl"],
+                 "cap": args.pieces // 2},
+        "folk": {"composer": "traditional", "period": "folk", "genre": "folk_song",
+                 "paths": ["essenFolksong/*.abc"], "cap": args.pieces - args.pieces // 2}})
+    cands = list_music21(src)
+    sf2 = resolve_soundfont("default", Path("."))
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        timed(ingest_shard, 1, cands[:2], 2, out_dir=d)  # warm-up: imports, corpus cache
+        ingest = {w: timed(ingest_shard, w, cands, 4, out_dir=d)[0] for w in (1, 2)}
+        midis = sorted(Path(d, "midi").glob("*.mid"))[: args.render]
+        render = {}
+        for w in (1, 2):
+            wall, secs = timed(render_shard, w, [str(m) for m in midis], 2, sf2=sf2)
+            render[w] = sum(secs) / wall
+    for w in (1, 2):
+        rows.append((w, len(cands) / ingest[w], render[w]))
+    print(f"{'workers':>8} {'ingest files/s':>15} {'render x real-time':>19}")
+    for w, fps, rtf in rows:
+        print(f"{w:>8} {fps:>15.2f} {rtf:>19.1f}")
+    print(f"ratio 2/1 workers: ingest {rows[1][1] / rows[0][1]:.2f}x, render {rows[1][2] / rows[0][2]:.2f}x "
+          f"({len(cands)} pieces ingested, {len(midis)} rendered at 32 kHz)")
+
+
+if __name__ == "__main__":
+    main()
