@@ -113,13 +113,46 @@ def params_dump(*sections: str) -> dict[str, Any]:
 
 
 def run_stage(flow: Callable[[], Any]) -> None:
-    """Entry point of ``python -m stages.<name>``: task runner from ``runtime``, then the flow."""
-    from pipeline.orchestration.runners import make_task_runner
+    """Entry point of ``python -m stages.<name>``: task runner from ``runtime``, then the flow.
+
+    Without a Prefect server we start one temporary server for the whole stage and hand its
+    URL to worker processes; otherwise each process-pool worker starts its own (~6 s each)
+    and its task runs never reach the stage's flow run.
+    """
     from pipeline.config import ParamsError
+    from pipeline.orchestration.runners import make_task_runner
 
     try:
         rt = load_section("runtime")
-        flow.with_options(task_runner=make_task_runner(rt))()
+        runner = make_task_runner(rt)
     except ParamsError as e:
         print(f"ERROR: bad params\n{e}", file=sys.stderr)
         sys.exit(2)
+    if os.environ.get("PREFECT_API_URL"):
+        flow.with_options(task_runner=runner)()
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    server = SubprocessASGIServer()
+    server.start(timeout=int(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")))
+    os.environ["PREFECT_API_URL"] = server.api_url
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+            flow.with_options(task_runner=runner)()
+    finally:
+        _drain_prefect_workers()
+        os.environ.pop("PREFECT_API_URL", None)
+        server.stop()
+
+
+def _drain_prefect_workers() -> None:
+    """Send queued logs and events before the temporary server goes away."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        try:
+            worker.drain_all(timeout=10)
+        except Exception:  # best effort: the stage's outputs are already committed
+            pass
