@@ -7,6 +7,7 @@ serves ``repro`` (``dvc exp run --temp -S ...``) until Ctrl-C, and stops the ser
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 
@@ -21,9 +22,17 @@ def add_arguments(p) -> None:
                         "dvc exp run in this repo)")
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def run(args) -> int:
     from pipeline.config import repo_root
 
+    # Stop cleanly (and stop the server we start) on Ctrl-C, kill and a closed terminal, even
+    # when started in the background by a shell that set SIGINT to "ignore".
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     root = repo_root()
     if not is_loopback(args.host) and not args.allow_remote:
         raise ValueError(f"--host {args.host} is not a loopback address; the UI has no authentication. "

@@ -1,0 +1,35 @@
+"""DVC stage ``report``: one static HTML site over every ``reports/<stage>/`` dir.
+
+Outputs ``reports/site/`` (index.html + assets/, plots/, rolls/). The site cannot live at
+``reports/index.html``: ``reports/`` holds other stages' outs and DVC outs must not overlap,
+so open ``reports/site/index.html`` (from file://, no server, no internet needed).
+"""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+
+from pipeline.config import load_section, repo_root
+from pipeline.orchestration.stage import StageOutputs, params_dump
+from pipeline.report.dag import load_stages, report_outs
+from pipeline.report.site import SiteOptions, build_site
+
+OUT = "reports/site"
+
+
+@flow(name="report")
+def report() -> None:
+    log = get_run_logger()
+    p, root = load_section("report"), repo_root()
+    inputs = [o for o, _ in report_outs(load_stages(root / "dvc.yaml")) if (root / o).exists()]
+    with StageOutputs("report", [OUT]) as out:
+        counts = build_site(root, out[OUT], SiteOptions(title=p.title, max_samples=p.max_samples,
+                                                        max_table_rows=p.max_table_rows))
+        out.commit(params_dump("report"), inputs=inputs, extra={"counts": counts})
+    log.info("report: %s -> %s", counts, root / OUT / "index.html")
+
+
+if __name__ == "__main__":
+    from pipeline.orchestration.stage import run_stage
+
+    run_stage(report)
