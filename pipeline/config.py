@@ -126,12 +126,22 @@ class SegmentParams(Section):
         return v
 
 
+# ---------------------------------------------------------------- report
+class ReportParams(Section):
+    """The static HTML site over every reports/<stage>/ (stages/report.py)."""
+
+    title: str = "ostinato report"
+    max_samples: int = Field(8, ge=0)  # generated samples shown per report folder
+    max_table_rows: int = Field(60, ge=1)
+
+
 SECTIONS: dict[str, type[Section]] = {
     "base": BaseParams,
     "runtime": RuntimeParams,
     "ingest": IngestParams,
     "render_audio": RenderParams,
     "segment": SegmentParams,
+    "report": ReportParams,
 }
 
 
