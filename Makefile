@@ -10,9 +10,9 @@ export PREFECT_HOME ?= $(abspath .prefect)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 STAMP := $(VENV)/.installed
 
-.PHONY: setup repro test test-all bench ui status clean-venv
+.PHONY: setup repro test test-all bench ui status clean-venv fluidsynth chromium
 
-setup: $(STAMP) fluidsynth
+setup: $(STAMP) fluidsynth chromium
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,19 @@ fluidsynth:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libfluidsynth3 >/dev/null; \
 	  else \
 	    echo "libfluidsynth is missing: run 'sudo apt-get install libfluidsynth3' (Debian/Ubuntu) or 'brew install fluid-synth' (macOS)"; exit 1; \
+	  fi; \
+	fi
+
+# Optional: headless Chromium for the report's browser test (tests/unit/test_report.py skips
+# without it). Installed only when missing and we are root; never fails setup.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium (Debian package, optional: report browser test)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "chromium could not be installed: the report browser test will be skipped"; \
+	  else \
+	    echo "optional: 'sudo apt-get install chromium' enables the report browser test"; \
 	  fi; \
 	fi
 
