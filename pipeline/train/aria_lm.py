@@ -31,13 +31,12 @@ PLOT_FIELDS = ("step", "train_loss", "val_loss", "val_perplexity", "lr")
 # ----------------------------------------------------------------------------- data
 def load_pack(pack_dir: str | Path, split: str) -> np.ndarray:
     """Rows [N, seq_len] int32 of one split written by the pack stage (memory-mapped)."""
-    d = Path(pack_dir) / split
-    files = sorted(d.glob("*.npy")) if d.is_dir() else []
-    if len(files) != 1:
-        raise FileNotFoundError(f"expected one .npy of packed rows in {d}, found {[f.name for f in files]}")
-    rows = np.load(files[0], mmap_mode="r")
-    if rows.ndim != 2:
-        raise ValueError(f"{files[0]}: packed rows must be 2-D, got shape {rows.shape}")
+    path = Path(pack_dir) / f"{split}.npy"
+    if not path.is_file():
+        raise FileNotFoundError(f"no packed rows at {path}: run the pack stage first")
+    rows = np.load(path, mmap_mode="r")
+    if rows.ndim != 2 or len(rows) == 0:
+        raise ValueError(f"{path}: packed rows must be a non-empty 2-D array, got shape {rows.shape}")
     return rows
 
 
@@ -67,30 +66,42 @@ def filtered_rows(tokens_dir: str | Path, split: str, filters: dict[str, list], 
                   "tokens": int(sum(store.lengths[i] for i in keep))}
 
 
-class AriaAugment:
-    """Row transform: Aria's pretraining augmentation (tempo x U(1+-0.2) with note mixup, pitch
-    +-5, velocity +-1 step), one draw per row, applied piece by piece (a row is cut after each
-    ``<E>`` so each piece's own ``<T>`` count restarts), re-encoded and cut/padded to the row length."""
+class AriaRows:
+    """Row transform applied at training time (the pack stage leaves both out):
 
-    def __init__(self, tokenizer_config: dict, pad_id: int) -> None:
+    * ``<D>`` insertion as Aria's tokenizer does it: for each piece in the row that ends here
+      (the row is cut after every ``<E>``), ``<D>`` goes ~100 (+-10) tokens before its end when
+      the part of the piece in this row is longer than 150 tokens, never inside a note;
+    * with ``augment``, Aria's pretraining augmentation, one draw per row applied piece by piece
+      (so each piece's own ``<T>`` count restarts): tempo x U(1+-0.2) with note mixup, pitch
+      +-5 semitones, velocity +-1 step.
+    The result is re-encoded and cut/padded (``<P>``) to the row length.
+    """
+
+    def __init__(self, tokenizer_config: dict, pad_id: int, augment: bool = False, dim: bool = True) -> None:
         from pipeline.tokenizers.aria import AbsTokenizer
 
-        self.tok = AbsTokenizer(**tokenizer_config)
-        self.pad_id = pad_id
+        self.tok, self.pad_id, self.augment, self.dim = AbsTokenizer(**tokenizer_config), pad_id, augment, dim
 
     def __call__(self, row: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         tok, n = self.tok, len(row)
         ids = [int(i) for i in row if int(i) != self.pad_id]
-        semitones, steps = int(rng.integers(-5, 6)), int(rng.integers(-1, 2))
-        factor = float(rng.uniform(0.8, 1.2))
+        if self.augment:
+            semitones, steps = int(rng.integers(-5, 6)), int(rng.integers(-1, 2))
+            factor = float(rng.uniform(0.8, 1.2))
         out, chunk = [], []
-        for t in tok.decode(ids) + ["<E>"]:  # sentinel flushes the last chunk
+        tokens = tok.decode(ids)
+        for k, t in enumerate(tokens):
             chunk.append(t)
-            if t == "<E>":
-                x = tok.tempo_scale(chunk, factor, rng)
-                out += tok.velocity_shift(tok.pitch_shift(x, semitones), steps)
+            if t == "<E>" or k == len(tokens) - 1:
+                if self.augment:
+                    chunk = tok.tempo_scale(chunk, factor, rng)
+                    chunk = tok.velocity_shift(tok.pitch_shift(chunk, semitones), steps)
+                if self.dim and chunk and chunk[-1] == "<E>":
+                    chunk = tok.insert_dim(chunk, rng)
+                out += chunk
                 chunk = []
-        new = tok.encode(out[:-1])[:n]
+        new = tok.encode(out)[:n]
         return np.asarray(new + [self.pad_id] * (n - len(new)), dtype=row.dtype)
 
 
@@ -143,11 +154,11 @@ def run_job(job: dict) -> dict | None:
     seq_len = int(train_rows.shape[1])
     torch.manual_seed(tcfg.seed)  # identical initial weights on every rank
     model = build_model(job["model"], vocab, seq_len, tokenizer.get("config_hash"))
-    transform = AriaAugment(tokenizer["config"], pad_id) if job.get("augment") else None
-    bs = int(job["batch_size"])
+    bs, dim = int(job["batch_size"]), bool(job.get("insert_dim", True))
     batches = RowBatches(train_rows, bs, seed=tcfg.seed, rank=info.rank, world_size=info.world_size,
-                         transform=transform)
-    val = RowBatches(val_rows, bs, seed=tcfg.seed, shuffle=False, rank=info.rank, world_size=info.world_size)
+                         transform=AriaRows(tokenizer["config"], pad_id, bool(job.get("augment")), dim))
+    val = RowBatches(val_rows, bs, seed=tcfg.seed, shuffle=False, rank=info.rank, world_size=info.world_size,
+                     transform=AriaRows(tokenizer["config"], pad_id, False, dim))
     result = train(model, LMObjective(pad_id), batches, tcfg, job["ckpt_dir"], resume=job.get("resume", True),
                    val=val, fingerprint_extra=job.get("fingerprint"), dist_info=info)
     metrics = None
@@ -189,3 +200,26 @@ def write_outputs(job: dict, result, tokenizer: dict, data_info: dict) -> dict:
 
 def _r(x, nd: int = 5):
     return None if x is None else round(float(x), nd) if isinstance(x, float) else x
+
+
+# ----------------------------------------------------------------------------- stages
+TRAIN_KEYS = ("steps", "grad_accum", "lr", "warmup_steps", "final_lr_frac", "weight_decay", "grad_clip",
+              "eval_every", "eval_batches", "checkpoint_every", "compile", "bf16")
+
+
+def train_config(p, seed: int, device: str) -> dict:
+    """TrainConfig kwargs from a pretrain/finetune params section (+ base.seed, runtime.device)."""
+    return {**{k: getattr(p, k) for k in TRAIN_KEYS}, "seed": seed, "device": device}
+
+
+def run_training(job: dict, launcher: str = "python", nproc: int = 1) -> dict:
+    """Run ``job`` in this process, or under torchrun with ``nproc`` processes (the caller, a
+    Prefect flow, stays the parent); return the metrics rank 0 wrote."""
+    if launcher == "torchrun":
+        from pipeline.train.distributed import launch
+
+        launch("pipeline.train.aria_lm:run_job", {"job": job}, nproc)
+        return json.loads((Path(job["report_dir"]) / "metrics.json").read_text())
+    if launcher != "python":
+        raise ValueError(f"runtime.launcher must be 'python' or 'torchrun', got {launcher!r}")
+    return run_job(job)

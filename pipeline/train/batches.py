@@ -68,9 +68,11 @@ class RowBatches:
         return out
 
     def once(self, max_batches: int | None = None) -> Iterator[torch.Tensor]:
-        """One pass over this process's rows in order, no padding, no transform (validation)."""
+        """One pass over this process's rows in order, no padding (validation); the transform,
+        if any, gets the generator of epoch 0, so every pass sees the same rows."""
         mine = np.arange(self.rank, len(self.rows), self.world_size)
         for k, start in enumerate(range(0, len(mine), self.batch_size)):
             if max_batches is not None and k >= max_batches:
                 return
-            yield torch.from_numpy(self.rows[mine[start:start + self.batch_size]].astype(np.int64))
+            out = [self._row(int(j), 0) for j in mine[start:start + self.batch_size]]
+            yield torch.from_numpy(np.stack(out).astype(np.int64))

@@ -154,6 +154,9 @@ def _resolve(target: str):
 
 
 def _worker_main(spec_path: str) -> None:
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s rank {os.environ.get('RANK', 0)} %(message)s")
     spec = json.loads(Path(spec_path).read_text())
     _resolve(spec["target"])(**spec["kwargs"])
 

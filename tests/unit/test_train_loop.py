@@ -168,9 +168,9 @@ def test_torchrun_two_cpu_processes_gloo(tmp_path):
     tokenizer = {"vocab_size": tok.vocab_size, "pad_id": tok.pad_id, "config": tok.config,
                  "config_hash": tok.config_hash()}
     pieces = [np.random.default_rng(i).integers(40, 200, size=50) for i in range(8)]
+    (tmp_path / "pack").mkdir()
     for split in ("train", "val"):
-        (tmp_path / "pack" / split).mkdir(parents=True)
-        np.save(tmp_path / "pack" / split / "rows.npy", pack(pieces, 33, tok.pad_id))
+        np.save(tmp_path / "pack" / f"{split}.npy", pack(pieces, 33, tok.pad_id))
     job = {"stage": "pretrain", "data": {"kind": "pack", "dir": str(tmp_path / "pack")},
            "tokenizer": tokenizer, "model": {"name": "tiny", "overrides": {"d_model": 32, "n_heads": 2, "n_layers": 1}},
            "train": {"steps": 3, "lr": 1e-3, "warmup_steps": 1, "eval_every": 3, "checkpoint_every": 2,
@@ -188,3 +188,24 @@ def test_torchrun_two_cpu_processes_gloo(tmp_path):
     from pipeline.nn.aria import load
 
     assert load(tmp_path / "model" / "model.safetensors").config.d_model == 32
+
+
+def test_aria_rows_insert_dim_and_augment_keep_the_row_shape():
+    from pipeline.tokenizers.aria import AbsTokenizer
+    from pipeline.train.aria_lm import AriaRows, matches
+
+    tok = AbsTokenizer()
+    notes = [t for i in range(60) for t in (("piano", 60 + i % 12, 80), ("onset", (i * 70) % 5000), ("dur", 100))]
+    piece = [("prefix", "instrument", "piano"), "<S>", *notes, "<E>"]  # 183 tokens
+    row = np.array((tok.encode(piece) * 3)[:400], dtype=np.int32)  # two whole pieces + a cut one
+    out = AriaRows(tok.config, tok.pad_id, augment=False)(row, np.random.default_rng(0))
+    assert out.shape == row.shape and (out == tok.dim_id).sum() == 2
+    ends = np.flatnonzero(out == tok.eos_id)
+    dims = np.flatnonzero(out == tok.dim_id)
+    assert all(80 <= e - d <= 115 for d, e in zip(dims, ends))
+    assert all(tok._kind(tok.vocab[out[d + 1]]) not in ("onset", "dur") for d in dims)
+    aug = AriaRows(tok.config, tok.pad_id, augment=True)
+    a, b = aug(row, np.random.default_rng(1)), aug(row, np.random.default_rng(1))
+    assert a.shape == row.shape and np.array_equal(a, b)  # seeded
+    assert matches({"period": "baroque"}, {"period": ["baroque", "classical"]})
+    assert not matches({"labels": {"period": "folk"}}, {"period": ["baroque"]})
