@@ -3,13 +3,15 @@ once through the REST API, both recorded as DVC experiments with their own param
 the stage that reads the changed param rerun.
 
 Runs on a copy of the repo (tracked files, as in the working tree) with a tiny ``midi_dir``
-ingest source, its own git history, DVC cache and ``.prefect``. About 1-2 minutes on 2 cores.
+ingest source, its own git history, DVC cache and ``.prefect``. About 2 minutes on 2 cores.
+The two small ``unit`` tests check override validation and the child environment.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -22,7 +24,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-pytestmark = [pytest.mark.pipeline, pytest.mark.timeout(300)]
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -111,6 +112,47 @@ def run_logs(base: str, run_id: str) -> list[str]:
     return [x["message"] for x in logs]
 
 
+@pytest.mark.unit
+def test_overrides_are_validated_before_dvc_runs(tmp_path: Path) -> None:
+    from pipeline.orchestration.deploy import OverrideError, validate_overrides, validate_targets
+
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"segment": {"cmd": "true"}}}))
+    assert validate_overrides(["segment.drop_under_s=2.0", "params.yaml:segment.max_s = 18"], tmp_path) == [
+        "segment.drop_under_s=2.0", "segment.max_s=18"]
+    for bad, says in [("segment.drop_under_s", "expected key=value"),
+                      ("segment.drop_undr_s=2", "key 'segment.drop_undr_s' is not in"),
+                      ("segmnt.min_s=2", "sections are"),
+                      ("segment.drop_under_s=-1", "greater than or equal to 0"),
+                      ("segment.min_s=[1", "not valid YAML")]:
+        with pytest.raises(OverrideError, match=re.escape(says)):
+            validate_overrides([bad], tmp_path)
+    assert validate_targets(["segment", "dvc.yaml:segment"], tmp_path)
+    with pytest.raises(OverrideError, match="not a stage"):
+        validate_targets(["segmnt"], tmp_path)
+
+
+@pytest.mark.unit
+def test_child_env_and_command() -> None:
+    from pipeline.orchestration.deploy import build_command, child_env
+    from pipeline.orchestration.server import api_url, is_loopback, start_server
+
+    env = child_env({"PATH": "/usr/bin", "PREFECT__FLOW_RUN_ID": "x", "PREFECT__CONTROL_TOKEN": "t",
+                     "PREFECT_API_URL": "http://127.0.0.1:1/api", "OSTINATO_ROOT": "/elsewhere"})
+    assert "PREFECT__FLOW_RUN_ID" not in env and "PREFECT__CONTROL_TOKEN" not in env and "OSTINATO_ROOT" not in env
+    assert env["PREFECT_API_URL"] == "http://127.0.0.1:1/api" and env["PYTHONUNBUFFERED"] == "1"
+    assert env["PATH"].split(os.pathsep)[0] == str(BIN)
+    assert build_command(["a.b=1"], ["segment"], True)[1:] == ["exp", "run", "--temp", "-S", "a.b=1", "segment"]
+    assert "--temp" not in build_command([], [], False)
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4")
+    assert api_url("0.0.0.0", 4300) == "http://127.0.0.1:4300/api"
+    with pytest.raises(ValueError, match="--allow-remote"):
+        start_server(REPO, port=free_port(), host="0.0.0.0")
+
+
+@pytest.mark.pipeline
+@pytest.mark.timeout(300)
 def test_ui_two_concurrent_triggers(tmp_path: Path) -> None:
     t_start = time.time()
     repo = tmp_path / "repo"
