@@ -40,6 +40,7 @@ class Sample:
     audio: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+    extra_midi: dict[str, str] = field(default_factory=dict)  # e.g. {"prompt_midi": "p1/prompt.mid"}
 
 
 @dataclass
@@ -129,7 +130,7 @@ def group_samples(stage_dir: Path, media: list[str], index: dict[str, Any]) -> t
     for index_rel, data in index.items():
         base = Path(index_rel).parent
         for i, entry in enumerate(_index_entries(data)):
-            s = Sample(key=str(entry.get("id", entry.get("name", f"{index_rel}#{i}"))))
+            s = Sample(key=str(entry.get("id") or entry.get("name") or ""))
             for k, v in entry.items():
                 rel = None
                 if isinstance(v, str):
@@ -143,12 +144,16 @@ def group_samples(stage_dir: Path, media: list[str], index: dict[str, Any]) -> t
                     continue
                 claimed.add(rel)
                 suffix = Path(rel).suffix.lower()
-                if suffix in MIDI:
+                if suffix in MIDI and s.midi is None:
                     s.midi = rel
+                elif suffix in MIDI:
+                    s.extra_midi[k] = rel
                 elif suffix in AUDIO:
                     s.audio.append(rel)
                 elif suffix in IMAGE:
                     s.images.append(rel)
+            first = s.midi or (s.audio or s.images or [None])[0]
+            s.key = s.key or (Path(first).with_suffix("").as_posix() if first else f"{index_rel}#{i}")
             if s.midi or s.audio or s.images:
                 samples[f"index:{index_rel}:{i}"] = s
     by_stem: dict[str, Sample] = {}
@@ -189,6 +194,9 @@ def scan_stage(stage_dir: Path, name: str | None = None, owner: str | None = Non
                     rep.manifests.append((rel, data))
                 elif f.name == "index.json" and _index_entries(data):
                     index[rel] = data
+                    meta = {k: v for k, v in data.items() if not isinstance(v, list)} if isinstance(data, dict) else {}
+                    if meta:  # e.g. the model and sampling settings next to the sample list
+                        rep.metrics.append((rel, meta))
                 elif (curve := _plot_json(rel, data)) is not None:
                     rep.curves.append(curve)
                 else:

@@ -82,8 +82,10 @@ class SiteBuilder:
             self.counts["audio"] += 1
         if s.midi:
             href = self.asset(rep, s.midi)
-            parts.append(f'<p><a href="{escape(url(href))}" download>download MIDI</a> '
-                         f'<span class="muted">{escape(s.midi)}</span></p>')
+            links = [f'<a href="{escape(url(href))}" download>download MIDI</a> <span class="muted">{escape(s.midi)}</span>']
+            links += [f'<a href="{escape(url(self.asset(rep, rel)))}" download>{escape(k)}</a>'
+                      for k, rel in s.extra_midi.items()]
+            parts.append("<p>" + " · ".join(links) + "</p>")
         self.counts["samples"] += 1
         return '<div class="card sample">' + "".join(parts) + "</div>"
 

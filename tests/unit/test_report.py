@@ -99,9 +99,12 @@ def fake_repo(root: Path) -> Path:
     ax.set_title("sample_0 piano roll")
     fig.savefig(r / "generate/sample_0.png", dpi=70)
     plt.close(fig)
-    (r / "generate/index.json").write_text(json.dumps([
-        {"id": "sample_0", "midi": "sample_0.mid", "audio": "sample_0.wav", "roll": "sample_0.png", "temperature": 0.9},
-        {"id": "sample_1", "midi": "sample_1.mid", "audio": "sample_1.flac", "temperature": 1.0}]))
+    (r / "generate/p1").mkdir()
+    write_midi(r / "generate/p1/prompt.mid", n=8)
+    (r / "generate/index.json").write_text(json.dumps({"model": "models/finetune", "samples": [
+        {"id": "sample_0", "midi": "sample_0.mid", "audio": "sample_0.wav", "roll": "sample_0.png", "temperature": 0.9,
+         "prompt_midi": "p1/prompt.mid"},
+        {"midi": "sample_1.mid", "audio": "sample_1.flac", "temperature": 1.0}]}))
     (r / "tokens/aria/stats.json").write_text(json.dumps({"pieces": 200, "tokens": 81234, "vocab": 17731}))
     (r / "scratch/notes.md").write_text("an undeclared folder still shows up\n")
     (r / "site/stale.txt").write_text("the site itself is never scanned")
@@ -122,7 +125,8 @@ def test_collect_classifies_files(tmp_path: Path) -> None:
     samples = {s.key: s for s in reps["generate"].samples}
     assert samples["sample_0"].midi == "sample_0.mid" and samples["sample_0"].audio == ["sample_0.wav"]
     assert samples["sample_0"].images == ["sample_0.png"] and samples["sample_0"].info["temperature"] == 0.9
-    assert samples["sample_1"].images == []  # the site draws its piano roll
+    assert samples["sample_0"].extra_midi == {"prompt_midi": "p1/prompt.mid"}  # not a sample of its own
+    assert samples["sample_1"].images == [] and len(samples) == 2  # the site draws sample_1's piano roll
 
 
 def test_dag_edges_and_report_owners(tmp_path: Path) -> None:
