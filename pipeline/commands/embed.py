@@ -1,0 +1,58 @@
+"""``ostinato embed FILE... --checkpoint PATH``: global embeddings of MIDI files.
+
+The same code path as the ``embed`` stage (``pipeline/nn/aria_embed.py``): each file's notes are
+cut into ``--chunk-notes``-note chunks (300), each chunk is tokenised with no ``<D>`` and ``<E>``
+forced at the end, embedded at ``<E>`` by an Aria embedding model (a checkpoint with
+``emb_head.weight``, e.g. ``models/contrastive``), and the chunk embeddings are averaged.
+Without ``--out`` one line per file is printed (name, first values, L2 norm); with ``--out x.npy``
+an array [files, emb_size] is saved in the order given. A corrupt or note-less MIDI file, or a
+checkpoint without ``emb_head`` (a language model), is a ``ValueError`` naming it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="MIDI files to embed")
+    p.add_argument("--checkpoint", required=True, type=Path,
+                   help="Aria embedding checkpoint (.safetensors with emb_head), or a directory holding "
+                        "model.safetensors (e.g. models/contrastive)")
+    p.add_argument("--out", type=Path, help="save the embeddings as a .npy array [files, emb_size]")
+    p.add_argument("--chunk-notes", type=int, default=300, help="notes per chunk (default 300)")
+    p.add_argument("--max-tokens", type=int, default=2048,
+                   help="tokens per chunk, <E> included (default 2048, capped by the model's context)")
+    p.add_argument("--show", type=int, default=4, help="values printed per file (default 4)")
+    p.add_argument("--device", default=None, help="torch device: auto (default), cpu, cuda, cuda:N, mps")
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from pipeline.nn.aria_embed import EmbEncoder, embed_pieces, load_checked, read_midi, resolve_checkpoint, tokenizer_for
+    from pipeline.train.distributed import resolve_device
+
+    if args.chunk_notes < 1:
+        raise ValueError(f"--chunk-notes must be >= 1, got {args.chunk_notes}")
+    if args.max_tokens < 2:
+        raise ValueError(f"--max-tokens must be >= 2, got {args.max_tokens}")
+    if args.out is not None and args.out.suffix != ".npy":
+        raise ValueError(f"--out must name a .npy file, got {args.out}")
+    checkpoint = resolve_checkpoint(args.checkpoint)
+    tok = tokenizer_for(checkpoint)
+    model = load_checked(checkpoint, tok, head="emb", device=resolve_device(args.device or "auto"))
+    pieces = [read_midi(f) for f in args.files]  # every file checked before any work
+    emb, chunks = embed_pieces(EmbEncoder(model), tok, pieces, args.chunk_notes, args.max_tokens)
+    x = emb["contrastive"]
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        np.save(args.out, x)
+        print(f"{args.out}: {x.shape[0]} embeddings x {x.shape[1]} ({', '.join(str(f) for f in args.files)})")
+        return 0
+    for f, v, n in zip(args.files, x, chunks):
+        head = " ".join(f"{float(a):+.4f}" for a in v[: args.show])
+        print(f"{f.name}\t[{head}{' ...' if len(v) > args.show else ''}]\tnorm={float(np.linalg.norm(v)):.4f}"
+              f"\tchunks={n}\tdim={len(v)}")
+    return 0

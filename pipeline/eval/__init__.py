@@ -1,0 +1,1 @@
+"""Evaluation: handcrafted features, linear probes, retrieval checks (and, later, FAD, CLaMP scores)."""
