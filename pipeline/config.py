@@ -183,6 +183,80 @@ class ReportParams(Section):
     max_table_rows: int = Field(60, ge=1)
 
 
+# ---------------------------------------------------------------- Aria LM: pretrain / finetune / generate
+ARIA_MODEL_KEYS = ("d_model", "n_heads", "n_layers", "ff_mult", "dropout", "rope_base", "grad_checkpoint")
+
+
+class LMTrainParams(Section):
+    """One training run of pipeline/train/loop.py (shared fields of pretrain and finetune)."""
+
+    steps: int = Field(300, ge=1)
+    batch_size: int = Field(8, ge=1)  # rows per process per micro-batch
+    grad_accum: int = Field(1, ge=1)
+    lr: float = Field(3e-4, gt=0)
+    warmup_steps: int = Field(200, ge=0)
+    final_lr_frac: float = Field(0.1, ge=0, le=1)
+    weight_decay: float = Field(0.1, ge=0)
+    grad_clip: float = Field(1.0, ge=0)  # 0 = no clipping
+    eval_every: int = Field(50, ge=1)
+    eval_batches: int | None = Field(None, ge=1)  # cap per validation pass; null = whole val split
+    checkpoint_every: int = Field(50, ge=1)
+    augment: bool = True  # tempo/pitch/velocity augmentation (Aria's); <D> is always inserted
+    compile: bool = False  # torch.compile, CUDA only
+    bf16: bool = True  # autocast, CUDA only
+
+    @field_validator("warmup_steps")
+    @classmethod
+    def _warmup(cls, v: int, info) -> int:
+        steps = info.data.get("steps")
+        if steps is not None and v > steps:
+            raise ValueError(f"warmup_steps ({v}) must be <= steps ({steps})")
+        return v
+
+
+class PretrainParams(LMTrainParams):
+    model: Literal["tiny", "small", "medium"] = "tiny"  # pipeline/nn/aria.py CONFIGS
+    model_overrides: dict[str, int | float | bool] = {}  # e.g. {d_model: 128, n_layers: 2}
+
+    @field_validator("model_overrides")
+    @classmethod
+    def _overrides(cls, v: dict) -> dict:
+        bad = sorted(set(v) - set(ARIA_MODEL_KEYS))
+        if bad:
+            raise ValueError(f"unknown model keys {bad}; allowed: {list(ARIA_MODEL_KEYS)} "
+                             "(vocab_size and max_seq_len come from the data)")
+        return v
+
+
+class FinetuneParams(LMTrainParams):
+    filters: dict[str, list[str]] = {}  # label key -> allowed values, e.g. {period: [baroque]}
+    pack_mode: Literal["concat", "separate"] = "concat"
+
+
+class GenerateParams(Section):
+    pieces: int = Field(3, ge=1)  # held-out test pieces used as prompts
+    filters: dict[str, list[str]] = {}  # which test pieces qualify (label key -> values)
+    prompt_duration: float = Field(5.0, ge=0)  # seconds of each piece kept as the prompt
+    variations: int = Field(2, ge=1)
+    length: int = Field(256, ge=1)  # max new tokens
+    temp: float = Field(0.98, ge=0)
+    min_p: float | None = Field(0.035, gt=0, le=1)
+    top_p: float | None = Field(None, gt=0, le=1)
+    top_k: int | None = Field(None, ge=1)
+    end: bool = False  # force <D> in the last 130 tokens
+    backend: Literal["torch", "mlx"] = "torch"
+    sample_rate: int = Field(16_000, ge=8_000, le=96_000)
+    max_seconds: float = Field(60.0, gt=0)  # audio per sample
+    audio: AcousticCondition = AcousticCondition(gain=0.5)
+
+    @field_validator("top_p")
+    @classmethod
+    def _one_truncation(cls, v, info):
+        if v is not None and info.data.get("min_p") is not None:
+            raise ValueError("min_p and top_p are both set; set one of them to null")
+        return v
+
+
 SECTIONS: dict[str, type[Section]] = {
     "base": BaseParams,
     "runtime": RuntimeParams,
@@ -194,6 +268,9 @@ SECTIONS: dict[str, type[Section]] = {
     "tokenize_abc": TokenizeAbcParams,
     "pack": PackParams,
     "report": ReportParams,
+    "pretrain": PretrainParams,
+    "finetune": FinetuneParams,
+    "generate": GenerateParams,
 }
 
 

@@ -10,9 +10,10 @@ prompt MIDI, a prompt longer than the context, a checkpoint for another vocabula
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
-from pipeline.sample.aria_continue import DEFAULT_TEMP
+DEFAULT_TEMP = 0.98  # = pipeline.sample.aria_continue.DEFAULT_TEMP (not imported: --help stays torch-free)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -36,6 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see stages/generate.py
     from pipeline.sample.aria_continue import (
         Sampling, continue_prompt, load_model, prompt_tokens, read_prompt, resolve_checkpoint,
         tokenizer_for, write_midi,

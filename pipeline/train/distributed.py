@@ -139,7 +139,8 @@ def launch(target: str, kwargs: dict[str, Any], nproc: int, *, env: dict[str, st
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                f"--nproc_per_node={nproc}", "-m", "pipeline.train.distributed", str(spec)]
         full_env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(
-            max(1, (os.cpu_count() or 1) // nproc))), **(env or {})}
+            max(1, (os.cpu_count() or 1) // nproc))), "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
+            **(env or {})}
         proc = subprocess.run(cmd, env=full_env, cwd=cwd)
     if proc.returncode != 0:
         raise RuntimeError(f"torchrun with {nproc} processes running {target} failed "
