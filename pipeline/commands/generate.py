@@ -69,6 +69,6 @@ def run(args: argparse.Namespace) -> int:
         path = args.save_dir / f"{stem}-{k}.mid"
         piece_out = write_midi(tok, ids, path)
         ended = ids[-1] == tok.eos_id
-        print(f"{path}: {len(ids) - len(prompt)} new tokens, {len(piece_out.notes)} notes"
+        print(f"{path}: {len(ids) - len(prompt)} new tokens, {len(piece_out.notes)} notes in all"
               f"{', ended with <E>' if ended else ''}")
     return 0
