@@ -9,12 +9,6 @@ Outputs ``models/finetune/`` and ``reports/finetune/`` like ``pretrain``; checkp
 
 from __future__ import annotations
 
-import os
-
-# Idle OpenMP threads sleep instead of spinning: on a shared or oversubscribed CPU, spinning
-# threads made small torch ops (decoding) up to 50x slower. Must be set before torch loads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 import json
 
 from prefect import flow, get_run_logger

@@ -10,12 +10,6 @@ to ``reports/generate/metrics.json``.
 
 from __future__ import annotations
 
-import os
-
-# Idle OpenMP threads sleep instead of spinning: on a shared or oversubscribed CPU, spinning
-# threads made small torch ops (decoding) up to 50x slower. Must be set before torch loads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 import time
 
 import numpy as np

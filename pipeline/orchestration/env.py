@@ -30,6 +30,9 @@ def prepare_prefect_env(root: Path | None = None) -> None:
     env.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
     env.setdefault("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "false")
     env.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
+    # Idle OpenMP threads sleep instead of spinning: on a shared or oversubscribed CPU, spinning
+    # threads made small torch ops (decoding) up to 50x slower. Must be set before torch loads.
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     url = env.get("PREFECT_API_URL")
     if url and not server_healthy(url):
         print(f"[ostinato] PREFECT_API_URL={url} does not answer; running this stage ephemerally",

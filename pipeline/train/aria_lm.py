@@ -186,7 +186,9 @@ def write_outputs(job: dict, result, tokenizer: dict, data_info: dict) -> dict:
                "parameters": sum(p.numel() for p in model.parameters()),
                "resumed_from_step": result.resumed_from}
     config = {"model": model.config.to_dict(), "tokenizer": tokenizer, "tokenizer_hash": tok_hash,
-              "stage": job.get("stage"), "data": data_info, "train": job["train"], "metrics": metrics}
+              "stage": job.get("stage"), "data": data_info, "train": job["train"],
+              # only what the weights determine: timings stay in reports/, so equal runs give equal bytes
+              "metrics": {k: metrics[k] for k in ("val_loss", "val_perplexity", "tokens", "steps", "parameters")}}
     (model_dir / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True, default=str) + "\n")
     (model_dir / "tokenizer.json").write_text(json.dumps(tokenizer, indent=2, sort_keys=True) + "\n")
     (report_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
