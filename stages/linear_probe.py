@@ -57,9 +57,10 @@ def linear_probe() -> None:
                 plot_confusion(res["confusion"], res["classes"], f"{task} / {name}: accuracy "
                                f"{res['accuracy']:.2f}, macro-F1 {res['macro_f1']:.2f} (n={res['n_test']})",
                                out[OUT] / "confusion" / f"{task}__{name}.png")
+                ci = {k: "[%.3f, %.3f]" % tuple(v) for k, v in res["ci95"].items()}
                 log.info("linear_probe %s / %s: accuracy %.3f %s, macro-F1 %.3f %s (%s, %d train / %d test)",
-                         task, name, res["accuracy"], res["ci95"].get("accuracy"), res["macro_f1"],
-                         res["ci95"].get("macro_f1"), res["protocol"], res["n_train"], res["n_test"])
+                         task, name, res["accuracy"], ci.get("accuracy", ""), res["macro_f1"],
+                         ci.get("macro_f1", ""), res["protocol"], res["n_train"], res["n_test"])
         retrieval = {}
         for name in RETRIEVAL:
             path = root / EMBED / name / "retrieval.npy"

@@ -78,11 +78,16 @@ def run_job(job: dict) -> dict | None:
 
 @torch.no_grad()
 def pair_accuracy(model, objective, batches) -> float | None:
-    """Mean in-batch top-1 pair accuracy over the fixed validation batches."""
+    """Mean in-batch top-1 pair accuracy over the fixed validation batches of every val piece
+    (not only rank 0's shard)."""
+    from pipeline.train.contrastive import PairBatches
+
     if batches is None:
         return None
+    whole = PairBatches(batches.pieces, batches.tok, batches.batch_size, batches.notes, batches.max_tokens,
+                        seed=batches.seed)
     model.eval()
-    accs = [objective(model, b).stats["pair_acc"] for b in batches.once()]
+    accs = [objective(model, b).stats["pair_acc"] for b in whole.once()]
     return float(np.mean(accs)) if accs else None
 
 
@@ -119,7 +124,7 @@ def write_outputs(job: dict, result, objective, val, data: dict) -> dict:
         w = csv.DictWriter(fh, fieldnames=PLOT_FIELDS, extrasaction="ignore")
         w.writeheader()
         for row in result.history:
-            w.writerow({k: _r(row.get(k)) for k in PLOT_FIELDS})
+            w.writerow({k: (float(f"{row[k]:.4g}") if k == "lr" else _r(row.get(k))) for k in PLOT_FIELDS})
     return metrics
 
 
