@@ -14,7 +14,8 @@ from pathlib import Path
 import stages  # noqa: F401  (Prefect env before prefect is imported)
 from prefect import flow, task
 
-from pipeline.config import AcousticCondition, IngestLimits, Music21Source, RuntimeParams
+from pipeline.config import RuntimeParams
+from pipeline.params.data import AcousticCondition, IngestLimits, Music21Source
 from pipeline.data.ingest import process_candidate
 from pipeline.data.render import render_midi, resolve_soundfont
 from pipeline.data.sources import list_music21

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 
-from pipeline.config import IngestLimits, MidiDirSource, load_section, repo_root
+from pipeline.config import load_section, repo_root
+from pipeline.params.data import IngestLimits, MidiDirSource
 from pipeline.data.ingest import finalize, process_candidate, summarize, summary_markdown
 from pipeline.data.jsonl import write_jsonl
 from pipeline.data.sources import list_midi_dir, list_music21, unique_ids

@@ -13,7 +13,8 @@ from pathlib import Path
 import soundfile as sf
 from prefect import flow, get_run_logger, task
 
-from pipeline.config import RenderParams, load_section, repo_root
+from pipeline.config import load_section, repo_root
+from pipeline.params.data import RenderParams
 from pipeline.data.jsonl import read_jsonl, write_jsonl
 from pipeline.data.manifests import recording, supervision, write_manifests
 from pipeline.data.recordings import load_audio, read_pairs

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 
-from pipeline.config import SegmentParams, load_section, repo_root
+from pipeline.config import load_section, repo_root
+from pipeline.params.data import SegmentParams
 from pipeline.data.jsonl import write_jsonl
 from pipeline.data.manifests import load_cuts
 from pipeline.data.segment import load_pm, segment_bounds, slice_midi

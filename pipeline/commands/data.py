@@ -6,7 +6,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from pipeline.config import IngestLimits, MidiDirSource, SplitParams, load_section
+from pipeline.config import load_section
+from pipeline.params.data import IngestLimits, MidiDirSource, SplitParams
 from pipeline.data.ingest import finalize, process_candidate
 from pipeline.data.sources import list_midi_dir, unique_ids
 

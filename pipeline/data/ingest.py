@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from pipeline.config import IngestLimits, SplitParams
+from pipeline.params.data import IngestLimits, SplitParams
 from pipeline.data.midi import Rejected, inspect_midi, parse_midi
 from pipeline.data.sources import Candidate
 from pipeline.data.splits import assign_split

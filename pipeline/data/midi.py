@@ -11,7 +11,7 @@ import mido
 import numpy as np
 import pretty_midi
 
-from pipeline.config import IngestLimits
+from pipeline.params.data import IngestLimits
 
 
 class Rejected(Exception):

@@ -12,7 +12,7 @@ from pathlib import Path
 import mido
 import numpy as np
 
-from pipeline.config import AcousticCondition
+from pipeline.params.data import AcousticCondition
 
 TAIL_S = 1.0  # let notes and reverb ring out after the last event
 

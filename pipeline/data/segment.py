@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pretty_midi
 
-from pipeline.config import SegmentParams
+from pipeline.params.data import SegmentParams
 from pipeline.data.splits import hash_fraction
 
 

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.config import MidiDirSource, Music21Source
+from pipeline.params.data import MidiDirSource, Music21Source
 from pipeline.data.metadata import MetadataError, read_metadata, resolve_inside
 
 MIDI_SUFFIXES = {".mid", ".midi", ".MID", ".MIDI"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from pipeline.config import SplitParams
+from pipeline.params.data import SplitParams
 
 
 def hash_fraction(key: str, seed: int) -> float:

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 from prefect import flow, get_run_logger
 
-from pipeline.config import PARAMS_FILE, SECTIONS, ParamsError, read_params_file, repo_root
+from pipeline.config import PARAMS_FILE, ParamsError, read_params_file, repo_root, sections
 
 DEPLOYMENT = "repro"
 _MISSING = object()
@@ -86,7 +86,7 @@ def validate_overrides(overrides: list[str], root: Path) -> list[str]:
         _assign(merged, parts, parsed)
         out.append(f"{key}={value}")
     for section in {o.split("=", 1)[0].split(".")[0] for o in out}:
-        model = SECTIONS.get(section)
+        model = sections().get(section)
         if model is None:
             continue
         try:

@@ -9,7 +9,7 @@ import pytest
 
 import midi_fixtures as fx
 from pipeline.commands.data import check
-from pipeline.config import IngestLimits, MidiDirSource, SplitParams
+from pipeline.params.data import IngestLimits, MidiDirSource, SplitParams
 from pipeline.data.ingest import finalize, process_candidate
 from pipeline.data.metadata import MetadataError, read_metadata, resolve_inside
 from pipeline.data.midi import Rejected, inspect_midi
@@ -150,7 +150,7 @@ def test_data_check_cli(tmp_path):
 
 
 def test_music21_candidate_becomes_row(tmp_path):
-    from pipeline.config import Music21Source
+    from pipeline.params.data import Music21Source
     from pipeline.data.sources import list_music21
 
     src = Music21Source(collections={"bach": {"composer": "bach", "period": "baroque", "genre": "chorale",

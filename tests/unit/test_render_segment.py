@@ -5,7 +5,7 @@ import pretty_midi
 import pytest
 
 import midi_fixtures as fx
-from pipeline.config import AcousticCondition, SegmentParams
+from pipeline.params.data import AcousticCondition, SegmentParams
 from pipeline.data.manifests import recording, supervision, write_manifests, load_cuts
 from pipeline.data.render import RenderError, render_midi, resolve_soundfont
 from pipeline.data.segment import segment_bounds, slice_midi

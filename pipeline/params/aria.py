@@ -1,0 +1,155 @@
+"""Params of the Aria family: pretrain, finetune, generate, contrastive, embed, linear_probe."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from pipeline.config import Section
+from pipeline.params.data import AcousticCondition
+
+
+ARIA_MODEL_KEYS = ("d_model", "n_heads", "n_layers", "ff_mult", "dropout", "rope_base", "grad_checkpoint")
+
+
+class LMTrainParams(Section):
+    """One training run of pipeline/train/loop.py (shared fields of pretrain and finetune)."""
+
+    steps: int = Field(300, ge=1)
+    batch_size: int = Field(8, ge=1)  # rows per process per micro-batch
+    grad_accum: int = Field(1, ge=1)
+    lr: float = Field(3e-4, gt=0)
+    warmup_steps: int = Field(200, ge=0)
+    final_lr_frac: float = Field(0.1, ge=0, le=1)
+    weight_decay: float = Field(0.1, ge=0)
+    grad_clip: float = Field(1.0, ge=0)  # 0 = no clipping
+    eval_every: int = Field(50, ge=1)
+    eval_batches: int | None = Field(None, ge=1)  # cap per validation pass; null = whole val split
+    checkpoint_every: int = Field(50, ge=1)
+    augment: bool = True  # tempo/pitch/velocity augmentation (Aria's); <D> is always inserted
+    compile: bool = False  # torch.compile, CUDA only
+    bf16: bool = True  # autocast, CUDA only
+
+    @field_validator("warmup_steps")
+    @classmethod
+    def _warmup(cls, v: int, info) -> int:
+        steps = info.data.get("steps")
+        if steps is not None and v > steps:
+            raise ValueError(f"warmup_steps ({v}) must be <= steps ({steps})")
+        return v
+
+
+class PretrainParams(LMTrainParams):
+    model: Literal["tiny", "small", "medium"] = "tiny"  # pipeline/nn/aria.py CONFIGS
+    model_overrides: dict[str, int | float | bool] = {}  # e.g. {d_model: 128, n_layers: 2}
+
+    @field_validator("model_overrides")
+    @classmethod
+    def _overrides(cls, v: dict) -> dict:
+        bad = sorted(set(v) - set(ARIA_MODEL_KEYS))
+        if bad:
+            raise ValueError(f"unknown model keys {bad}; allowed: {list(ARIA_MODEL_KEYS)} "
+                             "(vocab_size and max_seq_len come from the data)")
+        return v
+
+
+class FinetuneParams(LMTrainParams):
+    filters: dict[str, list[str]] = {}  # label key -> allowed values, e.g. {period: [baroque]}
+    pack_mode: Literal["concat", "separate"] = "concat"
+
+
+class GenerateParams(Section):
+    pieces: int = Field(3, ge=1)  # held-out test pieces used as prompts
+    filters: dict[str, list[str]] = {}  # which test pieces qualify (label key -> values)
+    prompt_duration: float = Field(5.0, ge=0)  # seconds of each piece kept as the prompt
+    variations: int = Field(2, ge=1)
+    length: int = Field(256, ge=1)  # max new tokens
+    temp: float = Field(0.98, ge=0)
+    min_p: float | None = Field(0.035, gt=0, le=1)
+    top_p: float | None = Field(None, gt=0, le=1)
+    top_k: int | None = Field(None, ge=1)
+    end: bool = False  # force <D> in the last 130 tokens
+    backend: Literal["torch", "mlx"] = "torch"
+    sample_rate: int = Field(16_000, ge=8_000, le=96_000)
+    max_seconds: float = Field(60.0, gt=0)  # audio per sample
+    audio: AcousticCondition = AcousticCondition(gain=0.5)
+
+    @field_validator("top_p")
+    @classmethod
+    def _one_truncation(cls, v, info):
+        if v is not None and info.data.get("min_p") is not None:
+            raise ValueError("min_p and top_p are both set; set one of them to null")
+        return v
+
+
+# ---------------------------------------------------------------- Aria embeddings: contrastive / embed / linear_probe
+class ContrastiveParams(Section):
+    """SimCSE-style finetune of the pretrained LM into TransformerEMB (stages/contrastive.py).
+    Upstream: lr 1e-5, 1000 warm-up steps, slices of 100-650 notes, <= 2048 tokens, temperature 0.1/0.5."""
+
+    steps: int = Field(1000, ge=1)
+    batch_size: int = Field(32, ge=2)  # pairs per process per step (in-batch negatives)
+    lr: float = Field(1e-5, gt=0)
+    warmup_steps: int = Field(1000, ge=0)
+    final_lr_frac: float = Field(0.1, ge=0, le=1)
+    weight_decay: float = Field(0.1, ge=0)
+    grad_clip: float = Field(1.0, ge=0)
+    temperature: float = Field(0.1, gt=0)
+    slice_notes: tuple[int, int] = (100, 650)  # [min, max] notes per view, drawn per view
+    max_tokens: int = Field(2048, ge=2)  # per view, <E> included; <= the LM's max_seq_len
+    augment: bool = False  # Aria's tempo/pitch/velocity augmentation per view (upstream default: off)
+    emb_size: int = Field(512, ge=1)
+    eval_every: int = Field(100, ge=1)
+    checkpoint_every: int = Field(100, ge=1)
+
+    @field_validator("slice_notes")
+    @classmethod
+    def _notes(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if not 1 <= v[0] <= v[1]:
+            raise ValueError(f"slice_notes must be [min, max] with 1 <= min <= max, got {list(v)}")
+        return v
+
+    @field_validator("warmup_steps")
+    @classmethod
+    def _warmup(cls, v: int, info) -> int:
+        steps = info.data.get("steps")
+        if steps is not None and v > steps:
+            raise ValueError(f"warmup_steps ({v}) must be <= steps ({steps})")
+        return v
+
+
+class EmbedParams(Section):
+    """Global embeddings per piece (stages/embed.py): 300-note chunks averaged, as upstream."""
+
+    chunk_notes: int = Field(300, ge=1)
+    max_tokens: int = Field(2048, ge=2)  # per chunk, <E> included; capped at the model's max_seq_len
+    max_chunks: int | None = Field(None, ge=1)  # per piece; null = every chunk
+    splits: list[Literal["train", "val", "test"]] = Field(["train", "val", "test"], min_length=1)
+    embedders: list[Literal["contrastive", "frozen", "handcrafted"]] = Field(
+        ["contrastive", "frozen", "handcrafted"], min_length=1)
+    retrieval_split: Literal["train", "val", "test"] = "test"
+    retrieval_notes: int = Field(100, ge=8)  # notes per retrieval slice (at most half the piece)
+    batch_tokens: int = Field(16384, ge=1)  # padded tokens per forward pass
+
+
+class LinearProbeParams(Section):
+    """Linear probes on the embeddings (stages/linear_probe.py, pipeline/eval/linear_probe.py)."""
+
+    tasks: list[str] = Field(["composer", "period", "genre"], min_length=1)  # label columns
+    min_class_count: int = Field(5, ge=2)  # k: classes with fewer pieces are dropped (and reported)
+    max_per_class: int | None = Field(None, ge=2)  # cap per class (seeded): class-balanced probe sets
+    method: Literal["linear", "logreg"] = "linear"
+    epochs: int = Field(50, ge=1)
+    lr: float = Field(3e-4, gt=0)
+    weight_decay: float = Field(0.1, ge=0)
+    batch_size: int = Field(8, ge=1)
+    warmup_steps: int = Field(100, ge=0)
+    standardize: bool = True  # z-score features with train statistics before the probe
+    split: Literal["auto", "given", "stratified"] = "auto"
+    test_fraction: float = Field(0.3, gt=0, lt=1)  # of each class, for the stratified split
+    min_test: int = Field(30, ge=1)  # auto: fewer labelled test pieces -> stratified split
+    bootstrap: int = Field(1000, ge=0)  # resamples for the 95% CIs (0 = none)
+    seed: int = 42
+    embedders: list[str] | None = None  # null = every embedder in data/embed
+    extra_metadata: str | None = None  # Aria eval-splits metadata.json or CSV/JSONL of labels

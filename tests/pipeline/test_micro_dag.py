@@ -1,0 +1,96 @@
+"""The whole DAG through real ``dvc repro`` on the micro profile, in a temp copy of the repo.
+
+One repro builds everything (data, tokens, Aria LM, embeddings, probes, report); the tests
+then check the artifacts, that a second repro is a no-op, and that a param only ``segment``
+reads reruns only ``segment``. The last test edits params, so it stays last in this file.
+"""
+
+import json
+
+import pytest
+import soundfile as sf
+import yaml
+from lhotse import CutSet
+
+from repo_copy import copy_repo, run, stages_run
+
+pytestmark = pytest.mark.pipeline
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    dest = copy_repo(tmp_path_factory.mktemp("repo"))
+    out = run(["dvc", "repro"], dest, timeout=1500)
+    ran = stages_run(out.stdout)
+    assert ran[0] == "ingest"
+    dvc_stages = yaml.safe_load((dest / "dvc.yaml").read_text())["stages"]
+    assert set(ran) == set(dvc_stages), f"not every stage ran: {set(dvc_stages) - set(ran)}"
+    return dest
+
+
+def read_jsonl(path):
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_ingest_outputs(repo):
+    index = read_jsonl(repo / "data/ingest/index.jsonl")
+    assert len(index) >= 15
+    assert {r["period"] for r in index} == {"baroque", "renaissance", "folk"}
+    assert all((repo / "data/ingest" / r["midi"]).is_file() for r in index)
+    assert all(r["split"] in ("train", "val", "test") for r in index)
+    manifest = json.loads((repo / "data/ingest/manifest.json").read_text())
+    assert manifest["params"]["base"]["seed"] == 42 and "music21" in manifest["packages"]
+    stats = json.loads((repo / "reports/data/stats.json").read_text())
+    assert stats["pieces"] == len(index) and stats["by_label"]["composer"]["bach"]
+
+
+def test_audio_and_segments(repo):
+    recs = list(CutSet.from_file(repo / "data/render_audio/cuts.jsonl.gz"))
+    assert len(recs) == 8  # 4 pieces x 2 conditions
+    info = sf.info(repo / recs[0].recording.sources[0].source)
+    assert info.samplerate == 16000 and info.format == "FLAC"
+    cuts = list(CutSet.from_file(repo / "data/segment/cuts.jsonl.gz"))
+    assert cuts and all(c.duration <= 6.0 + 1e-6 for c in cuts)
+    assert all((repo / c.custom["midi"]).is_file() for c in cuts)
+    assert cuts[0].load_audio().shape[1] == pytest.approx(cuts[0].duration * 16000, abs=2)
+
+
+def test_token_stores_and_pack(repo):
+    for tok in ("aria", "remi", "abc"):
+        stats = json.loads((repo / f"reports/tokens/{tok}/stats.json").read_text())
+        assert stats, tok
+        assert (repo / f"data/tokens/{tok}/train/tokens.bin").stat().st_size > 0
+    meta = json.loads((repo / "data/pack/meta.json").read_text())
+    assert meta["vocab_size"] == 17727
+
+
+def test_models_and_reports(repo):
+    from safetensors import safe_open
+
+    for stage in ("pretrain", "finetune"):
+        with safe_open(repo / f"models/{stage}/model.safetensors", "pt") as f:
+            keys = set(f.keys())
+        assert "model.tok_embeddings.weight" in keys and "lm_head.weight" in keys
+        m = json.loads((repo / f"reports/{stage}/metrics.json").read_text())
+        assert m["val_loss"] > 0
+    with safe_open(repo / "models/contrastive/model.safetensors", "pt") as f:
+        assert "emb_head.weight" in set(f.keys())
+    gen = json.loads((repo / "reports/generate/index.json").read_text())
+    assert gen
+    probe = json.loads((repo / "reports/linear_probe/metrics.json").read_text())
+    assert probe
+    html = (repo / "reports/site/index.html").read_text()
+    assert "<html" in html.lower() and "linear_probe" in html
+
+
+def test_noop_then_only_segment_reruns(repo):
+    out = run(["dvc", "repro"], repo)
+    assert stages_run(out.stdout) == []
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["segment"]["drop_under_s"] = 2.5
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    status = run(["dvc", "status"], repo).stdout
+    assert status.startswith("segment:") and "modified:" in status
+    assert "ingest:" not in status and "pretrain:" not in status
+    out = run(["dvc", "repro"], repo)
+    assert stages_run(out.stdout) == ["segment"]
