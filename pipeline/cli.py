@@ -4,6 +4,7 @@ with ``add_arguments(parser)`` and ``run(args) -> int``; imports stay lazy so ``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 
@@ -33,6 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # pyfluidsynth prints its library path to stdout when $CI is set; keep stdout for results
+    with contextlib.redirect_stdout(sys.stderr):
+        try:
+            import fluidsynth  # noqa: F401
+        except ImportError:
+            pass
     args = build_parser().parse_args(argv)
     try:
         return int(args._run(args) or 0)

@@ -44,7 +44,8 @@ def test_ingest_outputs(repo):
     assert stats["pieces"] == len(index) and stats["by_label"]["composer"]["bach"]
 
 
-def test_audio_and_segments(repo):
+def test_audio_and_segments(repo, monkeypatch):
+    monkeypatch.chdir(repo)  # manifests hold repo-relative paths: stages run at the repo root
     recs = list(CutSet.from_file(repo / "data/render_audio/cuts.jsonl.gz"))
     assert len(recs) == 8  # 4 pieces x 2 conditions
     info = sf.info(repo / recs[0].recording.sources[0].source)

@@ -75,6 +75,7 @@ def make_copy(dst: Path, midi_dir: Path) -> dict:
         if src.is_file():
             (dst / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst / rel)
+    (dst / "dvc.lock").unlink(missing_ok=True)  # its entries point at outputs this copy's cache lacks
     params = yaml.safe_load((dst / "params.yaml").read_text())
     params["ingest"]["sources"] = [{"kind": "midi_dir", "name": "tiny", "path": str(midi_dir)}]
     params["render_audio"]["max_pieces"] = 3
