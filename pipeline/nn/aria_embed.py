@@ -15,7 +15,6 @@ Rows are right-padded with ``<P>``; attention is causal, so padding never change
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Callable, Sequence
@@ -23,7 +22,8 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from pipeline.tokenizers.aria import AbsTokenizer, Piece, TokenizerError, read_notes, slice_notes
+from pipeline.tokenizers.aria import AbsTokenizer, Piece, slice_notes
+from pipeline.tokenizers.aria_midi import read_midi_file
 
 EMB_HEAD = "emb_head.weight"
 
@@ -31,23 +31,7 @@ EMB_HEAD = "emb_head.weight"
 # ----------------------------------------------------------------------------- inputs
 def read_midi(path: str | Path) -> Piece:
     """The notes of a MIDI file; missing, empty, corrupt or note-less files are clear errors."""
-    import mido
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"MIDI file not found: {path}")
-    data = path.read_bytes()
-    if not data:
-        raise ValueError(f"MIDI file {path} is empty (0 bytes)")
-    try:
-        mid = mido.MidiFile(file=io.BytesIO(data))
-    except Exception as e:  # noqa: BLE001 - mido raises OSError/EOFError/KeyError/... on bad files
-        raise ValueError(f"MIDI file {path} is corrupt, not a readable MIDI file ({type(e).__name__}: {e})") from None
-    mid.filename = str(path)
-    try:
-        return read_notes(mid)
-    except TokenizerError as e:
-        raise ValueError(f"MIDI file {path} is unusable: {e}") from None
+    return read_midi_file(path, "MIDI file")
 
 
 def read_pieces(ingest_dir: str | Path, rows: Sequence[dict]) -> tuple[list[Piece], list[dict]]:

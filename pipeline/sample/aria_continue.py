@@ -10,15 +10,14 @@ stops after ``<E>``. Every bad input is a ``ValueError`` naming the problem.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
-import mido
 import torch
 
 from pipeline.sample.sampling import SamplingError, check_options
-from pipeline.tokenizers.aria import AbsTokenizer, Piece, TokenizerError, read_notes
+from pipeline.tokenizers.aria import AbsTokenizer, Piece
+from pipeline.tokenizers.aria_midi import read_midi_file
 
 DEFAULT_TEMP, DEFAULT_MIN_P, END_WINDOW = 0.98, 0.035, 130
 
@@ -43,21 +42,7 @@ class Sampling:
 # ----------------------------------------------------------------------------- prompt
 def read_prompt(path: str | Path) -> Piece:
     """The notes of a prompt MIDI; corrupt, empty or note-less files are ValueErrors."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"prompt MIDI not found: {path}")
-    data = path.read_bytes()
-    if not data:
-        raise ValueError(f"prompt MIDI {path} is empty (0 bytes)")
-    try:
-        mid = mido.MidiFile(file=io.BytesIO(data))
-    except Exception as e:  # noqa: BLE001 - mido raises OSError/EOFError/KeyError/... on bad files
-        raise ValueError(f"prompt MIDI {path} is corrupt, not a readable MIDI file ({type(e).__name__}: {e})") from None
-    mid.filename = str(path)
-    try:
-        return read_notes(mid)
-    except TokenizerError as e:
-        raise ValueError(f"prompt MIDI {path} is unusable: {e}") from None
+    return read_midi_file(path, "prompt MIDI")
 
 
 def prompt_tokens(tok: AbsTokenizer, piece: Piece | None, prompt_duration: float,

@@ -233,6 +233,30 @@ def read_notes(midi) -> Piece:
     return rebase(Piece(out, pedal_list, clock, name))
 
 
+def read_midi_file(path: str | Path, what: str = "MIDI file") -> Piece:
+    """The notes of a MIDI file from disk; a missing, empty, corrupt or note-less file is an error
+    naming ``what`` and the path (a prompt, an embedding input, ...)."""
+    import io
+
+    from pipeline.tokenizers.aria import TokenizerError
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    data = path.read_bytes()
+    if not data:
+        raise ValueError(f"{what} {path} is empty (0 bytes)")
+    try:
+        mid = mido.MidiFile(file=io.BytesIO(data))
+    except Exception as e:  # noqa: BLE001 - mido raises OSError/EOFError/KeyError/... on bad files
+        raise ValueError(f"{what} {path} is corrupt, not a readable MIDI file ({type(e).__name__}: {e})") from None
+    mid.filename = str(path)
+    try:
+        return read_notes(mid)
+    except TokenizerError as e:
+        raise ValueError(f"{what} {path} is unusable: {e}") from None
+
+
 def rebase(piece: Piece, notes: list[Note] | None = None) -> Piece:
     """Piece with `notes` (default: all) timed from the first of them (leading silence removed)."""
     notes = list(piece.notes if notes is None else notes)
