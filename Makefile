@@ -55,7 +55,7 @@ test-all: setup
 
 bench: setup
 	python benchmarks/data.py
-	python benchmarks/tokenize.py
+	python benchmarks/tokenizers.py
 	python benchmarks/aria.py --quick
 
 ui: setup

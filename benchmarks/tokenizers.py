@@ -1,7 +1,7 @@
 """Tokenizer speed, side by side on the same MIDI files; prints a table and ratios.
 
-    python benchmarks/tokenize.py [--files N] [--rounds R] [--json out.json]
-    (or python -m benchmarks.tokenize ...)
+    python benchmarks/tokenizers.py [--files N] [--rounds R] [--json out.json]
+    (or python -m benchmarks.tokenizers ...)
 
 Systems (each: read the MIDI file from disk + tokenize to ids, one process, one thread):
 1. our Aria "abs" tokenizer (pipeline.tokenizers.aria.AbsTokenizer, mido reader);
@@ -15,26 +15,20 @@ notes/s is comparable across systems; a file any system fails on is left out of 
 
 from __future__ import annotations
 
-import os
 import sys
 
-# Run as a script, this file's folder comes first on sys.path and this file would shadow the
-# standard library's ``tokenize`` (imported by linecache/inspect): take the folder off first.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.tokenizers.aria import AbsTokenizer  # noqa: E402
-from pipeline.tokenizers.remi import RemiTokenizer, build_config  # noqa: E402
+from pipeline.tokenizers.aria import AbsTokenizer
+from pipeline.tokenizers.remi import RemiTokenizer, build_config
 
 
 def corpus_files(n: int) -> list[Path]:
