@@ -20,6 +20,7 @@ from pipeline.data.ingest import process_candidate
 from pipeline.data.render import render_midi, resolve_soundfont
 from pipeline.data.sources import list_music21
 from pipeline.orchestration.runners import make_task_runner, map_shards
+from pipeline.orchestration.stage import prefect_api
 
 
 @task
@@ -49,8 +50,8 @@ def timed(fn, workers: int, items, shard: int, **kw):
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--pieces", type=int, default=24)
-    ap.add_argument("--render", type=int, default=8)
+    ap.add_argument("--pieces", type=int, default=48)
+    ap.add_argument("--render", type=int, default=16)
     args = ap.parse_args()
     src = Music21Source(collections={
         "bach": {"composer": "bach", "period": "baroque", "genre": "chorale", "paths": ["bach/bwv*.mxl"],
@@ -60,7 +61,7 @@ def main() -> None:
     cands = list_music21(src)
     sf2 = resolve_soundfont("default", Path("."))
     rows = []
-    with tempfile.TemporaryDirectory() as d:
+    with prefect_api(), tempfile.TemporaryDirectory() as d:
         timed(ingest_shard, 1, cands[:2], 2, out_dir=d)  # warm-up: imports, corpus cache
         ingest = {w: timed(ingest_shard, w, cands, 4, out_dir=d)[0] for w in (1, 2)}
         midis = sorted(Path(d, "midi").glob("*.mid"))[: args.render]

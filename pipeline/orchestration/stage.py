@@ -6,6 +6,7 @@ after everything succeeded, so a killed stage leaves no partial output behind.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -113,12 +114,7 @@ def params_dump(*sections: str) -> dict[str, Any]:
 
 
 def run_stage(flow: Callable[[], Any]) -> None:
-    """Entry point of ``python -m stages.<name>``: task runner from ``runtime``, then the flow.
-
-    Without a Prefect server we start one temporary server for the whole stage and hand its
-    URL to worker processes; otherwise each process-pool worker starts its own (~6 s each)
-    and its task runs never reach the stage's flow run.
-    """
+    """Entry point of ``python -m stages.<name>``: task runner from ``runtime``, then the flow."""
     from pipeline.config import ParamsError
     from pipeline.orchestration.runners import make_task_runner
 
@@ -128,8 +124,17 @@ def run_stage(flow: Callable[[], Any]) -> None:
     except ParamsError as e:
         print(f"ERROR: bad params\n{e}", file=sys.stderr)
         sys.exit(2)
-    if os.environ.get("PREFECT_API_URL"):
+    with prefect_api():
         flow.with_options(task_runner=runner)()
+
+
+@contextlib.contextmanager
+def prefect_api():
+    """Use the server in PREFECT_API_URL, else one temporary server for the whole stage whose URL
+    worker processes inherit; otherwise each process-pool worker starts its own (~6 s each) and
+    its task runs never reach the stage's flow run."""
+    if os.environ.get("PREFECT_API_URL"):
+        yield
         return
     from prefect.server.api.server import SubprocessASGIServer
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -139,7 +144,7 @@ def run_stage(flow: Callable[[], Any]) -> None:
     os.environ["PREFECT_API_URL"] = server.api_url
     try:
         with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
-            flow.with_options(task_runner=runner)()
+            yield
     finally:
         _drain_prefect_workers()
         os.environ.pop("PREFECT_API_URL", None)
