@@ -10,7 +10,7 @@ import sys
 
 COMMANDS = {
     "data": "validate a folder of MIDI before a run (ostinato data check DIR)",
-    "params": "check params.yaml or apply a profile (micro, full)",
+    "params": "check params.yaml or apply a profile from profiles/ (e.g. micro)",
     "generate": "continue a MIDI prompt with an Aria-format checkpoint",
     "embed": "print or save embeddings of MIDI files",
     "serve": "start the Prefect UI on 127.0.0.1 and serve the repro deployment",

@@ -1,5 +1,5 @@
 """``ostinato params check`` validates every section; ``ostinato params profile NAME`` merges
-``profiles/NAME.yaml`` into params.yaml (micro for smoke runs, full for GPU scale)."""
+``profiles/NAME.yaml`` into params.yaml (micro: a handful of pieces for smoke runs)."""
 
 from __future__ import annotations
 
