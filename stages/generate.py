@@ -21,9 +21,9 @@ from pipeline.data.jsonl import read_jsonl
 from pipeline.data.render import render_midi, resolve_soundfont
 from pipeline.data.token_store import TokenStore
 from pipeline.orchestration.stage import StageOutputs, dump_json, params_dump
+from pipeline.nn.aria_load import tokenizer_for
 from pipeline.sample.aria_continue import (
-    Sampling, continue_prompt, load_model, piano_roll, prompt_tokens, read_prompt, tokenizer_for, to_piece,
-    write_midi,
+    Sampling, continue_prompt, load_model, piano_roll, prompt_tokens, read_prompt, to_piece, write_midi,
 )
 from pipeline.train.aria_lm import matches
 from pipeline.train.distributed import resolve_device

@@ -31,7 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from pipeline.nn.aria_embed import EmbEncoder, embed_pieces, load_checked, read_midi, resolve_checkpoint, tokenizer_for
+    from pipeline.nn.aria_embed import EmbEncoder, embed_pieces, load_checked, read_midi
+    from pipeline.nn.aria_load import resolve_checkpoint, tokenizer_for
     from pipeline.train.distributed import resolve_device
 
     if args.chunk_notes < 1:

@@ -37,10 +37,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see stages/generate.py
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see orchestration/env.py
+    from pipeline.nn.aria_load import resolve_checkpoint, tokenizer_for
     from pipeline.sample.aria_continue import (
-        Sampling, continue_prompt, load_model, prompt_tokens, read_prompt, resolve_checkpoint,
-        tokenizer_for, write_midi,
+        Sampling, continue_prompt, load_model, prompt_tokens, read_prompt, write_midi,
     )
 
     sampling = Sampling(args.temp, args.min_p, args.top_p, args.top_k).resolved()  # conflicts first

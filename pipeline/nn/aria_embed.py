@@ -15,7 +15,6 @@ Rows are right-padded with ``<P>``; attention is causal, so padding never change
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 
 from pipeline.tokenizers.aria import AbsTokenizer, Piece, slice_notes
+from pipeline.nn.aria_load import resolve_checkpoint
 from pipeline.tokenizers.aria_midi import read_midi_file
 
 EMB_HEAD = "emb_head.weight"
@@ -75,24 +75,6 @@ def chunk_ids(tok: AbsTokenizer, piece: Piece, max_tokens: int) -> list[int]:
 
 
 # ----------------------------------------------------------------------------- models
-def resolve_checkpoint(path: str | Path) -> Path:
-    """A .safetensors file, or a directory holding model.safetensors (as the stages write)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "model.safetensors"
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    return path
-
-
-def tokenizer_for(checkpoint: Path) -> AbsTokenizer:
-    """The tokenizer saved next to the checkpoint (tokenizer.json), else the default config."""
-    saved = Path(checkpoint).parent / "tokenizer.json"
-    if saved.is_file():
-        return AbsTokenizer(**json.loads(saved.read_text()).get("config", {}))
-    return AbsTokenizer()
-
-
 def load_checked(checkpoint: str | Path, tok: AbsTokenizer, head: str | None = None,
                  device: str | torch.device = "cpu"):
     """Load strictly (float32, eval); wrong head, vocabulary or tokenizer hash is a ValueError."""

@@ -140,6 +140,37 @@ def read_header(path: str | Path) -> tuple[dict[str, tuple[int, ...]], dict[str,
     return shapes, metadata
 
 
+def checked_config(path: Path, expected_vocab_size: int | None = None, **config_overrides):
+    """(config, head) of a checkpoint, from its header only, after every key/shape/vocab check;
+    shared by the torch and MLX loaders so both fail the same way."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    shapes, metadata = read_header(path)
+    cfg, head = infer_config(shapes, metadata, **config_overrides)
+    check_shapes(shapes, cfg, head, expected_vocab_size)
+    return cfg, head
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A .safetensors file, or a directory holding model.safetensors (as the stages write)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model.safetensors"
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    return path
+
+
+def tokenizer_for(checkpoint: Path):
+    """The tokenizer saved next to the checkpoint (tokenizer.json), else the default config."""
+    from pipeline.tokenizers.aria import AbsTokenizer
+
+    saved = Path(checkpoint).parent / "tokenizer.json"
+    if saved.is_file():
+        return AbsTokenizer(**json.loads(saved.read_text()).get("config", {}))
+    return AbsTokenizer()
+
+
 def load(
     path: str | Path,
     *,
@@ -155,11 +186,7 @@ def load(
     from pipeline.nn.aria import TransformerEMB, TransformerLM
 
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    shapes, metadata = read_header(path)
-    cfg, head = infer_config(shapes, metadata, **config_overrides)
-    check_shapes(shapes, cfg, head, expected_vocab_size)
+    cfg, head = checked_config(path, expected_vocab_size, **config_overrides)
     state = load_file(str(path), device=str(device))
     with torch.device("meta"):
         model = TransformerLM(cfg) if head == "lm" else TransformerEMB(cfg)

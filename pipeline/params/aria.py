@@ -13,6 +13,14 @@ from pipeline.params.data import AcousticCondition
 ARIA_MODEL_KEYS = ("d_model", "n_heads", "n_layers", "ff_mult", "dropout", "rope_base", "grad_checkpoint")
 
 
+
+def warmup_within_steps(cls, v: int, info) -> int:
+    """Shared by every training section: warm-up longer than the run is a params mistake."""
+    steps = info.data.get("steps")
+    if steps is not None and v > steps:
+        raise ValueError(f"warmup_steps ({v}) must be <= steps ({steps})")
+    return v
+
 class LMTrainParams(Section):
     """One training run of pipeline/train/loop.py (shared fields of pretrain and finetune)."""
 
@@ -31,13 +39,7 @@ class LMTrainParams(Section):
     compile: bool = False  # torch.compile, CUDA only
     bf16: bool = True  # autocast, CUDA only
 
-    @field_validator("warmup_steps")
-    @classmethod
-    def _warmup(cls, v: int, info) -> int:
-        steps = info.data.get("steps")
-        if steps is not None and v > steps:
-            raise ValueError(f"warmup_steps ({v}) must be <= steps ({steps})")
-        return v
+    _warmup = field_validator("warmup_steps")(warmup_within_steps)
 
 
 class PretrainParams(LMTrainParams):
@@ -110,13 +112,7 @@ class ContrastiveParams(Section):
             raise ValueError(f"slice_notes must be [min, max] with 1 <= min <= max, got {list(v)}")
         return v
 
-    @field_validator("warmup_steps")
-    @classmethod
-    def _warmup(cls, v: int, info) -> int:
-        steps = info.data.get("steps")
-        if steps is not None and v > steps:
-            raise ValueError(f"warmup_steps ({v}) must be <= steps ({steps})")
-        return v
+    _warmup = field_validator("warmup_steps")(warmup_within_steps)
 
 
 class EmbedParams(Section):

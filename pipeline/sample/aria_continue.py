@@ -17,6 +17,7 @@ import torch
 
 from pipeline.sample.sampling import SamplingError, check_options
 from pipeline.tokenizers.aria import AbsTokenizer, Piece
+from pipeline.nn.aria_load import resolve_checkpoint
 from pipeline.tokenizers.aria_midi import read_midi_file
 
 DEFAULT_TEMP, DEFAULT_MIN_P, END_WINDOW = 0.98, 0.035, 130
@@ -60,26 +61,6 @@ def prompt_tokens(tok: AbsTokenizer, piece: Piece | None, prompt_duration: float
 
 
 # ----------------------------------------------------------------------------- model
-def resolve_checkpoint(path: str | Path) -> Path:
-    """A .safetensors file, or a directory holding model.safetensors (as the stages write)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "model.safetensors"
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    return path
-
-
-def tokenizer_for(checkpoint: Path) -> AbsTokenizer:
-    """The tokenizer saved next to the checkpoint (tokenizer.json), else the default config."""
-    import json
-
-    saved = checkpoint.parent / "tokenizer.json"
-    if saved.is_file():
-        return AbsTokenizer(**json.loads(saved.read_text()).get("config", {}))
-    return AbsTokenizer()
-
-
 def load_model(checkpoint: str | Path, tok: AbsTokenizer, backend: str = "torch",
                device: torch.device | str = "cpu"):
     """Load strictly; a checkpoint for another vocabulary or tokenizer is a ValueError."""

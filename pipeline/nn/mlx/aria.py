@@ -24,7 +24,7 @@ except ImportError as e:  # pragma: no cover - depends on the platform
     ) from e
 
 from pipeline.nn.aria import ModelConfig
-from pipeline.nn.aria_load import CheckpointError, check_shapes, infer_config, read_header
+from pipeline.nn.aria_load import CheckpointError, checked_config
 
 
 class KVCache:
@@ -142,11 +142,7 @@ class TransformerEMB(nn.Module):
 def load(path, *, expected_vocab_size=None, dtype=None, **config_overrides):
     """Strict load (same checks and errors as ``pipeline.nn.aria.load``); dtype e.g. mx.float32."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    shapes, metadata = read_header(path)
-    cfg, head = infer_config(shapes, metadata, **config_overrides)
-    check_shapes(shapes, cfg, head, expected_vocab_size)
+    cfg, head = checked_config(path, expected_vocab_size, **config_overrides)
     weights = mx.load(str(path))
     if dtype is not None:
         weights = {k: v.astype(dtype) for k, v in weights.items()}
