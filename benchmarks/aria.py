@@ -6,7 +6,7 @@
    LlamaForCausalLM with the same d_model / layers / heads / FFN / vocab (target ratio >= 1.0);
 2. greedy decode tokens/s, batch 1: our KV-cache generate vs transformers' ``generate``
    (use_cache=True) and vs our own no-cache path (target >= 5x at 1,024 new tokens);
-3. MLX (pipeline.nn.mlx) vs torch decode tokens/s on the same weights.
+3. MLX (pipeline.aria.mlx_backend) vs torch decode tokens/s on the same weights.
 
 Peers run interleaved in the same process (training: median step; decode: best of rounds).
 Two throughputs are printed: per wall-clock second and per CPU second of this process; on a
@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.nn.aria import ModelConfig, build, save  # noqa: E402
+from pipeline.aria.model import ModelConfig, build, save  # noqa: E402
 from pipeline.sample import generate  # noqa: E402
 
 CFG = ModelConfig(d_model=256, n_heads=4, n_layers=4, vocab_size=17727, max_seq_len=2048)
@@ -110,7 +110,7 @@ def bench_decode(new_tokens: int, prompt_len: int, rounds: int) -> tuple[dict, d
     }
     mlx_model = load_mlx(ours)
     if mlx_model is not None:
-        from pipeline.nn import mlx as nmlx
+        from pipeline.aria import mlx_backend as nmlx
 
         runs["mlx_kv"] = lambda n: nmlx.generate(mlx_model, [prompt], max_new_tokens=n, **greedy)
     outs = {}
@@ -136,7 +136,7 @@ def bench_decode(new_tokens: int, prompt_len: int, rounds: int) -> tuple[dict, d
 
 def load_mlx(model):
     try:
-        from pipeline.nn import mlx as nmlx
+        from pipeline.aria import mlx_backend as nmlx
 
         with tempfile.TemporaryDirectory() as d:
             return nmlx.load(save(model, Path(d) / "bench.safetensors"))

@@ -4,7 +4,7 @@
     (or python -m benchmarks.tokenizers ...)
 
 Systems (each: read the MIDI file from disk + tokenize to ids, one process, one thread):
-1. our Aria "abs" tokenizer (pipeline.tokenizers.aria.AbsTokenizer, mido reader);
+1. our Aria "abs" tokenizer (pipeline.aria.tokenizer.AbsTokenizer, mido reader);
 2. plain miditok ``REMI`` with miditok's default config;
 3. plain miditok ``REMI`` with our GnM config (same beat_res / pitch range as 4);
 4. our ``RemiTokenizer`` (miditok REMI + track merge, pitch check, tempo class, prefix).
@@ -27,8 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.tokenizers.aria import AbsTokenizer
-from pipeline.tokenizers.remi import RemiTokenizer, build_config
+from pipeline.aria.tokenizer import AbsTokenizer
+from pipeline.gnm.remi import RemiTokenizer, build_config
 
 
 def corpus_files(n: int) -> list[Path]:

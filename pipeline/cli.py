@@ -8,6 +8,13 @@ import contextlib
 import importlib
 import sys
 
+# What ``ostinato --help`` says first: what the tool is for, in user terms.
+DESCRIPTION = ("ostinato: one reproducible DVC + Prefect pipeline for music models (Aria, MIDI-VALLE, "
+               "Generality-to-Mastery, NotaGen). `make repro` builds everything; these commands check "
+               "your data and params, generate and embed with trained checkpoints, and serve the "
+               "experiment UI.")
+EPILOG = "Run 'ostinato COMMAND --help' for a command's options. Docs: README.md."
+
 COMMANDS = {
     "data": "validate a folder of MIDI before a run (ostinato data check DIR)",
     "params": "check params.yaml or apply a profile from profiles/ (e.g. micro)",
@@ -18,7 +25,10 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ostinato", description=__doc__.split("\n")[0])
+    from pipeline import __version__
+
+    parser = argparse.ArgumentParser(prog="ostinato", description=DESCRIPTION, epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"ostinato {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, help_text in COMMANDS.items():
         try:

@@ -1,7 +1,8 @@
 """Typed params: one pydantic model per params.yaml section, unknown keys rejected.
 
-This module holds the loader plus ``base`` and ``runtime``; the stage sections live in
-``pipeline/params/<family>.py`` and are registered in ``pipeline.params.SECTIONS``.
+This module is the loader; the section models live in ``pipeline/params/`` (``base.py`` holds
+``base``, ``runtime`` and the strict ``Section`` base; one module per family holds its stages'
+sections) and are registered in ``pipeline.params.SECTIONS``.
 
 Every error names the file and the dotted key, so a typo fails fast instead of being
 silently ignored (``ingest.limts`` is an error, not a default).
@@ -11,37 +12,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
+
+from pipeline.params import SECTIONS
+from pipeline.params.base import BaseParams, ParamsError, RuntimeParams, Section  # noqa: F401  (re-exported)
 
 PARAMS_FILE = "params.yaml"
-
-
-class ParamsError(ValueError):
-    """A params.yaml problem, with the file and key in the message."""
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-# ---------------------------------------------------------------- base / runtime
-class BaseParams(Section):
-    seed: int = 42
-
-
-class RuntimeParams(Section):
-    """Read by every stage, tracked by none: switching engines must not invalidate outputs."""
-
-    task_runner: Literal["threads", "processes", "dask"] = "processes"
-    workers: int = Field(2, ge=1)
-    shard_size: int = Field(16, ge=1)
-    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
-    launcher: Literal["python", "torchrun"] = "python"
-    nproc_per_node: int = Field(1, ge=1)
-    dask_address: str | None = None
 
 
 # ---------------------------------------------------------------- loading
@@ -82,8 +61,6 @@ def _format_errors(path: Path, section: str, err: ValidationError) -> str:
 
 
 def sections() -> dict[str, type[Section]]:
-    from pipeline.params import SECTIONS  # imported late: those modules import Section from here
-
     return SECTIONS
 
 

@@ -1,9 +1,9 @@
 """``ostinato embed FILE... --checkpoint PATH``: global embeddings of MIDI files.
 
-The same code path as the ``embed`` stage (``pipeline/nn/aria_embed.py``): each file's notes are
+The same code path as the ``embed`` stage (``pipeline/aria/embedding.py``): each file's notes are
 cut into ``--chunk-notes``-note chunks (300), each chunk is tokenised with no ``<D>`` and ``<E>``
 forced at the end, embedded at ``<E>`` by an Aria embedding model (a checkpoint with
-``emb_head.weight``, e.g. ``models/contrastive``), and the chunk embeddings are averaged.
+``emb_head.weight``, e.g. ``models/aria_contrastive``), and the chunk embeddings are averaged.
 Without ``--out`` one line per file is printed (name, first values, L2 norm); with ``--out x.npy``
 an array [files, emb_size] is saved in the order given. A corrupt or note-less MIDI file, or a
 checkpoint without ``emb_head`` (a language model), is a ``ValueError`` naming it.
@@ -19,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="MIDI files to embed")
     p.add_argument("--checkpoint", required=True, type=Path,
                    help="Aria embedding checkpoint (.safetensors with emb_head), or a directory holding "
-                        "model.safetensors (e.g. models/contrastive)")
+                        "model.safetensors (e.g. models/aria_contrastive)")
     p.add_argument("--out", type=Path, help="save the embeddings as a .npy array [files, emb_size]")
     p.add_argument("--chunk-notes", type=int, default=300, help="notes per chunk (default 300)")
     p.add_argument("--max-tokens", type=int, default=2048,
@@ -31,8 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from pipeline.nn.aria_embed import EmbEncoder, embed_pieces, load_checked, read_midi
-    from pipeline.nn.aria_load import resolve_checkpoint, tokenizer_for
+    from pipeline.aria.embedding import EmbEncoder, embed_pieces, load_checked, read_midi
+    from pipeline.aria.load import resolve_checkpoint, tokenizer_for
     from pipeline.train.distributed import resolve_device
 
     if args.chunk_notes < 1:

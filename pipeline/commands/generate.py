@@ -13,12 +13,12 @@ import argparse
 import os
 from pathlib import Path
 
-DEFAULT_TEMP = 0.98  # = pipeline.sample.aria_continue.DEFAULT_TEMP (not imported: --help stays torch-free)
+DEFAULT_TEMP = 0.98  # = pipeline.aria.continuation.DEFAULT_TEMP (not imported: --help stays torch-free)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True, type=Path,
-                   help="Aria safetensors file, or a directory holding model.safetensors (e.g. models/finetune)")
+                   help="Aria safetensors file, or a directory holding model.safetensors (e.g. models/aria_finetune)")
     p.add_argument("--prompt-midi", type=Path, help="MIDI to continue (default: an empty prompt, [piano, <S>])")
     p.add_argument("--prompt-duration", type=float, default=15.0,
                    help="seconds of the prompt MIDI to keep: notes with onset <= this (default 15)")
@@ -38,8 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see orchestration/env.py
-    from pipeline.nn.aria_load import resolve_checkpoint, tokenizer_for
-    from pipeline.sample.aria_continue import (
+    from pipeline.aria.load import resolve_checkpoint, tokenizer_for
+    from pipeline.aria.continuation import (
         Sampling, continue_prompt, load_model, prompt_tokens, read_prompt, write_midi,
     )
 

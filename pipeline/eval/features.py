@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.tokenizers.aria import Piece
+from pipeline.aria.tokenizer import Piece
 
 DRUM = "drum"
 DURATION_EDGES_MS = (0, 50, 100, 200, 400, 800, 1600, 3200, np.inf)

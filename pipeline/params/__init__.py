@@ -1,13 +1,16 @@
 """Section models, one module per family, so adding a family's params does not touch the
 code every data stage depends on (DVC would rerun the whole DAG)."""
 
-from pipeline.config import BaseParams, RuntimeParams, Section
+from pipeline.params.base import BaseParams, RuntimeParams, Section
 from pipeline.params.aria import (
     ContrastiveParams, EmbedParams, FinetuneParams, GenerateParams, LinearProbeParams, PretrainParams,
+    TokenizeAriaParams,
 )
 from pipeline.params.data import IngestParams, RenderParams, SegmentParams
+from pipeline.params.gnm import TokenizeRemiParams
+from pipeline.params.notagen import TokenizeAbcParams
+from pipeline.params.pack import PackParams
 from pipeline.params.report import ReportParams
-from pipeline.params.tokens import PackParams, TokenizeAbcParams, TokenizeAriaParams, TokenizeRemiParams
 
 SECTIONS: dict[str, type[Section]] = {
     "base": BaseParams,
@@ -15,15 +18,18 @@ SECTIONS: dict[str, type[Section]] = {
     "ingest": IngestParams,
     "render_audio": RenderParams,
     "segment": SegmentParams,
-    "tokenize_aria": TokenizeAriaParams,
-    "tokenize_remi": TokenizeRemiParams,
-    "tokenize_abc": TokenizeAbcParams,
     "pack": PackParams,
-    "pretrain": PretrainParams,
-    "finetune": FinetuneParams,
-    "generate": GenerateParams,
-    "contrastive": ContrastiveParams,
-    "embed": EmbedParams,
-    "linear_probe": LinearProbeParams,
     "report": ReportParams,
+    # Aria
+    "aria_tokenize": TokenizeAriaParams,
+    "aria_pretrain": PretrainParams,
+    "aria_finetune": FinetuneParams,
+    "aria_generate": GenerateParams,
+    "aria_contrastive": ContrastiveParams,
+    "aria_embed": EmbedParams,
+    "aria_probe": LinearProbeParams,
+    # Generality-to-Mastery
+    "gnm_tokenize": TokenizeRemiParams,
+    # NotaGen
+    "abc_tokenize": TokenizeAbcParams,
 }

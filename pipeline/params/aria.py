@@ -1,4 +1,4 @@
-"""Params of the Aria family: pretrain, finetune, generate, contrastive, embed, linear_probe."""
+"""Params of the Aria family: tokenize, pretrain, finetune, generate, contrastive, embed, linear_probe."""
 
 from __future__ import annotations
 
@@ -6,44 +6,40 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from pipeline.config import Section
+from pipeline.params.base import Section
 from pipeline.params.data import AcousticCondition
+from pipeline.params.train import TrainParams
+
+
+class AriaTokenizerConfig(Section):
+    """AbsTokenizer config (pipeline/aria/tokenizer.py); any change changes the vocabulary."""
+
+    time_step_ms: int = Field(10, ge=1)
+    abs_time_step_ms: int = Field(5000, ge=1)
+    max_dur_ms: int = Field(5000, ge=1)
+    velocity_step: int = Field(10, ge=1, le=127)
+    include_drums: bool = True
+    include_pedal: bool = False
+    include_delimiter: bool = False
+
+
+class TokenizeAriaParams(Section):
+    config: AriaTokenizerConfig = AriaTokenizerConfig()
+    prefix_metadata: list[Literal["composer", "form", "genre"]] = ["composer"]  # index fields -> prefix tokens
 
 
 ARIA_MODEL_KEYS = ("d_model", "n_heads", "n_layers", "ff_mult", "dropout", "rope_base", "grad_checkpoint")
 
 
 
-def warmup_within_steps(cls, v: int, info) -> int:
-    """Shared by every training section: warm-up longer than the run is a params mistake."""
-    steps = info.data.get("steps")
-    if steps is not None and v > steps:
-        raise ValueError(f"warmup_steps ({v}) must be <= steps ({steps})")
-    return v
+class LMTrainParams(TrainParams):
+    """Shared fields of pretrain and finetune (batch_size = rows per process per micro-batch)."""
 
-class LMTrainParams(Section):
-    """One training run of pipeline/train/loop.py (shared fields of pretrain and finetune)."""
-
-    steps: int = Field(300, ge=1)
-    batch_size: int = Field(8, ge=1)  # rows per process per micro-batch
-    grad_accum: int = Field(1, ge=1)
-    lr: float = Field(3e-4, gt=0)
-    warmup_steps: int = Field(200, ge=0)
-    final_lr_frac: float = Field(0.1, ge=0, le=1)
-    weight_decay: float = Field(0.1, ge=0)
-    grad_clip: float = Field(1.0, ge=0)  # 0 = no clipping
-    eval_every: int = Field(50, ge=1)
-    eval_batches: int | None = Field(None, ge=1)  # cap per validation pass; null = whole val split
-    checkpoint_every: int = Field(50, ge=1)
     augment: bool = True  # tempo/pitch/velocity augmentation (Aria's); <D> is always inserted
-    compile: bool = False  # torch.compile, CUDA only
-    bf16: bool = True  # autocast, CUDA only
-
-    _warmup = field_validator("warmup_steps")(warmup_within_steps)
 
 
 class PretrainParams(LMTrainParams):
-    model: Literal["tiny", "small", "medium"] = "tiny"  # pipeline/nn/aria.py CONFIGS
+    model: Literal["tiny", "small", "medium"] = "tiny"  # pipeline/aria/model.py CONFIGS
     model_overrides: dict[str, int | float | bool] = {}  # e.g. {d_model: 128, n_layers: 2}
 
     @field_validator("model_overrides")
@@ -86,8 +82,8 @@ class GenerateParams(Section):
 
 
 # ---------------------------------------------------------------- Aria embeddings: contrastive / embed / linear_probe
-class ContrastiveParams(Section):
-    """SimCSE-style finetune of the pretrained LM into TransformerEMB (stages/contrastive.py).
+class ContrastiveParams(TrainParams):
+    """SimCSE-style finetune of the pretrained LM into TransformerEMB (stages/aria_contrastive.py).
     Upstream: lr 1e-5, 1000 warm-up steps, slices of 100-650 notes, <= 2048 tokens, temperature 0.1/0.5."""
 
     steps: int = Field(1000, ge=1)
@@ -112,11 +108,9 @@ class ContrastiveParams(Section):
             raise ValueError(f"slice_notes must be [min, max] with 1 <= min <= max, got {list(v)}")
         return v
 
-    _warmup = field_validator("warmup_steps")(warmup_within_steps)
-
 
 class EmbedParams(Section):
-    """Global embeddings per piece (stages/embed.py): 300-note chunks averaged, as upstream."""
+    """Global embeddings per piece (stages/aria_embed.py): 300-note chunks averaged, as upstream."""
 
     chunk_notes: int = Field(300, ge=1)
     max_tokens: int = Field(2048, ge=2)  # per chunk, <E> included; capped at the model's max_seq_len
@@ -130,7 +124,7 @@ class EmbedParams(Section):
 
 
 class LinearProbeParams(Section):
-    """Linear probes on the embeddings (stages/linear_probe.py, pipeline/eval/linear_probe.py)."""
+    """Linear probes on the embeddings (stages/aria_probe.py, pipeline/eval/linear_probe.py)."""
 
     tasks: list[str] = Field(["composer", "period", "genre"], min_length=1)  # label columns
     min_class_count: int = Field(5, ge=2)  # k: classes with fewer pieces are dropped (and reported)
@@ -147,5 +141,5 @@ class LinearProbeParams(Section):
     min_test: int = Field(30, ge=1)  # auto: fewer labelled test pieces -> stratified split
     bootstrap: int = Field(1000, ge=0)  # resamples for the 95% CIs (0 = none)
     seed: int = 42
-    embedders: list[str] | None = None  # null = every embedder in data/embed
+    embedders: list[str] | None = None  # null = every embedder in data/aria_embed
     extra_metadata: str | None = None  # Aria eval-splits metadata.json or CSV/JSONL of labels

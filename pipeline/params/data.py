@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from pipeline.config import Section
+from pipeline.params.base import Section
 
 
 class CorpusCollection(Section):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from pipeline.config import Section
+from pipeline.params.base import Section
 
 class ReportParams(Section):
     """The static HTML site over every reports/<stage>/ (stages/report.py)."""

@@ -80,7 +80,7 @@ def view_ids(tok, piece, n_notes: int, max_tokens: int, rng: np.random.Generator
              augment: bool = False) -> list[int]:
     """One view: a random run of ``n_notes`` consecutive notes (the whole piece if shorter),
     tokenised with no metadata prefix, no ``<D>``, cut to ``max_tokens - 1`` ids, then ``<E>``."""
-    from pipeline.tokenizers.aria import slice_notes
+    from pipeline.aria.tokenizer import slice_notes
 
     total = len(piece.notes)
     n = min(int(n_notes), total)

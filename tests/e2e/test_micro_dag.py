@@ -61,7 +61,7 @@ def test_token_stores_and_pack(repo):
         stats = json.loads((repo / f"reports/tokens/{tok}/stats.json").read_text())
         assert stats, tok
         assert (repo / f"data/tokens/{tok}/train/tokens.bin").stat().st_size > 0
-    meta = json.loads((repo / "data/pack/meta.json").read_text())
+    meta = json.loads((repo / "data/pack/aria/meta.json").read_text())
     assert meta["vocab_size"] == 17727
 
 
@@ -74,11 +74,11 @@ def test_models_and_reports(repo):
         assert "model.tok_embeddings.weight" in keys and "lm_head.weight" in keys
         m = json.loads((repo / f"reports/{stage}/metrics.json").read_text())
         assert m["val_loss"] > 0
-    with safe_open(repo / "models/contrastive/model.safetensors", "pt") as f:
+    with safe_open(repo / "models/aria_contrastive/model.safetensors", "pt") as f:
         assert "emb_head.weight" in set(f.keys())
-    gen = json.loads((repo / "reports/generate/index.json").read_text())
+    gen = json.loads((repo / "reports/aria_generate/index.json").read_text())
     assert gen
-    probe = json.loads((repo / "reports/linear_probe/metrics.json").read_text())
+    probe = json.loads((repo / "reports/aria_probe/metrics.json").read_text())
     assert probe
     html = (repo / "reports/site/index.html").read_text()
     assert "<html" in html.lower() and "linear_probe" in html

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from pipeline.cli import main
-from pipeline.nn.aria import ModelConfig, TransformerEMB, build, save
-from pipeline.nn.aria_embed import EmbEncoder, TrunkEncoder, chunk_ids, embed_pieces
-from pipeline.tokenizers.aria import AbsTokenizer, Note, Piece
+from pipeline.aria.model import ModelConfig, TransformerEMB, build, save
+from pipeline.aria.embedding import EmbEncoder, TrunkEncoder, chunk_ids, embed_pieces
+from pipeline.aria.tokenizer import AbsTokenizer, Note, Piece
 from pipeline.train.contrastive import ContrastiveObjective, PairBatches, info_nce
 
 pytestmark = pytest.mark.unit
@@ -116,7 +116,7 @@ def test_objective_plugs_into_the_loop_and_learns(tmp_path):
 
 
 def test_trunk_is_copied_from_the_lm_and_the_emb_head_is_new(tmp_path):
-    from pipeline.train.aria_contrastive import init_from_lm
+    from pipeline.aria.contrastive import init_from_lm
 
     lm = tiny()
     path = save(lm, tmp_path / "lm.safetensors", metadata={"tokenizer_hash": TOK.config_hash()})
@@ -132,14 +132,14 @@ def test_global_embedding_averages_chunks_and_trunk_states_ignore_padding():
     p = piece(48)
     emb, chunks = embed_pieces(EmbEncoder(model), TOK, [p, piece(10)], chunk_notes=20, max_tokens=200)
     assert emb["contrastive"].shape == (2, 8) and chunks == [2, 1]  # 8-note remainder < 20/2: dropped
-    from pipeline.nn.aria_embed import note_chunks
+    from pipeline.aria.embedding import note_chunks
 
     rows = [chunk_ids(TOK, c, 200) for c in note_chunks(p, 20)]
     one = [model(torch.tensor([r]), eos_id=TOK.eos_id)[0].detach().numpy() for r in rows]
     assert np.allclose(emb["contrastive"][0], np.mean(one, axis=0), atol=1e-5)
     lm = tiny()
     short, long = chunk_ids(TOK, piece(5), 200), chunk_ids(TOK, piece(30), 200)
-    from pipeline.nn.aria_embed import encode_rows
+    from pipeline.aria.embedding import encode_rows
 
     both = encode_rows(TrunkEncoder(lm), [short, long], TOK.pad_id, TOK.eos_id)
     alone = encode_rows(TrunkEncoder(lm), [short], TOK.pad_id, TOK.eos_id)

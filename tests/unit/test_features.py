@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from pipeline.eval.features import DIM, SIZES, feature_blocks, handcrafted, handcrafted_many
-from pipeline.nn.aria_embed import note_chunks
-from pipeline.tokenizers.aria import Note, Piece
+from pipeline.aria.embedding import note_chunks
+from pipeline.aria.tokenizer import Note, Piece
 
 pytestmark = pytest.mark.unit
 

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from pipeline.cli import main
-from pipeline.nn.aria import ModelConfig, build, save
-from pipeline.sample.aria_continue import Sampling, continue_prompt, load_model, prompt_tokens, read_prompt
+from pipeline.aria.model import ModelConfig, build, save
+from pipeline.aria.continuation import Sampling, continue_prompt, load_model, prompt_tokens, read_prompt
 from pipeline.sample.sampling import SamplingError
-from pipeline.tokenizers.aria import AbsTokenizer
+from pipeline.aria.tokenizer import AbsTokenizer
 
 pytestmark = pytest.mark.unit
 

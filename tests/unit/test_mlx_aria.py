@@ -7,9 +7,9 @@ from safetensors.torch import save_file
 
 mx = pytest.importorskip("mlx.core")
 
-from pipeline.nn import aria as torch_aria  # noqa: E402
-from pipeline.nn import mlx as nmlx  # noqa: E402
-from pipeline.nn.aria import CheckpointError  # noqa: E402
+from pipeline.aria import model as torch_aria  # noqa: E402
+from pipeline.aria import mlx_backend as nmlx  # noqa: E402
+from pipeline.aria.model import CheckpointError  # noqa: E402
 from pipeline.sample import generate as torch_generate  # noqa: E402
 
 pytestmark = pytest.mark.unit

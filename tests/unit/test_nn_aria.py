@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from pipeline.nn.aria import (
+from pipeline.aria.model import (
     CONFIGS,
     CheckpointError,
     ModelConfig,
@@ -21,7 +21,7 @@ from pipeline.nn.aria import (
     rope_tables,
     save,
 )
-from pipeline.nn.aria_load import read_header
+from pipeline.aria.load import read_header
 
 pytestmark = pytest.mark.unit
 
@@ -56,7 +56,7 @@ def spec_state_dict(vocab=VOCAB, d=D, n_layers=LAYERS, head="lm", emb_size=16, s
 
 
 def reference_hidden(sd, idx, n_heads):
-    """Direct transcription of the spec's forward pass, independent of pipeline.nn.aria."""
+    """Direct transcription of the spec's forward pass, independent of pipeline.aria.model."""
     d = sd["model.tok_embeddings.weight"].shape[1]
     dh, t = d // n_heads, idx.shape[1]
     inv = 500000.0 ** (-torch.arange(0, dh, 2, dtype=torch.float64) / dh)
@@ -238,9 +238,11 @@ def test_config_rejects_bad_values():
 def test_mlx_package_imports_without_mlx(monkeypatch):
     for name in ("mlx", "mlx.core", "mlx.nn"):
         monkeypatch.setitem(sys.modules, name, None)
-    monkeypatch.delitem(sys.modules, "pipeline.nn.mlx.aria", raising=False)
-    import pipeline.nn.mlx as nmlx
+    monkeypatch.delitem(sys.modules, "pipeline.aria.mlx", raising=False)
+    import pipeline.aria.mlx_backend as nmlx
 
-    monkeypatch.delattr(nmlx, "aria", raising=False)  # a sibling test may have imported it
+    import pipeline.aria
+
+    monkeypatch.delattr(pipeline.aria, "mlx", raising=False)  # a sibling test may have imported it
     with pytest.raises(nmlx.MLXUnavailableError, match="pip install"):
         nmlx.load("nowhere.safetensors")

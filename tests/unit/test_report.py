@@ -31,14 +31,14 @@ DVC_YAML = {
     "stages": {
         "ingest": {"cmd": "python -m stages.ingest", "deps": ["stages/ingest.py"], "params": ["ingest"],
                    "outs": ["data/ingest", "reports/data"]},
-        "tokenize_aria": {"cmd": "python -m stages.tokenize_aria", "deps": ["data/ingest"],
-                          "outs": ["data/tokens/aria", "reports/tokens/aria"]},
-        "pretrain": {"cmd": "python -m stages.pretrain", "deps": ["data/ingest"], "params": ["pretrain.lr"],
-                     "outs": ["models/pretrain", {"reports/pretrain": {"cache": False}}]},
-        "generate": {"cmd": "python -m stages.generate", "deps": ["models/pretrain"], "outs": ["reports/generate"]},
-        "linear_probe": {"cmd": "python -m stages.linear_probe", "deps": ["models/pretrain/ckpt", "data/ingest"],
-                         "outs": ["reports/linear_probe"]},
-        "report": {"cmd": "python -m stages.report", "deps": ["reports/data", "reports/pretrain"],
+        "tokenize_aria": {"cmd": "python -m stages.aria_tokenize", "deps": ["data/ingest"],
+                          "outs": ["data/tokens/aria", "reports/aria_tokenize"]},
+        "pretrain": {"cmd": "python -m stages.aria_pretrain", "deps": ["data/ingest"], "params": ["pretrain.lr"],
+                     "outs": ["models/aria_pretrain", {"reports/aria_pretrain": {"cache": False}}]},
+        "generate": {"cmd": "python -m stages.aria_generate", "deps": ["models/aria_pretrain"], "outs": ["reports/aria_generate"]},
+        "linear_probe": {"cmd": "python -m stages.aria_probe", "deps": ["models/aria_pretrain/ckpt", "data/ingest"],
+                         "outs": ["reports/aria_probe"]},
+        "report": {"cmd": "python -m stages.report", "deps": ["reports/data", "reports/aria_pretrain"],
                    "outs": ["reports/site"]},
     }
 }
@@ -101,7 +101,7 @@ def fake_repo(root: Path) -> Path:
     plt.close(fig)
     (r / "generate/p1").mkdir()
     write_midi(r / "generate/p1/prompt.mid", n=8)
-    (r / "generate/index.json").write_text(json.dumps({"model": "models/finetune", "samples": [
+    (r / "generate/index.json").write_text(json.dumps({"model": "models/aria_finetune", "samples": [
         {"id": "sample_0", "midi": "sample_0.mid", "audio": "sample_0.wav", "roll": "sample_0.png", "temperature": 0.9,
          "prompt_midi": "p1/prompt.mid"},
         {"midi": "sample_1.mid", "audio": "sample_1.flac", "temperature": 1.0}]}))
@@ -135,9 +135,9 @@ def test_dag_edges_and_report_owners(tmp_path: Path) -> None:
     es = set(dag.edges(stages))
     assert ("ingest", "pretrain") in es and ("pretrain", "linear_probe") in es  # dep inside an out
     assert ("ingest", "report") in es and ("generate", "report") not in es
-    assert dag.report_outs(stages) == [("reports/data", "ingest"), ("reports/tokens/aria", "tokenize_aria"),
-                                       ("reports/pretrain", "pretrain"), ("reports/generate", "generate"),
-                                       ("reports/linear_probe", "linear_probe")]
+    assert dag.report_outs(stages) == [("reports/data", "ingest"), ("reports/aria_tokenize", "tokenize_aria"),
+                                       ("reports/aria_pretrain", "pretrain"), ("reports/aria_generate", "generate"),
+                                       ("reports/aria_probe", "linear_probe")]
     assert dag.svg(stages).count("<rect") == len(stages)
 
 
@@ -201,7 +201,7 @@ def test_site_renders_in_headless_chromium(tmp_path: Path) -> None:
     dom = chromium(["--dump-dom", page], tmp_path).stdout
     for anchor in ("pipeline", "report-data", "report-pretrain", "report-generate", "report-linear_probe"):
         assert f'id="{anchor}"' in dom
-    assert "<h2>Pipeline</h2>" in dom and "reports/linear_probe" in dom
+    assert "<h2>Pipeline</h2>" in dom and "reports/aria_probe" in dom
     imgs = re.findall(r"<img [^>]*>", dom)
     assert len(imgs) >= 5
     bad = [i for i in imgs if 'data-ok="1"' not in i]

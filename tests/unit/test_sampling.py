@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from pipeline.nn.aria import ModelConfig, build
+from pipeline.aria.model import ModelConfig, build
 from pipeline.sample import (
     SamplingError,
     filtered_probs,

@@ -97,8 +97,8 @@ def test_write_dataset_splits_and_quarantine(tmp_path):
 
 
 def test_tokenize_task_quarantines_corrupt_midi(tmp_path):
-    from stages.tokenize_aria import tokenize_aria_shard
-    from pipeline.tokenizers.aria import AbsTokenizer
+    from stages.aria_tokenize import tokenize_aria_shard
+    from pipeline.aria.tokenizer import AbsTokenizer
 
     midi = tmp_path / "midi"
     midi.mkdir()

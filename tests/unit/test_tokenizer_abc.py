@@ -10,7 +10,7 @@ pytestmark = pytest.mark.unit
 
 music21 = pytest.importorskip("music21")
 
-from pipeline.tokenizers.abc import (  # noqa: E402
+from pipeline.notagen.abc import (  # noqa: E402
     BOS_PATCH,
     EOS_PATCH,
     AbcError,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import midi_fixtures as mf
-from pipeline.tokenizers.aria import (
+from pipeline.aria.tokenizer import (
     AbsTokenizer, Piece, TokenizerError, augment, pitch_shift, read_notes, slice_notes, snap,
     tempo_scale, velocity_shift,
 )

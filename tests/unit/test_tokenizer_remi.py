@@ -10,7 +10,7 @@ pretty_midi = pytest.importorskip("pretty_midi")
 pytest.importorskip("miditok")
 pytest.importorskip("symusic")
 
-from pipeline.tokenizers.remi import (  # noqa: E402
+from pipeline.gnm.remi import (  # noqa: E402
     RemiError,
     RemiTokenizer,
     average_bpm,

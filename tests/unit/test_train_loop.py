@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.nn.aria import ModelConfig, build
+from pipeline.aria.model import ModelConfig, build
 from pipeline.train import checkpoint as ckpt
 from pipeline.train.batches import RowBatches
 from pipeline.train.loop import TrainConfig, train
@@ -162,7 +162,7 @@ def test_batches_are_step_indexed_and_sharded():
 def test_torchrun_two_cpu_processes_gloo(tmp_path):
     """Two ranks (gloo) train a tiny model a few steps through the stage's own job function."""
     from pipeline.data.token_store import pack
-    from pipeline.tokenizers.aria import AbsTokenizer
+    from pipeline.aria.tokenizer import AbsTokenizer
 
     tok = AbsTokenizer()
     tokenizer = {"vocab_size": tok.vocab_size, "pad_id": tok.pad_id, "config": tok.config,
@@ -178,21 +178,21 @@ def test_torchrun_two_cpu_processes_gloo(tmp_path):
            "batch_size": 2, "augment": False, "ckpt_dir": str(tmp_path / "ckpt"),
            "model_dir": str(tmp_path / "model"), "report_dir": str(tmp_path / "report")}
     code = ("from pipeline.train.distributed import launch;"
-            f"launch('pipeline.train.aria_lm:run_job', {{'job': {job!r}}}, 2)")
+            f"launch('pipeline.aria.lm:run_job', {{'job': {job!r}}}, 2)")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
     assert metrics["steps"] == 3 and math.isfinite(metrics["val_loss"])
     assert metrics["tokens"] == 3 * 2 * 2 * 32  # steps x world x batch x (seq_len - 1)
-    from pipeline.nn.aria import load
+    from pipeline.aria.model import load
 
     assert load(tmp_path / "model" / "model.safetensors").config.d_model == 32
 
 
 def test_aria_rows_insert_dim_and_augment_keep_the_row_shape():
-    from pipeline.tokenizers.aria import AbsTokenizer
-    from pipeline.train.aria_lm import AriaRows, matches
+    from pipeline.aria.tokenizer import AbsTokenizer
+    from pipeline.aria.lm import AriaRows, matches
 
     tok = AbsTokenizer()
     notes = [t for i in range(60) for t in (("piano", 60 + i % 12, 80), ("onset", (i * 70) % 5000), ("dur", 100))]

@@ -1,0 +1,145 @@
+"""The Aria contrastive-embedding job: pretrained LM -> ``TransformerEMB`` by SimCSE-style finetune.
+
+``run_job(job)`` is a plain function of a JSON-able spec (like :mod:`pipeline.aria.lm`), so
+the ``contrastive`` stage runs it in-process or under torchrun. It
+  1. reads the pieces of the train (and val) split from the ingested MIDI (unreadable ones are
+     counted and listed, never fatal unless fewer than 2 pieces remain),
+  2. builds a ``TransformerEMB`` with the LM's config plus ``emb_size``, copies every trunk
+     tensor (``model.*``) from the LM checkpoint, initialises ``emb_head`` fresh (normal, 0.02),
+  3. trains it with :class:`ContrastiveObjective` in THE training loop (``pipeline.train.loop``),
+  4. rank 0 writes ``<model_dir>/model.safetensors`` (Aria layout with ``emb_head.weight``),
+     ``config.json``, ``tokenizer.json``, and ``<report_dir>/metrics.json`` + ``plots/loss.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+PLOT_FIELDS = ("step", "train_loss", "val_loss", "lr")
+
+
+def init_from_lm(lm_path: str | Path, emb_size: int, tok, seed: int):
+    """A TransformerEMB whose trunk is the LM's; a new ``emb_head`` [emb_size, d]."""
+    from pipeline.aria.model import TransformerEMB, init_weights
+    from pipeline.aria.embedding import load_checked
+
+    lm = load_checked(lm_path, tok, head="lm")
+    torch.manual_seed(seed)
+    model = TransformerEMB(lm.config.replace(emb_size=int(emb_size)))
+    init_weights(model)
+    trunk = {k: v for k, v in lm.state_dict().items() if k.startswith("model.")}
+    missing, unexpected = model.load_state_dict(trunk, strict=False)
+    if unexpected or missing != ["emb_head.weight"]:
+        raise RuntimeError(f"trunk copy from {lm_path} failed: missing {missing}, unexpected {unexpected}")
+    return model.train()
+
+
+def run_job(job: dict) -> dict | None:
+    from pipeline.aria.embedding import read_pieces
+    from pipeline.aria.tokenizer import AbsTokenizer
+    from pipeline.train import distributed as D
+    from pipeline.train.contrastive import ContrastiveObjective, PairBatches
+    from pipeline.train.loop import TrainConfig, train
+
+    tcfg = TrainConfig(**job["train"])
+    info = D.setup(tcfg.device)
+    tok = AbsTokenizer(**job["tokenizer"]["config"])
+    rows = [json.loads(line) for line in open(Path(job["ingest"]) / "index.jsonl", encoding="utf-8") if line.strip()]
+    train_pieces, problems = read_pieces(job["ingest"], [r for r in rows if r.get("split") == "train"])
+    val_pieces, val_problems = read_pieces(job["ingest"], [r for r in rows if r.get("split") == "val"])
+    problems += val_problems
+    model = init_from_lm(job["init_from"], job["emb_size"], tok, tcfg.seed)
+    if job["max_tokens"] > model.config.max_seq_len:
+        raise ValueError(f"contrastive.max_tokens {job['max_tokens']} exceeds the pretrained model's "
+                         f"max_seq_len {model.config.max_seq_len}")
+    notes, bs, aug = tuple(job["slice_notes"]), int(job["batch_size"]), bool(job.get("augment"))
+    batches = PairBatches(train_pieces, tok, bs, notes, job["max_tokens"], seed=tcfg.seed, rank=info.rank,
+                          world_size=info.world_size, augment=aug)
+    val = None
+    if len(val_pieces) // max(info.world_size, 1) >= 2:
+        val = PairBatches(val_pieces, tok, bs, notes, job["max_tokens"], seed=tcfg.seed, rank=info.rank,
+                          world_size=info.world_size)
+    objective = ContrastiveObjective(tok.eos_id, tok.pad_id, job["temperature"])
+    result = train(model, objective, batches, tcfg, job["ckpt_dir"], resume=job.get("resume", True), val=val,
+                   fingerprint_extra=job.get("fingerprint"), dist_info=info)
+    metrics = None
+    if info.is_main:
+        data = {"train_pieces": len(train_pieces), "val_pieces": len(val_pieces), "unreadable": problems}
+        metrics = write_outputs(job, result, objective, val, data)
+    D.barrier(info)
+    D.cleanup()
+    return metrics
+
+
+@torch.no_grad()
+def pair_accuracy(model, objective, batches) -> float | None:
+    """Mean in-batch top-1 pair accuracy over the fixed validation batches of every val piece
+    (not only rank 0's shard)."""
+    from pipeline.train.contrastive import PairBatches
+
+    if batches is None:
+        return None
+    whole = PairBatches(batches.pieces, batches.tok, batches.batch_size, batches.notes, batches.max_tokens,
+                        seed=batches.seed)
+    model.eval()
+    accs = [objective(model, b).stats["pair_acc"] for b in whole.once()]
+    return float(np.mean(accs)) if accs else None
+
+
+def write_outputs(job: dict, result, objective, val, data: dict) -> dict:
+    from pipeline.aria.model import save
+
+    model = result.model.to("cpu").eval()
+    model_dir, report_dir = Path(job["model_dir"]), Path(job["report_dir"])
+    (report_dir / "plots").mkdir(parents=True, exist_ok=True)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    tokenizer = job["tokenizer"]
+    save(model, model_dir / "model.safetensors",
+         metadata={"tokenizer_hash": tokenizer.get("config_hash") or "", "vocab_size": str(tokenizer["vocab_size"]),
+                   "stage": "aria_contrastive", "temperature": str(job["temperature"])})
+    first = result.history[0]["train_loss"] if result.history else None
+    metrics = {"train_loss": _r(result.history[-1]["train_loss"]) if result.history else None,
+               "first_train_loss": _r(first), "val_loss": _r(result.val_loss),
+               "val_pair_acc": _r(pair_accuracy(model, objective, val)),
+               "val_batch_size": val.batch_size if val is not None else None,
+               "loss_at_chance": _r(float(np.log(job["batch_size"]))),
+               "tokens_per_s": round(result.tokens_per_s, 1), "train_seconds": round(result.train_seconds, 2),
+               "steps": job["train"]["steps"], "parameters": sum(p.numel() for p in model.parameters()),
+               "train_pieces": data["train_pieces"], "val_pieces": data["val_pieces"],
+               "unreadable_pieces": len(data["unreadable"]), "resumed_from_step": result.resumed_from}
+    config = {"model": model.config.to_dict(), "tokenizer": tokenizer, "tokenizer_hash": tokenizer.get("config_hash"),
+              "stage": "aria_contrastive", "init_from": job["init_from"], "temperature": job["temperature"],
+              "slice_notes": job["slice_notes"], "max_tokens": job["max_tokens"], "augment": job.get("augment"),
+              "batch_size": job["batch_size"], "train": job["train"], "metrics": metrics}
+    (model_dir / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True, default=str) + "\n")
+    (model_dir / "tokenizer.json").write_text(json.dumps(tokenizer, indent=2, sort_keys=True) + "\n")
+    (report_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    (report_dir / "unreadable.json").write_text(json.dumps(data["unreadable"], indent=2, sort_keys=True) + "\n")
+    with open(report_dir / "plots" / "loss.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=PLOT_FIELDS, extrasaction="ignore")
+        w.writeheader()
+        for row in result.history:
+            w.writerow({k: (float(f"{row[k]:.4g}") if k == "lr" else _r(row.get(k))) for k in PLOT_FIELDS})
+    return metrics
+
+
+def _r(x, nd: int = 5):
+    return None if x is None else round(float(x), nd) if isinstance(x, float) else x
+
+
+def run_training(job: dict, launcher: str = "python", nproc: int = 1) -> dict:
+    """Run ``job`` in this process, or under torchrun with ``nproc`` processes (the Prefect flow
+    stays the parent); return the metrics rank 0 wrote."""
+    if launcher == "torchrun":
+        from pipeline.train.distributed import launch
+
+        launch("pipeline.aria.contrastive:run_job", {"job": job}, nproc)
+        return json.loads((Path(job["report_dir"]) / "metrics.json").read_text())
+    if launcher != "python":
+        raise ValueError(f"runtime.launcher must be 'python' or 'torchrun', got {launcher!r}")
+    return run_job(job)

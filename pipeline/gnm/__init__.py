@@ -1,0 +1,1 @@
+"""The Generality-to-Mastery family: composer-style REMI generation with style adapters."""

@@ -1,0 +1,1 @@
+"""The NotaGen family: interleaved ABC, the patch-level model, DPO."""

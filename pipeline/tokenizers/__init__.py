@@ -1,1 +1,0 @@
-"""Symbolic-music tokenizers (Aria "abs", and others next to it)."""

@@ -1,0 +1,90 @@
+"""DVC stage ``linear_probe``: linear probes of every embedder on every task, plus retrieval.
+
+Reads ``data/aria_embed/<embedder>/`` (embeddings.npy + index.jsonl, retrieval.npy), optionally adds
+label columns from ``linear_probe.extra_metadata`` (Aria's eval-splits metadata.json or a CSV),
+then per task x embedder trains the probe of ``pipeline/eval/linear_probe.py`` and scores it on
+held-out pieces (accuracy, macro-F1, bootstrap 95% CIs, per-class F1, confusion matrix).
+Outputs ``reports/aria_probe/``: metrics.json (``dvc metrics show``), results.json (everything),
+table.md (one table, every embedder on every task, with CIs, and the retrieval check),
+confusion/<task>__<embedder>.png.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from prefect import flow, get_run_logger
+
+from pipeline.config import load_section, repo_root
+from pipeline.eval.linear_probe import ProbeConfig, plot_confusion, run_probe
+from pipeline.eval.probe_report import embedder_dirs, load_embedder, merge_extra_metadata, metrics_json, table_md
+from pipeline.eval.retrieval import retrieval_scores
+from pipeline.orchestration.stage import StageOutputs, dump_json, hash_path, params_dump
+
+OUT, EMBED = "reports/aria_probe", "data/aria_embed"
+RETRIEVAL = ("contrastive", "frozen_mean", "frozen_last", "handcrafted")
+
+
+@flow(name="aria_probe")
+def linear_probe() -> None:
+    log = get_run_logger()
+    t0 = time.perf_counter()
+    p, root = load_section("aria_probe"), repo_root()
+    cfg = ProbeConfig(**p.model_dump(include=set(ProbeConfig.__dataclass_fields__)))
+    dirs = embedder_dirs(root / EMBED, p.embedders)
+    data = {name: load_embedder(d) for name, d in dirs.items()}
+    ids = [r["id"] for r in next(iter(data.values()))[1]]
+    for name, (_, rows) in data.items():
+        if [r["id"] for r in rows] != ids:
+            raise ValueError(f"{EMBED}/{name}/index.jsonl lists other pieces than the other embedders: rerun embed")
+    extra = None
+    if p.extra_metadata:
+        merged, extra = merge_extra_metadata(next(iter(data.values()))[1], root / p.extra_metadata)
+        extra["sha256_16"] = hash_path(root / p.extra_metadata)  # the file is a param path, not a dep
+        data = {name: (x, merged) for name, (x, _) in data.items()}
+        log.info("linear_probe: extra metadata %s", extra)
+    results: dict[str, dict[str, dict]] = {}
+    with StageOutputs("aria_probe", [OUT]) as out:
+        for task in p.tasks:
+            results[task] = {}
+            for name, (x, rows) in data.items():
+                res = run_probe(x, rows, task, cfg)
+                results[task][name] = res
+                if "skipped" in res:
+                    log.info("linear_probe %s / %s: skipped (%s)", task, name, res["skipped"])
+                    continue
+                plot_confusion(res["confusion"], res["classes"], f"{task} / {name}: accuracy "
+                               f"{res['accuracy']:.2f}, macro-F1 {res['macro_f1']:.2f} (n={res['n_test']})",
+                               out[OUT] / "confusion" / f"{task}__{name}.png")
+                ci = {k: "[%.3f, %.3f]" % tuple(v) for k, v in res["ci95"].items()}
+                log.info("linear_probe %s / %s: accuracy %.3f %s, macro-F1 %.3f %s (%s, %d train / %d test)",
+                         task, name, res["accuracy"], ci.get("accuracy", ""), res["macro_f1"],
+                         ci.get("macro_f1", ""), res["protocol"], res["n_train"], res["n_test"])
+        retrieval = {}
+        for name in RETRIEVAL:
+            path = root / EMBED / name / "retrieval.npy"
+            if name in dirs and path.is_file():
+                views = np.load(path)
+                if len(views) >= 2:
+                    retrieval[name] = retrieval_scores(views[:, 0], views[:, 1])
+                    log.info("retrieval %s: %s", name, retrieval[name])
+        header = (f"Embeddings from `{EMBED}` ({len(ids)} pieces). Probe: {cfg.method}"
+                  + (f" (one nn.Linear, AdamW lr {cfg.lr:g}, weight decay {cfg.weight_decay:g}, {cfg.epochs} epochs, "
+                     f"batch {cfg.batch_size}, {cfg.warmup_steps} warm-up steps then linear decay to 10%)"
+                     if cfg.method == "linear" else " (sklearn LogisticRegression)")
+                  + f"{', features standardised with train statistics' if cfg.standardize else ''}; "
+                  f"classes with fewer than k={cfg.min_class_count} pieces dropped; seed {cfg.seed}; "
+                  f"CIs from {cfg.bootstrap} bootstrap resamples of the test pieces.")
+        dump_json(metrics_json(results, retrieval), out[OUT] / "metrics.json")
+        dump_json({"tasks": results, "retrieval": retrieval, "extra_metadata": extra,
+                   "embedders": list(dirs), "pieces": len(ids)}, out[OUT] / "results.json")
+        (out[OUT] / "table.md").write_text(table_md(results, retrieval, header))
+        out.commit(params_dump("aria_probe"), inputs=[EMBED], seed=cfg.seed, extra={"extra_metadata": extra})
+    log.info("linear_probe: %d tasks x %d embedders in %.1f s", len(p.tasks), len(dirs), time.perf_counter() - t0)
+
+
+if __name__ == "__main__":
+    from pipeline.orchestration.stage import run_stage
+
+    run_stage(linear_probe)
