@@ -44,7 +44,9 @@ chromium:
 	  fi; \
 	fi
 
+# params are validated as a whole first: DVC deletes a stage's outputs before the stage reads them
 repro: setup
+	ostinato params check
 	dvc repro
 
 test: setup

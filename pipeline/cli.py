@@ -10,7 +10,7 @@ import sys
 
 # What ``ostinato --help`` says first: what the tool is for, in user terms.
 DESCRIPTION = ("ostinato: one reproducible DVC + Prefect pipeline for music models (Aria, MIDI-VALLE, "
-               "Generality-to-Mastery, NotaGen). `make repro` builds everything; these commands check "
+               "Generality-to-Mastery, NotaGen). 'make repro' builds everything; these commands check "
                "your data and params, generate and embed with trained checkpoints, and serve the "
                "experiment UI.")
 EPILOG = "Run 'ostinato COMMAND --help' for a command's options. Docs: README.md."

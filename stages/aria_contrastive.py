@@ -18,8 +18,9 @@ from prefect import flow, get_run_logger
 
 from pipeline.config import load_section, repo_root
 from pipeline.orchestration.stage import StageOutputs, hash_path, params_dump
+from pipeline.aria.contrastive import ENTRY
 from pipeline.train import checkpoint as ckpt
-from pipeline.aria.contrastive import run_training
+from pipeline.train.job import run_training, train_config
 
 MODEL, REPORT, PRETRAIN, INGEST = "models/aria_contrastive", "reports/aria_contrastive", "models/aria_pretrain", "data/ingest"
 CKPT = "models/.ckpt/aria_contrastive"
@@ -31,9 +32,7 @@ def contrastive() -> None:
     t0 = time.perf_counter()
     base, p, rt, root = load_section("base"), load_section("aria_contrastive"), load_section("runtime"), repo_root()
     tokenizer = json.loads((root / PRETRAIN / "tokenizer.json").read_text())
-    train = {"steps": p.steps, "lr": p.lr, "warmup_steps": p.warmup_steps, "final_lr_frac": p.final_lr_frac,
-             "weight_decay": p.weight_decay, "grad_clip": p.grad_clip, "eval_every": p.eval_every,
-             "checkpoint_every": p.checkpoint_every, "seed": base.seed, "device": rt.device}
+    train = train_config(p, base.seed, rt.device)
     with StageOutputs("aria_contrastive", [MODEL, REPORT]) as out:
         job = {"ingest": str(root / INGEST), "init_from": str(root / PRETRAIN / "model.safetensors"),
                "tokenizer": tokenizer, "emb_size": p.emb_size, "temperature": p.temperature,
@@ -45,7 +44,7 @@ def contrastive() -> None:
         log.info("contrastive: %d steps x %d pairs, slices %s notes, <= %d tokens, temperature %g, lr %g, "
                  "augment %s, launcher %s x%d", p.steps, p.batch_size, list(p.slice_notes), p.max_tokens,
                  p.temperature, p.lr, p.augment, rt.launcher, rt.nproc_per_node)
-        metrics = run_training(job, rt.launcher, rt.nproc_per_node)
+        metrics = run_training(ENTRY, job, rt.launcher, rt.nproc_per_node)
         out.commit(params_dump("base", "aria_contrastive"), inputs=[PRETRAIN, INGEST], seed=base.seed,
                    extra={"metrics": metrics, "tokenizer_hash": tokenizer.get("config_hash")})
     ckpt.clear(root / CKPT)

@@ -15,8 +15,9 @@ from prefect import flow, get_run_logger
 
 from pipeline.config import load_section, repo_root
 from pipeline.orchestration.stage import StageOutputs, hash_path, params_dump
+from pipeline.aria.lm import ENTRY
 from pipeline.train import checkpoint as ckpt
-from pipeline.aria.lm import run_training, train_config
+from pipeline.train.job import check_same_tokenizer, run_training, train_config
 
 MODEL, REPORT, PRETRAIN, TOKENS = "models/aria_finetune", "reports/aria_finetune", "models/aria_pretrain", "data/tokens/aria"
 CKPT = "models/.ckpt/aria_finetune"
@@ -28,9 +29,7 @@ def finetune() -> None:
     base, p, rt, root = load_section("base"), load_section("aria_finetune"), load_section("runtime"), repo_root()
     pre = json.loads((root / PRETRAIN / "config.json").read_text())
     tokenizer = json.loads((root / TOKENS / "tokenizer.json").read_text())
-    if pre["tokenizer_hash"] != tokenizer["config_hash"]:
-        raise ValueError(f"{PRETRAIN} was trained with tokenizer {pre['tokenizer_hash']}, {TOKENS} is "
-                         f"{tokenizer['config_hash']}: rerun pretrain")
+    check_same_tokenizer(pre["tokenizer_hash"], tokenizer["config_hash"], PRETRAIN, "rerun aria_pretrain")
     seq_len = int(pre["model"]["max_seq_len"])
     with StageOutputs("aria_finetune", [MODEL, REPORT]) as out:
         job = {"stage": "aria_finetune", "tokenizer": tokenizer,
@@ -43,7 +42,7 @@ def finetune() -> None:
                                "tokens": hash_path(root / TOKENS)}}
         log.info("finetune: filters %s, seq_len %d, %d steps, launcher %s x%d", dict(p.filters), seq_len,
                  p.steps, rt.launcher, rt.nproc_per_node)
-        metrics = run_training(job, rt.launcher, rt.nproc_per_node)
+        metrics = run_training(ENTRY, job, rt.launcher, rt.nproc_per_node)
         out.commit(params_dump("base", "aria_finetune"), inputs=[PRETRAIN, TOKENS], seed=base.seed,
                    extra={"metrics": metrics, "tokenizer_hash": tokenizer["config_hash"]})
     ckpt.clear(root / CKPT)

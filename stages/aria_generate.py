@@ -5,7 +5,7 @@ For ``generate.pieces`` test pieces (those matching ``generate.filters``, drawn 
 builds it, with the piece's own prefix tokens) and ``variations`` continuations are sampled.
 Each prompt + continuation is written as MIDI, a piano-roll PNG and FluidSynth audio to
 ``reports/aria_generate/<piece>/``, listed in ``reports/aria_generate/index.json``; summary numbers go
-to ``reports/aria_generate/metrics.json``.
+to ``reports/aria_generate/metrics.json``; ``headline.json`` puts the samples in the report's Aria section.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pipeline.data.jsonl import read_jsonl
 from pipeline.data.render import render_midi, resolve_soundfont
 from pipeline.data.token_store import TokenStore
 from pipeline.orchestration.stage import StageOutputs, dump_json, params_dump
+from pipeline.report.headline import write_headline
 from pipeline.aria.load import tokenizer_for
 from pipeline.aria.continuation import (
     Sampling, continue_prompt, load_model, piano_roll, prompt_tokens, read_prompt, to_piece, write_midi,
@@ -43,6 +44,26 @@ def prefix_metadata(label: dict) -> dict:
     """The prefix fields (e.g. composer) the piece was tokenized with in tokenize_aria."""
     return {kind: value for kind, _, value in (s.partition(":") for s in label.get("prefix", []))
             if kind != "instrument"}
+
+
+def generation_headline(entries: list[dict], prompt_s: float, sampling: dict) -> dict:
+    """The report's Aria samples (pipeline/report/headline.py): one row and one player per continuation."""
+    cols = ["piece", "composer", "variation", "prompt tokens", "new tokens", "notes", "seconds", "ended"]
+    rows = [[e["piece"], e["composer"], e["variation"], e["prompt_tokens"], e["new_tokens"], e["notes"],
+             e["seconds"], e["ended"]] for e in entries]
+    samples = [{"name": f"{e['piece']} · variation {e['variation']}",
+                "caption": ", ".join(str(v) for v in (e["composer"], e["period"]) if v)
+                + f"; {e['new_tokens']} new tokens, {e['seconds']:g} s",
+                "audio": [e["audio"]], "midi": [e["midi"], e["prompt_midi"]], "image": [e["png"]]} for e in entries]
+    settings = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in sampling.items()
+                         if v is not None)
+    return {"family": "aria", "family_title": "Aria", "title": "Prompt continuations (fine-tuned LM)", "order": 20,
+            "text": f"Held-out test pieces: the first {prompt_s:g} s are the prompt (blue in the piano roll), "
+                    f"the rest is sampled ({settings}). Audio rendered with FluidSynth; MIDI of the "
+                    "continuation and of the prompt alone.",
+            "tables": [{"caption": "Each continuation: ended = the model emitted its end token.",
+                        "columns": cols, "rows": rows}],
+            "samples": samples}
 
 
 @flow(name="aria_generate")
@@ -95,6 +116,7 @@ def generate() -> None:
         dump_json({"model": MODEL, "tokenizer_hash": tok.config_hash(), "backend": p.backend,
                    "sampling": vars(sampling), "samples": entries}, out[OUT] / "index.json")
         dump_json(metrics, out[OUT] / "metrics.json")
+        write_headline(out[OUT], generation_headline(entries, p.prompt_duration, vars(sampling)))
         out.commit(params_dump("base", "aria_generate"), inputs=[MODEL, f"{TOKENS}/test", INGEST],
                    seed=base.seed)
     log.info("generate: %s", metrics)

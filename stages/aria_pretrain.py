@@ -15,8 +15,9 @@ from prefect import flow, get_run_logger
 
 from pipeline.config import load_section, repo_root
 from pipeline.orchestration.stage import StageOutputs, hash_path, params_dump
+from pipeline.aria.lm import ENTRY
 from pipeline.train import checkpoint as ckpt
-from pipeline.aria.lm import run_training, train_config
+from pipeline.train.job import check_same_tokenizer, run_training, train_config
 
 MODEL, REPORT, PACK, TOKENIZER = "models/aria_pretrain", "reports/aria_pretrain", "data/pack/aria", "data/tokens/aria/tokenizer.json"
 CKPT = "models/.ckpt/aria_pretrain"
@@ -28,9 +29,7 @@ def pretrain() -> None:
     base, p, rt, root = load_section("base"), load_section("aria_pretrain"), load_section("runtime"), repo_root()
     meta = json.loads((root / PACK / "meta.json").read_text())
     tokenizer = json.loads((root / TOKENIZER).read_text())
-    if meta["config_hash"] != tokenizer["config_hash"]:
-        raise ValueError(f"{PACK} was packed with tokenizer {meta['config_hash']}, {TOKENIZER} is "
-                         f"{tokenizer['config_hash']}: rerun pack")
+    check_same_tokenizer(meta["config_hash"], tokenizer["config_hash"], PACK, "rerun pack")
     with StageOutputs("aria_pretrain", [MODEL, REPORT]) as out:
         job = {"stage": "aria_pretrain", "data": {"kind": "pack", "dir": str(root / PACK)}, "tokenizer": tokenizer,
                "model": {"name": p.model, "overrides": dict(p.model_overrides)},
@@ -40,7 +39,7 @@ def pretrain() -> None:
         log.info("pretrain: model %s %s, seq_len %d, %s train rows, %d steps, launcher %s x%d", p.model,
                  dict(p.model_overrides), meta["seq_len"], meta["splits"]["train"]["rows"], p.steps,
                  rt.launcher, rt.nproc_per_node)
-        metrics = run_training(job, rt.launcher, rt.nproc_per_node)
+        metrics = run_training(ENTRY, job, rt.launcher, rt.nproc_per_node)
         out.commit(params_dump("base", "aria_pretrain"), inputs=[PACK, TOKENIZER], seed=base.seed,
                    extra={"metrics": metrics, "tokenizer_hash": tokenizer["config_hash"]})
     ckpt.clear(root / CKPT)

@@ -6,7 +6,7 @@ then per task x embedder trains the probe of ``pipeline/eval/linear_probe.py`` a
 held-out pieces (accuracy, macro-F1, bootstrap 95% CIs, per-class F1, confusion matrix).
 Outputs ``reports/aria_probe/``: metrics.json (``dvc metrics show``), results.json (everything),
 table.md (one table, every embedder on every task, with CIs, and the retrieval check),
-confusion/<task>__<embedder>.png.
+confusion/<task>__<embedder>.png, headline.json (the same tables for the report's Aria section).
 """
 
 from __future__ import annotations
@@ -21,9 +21,47 @@ from pipeline.eval.linear_probe import ProbeConfig, plot_confusion, run_probe
 from pipeline.eval.probe_report import embedder_dirs, load_embedder, merge_extra_metadata, metrics_json, table_md
 from pipeline.eval.retrieval import retrieval_scores
 from pipeline.orchestration.stage import StageOutputs, dump_json, hash_path, params_dump
+from pipeline.report.headline import ci, write_headline
 
 OUT, EMBED = "reports/aria_probe", "data/aria_embed"
 RETRIEVAL = ("contrastive", "frozen_mean", "frozen_last", "handcrafted")
+
+
+def _probe_cell(res: dict, metric: str):
+    if "skipped" in res:
+        return "skipped"
+    return ci(res[metric], *(res.get("ci95") or {}).get(metric, (None, None)))
+
+
+def probe_headline(results: dict[str, dict[str, dict]], retrieval: dict[str, dict], header: str) -> dict:
+    """The report's Aria headline (pipeline/report/headline.py): the probe table with its 95% CIs,
+    the retrieval check, and per task the confusion matrix of the embedder with the best macro-F1."""
+    embedders = list(dict.fromkeys(e for per in results.values() for e in per))
+    rows, figures = [], []
+    for task, per in results.items():
+        done = {e: r for e, r in per.items() if "skipped" not in r}
+        if not done:
+            rows.append([task, "skipped", *["skipped"] * len(embedders), None])
+            continue
+        first = next(iter(done.values()))
+        desc = f"{task} ({len(first['classes'])} classes, {first['n_train']} train / {first['n_test']} test)"
+        rows.append([desc, "accuracy", *[_probe_cell(per[e], "accuracy") if e in per else None for e in embedders],
+                     first["majority_accuracy"]])
+        rows.append(["", "macro-F1", *[_probe_cell(per[e], "macro_f1") if e in per else None for e in embedders],
+                     None])
+        best = max(done, key=lambda e: done[e]["macro_f1"])
+        figures.append(f"confusion/{task}__{best}.png")
+    tables = [{"caption": "Linear probes on held-out pieces: point estimate [95% bootstrap CI]; majority class = "
+                          "always predicting the most frequent training class.",
+               "columns": ["task", "metric", *embedders, "majority class"], "rows": rows, "digits": 2}]
+    if retrieval:
+        tables.append({"caption": "Retrieval: find the other slice of the same piece among all test pieces "
+                                  "(cosine similarity, both directions averaged).",
+                       "columns": ["embedder", "pieces", "top-1", "top-5", "chance top-1", "chance top-5", "mean rank"],
+                       "rows": [[e, r["n"], r["top1"], r["top5"], r["chance_top1"], r["chance_top5"], r["mean_rank"]]
+                                for e, r in retrieval.items()], "digits": 2})
+    return {"family": "aria", "family_title": "Aria", "title": "What the embeddings know: linear probes",
+            "order": 10, "text": header, "tables": tables, "figures": figures}
 
 
 @flow(name="aria_probe")
@@ -80,6 +118,7 @@ def linear_probe() -> None:
         dump_json({"tasks": results, "retrieval": retrieval, "extra_metadata": extra,
                    "embedders": list(dirs), "pieces": len(ids)}, out[OUT] / "results.json")
         (out[OUT] / "table.md").write_text(table_md(results, retrieval, header))
+        write_headline(out[OUT], probe_headline(results, retrieval, header))
         out.commit(params_dump("aria_probe"), inputs=[EMBED], seed=cfg.seed, extra={"extra_metadata": extra})
     log.info("linear_probe: %d tasks x %d embedders in %.1f s", len(p.tasks), len(dirs), time.perf_counter() - t0)
 

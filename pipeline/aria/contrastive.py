@@ -1,7 +1,7 @@
 """The Aria contrastive-embedding job: pretrained LM -> ``TransformerEMB`` by SimCSE-style finetune.
 
 ``run_job(job)`` is a plain function of a JSON-able spec (like :mod:`pipeline.aria.lm`), so
-the ``contrastive`` stage runs it in-process or under torchrun. It
+the ``aria_contrastive`` stage runs it in-process or under torchrun (``pipeline.train.job``). It
   1. reads the pieces of the train (and val) split from the ingested MIDI (unreadable ones are
      counted and listed, never fatal unless fewer than 2 pieces remain),
   2. builds a ``TransformerEMB`` with the LM's config plus ``emb_size``, copies every trunk
@@ -13,14 +13,16 @@ the ``contrastive`` stage runs it in-process or under torchrun. It
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
-PLOT_FIELDS = ("step", "train_loss", "val_loss", "lr")
+from pipeline.train.job import rounded as _r
+from pipeline.train.job import write_json, write_training_outputs
+
+ENTRY = "pipeline.aria.contrastive:run_job"
 
 
 def init_from_lm(lm_path: str | Path, emb_size: int, tok, seed: int):
@@ -43,7 +45,8 @@ def run_job(job: dict) -> dict | None:
     from pipeline.aria.embedding import read_pieces
     from pipeline.aria.tokenizer import AbsTokenizer
     from pipeline.train import distributed as D
-    from pipeline.train.contrastive import ContrastiveObjective, PairBatches
+    from pipeline.aria.pairs import PairBatches
+    from pipeline.train.contrastive import ContrastiveObjective
     from pipeline.train.loop import TrainConfig, train
 
     tcfg = TrainConfig(**job["train"])
@@ -80,7 +83,7 @@ def run_job(job: dict) -> dict | None:
 def pair_accuracy(model, objective, batches) -> float | None:
     """Mean in-batch top-1 pair accuracy over the fixed validation batches of every val piece
     (not only rank 0's shard)."""
-    from pipeline.train.contrastive import PairBatches
+    from pipeline.aria.pairs import PairBatches
 
     if batches is None:
         return None
@@ -96,50 +99,24 @@ def write_outputs(job: dict, result, objective, val, data: dict) -> dict:
 
     model = result.model.to("cpu").eval()
     model_dir, report_dir = Path(job["model_dir"]), Path(job["report_dir"])
-    (report_dir / "plots").mkdir(parents=True, exist_ok=True)
     model_dir.mkdir(parents=True, exist_ok=True)
     tokenizer = job["tokenizer"]
     save(model, model_dir / "model.safetensors",
          metadata={"tokenizer_hash": tokenizer.get("config_hash") or "", "vocab_size": str(tokenizer["vocab_size"]),
                    "stage": "aria_contrastive", "temperature": str(job["temperature"])})
     first = result.history[0]["train_loss"] if result.history else None
-    metrics = {"train_loss": _r(result.history[-1]["train_loss"]) if result.history else None,
-               "first_train_loss": _r(first), "val_loss": _r(result.val_loss),
-               "val_pair_acc": _r(pair_accuracy(model, objective, val)),
-               "val_batch_size": val.batch_size if val is not None else None,
-               "loss_at_chance": _r(float(np.log(job["batch_size"]))),
-               "tokens_per_s": round(result.tokens_per_s, 1), "train_seconds": round(result.train_seconds, 2),
-               "steps": job["train"]["steps"], "parameters": sum(p.numel() for p in model.parameters()),
-               "train_pieces": data["train_pieces"], "val_pieces": data["val_pieces"],
-               "unreadable_pieces": len(data["unreadable"]), "resumed_from_step": result.resumed_from}
-    config = {"model": model.config.to_dict(), "tokenizer": tokenizer, "tokenizer_hash": tokenizer.get("config_hash"),
-              "stage": "aria_contrastive", "init_from": job["init_from"], "temperature": job["temperature"],
-              "slice_notes": job["slice_notes"], "max_tokens": job["max_tokens"], "augment": job.get("augment"),
-              "batch_size": job["batch_size"], "train": job["train"], "metrics": metrics}
-    (model_dir / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True, default=str) + "\n")
-    (model_dir / "tokenizer.json").write_text(json.dumps(tokenizer, indent=2, sort_keys=True) + "\n")
-    (report_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    (report_dir / "unreadable.json").write_text(json.dumps(data["unreadable"], indent=2, sort_keys=True) + "\n")
-    with open(report_dir / "plots" / "loss.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=PLOT_FIELDS, extrasaction="ignore")
-        w.writeheader()
-        for row in result.history:
-            w.writerow({k: (float(f"{row[k]:.4g}") if k == "lr" else _r(row.get(k))) for k in PLOT_FIELDS})
+    extra = {"train_loss": _r(result.history[-1]["train_loss"]) if result.history else None,
+             "first_train_loss": _r(first), "val_pair_acc": _r(pair_accuracy(model, objective, val)),
+             "val_batch_size": val.batch_size if val is not None else None,
+             "loss_at_chance": _r(float(np.log(job["batch_size"]))),
+             "train_pieces": data["train_pieces"], "val_pieces": data["val_pieces"],
+             "unreadable_pieces": len(data["unreadable"])}
+    metrics = write_training_outputs(result, report_dir, job["train"]["steps"], extra)
+    write_json(model_dir / "config.json", {
+        "model": model.config.to_dict(), "tokenizer": tokenizer, "tokenizer_hash": tokenizer.get("config_hash"),
+        "stage": "aria_contrastive", "init_from": job["init_from"], "temperature": job["temperature"],
+        "slice_notes": job["slice_notes"], "max_tokens": job["max_tokens"], "augment": job.get("augment"),
+        "batch_size": job["batch_size"], "train": job["train"], "metrics": metrics})
+    write_json(model_dir / "tokenizer.json", tokenizer)
+    write_json(report_dir / "unreadable.json", data["unreadable"])
     return metrics
-
-
-def _r(x, nd: int = 5):
-    return None if x is None else round(float(x), nd) if isinstance(x, float) else x
-
-
-def run_training(job: dict, launcher: str = "python", nproc: int = 1) -> dict:
-    """Run ``job`` in this process, or under torchrun with ``nproc`` processes (the Prefect flow
-    stays the parent); return the metrics rank 0 wrote."""
-    if launcher == "torchrun":
-        from pipeline.train.distributed import launch
-
-        launch("pipeline.aria.contrastive:run_job", {"job": job}, nproc)
-        return json.loads((Path(job["report_dir"]) / "metrics.json").read_text())
-    if launcher != "python":
-        raise ValueError(f"runtime.launcher must be 'python' or 'torchrun', got {launcher!r}")
-    return run_job(job)

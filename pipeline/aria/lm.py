@@ -1,8 +1,8 @@
 """The Aria LM training job shared by the ``pretrain`` and ``finetune`` stages.
 
-``run_job(job)`` is a plain function of a JSON-able spec, so a stage can call it in-process or
-relaunch it under torchrun (``distributed.launch("pipeline.aria.lm:run_job", {"job": job}, n)``);
-every worker builds the same data and model, and rank 0 writes the outputs:
+``run_job(job)`` is a plain function of a JSON-able spec, so a stage runs it in-process or under
+torchrun through ``pipeline.train.job.run_training(ENTRY, job, launcher, nproc)``; every worker
+builds the same data and model, and rank 0 writes the outputs:
   <model_dir>/model.safetensors   Aria key layout, config + tokenizer hash in the metadata
   <model_dir>/config.json         model config, tokenizer info, training summary
   <report_dir>/metrics.json       final val loss / perplexity, tokens/s, steps, parameters
@@ -15,7 +15,6 @@ Data specs: ``{"kind": "pack", "dir": "data/pack/aria"}`` (packed rows from the 
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,9 @@ import numpy as np
 import torch
 
 from pipeline.train.batches import RowBatches
+from pipeline.train.job import check_same_tokenizer, write_json, write_training_outputs
 
-PLOT_FIELDS = ("step", "train_loss", "val_loss", "val_perplexity", "lr")
+ENTRY = "pipeline.aria.lm:run_job"
 
 
 # ----------------------------------------------------------------------------- data
@@ -127,9 +127,8 @@ def build_model(spec: dict, vocab_size: int, seq_len: int, tokenizer_hash: str |
         path = Path(spec["init_from"])
         if not path.is_file():
             raise FileNotFoundError(f"no checkpoint to fine-tune from at {path}")
-        have = read_header(path)[1].get("tokenizer_hash")
-        if tokenizer_hash and have and have != tokenizer_hash:
-            raise ValueError(f"{path} was trained with tokenizer {have}, the data uses {tokenizer_hash}")
+        check_same_tokenizer(read_header(path)[1].get("tokenizer_hash"), tokenizer_hash, str(path),
+                             "fine-tune from a checkpoint of this tokenizer, or rerun its pretraining")
         model = aria.load(path, expected_vocab_size=vocab_size, dtype=torch.float32)
         if model.config.max_seq_len < seq_len:
             raise ValueError(f"{path} has max_seq_len {model.config.max_seq_len} < data seq_len {seq_len}")
@@ -173,55 +172,17 @@ def write_outputs(job: dict, result, tokenizer: dict, data_info: dict) -> dict:
     from pipeline.aria.model import save
 
     model = result.model.to("cpu").eval()
-    model_dir, report_dir = Path(job["model_dir"]), Path(job["report_dir"])
-    (report_dir / "plots").mkdir(parents=True, exist_ok=True)
+    model_dir = Path(job["model_dir"])
     model_dir.mkdir(parents=True, exist_ok=True)
     tok_hash = tokenizer.get("config_hash")
     save(model, model_dir / "model.safetensors",
          metadata={"tokenizer_hash": tok_hash or "", "vocab_size": str(tokenizer["vocab_size"]),
                    "stage": job.get("stage", "")})
-    metrics = {"val_loss": _r(result.val_loss), "val_perplexity": _r(result.val_perplexity),
-               "tokens_per_s": round(result.tokens_per_s, 1), "train_seconds": round(result.train_seconds, 2),
-               "tokens": result.tokens, "steps": job["train"]["steps"],
-               "parameters": sum(p.numel() for p in model.parameters()),
-               "resumed_from_step": result.resumed_from}
-    config = {"model": model.config.to_dict(), "tokenizer": tokenizer, "tokenizer_hash": tok_hash,
-              "stage": job.get("stage"), "data": data_info, "train": job["train"],
-              # only what the weights determine: timings stay in reports/, so equal runs give equal bytes
-              "metrics": {k: metrics[k] for k in ("val_loss", "val_perplexity", "tokens", "steps", "parameters")}}
-    (model_dir / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True, default=str) + "\n")
-    (model_dir / "tokenizer.json").write_text(json.dumps(tokenizer, indent=2, sort_keys=True) + "\n")
-    (report_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    with open(report_dir / "plots" / "loss.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=PLOT_FIELDS, extrasaction="ignore")
-        w.writeheader()
-        for row in result.history:
-            w.writerow({k: _r(row.get(k)) for k in PLOT_FIELDS})
+    metrics = write_training_outputs(result, job["report_dir"], job["train"]["steps"])
+    # only what the weights determine: timings stay in reports/, so equal runs give equal bytes
+    write_json(model_dir / "config.json", {
+        "model": model.config.to_dict(), "tokenizer": tokenizer, "tokenizer_hash": tok_hash,
+        "stage": job.get("stage"), "data": data_info, "train": job["train"],
+        "metrics": {k: metrics[k] for k in ("val_loss", "val_perplexity", "tokens", "steps", "parameters")}})
+    write_json(model_dir / "tokenizer.json", tokenizer)
     return metrics
-
-
-def _r(x, nd: int = 5):
-    return None if x is None else round(float(x), nd) if isinstance(x, float) else x
-
-
-# ----------------------------------------------------------------------------- stages
-TRAIN_KEYS = ("steps", "grad_accum", "lr", "warmup_steps", "final_lr_frac", "weight_decay", "grad_clip",
-              "eval_every", "eval_batches", "checkpoint_every", "compile", "bf16")
-
-
-def train_config(p, seed: int, device: str) -> dict:
-    """TrainConfig kwargs from a pretrain/finetune params section (+ base.seed, runtime.device)."""
-    return {**{k: getattr(p, k) for k in TRAIN_KEYS}, "seed": seed, "device": device}
-
-
-def run_training(job: dict, launcher: str = "python", nproc: int = 1) -> dict:
-    """Run ``job`` in this process, or under torchrun with ``nproc`` processes (the caller, a
-    Prefect flow, stays the parent); return the metrics rank 0 wrote."""
-    if launcher == "torchrun":
-        from pipeline.train.distributed import launch
-
-        launch("pipeline.aria.lm:run_job", {"job": job}, nproc)
-        return json.loads((Path(job["report_dir"]) / "metrics.json").read_text())
-    if launcher != "python":
-        raise ValueError(f"runtime.launcher must be 'python' or 'torchrun', got {launcher!r}")
-    return run_job(job)

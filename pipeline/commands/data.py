@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections import Counter
 from pathlib import Path
@@ -12,9 +13,19 @@ from pipeline.data.ingest import finalize, process_candidate
 from pipeline.data.sources import list_midi_dir, unique_ids
 
 
+CHECK_HELP = ("Parse every .mid/.midi file under DIR (and its metadata) exactly as the ingest stage\n"
+              "would, and list what would be accepted, rejected (with a reason) or dropped as a duplicate.")
+EXIT_CODES = """exit codes:
+  0  every file would be accepted (duplicates alone do not fail the check)
+  1  at least one file or metadata row would be rejected (listed as REJECT lines, or under
+     "rejected" with --json)
+  2  the check could not run: bad arguments, DIR missing, unreadable metadata or --params file"""
+
+
 def add_arguments(p) -> None:
     sub = p.add_subparsers(dest="action", required=True)
-    c = sub.add_parser("check", help="validate a folder of .mid/.midi files")
+    c = sub.add_parser("check", help="validate a folder of .mid/.midi files", description=CHECK_HELP,
+                       epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("dir", type=Path)
     c.add_argument("--metadata", help="CSV/JSONL table, MAESTRO/ATEPP CSV or Aria metadata.json")
     c.add_argument("--format", default="auto", choices=["auto", "table", "maestro", "atepp", "aria_eval"])

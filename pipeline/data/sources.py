@@ -95,6 +95,42 @@ def list_music21(src: Music21Source) -> list[Candidate]:
     return out
 
 
+def _inside(root: Path, p: Path) -> bool:
+    return p == root or root in p.parents
+
+
+def midi_files(root: Path) -> tuple[list[Path], list[tuple[str, str, str]]]:
+    """The regular .mid/.midi files under ``root`` (resolved), plus (path, reason, detail) for
+    every entry that looks like one but cannot be read as one. A symlink whose target lies
+    outside the folder is a path escape (like ``../`` in metadata): it is reported, never read,
+    and neither is a symlinked folder that leaves the root (rglob would skip it silently)."""
+    files, problems = [], []
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        try:
+            target = p.resolve()
+        except (OSError, RuntimeError) as e:  # a symlink loop
+            problems.append((rel, "unreadable", f"cannot resolve: {e}"))
+            continue
+        midi_named = p.suffix in MIDI_SUFFIXES
+        if not _inside(root, target):
+            if midi_named or p.is_dir():
+                problems.append((rel, "path_escape", f"symlink to {target} points outside the data root {root}"))
+            continue
+        if not midi_named:
+            continue
+        if p.is_file():
+            files.append(p)
+        elif p.is_dir():
+            problems.append((rel, "not_a_file", "a directory named like a MIDI file (files inside it are "
+                                                "listed on their own)"))
+        elif p.is_symlink() and not p.exists():
+            problems.append((rel, "missing_file", f"broken symlink to {target}"))
+        else:
+            problems.append((rel, "not_a_file", "not a regular file (device, FIFO or socket)"))
+    return files, problems
+
+
 def list_midi_dir(src: MidiDirSource, root_dir: Path) -> tuple[list[Candidate], list[ListingProblem]]:
     """Every .mid/.midi under the folder, labelled from the metadata file when one is given."""
     root = (root_dir / src.path).resolve()
@@ -118,7 +154,9 @@ def list_midi_dir(src: MidiDirSource, root_dir: Path) -> tuple[list[Candidate], 
                 problems.append(ListingProblem(src.name, rel, "missing_file", f"{p} not found"))
                 continue
             labels_by_path.setdefault(p.relative_to(root).as_posix(), {}).update(labels)
-    files = sorted(p for p in root.rglob("*") if p.suffix in MIDI_SUFFIXES and p.is_file())
+    files, listing_problems = midi_files(root)
+    for rel, reason, detail in listing_problems:
+        problems.append(ListingProblem(src.name, rel, reason, detail))
     cands = []
     for f in files:
         rel = f.relative_to(root).as_posix()

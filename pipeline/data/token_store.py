@@ -1,10 +1,13 @@
 """Token datasets on disk: one flat int32 array per split plus a piece index, read by memmap.
 
-A tokenize stage writes ``data/tokens/<tokenizer>/``::
+Items may have any shape: flat token ids [N], compound tokens [N, fields], codec codes
+[n_q, frames], character patches [P, 16]. A tokenize stage writes ``data/tokens/<tokenizer>/``
+(or ``data/<stage>/``)::
 
     train/ val/ test/
-        tokens.bin     every piece's ids back to back, little-endian int32 (numpy.memmap)
-        index.jsonl    {"id", "offset", "length"} per piece, in index order
+        tokens.bin     every item's values back to back (C order), little-endian int32 (numpy.memmap)
+        index.jsonl    {"id", "offset", "length"} per item, in index order; ``length`` counts values,
+                       and items that are not 1-D also carry their ``shape``
         labels.jsonl   {"id", composer, period, genre, collection, ...} per piece, same order
     rejected.jsonl     {"id", "split", "reason", "detail"} per quarantined piece
 
@@ -74,10 +77,11 @@ def write_split(out_dir: Path, pieces: Iterable[tuple[dict, Sequence[int]]]) -> 
     with open(out_dir / "tokens.bin", "wb") as fh:
         for label, ids in pieces:
             arr = np.ascontiguousarray(ids, dtype=DTYPE)
-            if arr.ndim != 1:
-                raise ValueError(f"piece {label.get('id')}: ids must be 1-D, got shape {arr.shape}")
+            if arr.ndim == 0:
+                raise ValueError(f"piece {label.get('id')}: ids must be an array, got a scalar")
             fh.write(arr.tobytes())
-            index.append({"id": label["id"], "offset": offset, "length": int(arr.size)})
+            row = {"id": label["id"], "offset": offset, "length": int(arr.size)}
+            index.append(row | ({"shape": list(arr.shape)} if arr.ndim != 1 else {}))
             labels.append(label)
             offset += int(arr.size)
     write_jsonl(index, out_dir / "index.jsonl")
@@ -85,21 +89,24 @@ def write_split(out_dir: Path, pieces: Iterable[tuple[dict, Sequence[int]]]) -> 
     return {"pieces": len(index), "tokens": offset}
 
 
-def write_dataset(out_dir: Path, rows: list[dict], results: list[dict], vocab_size: int) -> dict:
+def write_dataset(out_dir: Path, rows: list[dict], results: list[dict], vocab_size: int | None) -> dict:
     """Per-split stores + rejected.jsonl from one result per ingest row; returns stats.
 
-    Every row must have exactly one result (accepted or quarantined): nothing vanishes."""
+    Every row must have exactly one result (accepted or quarantined): nothing vanishes.
+    ``vocab_size`` None skips the vocabulary check (items whose fields have vocabularies of their own)."""
     by_id = {r["id"]: r for r in results}
     lost = [row["id"] for row in rows if row["id"] not in by_id]
     if lost or len(by_id) != len(results):
         raise RuntimeError(f"{len(lost)} pieces have no tokenize result (e.g. {lost[:3]}) "
                            f"or results are duplicated")
     out_dir = Path(out_dir)
-    splits, seen_all = {}, np.zeros(vocab_size, dtype=bool)
+    splits, seen_all = {}, np.zeros(vocab_size or 0, dtype=bool)
     for split in SPLITS:
         ok = [by_id[row["id"]] for row in rows if row.get("split") == split and by_id[row["id"]]["ok"]]
-        seen = np.zeros(vocab_size, dtype=bool)
+        seen = np.zeros(vocab_size or 0, dtype=bool)
         for r in ok:
+            if vocab_size is None:
+                continue
             if r["ids"].size and (r["ids"].min() < 0 or r["ids"].max() >= vocab_size):
                 raise ValueError(f"piece {r['id']}: ids outside the vocabulary (size {vocab_size})")
             seen[r["ids"]] = True
@@ -107,14 +114,16 @@ def write_dataset(out_dir: Path, rows: list[dict], results: list[dict], vocab_si
         info = write_split(out_dir / split, ((r["label"], r["ids"]) for r in ok))
         lengths = [r["ids"].size for r in ok]
         info |= {"mean_len": round(float(np.mean(lengths)), 1) if lengths else 0,
-                 "max_len": int(max(lengths, default=0)), "vocab_use": round(float(seen.mean()), 4)}
+                 "max_len": int(max(lengths, default=0))}
+        if vocab_size is not None:
+            info["vocab_use"] = round(float(seen.mean()), 4)
         splits[split] = info
     other = [row["id"] for row in rows if row.get("split") not in SPLITS and by_id[row["id"]]["ok"]]
     if other:
         raise ValueError(f"{len(other)} pieces have a split outside {SPLITS} (e.g. {other[:3]})")
     rejected = [by_id[row["id"]] for row in rows if not by_id[row["id"]]["ok"]]
     write_jsonl([{k: v for k, v in r.items() if k != "ok"} for r in rejected], out_dir / "rejected.jsonl")
-    return {
+    stats = {
         "pieces": len(rows),
         "tokenized": len(rows) - len(rejected),
         "rejected": len(rejected),
@@ -122,15 +131,17 @@ def write_dataset(out_dir: Path, rows: list[dict], results: list[dict], vocab_si
         "splits": splits,
         "tokens": sum(s["tokens"] for s in splits.values()),
         "vocab_size": vocab_size,
-        "vocab_ids_seen": int(seen_all.sum()),
-        "vocab_use": round(float(seen_all.mean()), 4),
     }
+    if vocab_size is not None:
+        stats |= {"vocab_ids_seen": int(seen_all.sum()), "vocab_use": round(float(seen_all.mean()), 4)}
+    return stats
 
 
 # ---------------------------------------------------------------- reading
 class TokenStore:
-    """One split of a token dataset: ``len(store)``, ``store.piece(i)`` (a memmap view),
-    ``store.ids`` (piece ids), ``store.labels`` (label dicts), ``store.find(piece_id)``."""
+    """One split of a token dataset: ``len(store)``, ``store.piece(i)`` (a memmap view in the
+    item's own shape), ``store.ids`` (piece ids), ``store.labels`` (label dicts),
+    ``store.shapes`` (each item's shape), ``store.find(piece_id)``."""
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
@@ -139,6 +150,10 @@ class TokenStore:
         self.labels = read_jsonl(labels) if labels.exists() else [{"id": r["id"]} for r in self.index]
         self.offsets = np.array([r["offset"] for r in self.index], dtype=np.int64)
         self.lengths = np.array([r["length"] for r in self.index], dtype=np.int64)
+        self.shapes = [tuple(r.get("shape") or (r["length"],)) for r in self.index]
+        bad = [r["id"] for r, sh in zip(self.index, self.shapes) if math.prod(sh) != r["length"]]
+        if bad:
+            raise ValueError(f"{self.path}/index.jsonl: shape and length disagree for {bad[:3]}")
         self.n_tokens = int(self.lengths.sum())
         size = (self.path / "tokens.bin").stat().st_size
         if size != self.n_tokens * DTYPE.itemsize:
@@ -160,7 +175,8 @@ class TokenStore:
 
     def piece(self, i: int) -> np.ndarray:
         o, n = int(self.offsets[i]), int(self.lengths[i])
-        return self.tokens[o:o + n]
+        flat = self.tokens[o:o + n]
+        return flat if len(self.shapes[i]) == 1 else flat.reshape(self.shapes[i])
 
     def find(self, piece_id: str) -> np.ndarray:
         return self.piece(self._pos[piece_id])

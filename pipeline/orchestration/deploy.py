@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 from prefect import flow, get_run_logger
 
-from pipeline.config import PARAMS_FILE, ParamsError, read_params_file, repo_root, sections
+from pipeline.config import PARAMS_FILE, ParamsError, read_params_file, repo_root, sections, validate_all
 
 DEPLOYMENT = "repro"
 _MISSING = object()
@@ -58,10 +58,12 @@ def _assign(tree: Any, parts: list[str], value: Any) -> None:
 def validate_overrides(overrides: list[str], root: Path) -> list[str]:
     """Check ``key=value`` entries against params.yaml before DVC sees them.
 
-    The key must already exist in params.yaml (a typo would otherwise add a new key that no
+    The whole file must validate first (DVC deletes a stage's outputs before the stage finds a
+    typo), the key must already exist in params.yaml (a typo would otherwise add a new key that no
     stage reads, and nothing would rerun) and the changed section must still validate.
     Returns the entries normalized to ``key=value``.
     """
+    validate_all(root / PARAMS_FILE)  # ParamsError naming the file and the dotted key
     path, raw = read_params_file(root / PARAMS_FILE)
     merged = copy.deepcopy(raw)
     out = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import platform
 import shutil
@@ -113,19 +114,71 @@ def params_dump(*sections: str) -> dict[str, Any]:
     return {s: load_section(s).model_dump(mode="json") for s in sections}
 
 
+_OUR_DIRS = tuple(str(Path(__file__).resolve().parents[n] / sub) + os.sep
+                  for n, sub in ((1, ""), (2, "stages")))  # pipeline/ and stages/
+
+
+def _ours(filename: str) -> bool:
+    return str(Path(filename).resolve()).startswith(_OUR_DIRS)
+
+
+def is_bad_input(exc: BaseException) -> bool:
+    """A user-facing input error: ParamsError anywhere, or ValueError / FileNotFoundError raised
+    by our own code (its innermost frame is in pipeline/ or stages/). A ValueError from deep
+    inside a library is a bug to debug, so it keeps its traceback."""
+    from pipeline.config import ParamsError
+
+    if isinstance(exc, ParamsError):
+        return True
+    if not isinstance(exc, (ValueError, FileNotFoundError)):
+        return False
+    tb, last = exc.__traceback__, None
+    while tb is not None:
+        last, tb = tb, tb.tb_next
+    return last is not None and _ours(last.tb_frame.f_code.co_filename)
+
+
+def one_line(exc: BaseException) -> str:
+    text = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    return f"{type(exc).__name__}: {text}"
+
+
+class _NoTracebackForBadInput(logging.Filter):
+    """Prefect logs a failed flow/task with its traceback; for a bad input that buries the one
+    line that matters, so keep the message and drop the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and is_bad_input(exc):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 def run_stage(flow: Callable[[], Any]) -> None:
-    """Entry point of ``python -m stages.<name>``: task runner from ``runtime``, then the flow."""
+    """Entry point of ``python -m stages.<name>``: task runner from ``runtime``, then the flow.
+
+    A bad input (see ``is_bad_input``) ends the stage with one line on stderr and exit code 2."""
     from pipeline.config import ParamsError
     from pipeline.orchestration.runners import make_task_runner
 
+    name = getattr(flow, "name", "stage")
     try:
         rt = load_section("runtime")
         runner = make_task_runner(rt)
     except ParamsError as e:
-        print(f"ERROR: bad params\n{e}", file=sys.stderr)
+        print(f"ERROR: stage {name}: bad params: {one_line(e)}", file=sys.stderr)
         sys.exit(2)
+    quiet = _NoTracebackForBadInput()
+    for logger_name in ("prefect.flow_runs", "prefect.task_runs"):
+        logging.getLogger(logger_name).addFilter(quiet)
     with prefect_api():
-        flow.with_options(task_runner=runner)()
+        try:
+            flow.with_options(task_runner=runner)()
+        except Exception as e:
+            if not is_bad_input(e):
+                raise
+            print(f"ERROR: stage {name}: {one_line(e)}", file=sys.stderr, flush=True)
+            sys.exit(2)
 
 
 @contextlib.contextmanager

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.report.headline import FILENAME as HEADLINE, Headline, parse_headline
+
 IMAGE = {".png", ".jpg", ".jpeg", ".svg", ".gif", ".webp"}
 AUDIO = {".wav", ".flac", ".mp3", ".ogg", ".opus"}
 MIDI = {".mid", ".midi"}
@@ -57,6 +59,9 @@ class StageReport:
     samples: list[Sample] = field(default_factory=list)
     other: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # unreadable files: shown, never fatal
+    headline: Headline | None = None  # reports/<stage>/headline.json, see pipeline/report/headline.py
+    headline_family_title: str = ""
+    headline_problems: list[str] = field(default_factory=list)
 
 
 def _num(v: Any) -> float | None:
@@ -190,7 +195,12 @@ def scan_stage(stage_dir: Path, name: str | None = None, owner: str | None = Non
         try:
             if suffix == ".json":
                 data = json.loads(f.read_text())
-                if f.name == "manifest.json" and isinstance(data, dict):
+                if rel == HEADLINE:
+                    rep.headline, rep.headline_problems = parse_headline(data, stage_dir)
+                    if rep.headline is not None:
+                        rep.headline.title = rep.headline.title or rep.name
+                        rep.headline_family_title = str(data.get("family_title") or "")
+                elif f.name == "manifest.json" and isinstance(data, dict):
                     rep.manifests.append((rel, data))
                 elif f.name == "index.json" and _index_entries(data):
                     index[rel] = data

@@ -60,6 +60,14 @@ def load_stages(dvc_yaml: Path) -> list[Stage]:
     return stages
 
 
+def declared_metrics(dvc_yaml: Path) -> list[str]:
+    """The top-level ``metrics:`` files of dvc.yaml (what ``dvc metrics show`` reads)."""
+    if not dvc_yaml.exists():
+        return []
+    raw = yaml.safe_load(dvc_yaml.read_text()) or {}
+    return _paths(raw.get("metrics"))
+
+
 def _inside(path: str, out: str) -> bool:
     return path == out or path.startswith(out + "/")
 

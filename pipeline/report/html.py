@@ -43,6 +43,15 @@ img.broken { outline:3px solid #c0392b; }
 details summary { cursor:pointer; color:var(--accent); }
 .blocks { display:flex; flex-wrap:wrap; gap:4px 22px; align-items:flex-start; }
 .blocks .blocks { gap:0 16px; }
+section.family > h2 { font-size:21px; border-left:5px solid var(--accent); padding-left:10px; }
+.headline { margin:6px 0 16px; } .headline > h3 { font-size:16px; }
+.tablewrap { overflow-x:auto; max-width:100%; }
+table.results { font-size:13px; } table.results caption { caption-side:top; text-align:left;
+  color:var(--muted); font-size:12px; padding:2px 0 4px; max-width:900px; }
+table.results td.num { white-space:nowrap; } .ci { color:var(--muted); font-size:11.5px; }
+table.metrics th:first-child, table.metrics td:first-child { position:sticky; left:0; background:#fff; }
+.figures img { max-height:300px; } .problems { color:#a33; font-size:12px; }
+.more { font-size:15px; } .more a { font-weight:600; }
 """
 
 CHECK_JS = """
@@ -147,7 +156,8 @@ def img_tag(src: str, alt: str) -> str:
 
 
 def page(title: str, subtitle: str, nav: list[tuple[str, str]], sections: list[str]) -> str:
-    links = "".join(f'<a href="#{escape(a)}">{escape(t)}</a>' for a, t in nav)
+    """``nav``: (href, text); an href is used as given (``#anchor`` or ``other.html``)."""
+    links = "".join(f'<a href="{escape(h)}">{escape(t)}</a>' for h, t in nav)
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{escape(title)}</title><style>{CSS}</style></head>\n<body>"

@@ -1,6 +1,10 @@
-"""Samplers (temperature, min-p, top-p, top-k) and KV-cache generation, shared by every generator."""
+"""Samplers (temperature, min-p, top-p, top-k), logits processors and KV-cache generation, shared
+by every generator."""
 
 from pipeline.sample.generate import generate
+from pipeline.sample.processors import (
+    AllowedNext, BanTokens, ClassifierFreeGuidance, ForceTokenAfter, GenerationState, LogitsProcessor,
+)
 from pipeline.sample.sampling import (
     ORDERS,
     SamplingError,
@@ -13,6 +17,7 @@ from pipeline.sample.sampling import (
 )
 
 __all__ = [
+    "AllowedNext", "BanTokens", "ClassifierFreeGuidance", "ForceTokenAfter", "GenerationState", "LogitsProcessor",
     "ORDERS", "SamplingError", "filtered_probs", "generate", "min_p_filter", "sample_next",
     "temperature_on_probs", "top_k_filter", "top_p_filter",
 ]

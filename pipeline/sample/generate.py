@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import torch
 
+from pipeline.sample.processors import BanTokens, ForceTokenAfter, GenerationState, LogitsProcessor, apply
 from pipeline.sample.sampling import SamplingError, check_options, sample_next
 
 
@@ -37,6 +38,7 @@ def generate(
     banned_ids: Sequence[int] = (),
     dim_id: int | None = None,
     force_dim_after: int | None = None,
+    processors: Sequence[LogitsProcessor] = (),
     use_cache: bool = True,
     progress: bool = False,
 ) -> list[list[int]]:
@@ -46,6 +48,9 @@ def generate(
     ``model.config.max_seq_len`` tokens in total. ``banned_ids`` are never sampled. With
     ``dim_id`` and ``force_dim_after`` set, a row that has generated ``force_dim_after`` tokens
     without ``dim_id`` is forced to emit it next (Aria's ``--end``: pass max_new_tokens - 130).
+    ``processors`` (see :mod:`pipeline.sample.processors`) edit the logits before the sampling
+    filters; ``banned_ids`` and ``force_dim_after`` are shorthands for ``BanTokens`` and
+    ``ForceTokenAfter`` processors, applied first.
     ``seed`` seeds a private generator (results then depend only on inputs and options).
     ``use_cache=False`` recomputes the whole prefix at every step (reference/benchmark path).
     ``progress`` shows a tqdm bar over decode steps. ``pad_id`` only fills finished rows
@@ -68,11 +73,13 @@ def generate(
     tokens = torch.full((bsz, total), pad_id, dtype=torch.long, device=device)
     for b, p in enumerate(prompts):
         tokens[b, : len(p)] = torch.tensor(p, dtype=torch.long)
-    banned = torch.tensor(sorted(set(banned_ids)), dtype=torch.long, device=device)
+    rules: list[LogitsProcessor] = [BanTokens(banned_ids)] if banned_ids else []
+    if force_dim_after is not None:
+        rules.append(ForceTokenAfter(dim_id, force_dim_after))
+    rules += list(processors)
     gen = torch.Generator(device=device).manual_seed(seed) if seed is not None else None
     ends = targets.clone()
     done = targets <= lens
-    dim_seen = torch.zeros(bsz, dtype=torch.bool, device=device)
     step = _stepper(model, tokens, use_cache, total)
     sampler = dict(temperature=temperature, min_p=min_p, top_p=top_p, top_k=top_k, order=order)
 
@@ -88,19 +95,14 @@ def generate(
 
                 steps = tqdm(steps, desc="generate", unit="tok")
             for pos in steps:
-                if banned.numel():
-                    logits[:, banned] = float("-inf")
-                nxt = sample_next(logits, generator=gen, **sampler)
                 in_prompt = pos < lens
                 generated = ~in_prompt & ~done
-                if force_dim_after is not None:
-                    force = generated & ~dim_seen & (pos - lens >= force_dim_after)
-                    nxt = torch.where(force, torch.full_like(nxt, dim_id), nxt)
+                if rules:
+                    logits = apply(rules, logits, GenerationState(tokens, pos, lens, generated))
+                nxt = sample_next(logits, generator=gen, **sampler)
                 nxt = torch.where(done, torch.full_like(nxt, pad_id), nxt)
                 nxt = torch.where(in_prompt, tokens[:, pos], nxt)
                 tokens[:, pos] = nxt
-                if dim_id is not None:
-                    dim_seen |= generated & (nxt == dim_id)
                 if eos_id is not None:
                     hit = generated & (nxt == eos_id)
                     ends = torch.where(hit, torch.full_like(ends, pos + 1), ends)

@@ -1,4 +1,10 @@
-"""Seeded, step-indexed batches over packed token rows, sharded like ``DistributedSampler``.
+"""The batches protocol of the training loop, and seeded, step-indexed batches over packed
+token rows, sharded like ``DistributedSampler``.
+
+Any batches object has ``batch(i)`` (micro-batch ``i`` of this process's endless stream, a pure
+function of ``i`` so a resumed run needs no iterator state), ``once(max_batches)`` (one
+validation pass), ``rank``, ``world_size``, ``batch_size`` and ``describe()`` (what defines the
+stream, for the resume fingerprint). :class:`RowBatches` is the one for fixed-length rows.
 
 Batch ``i`` is a pure function of (rows, seed, i, rank, world_size): each epoch is a seeded
 permutation of the rows, padded by wrapping to a multiple of ``world_size`` and dealt out
@@ -12,12 +18,24 @@ An optional ``transform(row, rng) -> row`` (e.g. augmentation) gets a generator 
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator, Protocol
 
 import numpy as np
 import torch
 
 Transform = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
+class Batches(Protocol):
+    rank: int
+    world_size: int
+    batch_size: int
+
+    def batch(self, i: int) -> Any: ...
+
+    def once(self, max_batches: int | None = None) -> Iterator[Any]: ...
+
+    def describe(self) -> dict: ...
 
 
 class RowBatches:
@@ -38,6 +56,9 @@ class RowBatches:
     @property
     def seq_len(self) -> int:
         return int(self.rows.shape[1])
+
+    def describe(self) -> dict:
+        return {"kind": "rows", "seq_len": self.seq_len, "shuffle": self.shuffle}
 
     def shard(self, epoch: int) -> np.ndarray:
         """This process's row indices for ``epoch`` (DistributedSampler semantics)."""

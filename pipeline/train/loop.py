@@ -4,8 +4,13 @@
 optimizer steps of AdamW (betas 0.9/0.95, eps 1e-5, weight decay 0.1 on matrices and
 embeddings, none on norms/biases) with linear warm-up then linear decay to ``final_lr_frac``
 of the peak, ``grad_accum`` micro-batches per step, grad-norm clipping, bf16 autocast and
-optional ``torch.compile`` on CUDA only, validation loss/perplexity every ``eval_every`` steps
-and at the end, and a checkpoint in ``out_dir`` every ``checkpoint_every`` steps and at the end.
+optional ``torch.compile`` on CUDA only, validation every ``eval_every`` steps and at the end,
+and a checkpoint in ``out_dir`` every ``checkpoint_every`` steps and at the end.
+Each history row holds ``train_loss``, ``lr``, the objective's ``Loss.stats`` averaged over the
+window (``train_<stat>``), and on validation ``val_loss``, ``val_<stat>`` and whatever the
+objective's ``val_metrics`` adds (perplexity for the LM). The objective's ``setup(model, device)``
+runs once the model is on its device (frozen reference models); its ``hparams()`` and the
+batches' ``describe()`` go into the resume fingerprint.
 With ``resume=True`` it continues from the newest checkpoint in ``out_dir`` if that was written
 with the same training params (fingerprint); otherwise it logs why and starts fresh.
 Under torchrun (see ``distributed``) the model is DDP-wrapped and only rank 0 writes.
@@ -25,7 +30,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from pipeline.train import checkpoint as ckpt
-from pipeline.train.batches import RowBatches
+from pipeline.train.batches import Batches
 from pipeline.train.distributed import DistInfo, all_reduce_sum, barrier, setup, unwrap, wrap
 from pipeline.train.objectives import Objective
 from pipeline.train.schedule import make_scheduler
@@ -69,14 +74,18 @@ class TrainConfig:
 @dataclass
 class TrainResult:
     model: torch.nn.Module  # unwrapped, on its training device
-    history: list[dict[str, float]] = field(default_factory=list)  # step, train_loss, val_loss, lr
+    history: list[dict[str, float]] = field(default_factory=list)  # step, train_loss, val_loss, lr, stats
     val_loss: float | None = None
-    val_perplexity: float | None = None
+    val_metrics: dict[str, float] = field(default_factory=dict)  # the last validation row's val_* values
     tokens: int = 0  # tokens fed to the model, all processes
     train_seconds: float = 0.0  # optimizer-step time (no eval/checkpoint), resumed runs included
     tokens_per_s: float = 0.0
     resumed_from: int | None = None
     fingerprint: str = ""
+
+    @property
+    def val_perplexity(self) -> float | None:
+        return self.val_metrics.get("val_perplexity")
 
 
 Hook = Callable[[int, torch.nn.Module], None]
@@ -101,8 +110,8 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, 
             {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
 
 
-def train(model: torch.nn.Module, objective: Objective, batches: RowBatches, cfg: TrainConfig,
-          out_dir: str | Path, resume: bool = True, *, val: RowBatches | None = None,
+def train(model: torch.nn.Module, objective: Objective, batches: Batches, cfg: TrainConfig,
+          out_dir: str | Path, resume: bool = True, *, val: Batches | None = None,
           fingerprint_extra: Any = None, hooks: Sequence[Hook] = (),
           dist_info: DistInfo | None = None) -> TrainResult:
     log = run_logger()
@@ -113,13 +122,15 @@ def train(model: torch.nn.Module, objective: Objective, batches: RowBatches, cfg
     out_dir = Path(out_dir)
     cuda = info.device.type == "cuda"
     model.to(info.device)
+    if hasattr(objective, "setup"):
+        objective.setup(model, info.device)
     opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas,
                             eps=cfg.eps, fused=cuda or None)
     sched = make_scheduler(opt, cfg.warmup_steps, cfg.steps, cfg.final_lr_frac)
     fp = ckpt.fingerprint({"train": {k: v for k, v in asdict(cfg).items() if k not in _RUNTIME_FIELDS},
-                           "objective": objective.name, "world_size": info.world_size,
-                           "batch_size": batches.batch_size, "seq_len": batches.seq_len,
-                           "extra": fingerprint_extra})
+                           "objective": objective.name, "hparams": _hparams(objective),
+                           "world_size": info.world_size, "batch_size": batches.batch_size,
+                           "batches": batches.describe(), "extra": fingerprint_extra})
     torch.manual_seed(cfg.seed + info.rank)
     start, history, extra = 0, [], {"tokens": 0, "train_seconds": 0.0}
     resumed_from = _resume(out_dir, fp, model, opt, sched, info, log) if resume else None
@@ -139,6 +150,7 @@ def train(model: torch.nn.Module, objective: Objective, batches: RowBatches, cfg
     amp = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda and cfg.bf16 else contextlib.nullcontext
     tokens, seconds = int(extra["tokens"]), float(extra["train_seconds"])
     run_loss = torch.zeros(2, device=info.device)  # sum of step losses, number of steps
+    run_stats: dict[str, float] = {}  # sum over the window's steps of each step's mean stat
     bar = _progress(cfg, info, start)
     for step in range(start, cfg.steps):
         t0 = time.perf_counter()
@@ -151,6 +163,8 @@ def train(model: torch.nn.Module, objective: Objective, batches: RowBatches, cfg
                 out = objective(fwd, batch)
                 (out.loss / cfg.grad_accum).backward()
             step_loss += float(out.loss.detach()) / cfg.grad_accum
+            for k, v in out.stats.items():
+                run_stats[k] = run_stats.get(k, 0.0) + float(v) / cfg.grad_accum
             tokens += objective.batch_tokens(batch) * info.world_size
         if not math.isfinite(step_loss):
             raise FloatingPointError(f"training loss is {step_loss} at step {step}")
@@ -174,13 +188,18 @@ def train(model: torch.nn.Module, objective: Objective, batches: RowBatches, cfg
         if done % cfg.eval_every == 0 or done == cfg.steps:
             tl = all_reduce_sum(run_loss.clone(), info)
             row = {"step": done, "train_loss": float(tl[0] / tl[1].clamp(min=1)), "lr": lr}
+            row |= {f"train_{k}": v for k, v in _mean_stats(run_stats, float(tl[1]), info).items()}
             run_loss.zero_()
+            run_stats = {}
             if val is not None:
-                row["val_loss"] = evaluate(model, objective, val, cfg.eval_batches, info, amp)
-                row["val_perplexity"] = _ppl(row["val_loss"])
+                vloss, vstats = evaluate_stats(model, objective, val, cfg.eval_batches, info, amp)
+                row["val_loss"] = vloss
+                row |= {f"val_{k}": v for k, v in vstats.items()}
+                if hasattr(objective, "val_metrics"):
+                    row |= objective.val_metrics(vloss, vstats)
                 if info.is_main:
-                    log.info("step %d: train loss %.4f, val loss %.4f, val perplexity %.2f", done,
-                             row["train_loss"], row["val_loss"], row["val_perplexity"])
+                    log.info("step %d: train loss %.4f, %s", done, row["train_loss"],
+                             ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k.startswith("val_")))
             history.append(row)
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
             if info.is_main:
@@ -191,30 +210,61 @@ def train(model: torch.nn.Module, objective: Objective, batches: RowBatches, cfg
             hook(done, model)
     if bar is not None:
         bar.close()
-    last_val = next((h["val_loss"] for h in reversed(history) if "val_loss" in h), None)
-    return TrainResult(model=model, history=history, val_loss=last_val,
-                       val_perplexity=_ppl(last_val) if last_val is not None else None,
+    last = next((h for h in reversed(history) if "val_loss" in h), {})
+    return TrainResult(model=model, history=history, val_loss=last.get("val_loss"),
+                       val_metrics={k: v for k, v in last.items() if k.startswith("val_") and k != "val_loss"},
                        tokens=tokens, train_seconds=seconds, tokens_per_s=tokens / max(seconds, 1e-9),
                        resumed_from=start if resumed_from is not None else None, fingerprint=fp)
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, objective: Objective, val: RowBatches,
+def evaluate(model: torch.nn.Module, objective: Objective, val: Batches,
              max_batches: int | None, info: DistInfo, amp=contextlib.nullcontext) -> float:
     """Mean validation loss over every process's shard (weighted by ``Loss.weight``)."""
+    return evaluate_stats(model, objective, val, max_batches, info, amp)[0]
+
+
+@torch.no_grad()
+def evaluate_stats(model: torch.nn.Module, objective: Objective, val: Batches, max_batches: int | None,
+                   info: DistInfo, amp=contextlib.nullcontext) -> tuple[float, dict[str, float]]:
+    """Validation loss and ``Loss.stats``, each a ``Loss.weight``-weighted mean over every
+    process's shard."""
     model = unwrap(model)
     was_training = model.training
     model.eval()
     acc = torch.zeros(2, dtype=torch.float64, device=info.device)
+    names: list[str] | None = None
+    stats = None
     for batch in val.once(max_batches):
         with amp():
             out = objective(model, objective.to(batch, info.device))
-        acc += torch.stack([out.loss.detach().double() * out.weight.double(), out.weight.double()])
+        w = out.weight.detach().double()
+        acc += torch.stack([out.loss.detach().double() * w, w])
+        if names is None:
+            names = sorted(out.stats)
+            stats = torch.zeros(len(names), dtype=torch.float64, device=info.device)
+        stats += torch.tensor([float(out.stats[k]) for k in names], dtype=torch.float64, device=info.device) * w
     all_reduce_sum(acc, info)
     model.train(was_training)
     if float(acc[1]) == 0:
         raise ValueError("validation set has no target tokens")
-    return float(acc[0] / acc[1])
+    if stats is None:
+        return float(acc[0] / acc[1]), {}
+    all_reduce_sum(stats, info)
+    return float(acc[0] / acc[1]), {k: float(v / acc[1]) for k, v in zip(names, stats)}
+
+
+def _mean_stats(sums: dict[str, float], steps: float, info: DistInfo) -> dict[str, float]:
+    """Window means of the per-step stats, averaged over processes too."""
+    if not sums:
+        return {}
+    names = sorted(sums)
+    t = all_reduce_sum(torch.tensor([sums[k] for k in names], dtype=torch.float64, device=info.device), info)
+    return {k: float(v / max(steps, 1.0)) for k, v in zip(names, t)}  # steps: all processes' count
+
+
+def _hparams(objective) -> Any:
+    return objective.hparams() if hasattr(objective, "hparams") else None
 
 
 def _resume(out_dir: Path, fp: str, model, opt, sched, info: DistInfo, log) -> dict | None:
@@ -227,10 +277,6 @@ def _resume(out_dir: Path, fp: str, model, opt, sched, info: DistInfo, log) -> d
                  "starting fresh", last, have, fp)
         return None
     return ckpt.load(last, model, opt, sched)
-
-
-def _ppl(loss: float) -> float:
-    return math.exp(min(loss, 50.0))
 
 
 def _progress(cfg: TrainConfig, info: DistInfo, start: int):

@@ -4,18 +4,24 @@ An objective is called as ``objective(model, batch) -> Loss`` in train mode (gra
 through ``Loss.loss``) and in eval mode under ``torch.no_grad``. ``Loss.weight`` is the number
 of items the loss is averaged over (target tokens for an LM, pairs for a contrastive loss), so
 the loop can average validation losses exactly across batches and processes. ``Loss.stats``
-holds extra floats to log. ``batch_tokens(batch)`` counts the tokens a batch feeds the model,
+holds extra floats (loss terms, accuracies, margins) that the loop averages into the history,
+the curves and metrics.json. ``batch_tokens(batch)`` counts the tokens a batch feeds the model,
 for throughput. ``to(batch, device)`` moves a batch.
 
-Later objectives plug in as classes with the same interface:
-  ContrastiveObjective(eos_id, temperature): batch = (view_a, view_b) token rows; embeddings at
-    ``<E>``; symmetric InfoNCE over the cosine-similarity matrix / temperature.
-  DPOObjective(reference_model, beta, pad_id): batch = (chosen, rejected) rows; the DPO loss on
-    log-probability ratios against a frozen reference.
+Optional hooks (the loop calls them when present):
+  ``setup(model, device)``            once the model is on its device: place frozen parts there
+                                      (a DPO reference model), never trained, never saved.
+  ``hparams() -> dict``               the objective's hyper-parameters, part of the resume fingerprint.
+  ``val_metrics(loss, stats) -> dict`` extra validation metrics from the mean loss and stats
+                                      (perplexity belongs to the LM objective, not the loop).
+
+Objectives of the families live beside their models (VALL-E AR/NAR, DPO); the generic ones are
+here and in ``contrastive.py`` (InfoNCE).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -65,6 +71,12 @@ class LMObjective:
 
     def batch_tokens(self, batch: torch.Tensor) -> int:
         return int(batch.shape[0] * (batch.shape[1] - 1))
+
+    def hparams(self) -> dict:
+        return {"pad_id": self.pad_id}
+
+    def val_metrics(self, loss: float, stats: dict[str, float]) -> dict[str, float]:
+        return {"val_perplexity": math.exp(min(loss, 50.0))}
 
     def to(self, batch: torch.Tensor, device: torch.device) -> torch.Tensor:
         return batch.to(device, dtype=torch.long, non_blocking=True)

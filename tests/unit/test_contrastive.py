@@ -10,7 +10,8 @@ from pipeline.cli import main
 from pipeline.aria.model import ModelConfig, TransformerEMB, build, save
 from pipeline.aria.embedding import EmbEncoder, TrunkEncoder, chunk_ids, embed_pieces
 from pipeline.aria.tokenizer import AbsTokenizer, Note, Piece
-from pipeline.train.contrastive import ContrastiveObjective, PairBatches, info_nce
+from pipeline.aria.pairs import PairBatches
+from pipeline.train.contrastive import ContrastiveObjective, info_nce
 
 pytestmark = pytest.mark.unit
 

@@ -130,3 +130,33 @@ def test_tokenize_task_quarantines_corrupt_midi(tmp_path):
 def test_reason_of_falls_back_to_exception_name():
     assert reason_of(KeyError("weird")) == "key_error"
     assert reason_of("pitch out of range: 3 notes") == "pitch_out_of_range"
+
+
+def test_items_of_any_shape_round_trip(tmp_path):
+    from pipeline.data.token_store import TokenStore, write_split
+
+    items = [({"id": "flat"}, np.arange(5)),
+             ({"id": "compound"}, np.arange(18).reshape(3, 6)),  # [notes, fields]
+             ({"id": "codes"}, np.arange(40).reshape(4, 10)),  # [n_q, frames]
+             ({"id": "patches"}, np.arange(32).reshape(2, 16))]  # [P, 16]
+    info = write_split(tmp_path / "train", items)
+    assert info == {"pieces": 4, "tokens": 5 + 18 + 40 + 32}
+    store = TokenStore(tmp_path / "train")
+    for (label, arr), got in zip(items, store):
+        assert got.shape == arr.shape
+        np.testing.assert_array_equal(got, arr)
+    assert store.shapes == [(5,), (3, 6), (4, 10), (2, 16)]
+    assert "shape" not in store.index[0]  # flat stores keep their old index bytes
+
+
+def test_shape_that_disagrees_with_length_is_an_error(tmp_path):
+    import json
+
+    from pipeline.data.token_store import TokenStore, write_split
+
+    write_split(tmp_path / "s", [({"id": "a"}, np.zeros((2, 3)))])
+    row = json.loads((tmp_path / "s/index.jsonl").read_text())
+    row["shape"] = [4, 3]
+    (tmp_path / "s/index.jsonl").write_text(json.dumps(row) + "\n")
+    with pytest.raises(ValueError, match="shape and length disagree"):
+        TokenStore(tmp_path / "s")

@@ -1,7 +1,7 @@
 """Tokenizer speed, side by side on the same MIDI files; prints a table and ratios.
 
-    python benchmarks/tokenizers.py [--files N] [--rounds R] [--json out.json]
-    (or python -m benchmarks.tokenizers ...)
+    python benchmarks/bench_tokenizers.py [--files N] [--rounds R] [--json out.json] [--quick]
+    (or python -m benchmarks.bench_tokenizers ...; --quick: 3 files, 1 round, a smoke run)
 
 Systems (each: read the MIDI file from disk + tokenize to ids, one process, one thread):
 1. our Aria "abs" tokenizer (pipeline.aria.tokenizer.AbsTokenizer, mido reader);
@@ -9,7 +9,7 @@ Systems (each: read the MIDI file from disk + tokenize to ids, one process, one 
 3. plain miditok ``REMI`` with our GnM config (same beat_res / pitch range as 4);
 4. our ``RemiTokenizer`` (miditok REMI + track merge, pitch check, tempo class, prefix).
 Files: the first N MIDIs of data/ingest/index.jsonl, or Bach chorales from music21's corpus
-written to a temp dir when data/ingest is absent. Notes are counted once with symusic, so
+written to a temp dir (with the ingest stage's own score writer) when data/ingest is absent. Notes are counted once with symusic, so
 notes/s is comparable across systems; a file any system fails on is left out of all.
 """
 
@@ -38,17 +38,18 @@ def corpus_files(n: int) -> list[Path]:
         return [ROOT / "data/ingest" / r["midi"] for r in rows[:n]]
     from music21 import corpus
 
+    from pipeline.data.scores import score_to_midi_bytes  # the writer the ingest stage uses
+
     out = Path(tempfile.mkdtemp(prefix="bench-tokenize-"))
     files = []
     for p in sorted(corpus.getComposer("bach"))[: n * 2]:
         if len(files) == n:
             break
         try:
-            s = corpus.parse(p)
             f = out / f"{Path(str(p)).stem}.mid"
-            s.write("midi", fp=str(f))
+            f.write_bytes(score_to_midi_bytes(corpus.parse(p)))
             files.append(f)
-        except Exception:  # noqa: BLE001 - corpus files music21 cannot write
+        except Exception:  # noqa: BLE001 - corpus files music21 cannot parse or write
             continue
     return files
 
@@ -82,7 +83,10 @@ def main(argv=None) -> dict:
     ap.add_argument("--files", type=int, default=60)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--quick", action="store_true", help="3 files, 1 round: a smoke run")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.files, args.rounds = min(args.files, 3), 1
 
     files = corpus_files(args.files)
     fns = systems()

@@ -1,0 +1,127 @@
+"""Load GnM checkpoints: ours (a directory) and upstream's released ``.pt`` state dicts.
+
+Upstream saves ``torch.save(model.state_dict())``: a plain dict of float32 tensors, no config.
+We read it with ``torch.load(weights_only=True)``, infer the shape from the tensors (layers,
+d_model, d_ff, d_word_embed, adapter positions, vocabulary size; heads are not stored: 8 as
+upstream unless given) and load strictly. The vocabulary (our ``vocab.json`` or upstream's
+``dictionary.pkl`` through a restricted unpickler) must have exactly the checkpoint's size.
+
+Our model directories hold ``params.pt`` (the same upstream layout), ``config.json`` and
+``vocab.json`` (+ ``dictionary.pkl``), so upstream code can read our weights too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import torch
+
+from pipeline.gnm.model import GnmConfig, GnmDecoder, StyleClassifier
+from pipeline.gnm.vocab import Vocab
+
+WEIGHTS = "params.pt"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be read or does not match its vocabulary/config."""
+
+
+class VocabMismatchError(CheckpointError):
+    """The checkpoint's vocabulary size differs from the dictionary given with it."""
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    path = Path(path)
+    try:
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"no such checkpoint: {path}") from None
+    except Exception as exc:  # noqa: BLE001 - weights_only refuses arbitrary objects
+        raise CheckpointError(f"cannot load {path} as a plain state dict: {exc}") from exc
+    if isinstance(sd, dict) and "model" in sd and isinstance(sd["model"], dict):
+        sd = sd["model"]
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise CheckpointError(f"{path} is not a state dict of tensors")
+    return {k.removeprefix("module."): v for k, v in sd.items()}
+
+
+def infer_config(sd: dict[str, torch.Tensor], n_heads: int = 8) -> dict:
+    """Shape of an upstream decoder or classifier from its state dict."""
+    kind = "classifier" if "cls_head.weight" in sd else "decoder"
+    stack = "encoder" if kind == "classifier" else "decoder"
+    try:
+        vocab, d_embed = sd["word_emb.emb_lookup.weight"].shape
+        layers = {int(m.group(1)) for k in sd if (m := re.match(rf"{stack}\.layers\.(\d+)\.", k))}
+        d_ff, d_model = sd[f"{stack}.layers.0.ffn.0.weight"].shape
+    except KeyError as exc:
+        raise CheckpointError(f"not a GnM checkpoint: missing {exc}") from None
+    cfg = {"kind": kind, "vocab_size": int(vocab), "d_model": int(d_model), "n_heads": n_heads,
+           "n_layers": len(layers), "d_ff": int(d_ff)}
+    if kind == "classifier":
+        cfg["num_classes"] = int(sd["cls_head.weight"].shape[0])
+    else:
+        cfg["d_word_embed"] = int(d_embed)
+        cfg["adapter_positions"] = sorted({int(m.group(1)) for k in sd
+                                           if (m := re.match(r"decoder\.adapters\.(\d+)\.", k))})
+    return cfg
+
+
+def build(cfg: dict) -> torch.nn.Module:
+    cfg = dict(cfg)
+    kind = cfg.pop("kind", "decoder")
+    cfg.pop("meta", None)
+    if kind == "classifier":
+        return StyleClassifier(**cfg)
+    return GnmDecoder(GnmConfig(**cfg))
+
+
+def load(path: str | Path, vocab: str | Path | Vocab | None = None, *, n_heads: int | None = None,
+         device: str | torch.device = "cpu") -> torch.nn.Module:
+    """A GnM decoder or style classifier in eval mode, with ``.vocab`` attached.
+
+    ``path``: one of our model directories, or an upstream ``.pt`` (then ``vocab`` is required:
+    a ``dictionary.pkl``, a ``vocab.json`` or its directory).
+    """
+    path = Path(path)
+    if path.is_dir():
+        cfg_file = path / "config.json"
+        if not cfg_file.is_file():
+            raise CheckpointError(f"{path} has no config.json (not a GnM model directory)")
+        cfg = json.loads(cfg_file.read_text())
+        if n_heads is not None:
+            cfg["n_heads"] = n_heads
+        sd = read_state_dict(path / WEIGHTS)
+        vocab = vocab if vocab is not None else path
+    else:
+        if vocab is None:
+            raise CheckpointError(f"{path.name}: an upstream checkpoint needs vocab= (dictionary.pkl)")
+        sd = read_state_dict(path)
+        cfg = infer_config(sd, n_heads or 8)
+    vocab = vocab if isinstance(vocab, Vocab) else Vocab.load(vocab)
+    if len(vocab) != cfg["vocab_size"]:
+        raise VocabMismatchError(
+            f"checkpoint {path.name} has a vocabulary of {cfg['vocab_size']} (PAD included), "
+            f"the dictionary gives {len(vocab)}: they were not made together")
+    model = build(cfg)
+    try:
+        model.load_state_dict(sd, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: weights do not fit the config: {exc}") from exc
+    model.vocab = vocab
+    return model.to(device).eval()
+
+
+def save(model: torch.nn.Module, out_dir: str | Path, vocab: Vocab, **extra) -> None:
+    """``params.pt`` (upstream layout) + ``config.json`` + the vocabulary files."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sd = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    torch.save(sd, out_dir / WEIGHTS)
+    if isinstance(model, StyleClassifier):
+        cfg = {"kind": "classifier", **model.config}
+    else:
+        cfg = {"kind": "decoder", **model.config.to_dict()}
+    (out_dir / "config.json").write_text(json.dumps({**cfg, "meta": extra}, indent=2, sort_keys=True) + "\n")
+    vocab.save(out_dir)

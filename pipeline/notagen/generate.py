@@ -1,0 +1,207 @@
+"""Patch-by-patch NotaGen sampling with a patch-level KV cache and a char decoder cached
+within each patch; streaming past the context; character and time caps.
+
+Per character: softmax -> top-k -> top-p -> temperature on the filtered probabilities
+(``pipeline.sample.sampling`` order "notagen"; upstream 9 / 0.9 / 1.2).  Upstream differences
+kept out on purpose: filtered tokens are exactly impossible (upstream re-adds 1e-12), a patch
+stops at its EOS char (upstream samples 16 chars then zeroes the tail: same patch), and the
+torch generator replaces numpy's global RNG.
+
+The first body patch: when a patch starts with ``[r:`` outside the body, ``0/`` is forced next
+(upstream discards the patch and resamples with the prefix ``[r:0/``: the same distribution,
+since the char decoder is causal).  A prompt whose body lines carry no ``[r:i/j]`` tags gets
+them added (upstream NotaGen #34 stopped generation on such input).
+
+Streaming: when the context is full, it is rebuilt from BOS + metadata patches + the patches
+of the last half of the complete body lines (count fixed the first time, at least one) + the
+current line, and the cache is refilled.  Upstream re-encodes the same text; keeping the
+generated patches avoids a second patchilizer pass and gives the same ids for bar-aligned
+patches.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from pipeline.notagen.model import NotaGenModel
+from pipeline.notagen.patchilizer import (
+    BOS_ID, EOS_ID, PAD_ID, PatchifyError, add_stream_tags, bos_patch, decode_patch,
+    has_stream_tags, metadata_patches, split_lines, to_ids, body_patches,
+)
+from pipeline.notagen.rests import restore_rests
+from pipeline.sample.sampling import sample_next
+
+STOPS = ("eos", "max_chars", "max_seconds", "max_patches", "no_body_line", "context_overflow")
+
+
+@dataclass
+class Generated:
+    text: str                 # as generated: prompt + metadata + [r:]-tagged, rest-reduced body
+    interleaved: str | None   # rests restored, tags and %-prompt lines dropped (None: see restore_error)
+    stop: str                 # one of STOPS; "eos" is the only complete piece
+    patches: int              # patches generated
+    chars: int                # characters generated (prompt excluded)
+    seconds: float
+    restore_error: str | None = None
+    stream_resets: int = 0
+
+    @property
+    def complete(self) -> bool:
+        return self.stop == "eos" and self.interleaved is not None
+
+
+@dataclass
+class _Context:
+    """The patch rows the patch decoder sees, with the body line each row starts in."""
+    meta: list[list[int]] = field(default_factory=list)        # BOS + metadata rows
+    body: list[tuple[list[int], int]] = field(default_factory=list)
+    line: int = 0                                              # current body line index
+
+    def rows(self) -> list[list[int]]:
+        return self.meta + [r for r, _ in self.body]
+
+    def __len__(self) -> int:
+        return len(self.meta) + len(self.body)
+
+
+class _PatchState:
+    """The patch decoder's hidden state for the next patch; cached or recomputed."""
+
+    def __init__(self, model: NotaGenModel, use_cache: bool):
+        self.model, self.use_cache = model, use_cache
+        self.device = next(model.parameters()).device
+        self.past = None
+        self.hidden = None
+
+    def reset(self, rows: list[list[int]]) -> None:
+        x = torch.tensor([rows], dtype=torch.long, device=self.device)
+        out = self.model.patch_level_decoder(x, use_cache=self.use_cache)
+        self.past = out.past_key_values if self.use_cache else None
+        self.hidden = out.last_hidden_state[:, -1]
+
+    def push(self, row: list[int], all_rows: list[list[int]]) -> None:
+        if not self.use_cache:
+            return self.reset(all_rows)
+        x = torch.tensor([[row]], dtype=torch.long, device=self.device)
+        out = self.model.patch_level_decoder(x, past_key_values=self.past, use_cache=True)
+        self.past, self.hidden = out.past_key_values, out.last_hidden_state[:, -1]
+
+
+def _sample_patch(model: NotaGenModel, hidden: torch.Tensor, sample, *, in_body: bool,
+                  use_cache: bool, patch_size: int) -> list[int]:
+    """Characters of the next patch, stopping at EOS; the tail is pad."""
+    lm = model.char_level_decoder.base
+    wte = lm.transformer.wte
+    chars: list[int] = []
+    past = None
+    while len(chars) < patch_size:
+        if use_cache:
+            emb = hidden[:, None] if past is None else wte(torch.tensor([[chars[-1]]], device=hidden.device))
+            out = lm(inputs_embeds=emb, past_key_values=past, use_cache=True)
+            past = out.past_key_values
+        else:
+            prev = wte(torch.tensor([chars], dtype=torch.long, device=hidden.device))
+            out = lm(inputs_embeds=torch.cat([hidden[:, None], prev], dim=1))
+        forced = None
+        if not in_body and len(chars) in (3, 4) and chars[:3] == [ord(c) for c in "[r:"]:
+            forced = ord("0/"[len(chars) - 3])  # the first body line is line 0
+        c = forced if forced is not None else int(sample(out.logits[:, -1]))
+        chars.append(c)
+        if c == EOS_ID:
+            break
+    return chars + [PAD_ID] * (patch_size - len(chars))
+
+
+def _prompt_context(prompt_lines, patch_size: int, extra_lines: int) -> tuple[_Context, str, bool]:
+    if isinstance(prompt_lines, str):
+        prompt_lines = [prompt_lines]
+    lines = split_lines("\n".join(line.rstrip("\n") for line in prompt_lines))
+    start = next((i for i, line in enumerate(lines) if "[V:" in line or line.startswith("[r:")), len(lines))
+    meta, body = lines[:start], lines[start:]
+    if body and not has_stream_tags(body):
+        body = add_stream_tags(body, extra_lines)
+    ctx = _Context(meta=to_ids([bos_patch(patch_size)] + metadata_patches(meta, patch_size), patch_size).tolist())
+    for k, line in enumerate(body):
+        for row in to_ids(body_patches([line], patch_size), patch_size).tolist():
+            ctx.body.append((row, k))
+    ctx.line = len(body)
+    return ctx, "".join(meta + body), bool(body)
+
+
+@torch.no_grad()
+def generate(model: NotaGenModel, prompt_lines=(), *, top_k: int | None = 9, top_p: float | None = 0.9,
+             temperature: float = 1.2, seed: int = 0, generator: torch.Generator | None = None,
+             max_chars: int = 102400, max_seconds: float = 1200.0, max_patches: int | None = None,
+             use_cache: bool = True, extra_lines: int = 16, restore: bool = True) -> Generated:
+    """Sample one piece after ``prompt_lines`` (e.g. ``["%Romantic", "%Chopin, Frederic", "%Keyboard"]``,
+    optionally followed by header and ``[V:n]`` body lines, tagged or not).
+
+    Stops on the EOS patch (``stop="eos"``), on ``max_chars`` generated characters,
+    ``max_seconds`` or ``max_patches``; see :class:`Generated`.  Runs under ``no_grad`` with the
+    model in eval mode (its mode is restored afterwards).
+    """
+    cfg = model.config
+    ps, limit = cfg.patch_size, cfg.patch_length
+    gen = generator or torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
+
+    def sample(logits):
+        return sample_next(logits, temperature=temperature, top_k=top_k, top_p=top_p, order="notagen", generator=gen)
+
+    ctx, text, in_body = _prompt_context(prompt_lines, ps, extra_lines)
+    if len(ctx) >= limit:
+        raise PatchifyError(f"the prompt is {len(ctx)} patches; the model's context is {limit}")
+    was_training = model.training
+    model.eval()
+    state = _PatchState(model, use_cache)
+    state.reset(ctx.rows())
+    out, n_patches, resets, keep_lines, stop = [], 0, 0, None, None
+    t0 = time.perf_counter()
+    try:
+        while stop is None:
+            row = _sample_patch(model, state.hidden, sample, in_body=in_body, use_cache=use_cache, patch_size=ps)
+            if row[0] == BOS_ID and row[1] == EOS_ID:
+                stop = "eos"
+                break
+            chunk = decode_patch(row)
+            n_patches += 1
+            out.append(chunk)
+            if not in_body and (chunk.startswith("[r:") or chunk.startswith("[V:")):
+                in_body = True
+            if in_body:
+                ctx.body.append((row, ctx.line))
+                ctx.line += chunk.count("\n")
+            else:
+                ctx.meta.append(row)
+            if sum(map(len, out)) > max_chars:
+                stop = "max_chars"
+            elif time.perf_counter() - t0 > max_seconds:
+                stop = "max_seconds"
+            elif max_patches is not None and n_patches >= max_patches:
+                stop = "max_patches"
+            elif len(ctx) >= limit:
+                if not ctx.body or ctx.line == 0:
+                    stop = "no_body_line" if not ctx.body else "context_overflow"
+                    break
+                if keep_lines is None:
+                    keep_lines = max(1, ctx.line // 2)
+                first = ctx.line - keep_lines
+                ctx.body = [(r, k) for r, k in ctx.body if k >= first]
+                if len(ctx) >= limit:
+                    stop = "context_overflow"
+                    break
+                resets += 1
+                state.reset(ctx.rows())
+            else:
+                state.push(row, ctx.rows())
+    finally:
+        model.train(was_training)
+    gen_text = "".join(out)
+    full = text + gen_text
+    interleaved, err = (None, None)
+    if stop == "eos" and restore:
+        interleaved, err = restore_rests(full)
+    return Generated(text=full, interleaved=interleaved, stop=stop, patches=n_patches, chars=len(gen_text),
+                     seconds=time.perf_counter() - t0, restore_error=err, stream_resets=resets)
