@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import torch
 
-from pipeline.sample.processors import BanTokens, ForceTokenAfter, GenerationState, LogitsProcessor, apply
+from pipeline.sample.processors import BanTokens, GenerationState, LogitsProcessor, apply
 from pipeline.sample.sampling import SamplingError, check_options, sample_next
 
 
@@ -36,8 +36,6 @@ def generate(
     top_k: int | None = None,
     order: str = "aria",
     banned_ids: Sequence[int] = (),
-    dim_id: int | None = None,
-    force_dim_after: int | None = None,
     processors: Sequence[LogitsProcessor] = (),
     use_cache: bool = True,
     progress: bool = False,
@@ -45,12 +43,10 @@ def generate(
     """Continue every prompt by up to ``max_new_tokens`` tokens; return prompt + continuation.
 
     A row stops after it emits ``eos_id`` (kept as its last token) or when it reaches
-    ``model.config.max_seq_len`` tokens in total. ``banned_ids`` are never sampled. With
-    ``dim_id`` and ``force_dim_after`` set, a row that has generated ``force_dim_after`` tokens
-    without ``dim_id`` is forced to emit it next (Aria's ``--end``: pass max_new_tokens - 130).
-    ``processors`` (see :mod:`pipeline.sample.processors`) edit the logits before the sampling
-    filters; ``banned_ids`` and ``force_dim_after`` are shorthands for ``BanTokens`` and
-    ``ForceTokenAfter`` processors, applied first.
+    ``model.config.max_seq_len`` tokens in total. ``banned_ids`` are never sampled.
+    ``processors`` (see :mod:`pipeline.sample.processors`: grammar guards, forced tokens such as
+    Aria's ``<D>`` near the end, classifier-free guidance) edit the logits before the sampling
+    filters; ``banned_ids`` is a shorthand for a ``BanTokens`` processor, applied first.
     ``seed`` seeds a private generator (results then depend only on inputs and options).
     ``use_cache=False`` recomputes the whole prefix at every step (reference/benchmark path).
     ``progress`` shows a tqdm bar over decode steps. ``pad_id`` only fills finished rows
@@ -60,7 +56,7 @@ def generate(
     cfg = model.config
     max_len, vocab = int(cfg.max_seq_len), getattr(cfg, "vocab_size", None)
     prompts = [list(map(int, p)) for p in prompts]
-    _validate(prompts, max_new_tokens, max_len, vocab, eos_id, pad_id, banned_ids, dim_id, force_dim_after)
+    _validate(prompts, max_new_tokens, max_len, vocab, eos_id, pad_id, banned_ids)
     if not prompts:
         return []
     device = _device(model)
@@ -73,10 +69,7 @@ def generate(
     tokens = torch.full((bsz, total), pad_id, dtype=torch.long, device=device)
     for b, p in enumerate(prompts):
         tokens[b, : len(p)] = torch.tensor(p, dtype=torch.long)
-    rules: list[LogitsProcessor] = [BanTokens(banned_ids)] if banned_ids else []
-    if force_dim_after is not None:
-        rules.append(ForceTokenAfter(dim_id, force_dim_after))
-    rules += list(processors)
+    rules: list[LogitsProcessor] = ([BanTokens(banned_ids)] if banned_ids else []) + list(processors)
     gen = torch.Generator(device=device).manual_seed(seed) if seed is not None else None
     ends = targets.clone()
     done = targets <= lens
@@ -150,7 +143,7 @@ def _device(model) -> torch.device:
         return torch.device("cpu")
 
 
-def _validate(prompts, max_new_tokens, max_len, vocab, eos_id, pad_id, banned_ids, dim_id, force_dim_after):
+def _validate(prompts, max_new_tokens, max_len, vocab, eos_id, pad_id, banned_ids):
     if isinstance(max_new_tokens, bool) or int(max_new_tokens) != max_new_tokens or max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens}")
     for i, p in enumerate(prompts):
@@ -162,17 +155,10 @@ def _validate(prompts, max_new_tokens, max_len, vocab, eos_id, pad_id, banned_id
             )
         if vocab is not None and (min(p) < 0 or max(p) >= vocab):
             raise ValueError(f"prompt {i} has token ids outside [0, {vocab})")
-    named = {"eos_id": eos_id, "pad_id": pad_id, "dim_id": dim_id}
+    named = {"eos_id": eos_id, "pad_id": pad_id}
     named.update({f"banned_ids[{i}]": t for i, t in enumerate(banned_ids)})
     for name, t in named.items():
         if t is not None and (t < 0 or (vocab is not None and t >= vocab)):
             raise ValueError(f"{name}={t} is outside the vocabulary [0, {vocab})")
-    if force_dim_after is not None and dim_id is None:
-        raise ValueError("force_dim_after needs dim_id")
-    if force_dim_after is not None:
-        if force_dim_after < 0:
-            raise ValueError(f"force_dim_after must be >= 0, got {force_dim_after}")
-        if dim_id in set(banned_ids):
-            raise SamplingError(f"dim_id {dim_id} is both banned and forced")
     if eos_id is not None and eos_id in set(banned_ids):
         raise SamplingError(f"eos_id {eos_id} is banned: rows could never stop early")

@@ -69,9 +69,9 @@ class ForceTokenAfter:
         seen = ((state.tokens[:, : state.pos] == self.token_id) & gen).any(dim=1)
         force = state.active & ~seen & (state.pos - state.prompt_lens >= self.after)
         if bool(force.any()):
-            kept = logits[force, self.token_id].clone()
+            kept = logits[force, self.token_id].clone()  # a banned token stays banned: the sampler then errors
             logits[force] = float("-inf")
-            logits[force, self.token_id] = torch.where(torch.isfinite(kept), kept, torch.zeros_like(kept))
+            logits[force, self.token_id] = kept
         return logits
 
 

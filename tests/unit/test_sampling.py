@@ -151,13 +151,15 @@ def test_generate_respects_context_length():
 
 
 def test_generate_bans_and_forces_dim():
+    from pipeline.sample.processors import ForceTokenAfter
+
     model = CountingModel()
     out = generate(model, [[1]], max_new_tokens=5, temperature=0, banned_ids=[3])
     assert 3 not in out[0][1:]
-    out = generate(model, [[1]], max_new_tokens=5, temperature=0, dim_id=15, force_dim_after=2)
+    out = generate(model, [[1]], max_new_tokens=5, temperature=0, processors=[ForceTokenAfter(15, 2)])
     assert out == [[1, 2, 3, 15, 16, 17]]
-    with pytest.raises(SamplingError, match="both banned and forced"):
-        generate(model, [[1]], max_new_tokens=5, dim_id=15, force_dim_after=2, banned_ids=[15])
+    with pytest.raises(SamplingError):  # banned and forced: the row has nothing left to sample
+        generate(model, [[1]], max_new_tokens=5, banned_ids=[15], processors=[ForceTokenAfter(15, 2)])
 
 
 @pytest.fixture(scope="module")
