@@ -1,6 +1,8 @@
 """Aria speed, side by side with peers in the same process; prints a table and ratios.
 
-    python benchmarks/aria.py [--quick] [--threads N] [--json out.json]
+    python benchmarks/bench_aria.py [--quick] [--threads N] [--json out.json]
+
+--quick: tiny sizes (batch 1 x 64, one step, 32 new tokens), a smoke run whose numbers mean little.
 
 1. training tokens/s (fwd + bwd + AdamW step): our TransformerLM vs transformers'
    LlamaForCausalLM with the same d_model / layers / heads / FFN / vocab (target ratio >= 1.0);
@@ -147,20 +149,20 @@ def load_mlx(model):
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="fewer steps and tokens (~1 minute)")
+    ap.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run of every path (seconds)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (default 1: stable on a shared 2-core box; try 2 on a quiet one)")
     ap.add_argument("--json", type=Path, help="also write the numbers here")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    batch, seq, steps = (2, 256, 3) if args.quick else (4, 512, 5)
-    new_tokens = 256 if args.quick else 1024
+    batch, seq, steps = (1, 64, 1) if args.quick else (4, 512, 5)
+    new_tokens, rounds = (32, 1) if args.quick else (1024, 2)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()} (interop {torch.get_num_interop_threads()})")
     print(f"model d{CFG.d_model} x {CFG.n_layers} layers, {CFG.n_heads} heads, ffn {CFG.ff_mult * CFG.d_model}, "
           f"vocab {CFG.vocab_size}; fp32 CPU; MLX threads are managed by MLX")
 
     train = bench_train(batch, seq, steps)
-    decode, info = bench_decode(new_tokens, 16, rounds=2)
+    decode, info = bench_decode(new_tokens, 16, rounds=rounds)
 
     rows = [
         (f"train fwd+bwd+AdamW, batch {batch} x seq {seq}", "ours TransformerLM", train["ours"]),

@@ -1,14 +1,19 @@
-"""DVC stage ``tokenize_remi``: every ingested MIDI -> GnM-style REMI ids, per split.
+"""DVC stage ``gnm_tokenize``: every ingested MIDI -> GnM score events -> ids, + the vocabulary.
 
-Each piece is ``Composer_<x> TempoClass_<c> BOS ...REMI... EOS``; composers not listed in
-``tokenize_remi.composers`` get ``Composer_None``. Files with pitches outside the range are
-quarantined (GnM drops them) unless ``out_of_range: drop_notes``.
-Outputs ``data/tokens/remi/`` ({train,val,test}/..., rejected.jsonl, tokenizer.json (miditok),
-tokenizer_meta.json) and ``reports/gnm_tokenize/stats.json``.
+Default (``tokenizer: gnm``): upstream's events (pipeline/gnm/events.py) with ``Composer_None``
+stored at position 0 (the mastery/scratch stages swap in the piece's composer token); the
+vocabulary is built as upstream's ``events2words`` from the corpus + the mastery composers and
+written as ``vocab.json`` (with its sha256) and upstream's ``dictionary.pkl``. Splits are drawn
+per category as upstream (sorted ids, ``random.Random(seed)`` shuffle), with ``val_fraction``
+held out (at least one piece of a category with two or more). Files with pitches outside
+21..108, no bars or unreadable bytes are quarantined in ``rejected.jsonl`` with the reason.
+``tokenizer: miditok`` writes miditok REMI ids instead (pipeline/gnm/remi.py; not trainable here).
+Outputs ``data/tokens/remi/`` and ``reports/gnm_tokenize/stats.json``.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from pathlib import Path
 
@@ -17,69 +22,116 @@ from prefect import flow, get_run_logger, task
 from pipeline.config import load_section, repo_root
 from pipeline.data.jsonl import read_jsonl
 from pipeline.data.token_store import accepted, quarantined, write_dataset
+from pipeline.gnm.events import composer_name, events
+from pipeline.gnm.remi import RemiTokenizer, composer_token
+from pipeline.gnm.vocab import Vocab
 from pipeline.orchestration.runners import map_shards
 from pipeline.orchestration.stage import StageOutputs, dump_json, params_dump
-from pipeline.gnm.remi import RemiTokenizer, composer_token
 
 OUT, REPORT, INGEST = "data/tokens/remi", "reports/gnm_tokenize", "data/ingest"
 
 
-def tokenize_rows(rows: list[dict], params: dict, ingest_dir: str) -> list[dict]:
-    """One result per row: accepted ids, or quarantined with a reason. Never raises per piece."""
-    tok = RemiTokenizer(params)
-    known = {composer_token(c) for c in params["composers"]}
+def event_rows(rows: list[dict], pickup: str, ingest_dir: str) -> list[dict]:
+    """One result per row: the event strings, or a quarantine record. Never raises per piece."""
     results = []
     for row in rows:
-        path = Path(ingest_dir) / row["midi"]
         try:
-            if not path.is_file():
-                results.append(quarantined(row, f"no such MIDI file: {row['midi']}", "missing_file"))
-                continue
-            composer = row.get("composer")
-            composer = composer if composer and composer_token(composer) in known else None
-            ids = tok.encode(path, composer=composer)
-            _, tempo, _ = tok.split_prefix(ids[:3])
-            results.append(accepted(row, ids, composer_token=composer_token(composer), tempo_class=tempo))
+            results.append({"id": row["id"], "ok": True, "events": events(Path(ingest_dir) / row["midi"],
+                                                                         None, pickup=pickup)})
         except Exception as e:  # noqa: BLE001 - quarantine, never crash the stage
             results.append(quarantined(row, e))
     return results
 
 
-@task(name="tokenize-remi-shard")
-def tokenize_remi_shard(rows: list[dict], params: dict, ingest_dir: str) -> list[dict]:
-    return tokenize_rows(rows, params, ingest_dir)
+@task(name="gnm-events-shard")
+def events_shard(rows: list[dict], pickup: str, ingest_dir: str) -> list[dict]:
+    return event_rows(rows, pickup, ingest_dir)
+
+
+@task(name="gnm-miditok-shard")
+def miditok_shard(rows: list[dict], params: dict, ingest_dir: str) -> list[dict]:
+    tok = RemiTokenizer(params)
+    known = {composer_token(c) for c in params["composers"]}
+    out = []
+    for row in rows:
+        try:
+            c = row.get("composer") if composer_token(row.get("composer")) in known else None
+            out.append(accepted(row, tok.encode(Path(ingest_dir) / row["midi"], composer=c)))
+        except Exception as e:  # noqa: BLE001
+            out.append(quarantined(row, e))
+    return out
+
+
+def split_rows(rows: list[dict], group: dict[str, str], val_fraction: float, seed: int) -> dict[str, str]:
+    """id -> train/val, per group as upstream (sorted, Random(seed) shuffle)."""
+    by: dict[str, list[str]] = {}
+    for r in rows:
+        by.setdefault(group[r["id"]], []).append(r["id"])
+    out = {}
+    for ids in by.values():
+        ids = sorted(ids)
+        random.Random(seed).shuffle(ids)
+        n_val = max(1, round(len(ids) * val_fraction)) if len(ids) >= 2 and val_fraction > 0 else 0
+        out |= {i: ("val" if k < n_val else "train") for k, i in enumerate(ids)}
+    return out
 
 
 @flow(name="gnm_tokenize")
-def tokenize_remi() -> None:
+def gnm_tokenize() -> None:
     log = get_run_logger()
     t0 = time.perf_counter()
-    p, rt, root = load_section("gnm_tokenize"), load_section("runtime"), repo_root()
-    params = p.model_dump(mode="json")
-    tok = RemiTokenizer(params)
+    p, base, rt, root = load_section("gnm_tokenize"), load_section("base"), load_section("runtime"), repo_root()
     rows = read_jsonl(root / INGEST / "index.jsonl")
-    log.info("tokenize_remi: %d pieces, vocab %d, vocab hash %s", len(rows), len(tok), tok.vocab_hash()[:16])
+    mastery = {c.lower() for c in p.composers}
     with StageOutputs("gnm_tokenize", [OUT, REPORT]) as out:
-        results = map_shards(tokenize_remi_shard, rows, rt.shard_size, params=params,
-                             ingest_dir=str(root / INGEST))
-        stats = write_dataset(out[OUT], rows, results, len(tok))
-        tok.save(out[OUT] / "tokenizer.json")
-        info = {"name": "remi-gnm", "vocab_size": len(tok), "vocab_hash": tok.vocab_hash(),
-                "pad_id": tok.pad_id, "bos_id": tok.bos_id, "eos_id": tok.eos_id,
-                "composers": tok.composers}
+        if p.tokenizer == "miditok":
+            params = p.miditok.model_dump(mode="json")
+            tok = RemiTokenizer(params)
+            results = map_shards(miditok_shard, rows, rt.shard_size, params=params, ingest_dir=str(root / INGEST))
+            stats = write_dataset(out[OUT], rows, results, len(tok))
+            tok.save(out[OUT] / "tokenizer.json")
+            info = {"name": "remi-miditok", "vocab_size": len(tok), "vocab_hash": tok.vocab_hash(),
+                    "pad_id": tok.pad_id}
+        else:
+            results = map_shards(events_shard, rows, rt.shard_size, pickup=p.pickup, ingest_dir=str(root / INGEST))
+            names = {c: composer_name(c) for c in mastery}
+            ok = [r for r in results if r["ok"]]
+            vocab = Vocab.build({t for r in ok for t in r["events"]}, names.values())
+            row_of = {r["id"]: r for r in rows}
+            for r in ok:
+                row = row_of[r["id"]]
+                c = (row.get("composer") or "").lower()
+                r.update(accepted(row, vocab.encode(r.pop("events")), gnm_composer=names.get(c),
+                                  category=str(row.get(p.category))))
+            group = {r["id"]: (r["composer"].lower() if (r.get("composer") or "").lower() in mastery
+                               else str(r.get(p.category))) for r in rows}
+            split = split_rows(rows, group, p.val_fraction, base.seed)
+            rows = [r | {"split": split[r["id"]]} for r in rows]
+            stats = write_dataset(out[OUT], rows, results, len(vocab))
+            vocab.save(out[OUT])
+            info = {"name": "gnm-events", "vocab_size": len(vocab), "pad_id": vocab.pad_id,
+                    "vocab_hash": vocab.sha256()}
+            info |= {"mastery_composers": [names[c] for c in p.composers if c.lower() in names],
+                     "pickup": p.pickup, "category": p.category}
+            per = {}
+            for r in ok:
+                per.setdefault(r["label"]["gnm_composer"] or "None", 0)
+                per[r["label"]["gnm_composer"] or "None"] += 1
+            stats["pieces_per_composer_token"] = dict(sorted(per.items()))
+            missing = [c for c in info["mastery_composers"] if per.get(c, 0) == 0]
+            if missing:
+                log.warning("gnm_tokenize: mastery composers with no piece: %s", missing)
         dump_json(info, out[OUT] / "tokenizer_meta.json")
-        composer_none = sum(1 for r in results if r["ok"] and r["label"]["composer_token"] == "Composer_None")
-        stats |= {"tokenizer": "remi-gnm", "vocab_hash": info["vocab_hash"], "composer_none": composer_none}
+        stats |= {"tokenizer": info["name"], "vocab_hash": info["vocab_hash"]}
         dump_json(stats, out[REPORT] / "stats.json")
-        out.commit(params_dump("gnm_tokenize"), inputs=[INGEST],
+        out.commit(params_dump("base", "gnm_tokenize"), inputs=[INGEST],
                    extra={"tokenizer": {k: info[k] for k in ("name", "vocab_hash", "vocab_size")}})
-    log.info("tokenize_remi: %d tokenized, %d rejected %s, tokens %s, vocab use %.3f (%.1f s)",
-             stats["tokenized"], stats["rejected"], stats["rejects_by_reason"],
-             {s: v["tokens"] for s, v in stats["splits"].items()}, stats["vocab_use"],
+    log.info("gnm_tokenize: %d tokenized, %d rejected %s, vocab %d (%s), %.1f s", stats["tokenized"],
+             stats["rejected"], stats["rejects_by_reason"], stats["vocab_size"], stats["vocab_hash"][:12],
              time.perf_counter() - t0)
 
 
 if __name__ == "__main__":
     from pipeline.orchestration.stage import run_stage
 
-    run_stage(tokenize_remi)
+    run_stage(gnm_tokenize)

@@ -1,6 +1,8 @@
 """DVC stage ``report``: one static HTML site over every ``reports/<stage>/`` dir.
 
-Outputs ``reports/site/`` (index.html + assets/, plots/, rolls/). The site cannot live at
+Outputs ``reports/site/``: index.html (results first: one section per family from the stages'
+``headline.json`` files, learning curves, every stage's metrics in one table), stages.html (the
+DAG and every file of every stage), assets/, plots/, rolls/. See docs/report.md. The site cannot live at
 ``reports/index.html``: ``reports/`` holds other stages' outs and DVC outs must not overlap,
 so open ``reports/site/index.html`` (from file://, no server, no internet needed).
 """

@@ -16,9 +16,9 @@ from typing import Any, Iterator, Sequence
 import mido
 
 from pipeline.aria.midi import (
-    DRUM, DRUM_DUR_MS, KEPT_FAMILIES, Note, Pedal, Piece, TokenizerError, assign_channels,
-    read_notes, rebase, slice_notes, write_midi,
+    DRUM_DUR_MS, KEPT_FAMILIES, TokenizerError, assign_channels, read_notes, write_midi,
 )
+from pipeline.data.notes import DRUM, Note, Pedal, Piece, rebase, slice_notes
 
 __all__ = [
     "AbsTokenizer", "Piece", "Note", "TokenizerError", "read_notes", "slice_notes", "snap",
@@ -139,7 +139,7 @@ class AbsTokenizer:
     # ------------------------------------------------------------ MIDI -> tokens
     def tokenize(self, midi, add_dim_tok: bool = False, add_eos_tok: bool = True,
                  metadata: dict | None = None, rng=None) -> list:
-        """MIDI path, mido.MidiFile or Piece -> tokens (prefixes, <S>, notes, <E>)."""
+        """MIDI path, bytes, mido.MidiFile or Piece -> tokens (prefixes, <S>, notes, <E>)."""
         piece = midi if isinstance(midi, Piece) else read_notes(midi)
         return self.tokenize_piece(piece, add_dim_tok, add_eos_tok, metadata, rng)
 
@@ -260,7 +260,7 @@ class AbsTokenizer:
         if pedal_on is not None:
             pedals.append(Pedal(0, pedal_on, max([pedal_on] + [n.end_ms for n in notes])))
         chans = assign_channels(n.family for n in notes)
-        return Piece([replace(n, channel=chans[n.family]) for n in notes], pedals)
+        return Piece([replace(n, track=chans[n.family]) for n in notes], pedals)
 
     def detokenize(self, tokens: Sequence) -> mido.MidiFile:
         """Tokens -> MIDI at 500 ticks/beat and 500,000 µs/beat (1 tick = 1 ms)."""

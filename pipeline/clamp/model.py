@@ -138,7 +138,7 @@ class M3Model(nn.Module):
 
 
 # ----------------------------------------------------------------------------- shapes
-_OLD_BUFFERS = re.compile(r"(position_ids|token_type_ids|attn\.bias|attn\.masked_bias)$")
+_OLD_BUFFERS = re.compile(r"(embeddings\.position_ids|embeddings\.token_type_ids|\.attn\.bias|\.attn\.masked_bias)$")
 
 
 def clean_state(state: dict) -> dict:

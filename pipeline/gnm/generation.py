@@ -18,10 +18,12 @@ import torch
 
 from pipeline.gnm.vocab import Vocab
 from pipeline.sample.generate import generate
+from pipeline.sample.processors import GenerationState
 
 
 class GrammarGuard:
-    """Processor ``(new_ids [B, t], logits [B, V]) -> logits`` with incremental per-row state."""
+    """Processor ``(logits [B, V], GenerationState) -> logits``; reads only the ids it has not
+    seen yet, so a 1,200-event piece costs O(T), not O(T^2)."""
 
     def __init__(self, vocab: Vocab, batch_size: int, *, max_bars: int = 128, max_fails: int = 256,
                  temperature: float = 1.0, force_bos: bool = True):
@@ -51,19 +53,18 @@ class GrammarGuard:
             self.bars += is_bar.long()
             self.length += 1
 
-    def __call__(self, new_ids: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-        self.observe(new_ids)
-        logits = logits.clone()
+    def __call__(self, logits: torch.Tensor, state: GenerationState) -> torch.Tensor:
+        self.observe(state.tokens[:, self.length:state.pos])
         dev = logits.device
         logits[:, self.vocab.pad_id] = float("-inf")
-        if self.force_bos and self.length == 2:  # [Composer, first sampled] -> BOS
+        if self.force_bos and state.pos == 2:  # [Composer, first sampled] -> BOS
             return _force(logits, torch.ones(len(logits), dtype=torch.bool, device=dev), self.bos)
-        backwards = self.beat_grid[self.beat_ids][None, :] < self.pos[:, None]  # [B, n_beats]
+        beats = self.beat_ids.to(dev)
+        backwards = (self.beat_grid[self.beat_ids][None, :] < self.pos[:, None]).to(dev)  # [B, n_beats]
         before = torch.softmax(logits.float() / max(self.temperature, 1e-6), dim=-1)
-        masked = logits[:, self.beat_ids.to(dev)]
-        logits[:, self.beat_ids.to(dev)] = masked.masked_fill(backwards.to(dev), float("-inf"))
-        allowed = 1.0 - (before[:, self.beat_ids.to(dev)] * backwards.to(dev)).sum(-1)
-        give_up = (allowed < self.min_mass).cpu()
+        allowed = 1.0 - (before[:, beats] * backwards).sum(-1)
+        logits[:, beats] = logits[:, beats].masked_fill(backwards, float("-inf"))
+        give_up = (allowed < self.min_mass).cpu() & state.active.cpu()
         self.gave_up |= give_up
         done = give_up | (self.bars >= self.max_bars)
         return _force(logits, done.to(dev), self.eos) if bool(done.any()) else logits
@@ -75,34 +76,6 @@ def _force(logits: torch.Tensor, rows: torch.Tensor, token: int) -> torch.Tensor
     return torch.where(rows[:, None], forced, logits)
 
 
-class GuardedModel:
-    """Applies a processor to the last-position logits of a model that follows generate's
-    protocol (until pipeline.sample.generate takes a processor list itself)."""
-
-    def __init__(self, model, processor):
-        self.model, self.processor, self.config = model, processor, model.config
-
-    def parameters(self):
-        return self.model.parameters()
-
-    def new_kv_cache(self, batch_size, max_len):
-        return self.model.new_kv_cache(batch_size, max_len)
-
-    def eval(self):
-        self.model.eval()
-        return self
-
-    def forward(self, idx, kv_cache=None, start_pos=0, last_only=False):
-        if kv_cache is None and start_pos == 0 and self.processor.length:
-            idx_new = idx[:, self.processor.length:]  # no-cache path re-feeds the whole prefix
-        else:
-            idx_new = idx
-        logits = self.model(idx, kv_cache, start_pos, last_only=True)
-        return self.processor(idx_new, logits[:, -1])[:, None, :]
-
-    __call__ = forward
-
-
 def sample_pieces(model, vocab: Vocab, composer: str | None, n: int, *, seed: int,
                   temperature: float = 1.1, top_p: float | None = 0.99, max_bars: int = 128,
                   max_events: int = 1200, use_cache: bool = True, max_fails: int = 256,
@@ -110,10 +83,9 @@ def sample_pieces(model, vocab: Vocab, composer: str | None, n: int, *, seed: in
     """``n`` pieces for ``composer`` (None = Composer_None): event strings, EOS stripped."""
     prompt = [vocab.composer_id(composer)]
     guard = GrammarGuard(vocab, n, max_bars=max_bars, max_fails=max_fails, temperature=temperature)
-    wrapped = GuardedModel(model, guard)
-    rows = generate(wrapped, [prompt] * n, max_new_tokens=max_events - 1, eos_id=guard.eos,
+    rows = generate(model, [prompt] * n, max_new_tokens=max_events - 1, eos_id=guard.eos,
                     pad_id=vocab.pad_id, seed=seed, temperature=temperature, top_p=top_p,
-                    use_cache=use_cache, progress=progress)
+                    processors=[guard], use_cache=use_cache, progress=progress)
     out = []
     for ids in rows:
         toks = vocab.decode(ids)

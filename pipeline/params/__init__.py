@@ -7,8 +7,12 @@ from pipeline.params.aria import (
     TokenizeAriaParams,
 )
 from pipeline.params.data import IngestParams, RenderParams, SegmentParams
-from pipeline.params.gnm import TokenizeRemiParams
+from pipeline.params.gnm import (
+    GnmClassifierParams, GnmEvalParams, GnmFinetuneParams, GnmGenerateParams, GnmPretrainParams,
+    GnmScratchParams, GnmTokenizeParams,
+)
 from pipeline.params.notagen import TokenizeAbcParams
+from pipeline.params.clamp import AbcDpoParams, AbcScoreTableParams, ClampTrainParams
 from pipeline.params.pack import PackParams
 from pipeline.params.report import ReportParams
 
@@ -29,7 +33,17 @@ SECTIONS: dict[str, type[Section]] = {
     "aria_embed": EmbedParams,
     "aria_probe": LinearProbeParams,
     # Generality-to-Mastery
-    "gnm_tokenize": TokenizeRemiParams,
+    "gnm_tokenize": GnmTokenizeParams,
+    "gnm_pretrain": GnmPretrainParams,
+    "gnm_finetune": GnmFinetuneParams,
+    "gnm_scratch": GnmScratchParams,
+    "gnm_generate": GnmGenerateParams,
+    "gnm_classifier": GnmClassifierParams,
+    "gnm_eval": GnmEvalParams,
     # NotaGen
     "abc_tokenize": TokenizeAbcParams,
+    # CLaMP scorer and CLaMP-DPO (NotaGen family)
+    "clamp_train": ClampTrainParams,
+    "abc_dpo": AbcDpoParams,
+    "abc_score_table": AbcScoreTableParams,
 }

@@ -227,6 +227,8 @@ def scan_stage(stage_dir: Path, name: str | None = None, owner: str | None = Non
                 rep.other.append(rel)
         except (OSError, ValueError, UnicodeDecodeError) as e:
             rep.errors.append(f"{rel}: {e}")
+            if rel == HEADLINE:
+                rep.headline_problems.append(f"unreadable: {e}")
             rep.other.append(rel)
     rep.samples, rep.images = group_samples(stage_dir, media, index)
     for rel in index:

@@ -8,7 +8,8 @@ A folder's family, first rule that applies:
    a package in some stage's code deps;
 3. the one family package among its stage's code deps in dvc.yaml (``abc_tokenize`` imports
    ``pipeline/notagen/`` -> ``notagen``);
-4. ``data``: the shared stages (ingest, render_audio, segment, pack).
+4. ``data``: the shared stages (ingest, render_audio, segment, pack); ``other`` for a folder
+   no stage declares as an out.
 
 Families are ordered by their smallest headline ``order`` (families without a headline last),
 then by the build order of their first stage.
@@ -23,7 +24,7 @@ from pathlib import PurePosixPath
 from pipeline.report.collect import StageReport
 from pipeline.report.dag import Stage
 
-DATA = "data"
+DATA, OTHER = "data", "other"
 # The house's generic layers (pipeline/<layer>/): never a family.
 GENERIC_LAYERS = frozenset({"data", "train", "sample", "eval", "report", "orchestration", "params", "commands"})
 NO_HEADLINE_ORDER = 10_000.0
@@ -83,6 +84,8 @@ def group_families(reports: list[StageReport], stages: list[Stage]) -> list[Fami
             return declared[p]
         if p and (counts[p] >= 2 or p in packages) and p not in GENERIC_LAYERS:
             return p
+        if r.owner is None:
+            return OTHER
         own = code_packages(by_name[name]) if name in by_name else set()
         return next(iter(own)) if len(own) == 1 else DATA
 

@@ -36,7 +36,7 @@ figure { margin:0; } figure img { max-width:100%; border:1px solid var(--line); 
 figcaption { font-size:12px; color:var(--muted); }
 .curve img { max-width:1100px; } .gallery img { max-height:380px; }
 .card { border:1px solid var(--line); border-radius:8px; padding:10px; width:440px; background:var(--bg2); }
-.card img { width:100%; background:#fff; } .card audio { width:100%; margin-top:6px; }
+.card img { width:100%; max-height:260px; object-fit:contain; background:#fff; } .card audio { width:100%; margin-top:6px; }
 .card h4 { margin:0 0 6px; } code, pre { background:var(--bg2); border-radius:4px; }
 pre { padding:8px; overflow-x:auto; font-size:12px; }
 img.broken { outline:3px solid #c0392b; }

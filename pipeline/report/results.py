@@ -58,11 +58,11 @@ def _fallback(rep: StageReport, max_rows: int) -> str:
     for rel, text in rep.markdown:
         if "/" not in rel:
             out.append(f'<div class="md">{to_html(text, 3, max_rows)}</div>')
-    metrics = dict(rep.metrics).get("metrics.json")
-    scalars, _ = scalar_items(metrics)
-    if scalars and not out:
-        out.append(results_table(Table(f"reports/{rep.name}/metrics.json", ["metric", "value"],
-                                       [[k, v] for k, v in scalars.items()]), max_rows))
+    for rel, data in sorted(rep.metrics, key=lambda m: m[0] != "metrics.json"):  # metrics.json, then stats
+        scalars, _ = scalar_items(data)
+        if scalars and not out and "/" not in rel:
+            out.append(results_table(Table(f"reports/{rep.name}/{rel}", ["metric", "value"],
+                                           [[k, v] for k, v in scalars.items()]), max_rows))
     if not out:
         return ""
     return (f'<div class="headline"><h3>{escape(_stage_label(rep))}</h3>'
