@@ -30,9 +30,19 @@ fluidsynth:
 	    echo "libfluidsynth is missing: run 'sudo apt-get install libfluidsynth3' (Debian/Ubuntu) or 'brew install fluid-synth' (macOS)"; exit 1; \
 	  fi; \
 	fi
+	@if [ ! -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] && [ ! -f /usr/share/soundfonts/FluidR3_GM.sf2 ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing fluid-soundfont-gm (FluidR3 piano for render_audio's piano_room condition)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fluid-soundfont-gm >/dev/null; \
+	  else \
+	    echo "FluidR3_GM.sf2 is missing: run 'sudo apt-get install fluid-soundfont-gm' (Debian/Ubuntu), or point render_audio.conditions.piano_room.soundfont at a .sf2 file"; exit 1; \
+	  fi; \
+	fi
 
 # Optional: headless Chromium for the report's browser test (tests/unit/test_report.py skips
 # without it). Installed only when missing and we are root; never fails setup.
+# The UI browser test (tests/e2e/test_ui_browser.py) drives the same binary over its DevTools
+# protocol (no chromedriver/selenium) and also skips without it.
 chromium:
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -55,10 +65,10 @@ test: setup
 test-all: setup
 	pytest -q -m "unit or pipeline or slow"
 
+# Every benchmarks/bench_*.py (names that shadow no package); BENCH_ARGS=--quick for a smoke run.
+BENCH_ARGS ?=
 bench: setup
-	python benchmarks/data.py
-	python benchmarks/tokenizers.py
-	python benchmarks/aria.py --quick
+	@set -e; for b in benchmarks/bench_*.py; do echo "== python $$b $(BENCH_ARGS)"; python $$b $(BENCH_ARGS); done
 
 ui: setup
 	ostinato serve

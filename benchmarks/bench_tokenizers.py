@@ -4,13 +4,15 @@
     (or python -m benchmarks.bench_tokenizers ...; --quick: 3 files, 1 round, a smoke run)
 
 Systems (each: read the MIDI file from disk + tokenize to ids, one process, one thread):
-1. our Aria "abs" tokenizer (pipeline.aria.tokenizer.AbsTokenizer, mido reader);
+1. our Aria "abs" tokenizer (pipeline.aria.tokenizer.AbsTokenizer; MIDI parsed by symusic
+   through pipeline.data.notes);
 2. plain miditok ``REMI`` with miditok's default config;
 3. plain miditok ``REMI`` with our GnM config (same beat_res / pitch range as 4);
 4. our ``RemiTokenizer`` (miditok REMI + track merge, pitch check, tempo class, prefix).
 Files: the first N MIDIs of data/ingest/index.jsonl, or Bach chorales from music21's corpus
-written to a temp dir (with the ingest stage's own score writer) when data/ingest is absent. Notes are counted once with symusic, so
-notes/s is comparable across systems; a file any system fails on is left out of all.
+written to a temp dir (with the ingest stage's own score writer) when data/ingest is absent.
+Notes are counted once with symusic, so notes/s is comparable across systems; a file any
+system fails on is left out of all.
 """
 
 from __future__ import annotations

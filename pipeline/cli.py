@@ -18,8 +18,9 @@ EPILOG = "Run 'ostinato COMMAND --help' for a command's options. Docs: README.md
 COMMANDS = {
     "data": "validate a folder of MIDI before a run (ostinato data check DIR)",
     "params": "check params.yaml or apply a profile from profiles/ (e.g. micro)",
-    "generate": "continue a MIDI prompt with an Aria-format checkpoint",
+    "generate": "generate music with a trained checkpoint: --family aria (continue a MIDI prompt), gnm (composer style)",
     "embed": "print or save embeddings of MIDI files",
+    "synthesize": "MIDI + an audio prompt -> audio with a VALL-E checkpoint and a codec",
     "serve": "start the Prefect UI on 127.0.0.1 and serve the repro deployment",
 }
 

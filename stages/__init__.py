@@ -41,3 +41,7 @@ from pipeline.config import repo_root  # noqa: E402
 from pipeline.orchestration.env import prepare_prefect_env  # noqa: E402
 
 prepare_prefect_env(repo_root())
+
+from pipeline.orchestration.stage import quiet_bad_input_tracebacks  # noqa: E402  (no prefect import)
+
+quiet_bad_input_tracebacks()

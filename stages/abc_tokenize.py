@@ -16,7 +16,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 
 from pipeline.config import load_section, repo_root
-from pipeline.params.tokens import TokenizeAbcParams
+from pipeline.params.notagen import TokenizeAbcParams
 from pipeline.data.jsonl import read_jsonl, write_jsonl
 from pipeline.data.token_store import SPLITS, accepted, quarantined, write_dataset
 from pipeline.orchestration.runners import map_shards

@@ -28,11 +28,14 @@ from pipeline.config import load_section, repo_root
 from pipeline.data.jsonl import read_jsonl, write_jsonl
 from pipeline.eval.features import handcrafted_many
 from pipeline.eval.retrieval import disjoint_slices
-from pipeline.aria.embedding import (
-    EmbEncoder, TrunkEncoder, chunk_ids, embed_pieces, encode_rows, load_checked, read_pieces,
-)
+from pipeline.aria.checkpoints import load_checked
+from pipeline.aria.chunks import chunk_ids
+from pipeline.aria.embedding import embed_pieces
+from pipeline.aria.encoders import EmbEncoder, TrunkEncoder, encode_rows
+from pipeline.aria.pieces import read_pieces
 from pipeline.orchestration.stage import StageOutputs, dump_json, params_dump
-from pipeline.aria.tokenizer import AbsTokenizer, slice_notes
+from pipeline.aria.tokenizer import AbsTokenizer
+from pipeline.data.notes import slice_notes
 
 OUT, INGEST, PRETRAIN, CONTRASTIVE = "data/aria_embed", "data/ingest", "models/aria_pretrain", "models/aria_contrastive"
 LABEL_FIELDS = ("composer", "period", "genre", "collection", "source", "n_parts", "key_mode", "time_signature")

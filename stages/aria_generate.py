@@ -23,9 +23,11 @@ from pipeline.data.token_store import TokenStore
 from pipeline.orchestration.stage import StageOutputs, dump_json, params_dump
 from pipeline.report.headline import write_headline
 from pipeline.aria.load import tokenizer_for
-from pipeline.aria.continuation import (
-    Sampling, continue_prompt, load_model, piano_roll, prompt_tokens, read_prompt, to_piece, write_midi,
-)
+from pipeline.aria.checkpoints import load_model
+from pipeline.aria.continue_ import Sampling, continue_prompt
+from pipeline.aria.decoded import to_piece, write_midi
+from pipeline.aria.piano_roll import piano_roll
+from pipeline.aria.prompt import prompt_tokens, read_prompt
 from pipeline.aria.lm import matches
 from pipeline.train.distributed import resolve_device
 

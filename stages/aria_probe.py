@@ -30,7 +30,8 @@ RETRIEVAL = ("contrastive", "frozen_mean", "frozen_last", "handcrafted")
 def _probe_cell(res: dict, metric: str):
     if "skipped" in res:
         return "skipped"
-    return ci(res[metric], *(res.get("ci95") or {}).get(metric, (None, None)))
+    lo, hi = (res.get("ci95") or {}).get(metric, (None, None))
+    return ci(round(res[metric], 4), *((round(lo, 4), round(hi, 4)) if lo is not None else (None, None)))
 
 
 def probe_headline(results: dict[str, dict[str, dict]], retrieval: dict[str, dict], header: str) -> dict:

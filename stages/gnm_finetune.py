@@ -1,4 +1,5 @@
-"""DVC stage ``gnm_finetune``: the mastery model: generality weights + composer tokens + style adapters (separate clipping).
+"""DVC stage ``gnm_finetune``: the mastery model: generality weights + composer tokens
++ style adapters (separate clipping).
 
 See pipeline/gnm/lm_job.py. Outputs ``models/gnm_finetune/`` (params.pt in upstream's state-dict
 layout, config.json, vocab.json, dictionary.pkl) and ``reports/gnm_finetune/`` (metrics.json,

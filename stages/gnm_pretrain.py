@@ -1,4 +1,5 @@
-"""DVC stage ``gnm_pretrain``: the generality model: every piece with Composer_None, class-balanced windows per category.
+"""DVC stage ``gnm_pretrain``: the generality model: every piece with Composer_None,
+class-balanced windows per category.
 
 See pipeline/gnm/lm_job.py. Outputs ``models/gnm_pretrain/`` (params.pt in upstream's state-dict
 layout, config.json, vocab.json, dictionary.pkl) and ``reports/gnm_pretrain/`` (metrics.json,

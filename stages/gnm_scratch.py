@@ -1,4 +1,5 @@
-"""DVC stage ``gnm_scratch``: the scratch baseline: the generality shape (params gnm_pretrain.model, no adapters) trained fresh on the mastery composers' pieces only.
+"""DVC stage ``gnm_scratch``: the scratch baseline: the generality shape (params
+gnm_pretrain.model, no adapters) trained fresh on the mastery composers' pieces only.
 
 See pipeline/gnm/lm_job.py. Outputs ``models/gnm_scratch/`` (params.pt in upstream's state-dict
 layout, config.json, vocab.json, dictionary.pkl) and ``reports/gnm_scratch/`` (metrics.json,

@@ -1,12 +1,13 @@
-"""Strict loading and saving of Aria checkpoints (safetensors, layout of ``specs/aria-checkpoint.md``).
+"""Strict reading and saving of Aria checkpoints (safetensors, layout of ``specs/aria-checkpoint.md``).
 
-``load(path)`` infers the shape of the model from the tensors (d_model, n_layers, ff_mult,
-vocab_size, emb_size), takes ``n_heads``/``max_seq_len``/``rope_base`` from the overrides, then
-from the config JSON that :func:`save` writes into the safetensors metadata, then from the
-released defaults (d_model // 64 heads, 8192 positions, base 500000). It returns a
-``TransformerLM`` when ``lm_head.weight`` is present and a ``TransformerEMB`` when
-``emb_head.weight`` is. Any missing or unexpected key, any shape mismatch, and a vocabulary
-that differs from ``expected_vocab_size`` raise :class:`CheckpointError` naming the keys.
+``checked_config(path)`` infers the shape of the model from the tensors (d_model, n_layers,
+ff_mult, vocab_size, emb_size), takes ``n_heads``/``max_seq_len``/``rope_base`` from the
+overrides, then from the config JSON that :func:`save` writes into the safetensors metadata,
+then from the released defaults (d_model // 64 heads, 8192 positions, base 500000); the head is
+"lm" when ``lm_head.weight`` is present and "emb" when ``emb_head.weight`` is
+(:func:`pipeline.aria.model.load` then builds the torch model). Any missing or unexpected key,
+any shape mismatch, a vocabulary that differs from ``expected_vocab_size`` and a file that is
+not safetensors raise :class:`CheckpointError` naming the file or the keys.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import torch
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from pipeline.aria.model_config import ModelConfig
+from pipeline.aria.tokenizer import AbsTokenizer
 
 TOK_EMB = "model.tok_embeddings.weight"
 LM_HEAD = "lm_head.weight"
@@ -64,8 +67,6 @@ def infer_config(
     shapes: Mapping[str, Sequence[int]], metadata: Mapping[str, str] | None = None, **overrides
 ):
     """(ModelConfig, head) from tensor shapes, our metadata and overrides; see module doc."""
-    from pipeline.aria.model import ModelConfig
-
     if TOK_EMB not in shapes:
         raise CheckpointError(f"missing key {TOK_EMB}: not an Aria checkpoint (keys: {_short(shapes)})")
     heads = [k for k in (LM_HEAD, EMB_HEAD) if k in shapes]
@@ -133,10 +134,17 @@ def check_shapes(
 
 
 def read_header(path: str | Path) -> tuple[dict[str, tuple[int, ...]], dict[str, str]]:
-    """Shapes of every tensor and the string metadata of a safetensors file, without loading data."""
-    with safe_open(str(path), framework="pt") as f:
-        shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
-        metadata = dict(f.metadata() or {})
+    """Shapes of every tensor and the string metadata of a safetensors file, without loading data.
+
+    A file that is not safetensors at all (a MIDI file passed as --checkpoint, a truncated
+    download) is a CheckpointError naming it, not the library's bare ``header too large``."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+            metadata = dict(f.metadata() or {})
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path} is not a safetensors checkpoint ({e}); expected a "
+                              f"model.safetensors file or a directory holding one") from None
     return shapes, metadata
 
 
@@ -163,36 +171,10 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 def tokenizer_for(checkpoint: Path):
     """The tokenizer saved next to the checkpoint (tokenizer.json), else the default config."""
-    from pipeline.aria.tokenizer import AbsTokenizer
-
     saved = Path(checkpoint).parent / "tokenizer.json"
     if saved.is_file():
         return AbsTokenizer(**json.loads(saved.read_text()).get("config", {}))
     return AbsTokenizer()
-
-
-def load(
-    path: str | Path,
-    *,
-    expected_vocab_size: int | None = None,
-    device: str | torch.device = "cpu",
-    dtype: torch.dtype | None = None,
-    **config_overrides,
-):
-    """Load a TransformerLM or TransformerEMB from safetensors, strictly. Returns it in eval mode.
-
-    ``dtype`` defaults to the dtype of the checkpoint's token embedding.
-    """
-    from pipeline.aria.model import TransformerEMB, TransformerLM
-
-    path = Path(path)
-    cfg, head = checked_config(path, expected_vocab_size, **config_overrides)
-    state = load_file(str(path), device=str(device))
-    with torch.device("meta"):
-        model = TransformerLM(cfg) if head == "lm" else TransformerEMB(cfg)
-    model.load_state_dict(state, strict=True, assign=True)
-    model.to(dtype or state[TOK_EMB].dtype)
-    return model.eval()
 
 
 def save(model, path: str | Path, metadata: Mapping[str, object] | None = None) -> Path:

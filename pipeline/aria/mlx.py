@@ -12,19 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.aria.mlx_backend import MLXUnavailableError
+import mlx.core as mx  # optional: pipeline.aria.mlx_backend turns its absence into a named error
+import mlx.nn as nn
 
-try:
-    import mlx.core as mx
-    import mlx.nn as nn
-except ImportError as e:  # pragma: no cover - depends on the platform
-    raise MLXUnavailableError(
-        "the MLX backend needs mlx: `pip install 'mlx[cpu]'` on Linux x86-64, `pip install mlx` on "
-        "Apple Silicon; or use the torch model (pipeline.aria.model)"
-    ) from e
-
-from pipeline.aria.model import ModelConfig
 from pipeline.aria.load import CheckpointError, checked_config
+from pipeline.aria.model_config import ModelConfig
 
 
 class KVCache:

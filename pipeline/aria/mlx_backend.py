@@ -1,7 +1,8 @@
-"""MLX ports of our torch models. MLX is imported lazily: importing this package never needs it.
+"""The MLX backend, behind one door: importing this module never needs mlx.
 
-``load``/``generate`` forward to :mod:`pipeline.aria.mlx`, which raises
-:class:`MLXUnavailableError` (an ImportError with install instructions) when mlx is missing.
+``load``/``generate`` forward to :mod:`pipeline.aria.mlx` (the port, which imports mlx at
+its top); when mlx is missing they raise :class:`MLXUnavailableError`, an ImportError with
+install instructions. Imports go this module -> the port, never back.
 """
 
 from __future__ import annotations
@@ -17,18 +18,29 @@ def mlx_available() -> bool:
     return importlib.util.find_spec("mlx") is not None
 
 
+def port():
+    """The :mod:`pipeline.aria.mlx` module (imported on first use: mlx is optional)."""
+    try:
+        from pipeline.aria import mlx  # late: mlx is optional (no cycle: the port never imports us)
+
+        return mlx
+    except ImportError as e:
+        if not (e.name or "").startswith("mlx"):
+            raise
+        raise MLXUnavailableError(
+            "the MLX backend needs mlx: `pip install 'mlx[cpu]'` on Linux x86-64, `pip install mlx` "
+            "on Apple Silicon; or use the torch model (pipeline.aria.model)"
+        ) from e
+
+
 def load(path, **kwargs):
     """Load an Aria safetensors checkpoint into the MLX model; see ``pipeline.aria.mlx.load``."""
-    from pipeline.aria import mlx as aria
-
-    return aria.load(path, **kwargs)
+    return port().load(path, **kwargs)
 
 
 def generate(model, prompts, **kwargs):
     """Generate with an MLX Aria model; same arguments as ``pipeline.sample.generate``."""
-    from pipeline.aria import mlx as aria
-
-    return aria.generate(model, prompts, **kwargs)
+    return port().generate(model, prompts, **kwargs)
 
 
-__all__ = ["MLXUnavailableError", "generate", "load", "mlx_available"]
+__all__ = ["MLXUnavailableError", "generate", "load", "mlx_available", "port"]

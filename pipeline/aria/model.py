@@ -7,76 +7,25 @@ half-split rotary embedding (base 500000, float32) on q and k, bias-free SwiGLU 
 
 Parameter names match the released checkpoints exactly (``model.tok_embeddings.weight``,
 ``model.encode_layers.L.mixed_qkv.weight``, ..., ``lm_head.weight`` / ``emb_head.weight``),
-so ``load_state_dict(strict=True)`` works on them. Loading/saving lives in
-:mod:`pipeline.aria.load` and is re-exported here (``load``, ``save``, ``CheckpointError``).
+so ``load_state_dict(strict=True)`` works on them. ``load`` builds a model from a checkpoint
+that :mod:`pipeline.aria.load` has checked (that module reads and writes the files and knows
+nothing of the torch modules: imports go model -> load, never back).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from pipeline.aria.load import TOK_EMB, CheckpointError, checked_config, save
+from pipeline.aria.model_config import CONFIGS, ModelConfig
 from pipeline.sample.kv_cache import KVCache
-
-
-@dataclass
-class ModelConfig:
-    d_model: int
-    n_heads: int
-    n_layers: int
-    ff_mult: int = 4
-    max_seq_len: int = 8192
-    vocab_size: int = 17727
-    emb_size: int | None = None  # set for the embedding model (TransformerEMB)
-    rope_base: float = 500000.0
-    dropout: float = 0.0
-    grad_checkpoint: bool = False
-
-    def __post_init__(self) -> None:
-        for name in ("d_model", "n_heads", "n_layers", "ff_mult", "max_seq_len", "vocab_size"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"ModelConfig.{name} must be >= 1, got {getattr(self, name)}")
-        if self.d_model % self.n_heads:
-            raise ValueError(f"d_model {self.d_model} is not divisible by n_heads {self.n_heads}")
-        if self.head_dim % 2:
-            raise ValueError(f"head dim {self.head_dim} must be even for rotary embedding")
-        if self.emb_size is not None and self.emb_size < 1:
-            raise ValueError(f"emb_size must be >= 1 or None, got {self.emb_size}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-
-    @property
-    def head_dim(self) -> int:
-        return self.d_model // self.n_heads
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown ModelConfig keys: {unknown} (known: {sorted(known)})")
-        return cls(**d)
-
-    def replace(self, **changes) -> "ModelConfig":
-        return dataclasses.replace(self, **changes)
-
-
-CONFIGS: dict[str, ModelConfig] = {
-    # CPU-minutes: ~4M trunk parameters (+2 x 4.5M embedding/head at the full vocab).
-    "tiny": ModelConfig(d_model=256, n_heads=4, n_layers=4, max_seq_len=1024),
-    "small": ModelConfig(d_model=512, n_heads=8, n_layers=8, max_seq_len=2048),
-    # The released aria-medium shape (~660M parameters).
-    "medium": ModelConfig(d_model=1536, n_heads=24, n_layers=16, max_seq_len=8192),
-}
 
 
 # ----------------------------------------------------------------------------- rotary
@@ -316,7 +265,28 @@ def init_weights(model: nn.Module, std: float = 0.02) -> None:
         nn.init.normal_(p, mean=0.0, std=s)
 
 
-from pipeline.aria.load import CheckpointError, load, save  # noqa: E402  (re-export)
+def load(
+    path: str | Path,
+    *,
+    expected_vocab_size: int | None = None,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype | None = None,
+    **config_overrides,
+) -> "TransformerLM | TransformerEMB":
+    """Load a TransformerLM or TransformerEMB from safetensors, strictly (every key and shape
+    checked first, see :func:`pipeline.aria.load.checked_config`). Returns it in eval mode.
+
+    ``dtype`` defaults to the dtype of the checkpoint's token embedding.
+    """
+    path = Path(path)
+    cfg, head = checked_config(path, expected_vocab_size, **config_overrides)
+    state = load_file(str(path), device=str(device))
+    with torch.device("meta"):
+        model = TransformerLM(cfg) if head == "lm" else TransformerEMB(cfg)
+    model.load_state_dict(state, strict=True, assign=True)
+    model.to(dtype or state[TOK_EMB].dtype)
+    return model.eval()
+
 
 __all__ = [
     "CONFIGS", "CheckpointError", "KVCache", "ModelConfig", "Transformer", "TransformerEMB",

@@ -42,7 +42,7 @@ class CropBatches:
         w = self.waves[j]
         out = np.zeros(self.crop, dtype=np.float32)
         piece = w[offset: offset + self.crop]
-        out[: len(piece)] = piece.astype(np.float32) / (32768.0 if w.dtype == np.int16 else 1.0)
+        out[: len(piece)] = piece.astype(np.float32) / (32767.0 if w.dtype == np.int16 else 1.0)
         return out
 
     def item(self, g: int) -> np.ndarray:

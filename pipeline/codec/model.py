@@ -60,6 +60,10 @@ class Codec(nn.Module):
         return self.cfg.n_q
 
     @property
+    def bins(self) -> int:
+        return self.cfg.bins
+
+    @property
     def frame_rate(self) -> float:
         return self.cfg.frame_rate
 

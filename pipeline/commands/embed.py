@@ -31,7 +31,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from pipeline.aria.embedding import EmbEncoder, embed_pieces, load_checked, read_midi
+    from pipeline.aria.checkpoints import load_checked
+    from pipeline.aria.embedding import embed_pieces
+    from pipeline.aria.encoders import EmbEncoder
+    from pipeline.aria.pieces import read_midi
     from pipeline.aria.load import resolve_checkpoint, tokenizer_for
     from pipeline.train.distributed import resolve_device
 

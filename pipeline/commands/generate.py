@@ -1,74 +1,56 @@
-"""``ostinato generate``: continue a MIDI prompt with an Aria-format checkpoint (torch or MLX).
+"""``ostinato generate``: one command for every family's generator, chosen with ``--family``.
 
-As upstream ``aria generate`` (seed-systems 1.5), except that no option is silently ignored:
-``--min-p`` and ``--top-p`` together are an error (min-p 0.035 applies only when neither is
-given), ``--device`` with the MLX backend is an error, and every bad input (corrupt or empty
-prompt MIDI, a prompt longer than the context, a checkpoint for another vocabulary) raises a
-``ValueError`` naming the problem, which the CLI prints.
+``--family aria`` (the default, so ``ostinato generate --checkpoint ...`` works as before)
+continues a MIDI prompt; ``--family gnm`` samples composer-conditioned scores. Options shared by
+all families are defined here (--checkpoint, --temp/--temperature, --top-p, --seed, --save-dir,
+--device); each family adds its own in ``pipeline/commands/generate_<family>.py`` (its
+``add_arguments(group)`` and ``run(args)``, imports kept lazy so ``--help`` stays torch-free).
+An option of another family is an error, never silently ignored. To add a family, add one line
+to ``FAMILIES``.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import importlib
 from pathlib import Path
 
-DEFAULT_TEMP = 0.98  # = pipeline.aria.continuation.DEFAULT_TEMP (not imported: --help stays torch-free)
+FAMILIES = {
+    "aria": "pipeline.commands.generate_aria",
+    "gnm": "pipeline.commands.generate_gnm",
+    "notagen": "pipeline.commands.generate_notagen",
+}
+_OWNED: dict[str, dict[str, object]] = {}  # family -> {dest: default} of its own options
+
+
+def _module(family: str):
+    return importlib.import_module(FAMILIES[family])
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", required=True, type=Path,
-                   help="Aria safetensors file, or a directory holding model.safetensors (e.g. models/aria_finetune)")
-    p.add_argument("--prompt-midi", type=Path, help="MIDI to continue (default: an empty prompt, [piano, <S>])")
-    p.add_argument("--prompt-duration", type=float, default=15.0,
-                   help="seconds of the prompt MIDI to keep: notes with onset <= this (default 15)")
-    p.add_argument("--variations", type=int, default=1, help="continuations to sample (default 1)")
-    p.add_argument("--temp", type=float, default=DEFAULT_TEMP, help=f"temperature (default {DEFAULT_TEMP})")
-    p.add_argument("--min-p", type=float, help="min-p truncation (default 0.035 unless --top-p is given)")
-    p.add_argument("--top-p", type=float, help="nucleus truncation; conflicts with --min-p")
-    p.add_argument("--top-k", type=int, help="keep the k most likely tokens (after min-p/top-p)")
-    p.add_argument("--length", type=int, default=2048, help="max new tokens (capped by the context; default 2048)")
-    p.add_argument("--end", action="store_true",
-                   help="force the <D> (ending) token in the last 130 tokens so pieces end")
+    p.add_argument("--family", choices=list(FAMILIES), default="aria",
+                   help="which generator (default aria); each family's options are listed below")
+    p.add_argument("--checkpoint", type=Path,
+                   help="aria: safetensors file or its directory (required); gnm: a model directory "
+                        "(default models/gnm_finetune) or an upstream .pt with --vocab")
+    p.add_argument("--temp", "--temperature", dest="temp", type=float,
+                   help="sampling temperature (aria default 0.98, gnm 1.1)")
+    p.add_argument("--top-p", type=float, help="nucleus truncation (aria: conflicts with --min-p; gnm default 0.99)")
     p.add_argument("--seed", type=int, help="random seed (default: nondeterministic)")
-    p.add_argument("--backend", choices=["torch", "mlx"], default="torch")
-    p.add_argument("--save-dir", type=Path, default=Path("generations"), help="where MIDI files go")
+    p.add_argument("--save-dir", type=Path, default=Path("generations"), help="where output files go")
     p.add_argument("--device", default=None, help="torch device: auto (default), cpu, cuda, cuda:N, mps")
+    for family in FAMILIES:
+        group = p.add_argument_group(f"--family {family}")
+        before = {a.dest for a in p._actions}
+        _module(family).add_arguments(group)
+        _OWNED[family] = {a.dest: a.default for a in p._actions if a.dest not in before}
 
 
 def run(args: argparse.Namespace) -> int:
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see orchestration/env.py
-    from pipeline.aria.load import resolve_checkpoint, tokenizer_for
-    from pipeline.aria.continuation import (
-        Sampling, continue_prompt, load_model, prompt_tokens, read_prompt, write_midi,
-    )
-
-    sampling = Sampling(args.temp, args.min_p, args.top_p, args.top_k).resolved()  # conflicts first
-    if args.variations < 1:
-        raise ValueError(f"--variations must be >= 1, got {args.variations}")
-    if args.length < 1:
-        raise ValueError(f"--length must be >= 1, got {args.length}")
-    if args.backend == "mlx" and args.device not in (None, "auto", "cpu"):
-        raise ValueError(f"--device {args.device} is a torch device; the mlx backend picks its own device")
-    checkpoint = resolve_checkpoint(args.checkpoint)
-    tok = tokenizer_for(checkpoint)
-    piece = read_prompt(args.prompt_midi) if args.prompt_midi is not None else None
-    prompt = prompt_tokens(tok, piece, args.prompt_duration)
-    device = "cpu"
-    if args.backend == "torch":
-        from pipeline.train.distributed import resolve_device
-
-        device = resolve_device(args.device or "auto")
-    model = load_model(checkpoint, tok, args.backend, device)
-    outs = continue_prompt(model, tok, prompt, variations=args.variations, length=args.length,
-                           sampling=sampling, end=args.end, seed=args.seed, backend=args.backend,
-                           progress=True)
-    args.save_dir.mkdir(parents=True, exist_ok=True)
-    stem = args.prompt_midi.stem if args.prompt_midi is not None else "unconditional"
-    for k, ids in enumerate(outs):
-        path = args.save_dir / f"{stem}-{k}.mid"
-        piece_out = write_midi(tok, ids, path)
-        ended = ids[-1] == tok.eos_id
-        print(f"{path}: {len(ids) - len(prompt)} new tokens, {len(piece_out.notes)} notes in all"
-              f"{', ended with <E>' if ended else ''}")
-    return 0
+    foreign = [f"--{dest.replace('_', '-')} (a --family {fam} option)"
+               for fam, owned in _OWNED.items() if fam != args.family
+               for dest, default in owned.items() if getattr(args, dest, default) != default
+               and dest not in getattr(_module(args.family), "SHARED", ())]  # options a family reads too
+    if foreign:
+        raise ValueError(f"--family {args.family} does not take {', '.join(foreign)}")
+    return _module(args.family).run(args)

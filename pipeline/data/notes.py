@@ -1,24 +1,32 @@
 """The note model every symbolic layer shares (Piece, Note, Pedal, Clock) and its one MIDI reader.
 
-The file is parsed in C++ by symusic (the parser miditok uses); this module only turns symusic's
-tracks into notes timed in milliseconds. Times keep the file's ticks beside the milliseconds so
-that a slice of a piece is re-timed exactly as if it had been read on its own (onsets and
-durations are each measured through the tempo map and rounded once).
+symusic (the C++ parser miditok uses) parses the events, one MIDI track at a time (only the
+chunk frames are read here, so every note knows its MIDI track); this module turns symusic's
+tracks into notes timed in milliseconds. Notes keep the file's ticks beside the milliseconds so
+that a slice of a piece is re-timed exactly as if it had been read on its own (onset and
+duration each measured through the tempo map and rounded once, with mido's float operations).
 
-Reading rules (shared by the Aria tokenizer, the handcrafted features and the prompts):
-- a note-off closes the oldest open note of its pitch and channel (symusic's pairing); a note
-  never switched off is dropped;
-- a note's family is the GM family (program // 8) in force on its channel when it starts;
-  channel 9 is "drum";
-- sustain pedal (CC64 >= 64 down, < 64 up) extends a pitched note that is still sounding at a
-  release to that release; a pedal never released ends with the last note;
+Reading rules (those of the mido-based Aria reader this replaced, token for token; golden
+tests in tests/unit/test_tokenizer_aria.py):
+- a note ends at the first note-off of its pitch on its channel after its onset, so re-struck
+  overlapping notes end together; a note never switched off is dropped;
+- a note's family is the GM family (program // 8) in force on its channel when it starts
+  (channel 9: "drum");
+- sustain pedal (CC64 >= 64 down, < 64 up) extends a pitched note still sounding at a release
+  to that release; a pedal never released ends with the last note's note-off;
 - notes are ordered by onset, then MIDI track, then note-off tick, then channel, then onset
-  order: the order in which a note-off-driven reader meets them.
+  order; a tempo map's last tempo on a tick wins.
+Where symusic drops information first, we differ from that reader: a note-on whose note-off
+was taken by an earlier note-on of the same pitch (two note-ons, one note-off) is dropped; a
+note-off on a note's own onset tick hides a later one (the note is dropped); a program change
+counts from where it stands in its own MIDI track (mido's reader applied a channel's last
+program change to the whole file); pedal applies per MIDI track and channel.
 """
 
 from __future__ import annotations
 
 import bisect
+import io
 import struct
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -115,6 +123,39 @@ class Clock:
 
         return ms
 
+    @cached_property
+    def _scales(self) -> np.ndarray:
+        return np.array([tempo * 1e-6 / self.ticks_per_beat for _, tempo in self.tempos])
+
+    def ms_from_many(self, t0: int, ticks: np.ndarray) -> np.ndarray:
+        """``from_origin(t0)`` over an array: the same float operations, vectorised."""
+        i = bisect.bisect_right(self._ticks, t0) - 1
+        marks, prefix = [t0], [0.0]
+        for (tick, _), scale in zip(self.tempos[i + 1:], self._scales[max(i, 0):].tolist()):
+            prefix.append(prefix[-1] + (tick - marks[-1]) * scale)
+            marks.append(tick)
+        scales = self._scales[max(i, 0):max(i, 0) + len(marks)]
+        out = np.empty(len(ticks), dtype=np.int64)
+        ahead = ticks >= t0
+        k = np.maximum(np.searchsorted(marks, ticks[ahead], side="left") - 1, 0)
+        seconds = np.array(prefix)[k] + (ticks[ahead] - np.array(marks)[k]) * scales[k]
+        out[ahead] = np.rint(seconds * 1e3)
+        for j in np.flatnonzero(~ahead).tolist():  # before the origin (a pedal pressed early)
+            out[j] = self.ms(t0, int(ticks[j]))
+        return out
+
+    def ms_many(self, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
+        """``ms(t0, t1)`` per pair, vectorised where no tempo change falls inside the span
+        (then ``ms`` adds a single segment to 0.0); the other pairs go through ``ms``."""
+        ticks = np.array(self._ticks + [np.iinfo(np.int64).max], dtype=np.int64)
+        i = np.maximum(np.searchsorted(ticks, t0, side="right") - 1, 0)
+        simple = (t1 >= t0) & (ticks[i + 1] >= t1)
+        out = np.empty(len(t0), dtype=np.int64)
+        out[simple] = np.rint((t1 - t0)[simple] * self._scales[i[simple]] * 1e3)
+        for j in np.flatnonzero(~simple).tolist():
+            out[j] = self.ms(int(t0[j]), int(t1[j]))
+        return out
+
 
 @dataclass
 class Piece:
@@ -132,8 +173,6 @@ def _midi_bytes(midi) -> tuple[bytes, str]:
     if isinstance(midi, (bytes, bytearray)):
         return bytes(midi), "<bytes>"
     if hasattr(midi, "save") and hasattr(midi, "tracks"):  # an in-memory mido.MidiFile
-        import io
-
         buf = io.BytesIO()
         midi.save(file=buf)
         return buf.getvalue(), str(getattr(midi, "filename", None) or "<MidiFile>")
@@ -159,7 +198,7 @@ def _split_tracks(data: bytes, name: str) -> tuple[int, list[bytes]]:
         size = int.from_bytes(data[pos + 4:pos + 8], "big")
         if pos + 8 + size > len(data):
             raise CorruptMidiError(f"{name}: unreadable MIDI file (truncated: track {len(tracks)} "
-                            f"needs {size} bytes, {max(len(data) - pos - 8, 0)} left)")
+                                   f"needs {size} bytes, {max(len(data) - pos - 8, 0)} left)")
         if data[pos:pos + 4] == b"MTrk":
             tracks.append(head + data[pos:pos + 8 + size])
         pos += 8 + size
@@ -250,15 +289,18 @@ def read_piece(midi, drop_families: Collection[str] = ()) -> Piece:
     if not any(len(t.notes["time"]) for t in tracks):
         raise MidiError(f"{name}: contains no notes")
     kept = [(i, t) for i, t in enumerate(tracks) if t.family not in drop_families]
-    cols = [(np.full(len(t.notes["time"]), i), t.notes) for i, t in kept]
-    if not sum(len(c[1]["time"]) for c in cols):
+    if not sum(len(t.notes["time"]) for _, t in kept):
         raise MidiError(f"{name}: no notes after removing ignored instruments")
-    track = np.concatenate([c[0] for c in cols])
-    start = np.concatenate([c[1]["time"] for c in cols]).astype(np.int64)
-    off = start + np.concatenate([c[1]["duration"] for c in cols])
-    pitch = np.concatenate([c[1]["pitch"] for c in cols]).astype(np.int64)
-    velocity = np.concatenate([c[1]["velocity"] for c in cols]).astype(np.int64)
-    midi_track = np.array([tracks[i].midi_track for i in track.tolist()], dtype=np.int64)
+
+    def column(get) -> np.ndarray:
+        return np.concatenate([np.asarray(get(i, t), dtype=np.int64) for i, t in kept])
+
+    track = column(lambda i, t: np.full(len(t.notes["time"]), i))
+    midi_track = column(lambda i, t: np.full(len(t.notes["time"]), t.midi_track))
+    start = column(lambda i, t: t.notes["time"])
+    off = start + column(lambda i, t: t.notes["duration"])
+    pitch = column(lambda i, t: t.notes["pitch"])
+    velocity = column(lambda i, t: t.notes["velocity"])
     order = np.lexsort((np.arange(len(start)), track, off, midi_track, start))
     last_end = int(off[order[-1]])
     pedals = {i: _pedal_intervals(t.pedal, last_end) for i, t in enumerate(tracks)
@@ -299,15 +341,8 @@ def rebase(piece: Piece, notes: list[Note] | None = None) -> Piece:
         return Piece([], [], piece.clock, piece.source)
     first, clock = notes[0], piece.clock
     if clock is not None and all(n.ticks for n in notes):
+        new = _timed(clock, notes)
         ms = clock.from_origin(first.ticks[0])
-        new = []
-        for n in notes:
-            start_tick, end_tick, off_tick = n.ticks
-            start = ms(start_tick)
-            new.append(replace(
-                n, start_ms=start, end_ms=start + clock.ms(start_tick, end_tick),
-                off_ms=start + clock.ms(start_tick, off_tick),
-            ))
         pedals = [replace(p, start_ms=ms(p.ticks[0]), end_ms=ms(p.ticks[1]))
                   for p in piece.pedals if p.ticks]
     else:
@@ -319,6 +354,18 @@ def rebase(piece: Piece, notes: list[Note] | None = None) -> Piece:
     last = max(n.end_ms for n in new)
     pedals = [p for p in pedals if p.end_ms > 0 and p.start_ms < last]
     return Piece(new, pedals, piece.clock, piece.source)
+
+
+def _timed(clock: Clock, notes: list[Note]) -> list[Note]:
+    """Notes re-timed from their ticks: onset from the first note's onset, end and note-off each
+    measured from the onset (so a slice times its notes exactly as a file of its own would)."""
+    ticks = np.array([n.ticks for n in notes], dtype=np.int64)
+    start = clock.ms_from_many(int(ticks[0, 0]), ticks[:, 0])
+    end = start + clock.ms_many(ticks[:, 0], ticks[:, 1])
+    same = ticks[:, 2] == ticks[:, 1]
+    off = np.where(same, end, start + clock.ms_many(ticks[:, 0], np.where(same, ticks[:, 0], ticks[:, 2])))
+    return [Note(s, e, n.pitch, n.velocity, n.family, n.track, o, n.ticks)
+            for s, e, o, n in zip(start.tolist(), end.tolist(), off.tolist(), notes)]
 
 
 def slice_notes(piece: Piece, start: int, n: int) -> Piece:

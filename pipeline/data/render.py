@@ -33,12 +33,25 @@ def load_fluidsynth():
     return fluidsynth
 
 
+# ``fluidr3``: FluidR3_GM (fuller pianos), from Debian/Ubuntu ``fluid-soundfont-gm`` (``make setup``
+# installs it as root) or Fedora/Arch's soundfont packages.
+FLUIDR3_PATHS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/soundfonts/FluidR3_GM.sf2",
+                 "/usr/share/soundfonts/FluidR3_GM2-2.sf2")
+
+
 def resolve_soundfont(name: str, root: Path) -> Path:
-    """``default`` is the General MIDI TimGM6mb.sf2 that pretty_midi ships; else a path."""
+    """``default`` is the General MIDI TimGM6mb.sf2 that pretty_midi ships; ``fluidr3`` the
+    system's FluidR3_GM.sf2; else a path."""
     if name == "default":
         import pretty_midi
 
         path = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
+    elif name == "fluidr3":
+        path = next((Path(p) for p in FLUIDR3_PATHS if Path(p).is_file()), Path(FLUIDR3_PATHS[0]))
+        if not path.is_file():
+            raise RenderError("soundfont 'fluidr3' not found (looked in " + ", ".join(FLUIDR3_PATHS) + "): "
+                              "install it with `apt-get install fluid-soundfont-gm` (`make setup` does this as "
+                              "root) or set the condition's soundfont to 'default' or a .sf2 path")
     else:
         path = Path(name) if Path(name).is_absolute() else root / name
     if not path.is_file():
@@ -61,7 +74,10 @@ def render_midi(data: bytes, cond: AcousticCondition, soundfont: Path, sample_ra
         if sfid < 0:
             raise RenderError(f"FluidSynth could not load soundfont {soundfont}")
         for ch in range(16):
-            synth.program_select(ch, sfid, 128 if ch == 9 else 0, 0)
+            if cond.program is None:
+                synth.program_select(ch, sfid, 128 if ch == 9 else 0, 0)
+            else:  # every part, drums included, on one instrument (a piano recording)
+                synth.program_select(ch, sfid, 0, cond.program)
         chunks, t, limit = [], 0.0, max_seconds
         for msg in mido.MidiFile(file=io.BytesIO(data)):  # iterating yields delta seconds
             if msg.time > 0:
@@ -71,7 +87,8 @@ def render_midi(data: bytes, cond: AcousticCondition, soundfont: Path, sample_ra
                 t += msg.time
             if t >= limit:
                 break
-            _send(synth, sfid, msg)
+            if not (cond.program is not None and msg.type == "program_change"):
+                _send(synth, sfid, msg)
         for ch in range(16):
             synth.cc(ch, 123, 0)  # all notes off, then the release tail
         chunks.append(synth.get_samples(int(TAIL_S * sample_rate)))

@@ -18,6 +18,7 @@ import numpy as np
 
 EVAL_SR = 24_000
 DB_RANGE = (-100.0, 20.0)
+MIN_SAMPLES = 2048
 
 
 class AudioEvalError(ValueError):
@@ -28,7 +29,8 @@ def to_eval_rate(wave: np.ndarray, sr: int) -> np.ndarray:
     wave = np.asarray(wave, dtype=np.float32).reshape(-1)
     if wave.size == 0 or not np.isfinite(wave).all():
         raise AudioEvalError("audio is empty or has NaN/inf samples")
-    return wave if sr == EVAL_SR else resample(wave, sr, EVAL_SR)
+    wave = wave if sr == EVAL_SR else resample(wave, sr, EVAL_SR)
+    return np.pad(wave, (0, max(0, MIN_SAMPLES - len(wave))))  # one full analysis window at least
 
 
 def resample(wave: np.ndarray, sr: int, target: int) -> np.ndarray:

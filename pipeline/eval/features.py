@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.aria.tokenizer import Piece
+from pipeline.data.notes import DRUM, Piece
 
-DRUM = "drum"
 DURATION_EDGES_MS = (0, 50, 100, 200, 400, 800, 1600, 3200, np.inf)
 DENSITY_EDGES = (0, 1, 2, 3, 4, 6, 8, 12, 16, 24, np.inf)
 MAX_INTERVAL = 12

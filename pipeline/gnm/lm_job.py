@@ -60,7 +60,9 @@ class SplitClip:
         self.adapters = [p for n, p in model.named_parameters() if "adapters" in n]
         self.others = [p for n, p in model.named_parameters() if "adapters" not in n]
         self.clips, self.ids = (adapter_clip, other_clip), {id(p) for p in model.parameters()}
-        self.handle = torch.optim.optimizer.register_optimizer_step_pre_hook(self)
+        from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+        self.handle = register_optimizer_step_pre_hook(self)
 
     def __call__(self, opt, args, kwargs) -> None:
         if not any(id(p) in self.ids for g in opt.param_groups for p in g["params"]):
@@ -126,7 +128,8 @@ def run_job(job: dict) -> dict | None:
         metrics = write_training_outputs(result, job["report_dir"], tcfg.steps, extra={"data": data,
                                                                                       "mode": job["mode"]})
         write_json(Path(job["model_dir"]) / "training.json",
-                   {"data": data, "train": {k: v for k, v in job["train"].items() if k != "device"}, "val_loss": metrics["val_loss"]})
+                   {"data": data, "val_loss": metrics["val_loss"],
+                    "train": {k: v for k, v in job["train"].items() if k != "device"}})
     D.barrier(info)
     D.cleanup()
     return metrics

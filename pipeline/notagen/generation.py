@@ -26,13 +26,16 @@ from dataclasses import dataclass, field
 
 import torch
 
+from pipeline.notagen.decode import LeanGPT2
 from pipeline.notagen.model import NotaGenModel
 from pipeline.notagen.patchilizer import (
     BOS_ID, EOS_ID, PAD_ID, PatchifyError, add_stream_tags, bos_patch, decode_patch,
     has_stream_tags, metadata_patches, split_lines, to_ids, body_patches,
 )
 from pipeline.notagen.rests import restore_rests
-from pipeline.sample.sampling import sample_next
+from pipeline.sample.sampling import (
+    check_options, sample_next, temperature_on_probs, top_k_filter, top_p_filter,
+)
 
 STOPS = ("eos", "max_chars", "max_seconds", "max_patches", "no_body_line", "context_overflow")
 
@@ -75,40 +78,46 @@ class _PatchState:
         self.device = next(model.parameters()).device
         self.past = None
         self.hidden = None
+        self.lean = LeanGPT2(model.patch_level_decoder.base) if use_cache else None
 
     def reset(self, rows: list[list[int]]) -> None:
         x = torch.tensor([rows], dtype=torch.long, device=self.device)
-        out = self.model.patch_level_decoder(x, use_cache=self.use_cache)
-        self.past = out.past_key_values if self.use_cache else None
-        self.hidden = out.last_hidden_state[:, -1]
+        dec = self.model.patch_level_decoder
+        if self.use_cache:
+            h, self.past = self.lean(dec.embed(x), None)
+            self.hidden = h[:, -1]
+        else:  # upstream: transformers' forward over the whole context
+            self.hidden = dec(x).last_hidden_state[:, -1]
 
     def push(self, row: list[int], all_rows: list[list[int]]) -> None:
         if not self.use_cache:
             return self.reset(all_rows)
+        dec = self.model.patch_level_decoder
         x = torch.tensor([[row]], dtype=torch.long, device=self.device)
-        out = self.model.patch_level_decoder(x, past_key_values=self.past, use_cache=True)
-        self.past, self.hidden = out.past_key_values, out.last_hidden_state[:, -1]
+        h, self.past = self.lean(dec.embed(x), self.past)
+        self.hidden = h[:, -1]
 
 
 def _sample_patch(model: NotaGenModel, hidden: torch.Tensor, sample, *, in_body: bool,
-                  use_cache: bool, patch_size: int) -> list[int]:
+                  lean: LeanGPT2 | None, patch_size: int) -> list[int]:
     """Characters of the next patch, stopping at EOS; the tail is pad."""
     lm = model.char_level_decoder.base
     wte = lm.transformer.wte
+    use_cache = lean is not None
     chars: list[int] = []
     past = None
     while len(chars) < patch_size:
         if use_cache:
-            emb = hidden[:, None] if past is None else wte(torch.tensor([[chars[-1]]], device=hidden.device))
-            out = lm(inputs_embeds=emb, past_key_values=past, use_cache=True)
-            past = out.past_key_values
-        else:
+            emb = hidden[:, None] if past is None else wte.weight[chars[-1]][None, None]
+            h, past = lean(emb, past)
+            logits = h[:, -1] @ lm.lm_head.weight.T
+        else:  # upstream: the whole prefix again for every character
             prev = wte(torch.tensor([chars], dtype=torch.long, device=hidden.device))
-            out = lm(inputs_embeds=torch.cat([hidden[:, None], prev], dim=1))
+            logits = lm(inputs_embeds=torch.cat([hidden[:, None], prev], dim=1)).logits[:, -1]
         forced = None
         if not in_body and len(chars) in (3, 4) and chars[:3] == [ord(c) for c in "[r:"]:
             forced = ord("0/"[len(chars) - 3])  # the first body line is line 0
-        c = forced if forced is not None else int(sample(out.logits[:, -1]))
+        c = forced if forced is not None else int(sample(logits))
         chars.append(c)
         if c == EOS_ID:
             break
@@ -131,6 +140,25 @@ def _prompt_context(prompt_lines, patch_size: int, extra_lines: int) -> tuple[_C
     return ctx, "".join(meta + body), bool(body)
 
 
+def _sampler(top_k: int | None, top_p: float | None, temperature: float, gen: torch.Generator):
+    """``sample_next(order="notagen")`` with the options checked once instead of per character:
+    softmax -> top-k -> top-p -> temperature on the filtered probabilities."""
+    check_options(temperature, None, top_p, top_k, "notagen")
+
+    def sample(logits: torch.Tensor) -> int:
+        if temperature == 0 or not bool(torch.isfinite(logits).all()):
+            return int(sample_next(logits, temperature=temperature, top_k=top_k, top_p=top_p, order="notagen",
+                                   generator=gen))  # greedy, or the named SamplingError on NaN/inf
+        probs = torch.softmax(logits.float(), dim=-1)
+        if top_k is not None:
+            probs = top_k_filter(probs, int(top_k))
+        if top_p is not None:
+            probs = top_p_filter(probs, top_p)
+        return int(torch.multinomial(temperature_on_probs(probs, temperature), 1, generator=gen))
+
+    return sample
+
+
 @torch.no_grad()
 def generate(model: NotaGenModel, prompt_lines=(), *, top_k: int | None = 9, top_p: float | None = 0.9,
              temperature: float = 1.2, seed: int = 0, generator: torch.Generator | None = None,
@@ -147,21 +175,26 @@ def generate(model: NotaGenModel, prompt_lines=(), *, top_k: int | None = 9, top
     ps, limit = cfg.patch_size, cfg.patch_length
     gen = generator or torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
 
-    def sample(logits):
-        return sample_next(logits, temperature=temperature, top_k=top_k, top_p=top_p, order="notagen", generator=gen)
+    sample = _sampler(top_k, top_p, temperature, gen)
 
     ctx, text, in_body = _prompt_context(prompt_lines, ps, extra_lines)
+    while len(ctx) >= limit and ctx.line > 1:  # a long user prompt: keep its last body lines
+        first = ctx.line - ctx.line // 2
+        ctx.body = [(r, k) for r, k in ctx.body if k >= first]
+        ctx.body = [(r, k - first) for r, k in ctx.body]
+        ctx.line -= first
     if len(ctx) >= limit:
         raise PatchifyError(f"the prompt is {len(ctx)} patches; the model's context is {limit}")
     was_training = model.training
     model.eval()
     state = _PatchState(model, use_cache)
+    char_lean = LeanGPT2(model.char_level_decoder.base.transformer) if use_cache else None
     state.reset(ctx.rows())
     out, n_patches, resets, keep_lines, stop = [], 0, 0, None, None
     t0 = time.perf_counter()
     try:
         while stop is None:
-            row = _sample_patch(model, state.hidden, sample, in_body=in_body, use_cache=use_cache, patch_size=ps)
+            row = _sample_patch(model, state.hidden, sample, in_body=in_body, lean=char_lean, patch_size=ps)
             if row[0] == BOS_ID and row[1] == EOS_ID:
                 stop = "eos"
                 break

@@ -23,8 +23,9 @@ from typing import Any
 
 import yaml
 from prefect import flow, get_run_logger
+from pydantic import ValidationError
 
-from pipeline.config import PARAMS_FILE, ParamsError, read_params_file, repo_root, sections, validate_all
+from pipeline.config import PARAMS_FILE, ParamsError, _format_errors, read_params_file, repo_root, sections
 
 DEPLOYMENT = "repro"
 _MISSING = object()
@@ -55,6 +56,25 @@ def _assign(tree: Any, parts: list[str], value: Any) -> None:
         tree[last] = value
 
 
+def validate_tree(path: Path, raw: dict) -> None:
+    """Every section of an already-read params file, as ``ostinato params check`` does it, with
+    one ParamsError naming the file and each bad dotted key."""
+    known = sections()
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise ParamsError(f"{path}: unknown section(s) {unknown}; known: {sorted(known)}")
+    errors = []
+    for name, model in known.items():
+        if name not in raw:
+            continue
+        try:
+            model.model_validate(raw.get(name) or {})
+        except ValidationError as e:
+            errors.append(_format_errors(path, name, e))
+    if errors:
+        raise ParamsError("\n".join(errors))
+
+
 def validate_overrides(overrides: list[str], root: Path) -> list[str]:
     """Check ``key=value`` entries against params.yaml before DVC sees them.
 
@@ -63,8 +83,8 @@ def validate_overrides(overrides: list[str], root: Path) -> list[str]:
     stage reads, and nothing would rerun) and the changed section must still validate.
     Returns the entries normalized to ``key=value``.
     """
-    validate_all(root / PARAMS_FILE)  # ParamsError naming the file and the dotted key
     path, raw = read_params_file(root / PARAMS_FILE)
+    validate_tree(path, raw)
     merged = copy.deepcopy(raw)
     out = []
     for entry in overrides:

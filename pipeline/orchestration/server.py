@@ -9,11 +9,13 @@ before the health check passes. The server keeps its database under ``<repo>/.pr
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,15 +46,33 @@ def api_url(host: str, port: int) -> str:
     return f"http://{reach}:{port}/api"
 
 
-def server_env(root: Path) -> dict[str, str]:
-    """Environment of the server process (and defaults for its clients)."""
+def server_env(root: Path, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> dict[str, str]:
+    """Environment of the server process (and defaults for its clients).
+
+    The browser UI asks the server (``/ui-settings``) where its API is; the server answers from
+    its own settings, which ``prefect server start --port`` does not change (it answered
+    ``http://127.0.0.1:4200/api`` for a server on 4321). So the bind address and the UI's API URL
+    are set as settings too."""
     env = dict(os.environ)
     env.pop("PREFECT_API_URL", None)  # the server itself must not point at another server
+    env.pop("PREFECT_UI_API_URL", None)  # an alias of the setting below; the one we set must win
+    env["PREFECT_SERVER_API_HOST"] = host
+    env["PREFECT_SERVER_API_PORT"] = str(port)
+    env["PREFECT_SERVER_UI_API_URL"] = api_url(host, port)
     env["PREFECT_HOME"] = str(root / ".prefect")
     env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     env.setdefault("PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS", SLOT_WAIT_S)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
+
+
+def ui_api_url(url: str, timeout: float = 3.0) -> str | None:
+    """The API URL the server tells its browser UI to call (``/ui-settings``); None if unknown."""
+    try:
+        with urllib.request.urlopen(url.removesuffix("/api") + "/ui-settings", timeout=timeout) as r:
+            return json.loads(r.read()).get("api_url")
+    except (OSError, ValueError):
+        return None
 
 
 @dataclass
@@ -104,6 +124,11 @@ def start_server(root: Path, port: int = DEFAULT_PORT, host: str = DEFAULT_HOST,
     root = Path(root).resolve()
     url = api_url(host, port)
     if server_healthy(url):
+        seen = ui_api_url(url)
+        if seen and seen.rstrip("/") != url:
+            print(f"WARNING: the server already answering on port {port} tells its UI to call {seen}, "
+                  f"not {url}: its pages will not load. Stop it, or pick another --port.",
+                  file=sys.stderr, flush=True)
         return PrefectServer(url=url, started=False)
     (root / ".prefect").mkdir(exist_ok=True)
     log_path = root / ".prefect" / f"server-{port}.log"
@@ -112,7 +137,7 @@ def start_server(root: Path, port: int = DEFAULT_PORT, host: str = DEFAULT_HOST,
            "--host", host, "--port", str(port), "--analytics-off"]
     t0 = time.perf_counter()
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(cmd, cwd=root, env=server_env(root), stdout=log,
+        proc = subprocess.Popen(cmd, cwd=root, env=server_env(root, host, port), stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
     server = PrefectServer(url=url, started=True, process=proc, log_path=log_path)
@@ -124,6 +149,10 @@ def start_server(root: Path, port: int = DEFAULT_PORT, host: str = DEFAULT_HOST,
                                f"(port {port} in use?); log {log_path}:\n{tail}")
         if server_healthy(url, timeout=1.0):
             server.startup_s = time.perf_counter() - t0
+            seen = ui_api_url(url)
+            if seen and seen.rstrip("/") != url:
+                server.stop()
+                raise RuntimeError(f"the Prefect UI on port {port} would call {seen} instead of {url}")
             return server
         time.sleep(0.3)
     server.stop()

@@ -21,6 +21,7 @@ from typing import Any, Callable
 from pipeline import __version__
 from pipeline.config import load_section, repo_root
 
+ENVIRONMENT = "environment.json"  # listed in .dvcignore
 TRACKED_PACKAGES = (
     "torch", "numpy", "prefect", "dvc", "music21", "miditok", "mido", "pretty_midi",
     "lhotse", "pyfluidsynth", "soundfile", "safetensors", "scikit-learn", "mlx",
@@ -44,7 +45,7 @@ def hash_path(path: Path) -> str:
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     for f in files:
         rel = f.name if f == path else f.relative_to(path).as_posix()
-        if rel == "manifest.json":
+        if rel in ("manifest.json", ENVIRONMENT):
             continue
         h.update(rel.encode() + b"\0")
         with open(f, "rb") as fh:
@@ -89,12 +90,15 @@ class StageOutputs:
             "params": params,
             "seed": seed,
             "inputs": {i: hash_path(self.root / i) for i in (inputs or [])},
-            "packages": package_versions(),
-            "python": platform.python_version(),
             **(extra or {}),
         }
+        # The machine (package builds, Python patch, OS) goes to environment.json, which
+        # .dvcignore keeps out of DVC's hashes: equal inputs give equal hashes on any machine.
+        environment = {"packages": package_versions(), "python": platform.python_version(),
+                       "platform": platform.platform(terse=True), "machine": platform.machine()}
         for o, t in self.tmp.items():
             dump_json(manifest, t / "manifest.json")
+            dump_json(environment, t / ENVIRONMENT)
         for o, t in self.tmp.items():
             final = self.final[o]
             if final.exists():
@@ -154,6 +158,15 @@ class _NoTracebackForBadInput(logging.Filter):
         return True
 
 
+def quiet_bad_input_tracebacks() -> None:
+    """Install the filter on Prefect's run loggers (idempotent). Called when ``stages`` is
+    imported, so process-pool workers (which import the stage module) get it too."""
+    for logger_name in ("prefect.flow_runs", "prefect.task_runs"):
+        logger = logging.getLogger(logger_name)
+        if not any(isinstance(f, _NoTracebackForBadInput) for f in logger.filters):
+            logger.addFilter(_NoTracebackForBadInput())
+
+
 def run_stage(flow: Callable[[], Any]) -> None:
     """Entry point of ``python -m stages.<name>``: task runner from ``runtime``, then the flow.
 
@@ -168,9 +181,7 @@ def run_stage(flow: Callable[[], Any]) -> None:
     except ParamsError as e:
         print(f"ERROR: stage {name}: bad params: {one_line(e)}", file=sys.stderr)
         sys.exit(2)
-    quiet = _NoTracebackForBadInput()
-    for logger_name in ("prefect.flow_runs", "prefect.task_runs"):
-        logging.getLogger(logger_name).addFilter(quiet)
+    quiet_bad_input_tracebacks()
     with prefect_api():
         try:
             flow.with_options(task_runner=runner)()

@@ -11,10 +11,12 @@ from pipeline.params.gnm import (
     GnmClassifierParams, GnmEvalParams, GnmFinetuneParams, GnmGenerateParams, GnmPretrainParams,
     GnmScratchParams, GnmTokenizeParams,
 )
-from pipeline.params.notagen import TokenizeAbcParams
+from pipeline.params.notagen import AbcFinetuneParams, AbcPretrainParams, TokenizeAbcParams
 from pipeline.params.clamp import AbcDpoParams, AbcScoreTableParams, ClampTrainParams
 from pipeline.params.pack import PackParams
 from pipeline.params.report import ReportParams
+from pipeline.params.valle import ValleEvalParams, ValleSynthesizeParams, ValleTrainParams
+from pipeline.params.codec import CodecTokenizeParams, CodecTrainParams
 
 SECTIONS: dict[str, type[Section]] = {
     "base": BaseParams,
@@ -42,8 +44,17 @@ SECTIONS: dict[str, type[Section]] = {
     "gnm_eval": GnmEvalParams,
     # NotaGen
     "abc_tokenize": TokenizeAbcParams,
+    "abc_pretrain": AbcPretrainParams,
+    "abc_finetune": AbcFinetuneParams,
     # CLaMP scorer and CLaMP-DPO (NotaGen family)
     "clamp_train": ClampTrainParams,
     "abc_dpo": AbcDpoParams,
     "abc_score_table": AbcScoreTableParams,
+    # VALL-E (MIDI-VALLE family)
+    "valle_train": ValleTrainParams,
+    "valle_synthesize": ValleSynthesizeParams,
+    "valle_eval": ValleEvalParams,
+    # Codec (MIDI-VALLE family)
+    "codec_train": CodecTrainParams,
+    "codec_tokenize": CodecTokenizeParams,
 }

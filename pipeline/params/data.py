@@ -69,6 +69,7 @@ class AcousticCondition(Section):
     reverb: float = Field(0.0, ge=0, le=1)  # wet level; 0 turns reverb off
     room_size: float = Field(0.2, ge=0, le=1)
     chorus: bool = False
+    program: int | None = Field(None, ge=0, le=127)  # play every part (drums too) on this GM program; 0 = piano
 
 
 class RenderParams(Section):

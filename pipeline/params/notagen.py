@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from pipeline.params.base import Section
+from pipeline.params.train import TrainParams
 
 
 class TokenizeAbcParams(Section):
@@ -18,3 +19,34 @@ class TokenizeAbcParams(Section):
     from_midi: bool = False  # pieces without a score file: transcribe the MIDI with music21
     composer_names: dict[str, str] = {}  # index composer -> prompt name; default: title case
     instrumentation: dict[str, str] = {}  # index genre -> prompt label; default: from n_parts
+
+
+class AbcPretrainParams(TrainParams):
+    """The NotaGen patch model from scratch on the interleaved texts (no prompt lines)."""
+
+    model: Literal["tiny", "small", "medium", "large"] = "tiny"  # pipeline/notagen/model.py NAMED_CONFIGS
+    model_overrides: dict[str, int | float] = {}  # e.g. {hidden: 128, patch_layers: 3, patch_length: 128}
+    transposition: Literal["none", "15keys"] = "15keys"  # upstream: one of 15 key signatures per item
+    max_pieces: int | None = Field(None, ge=1)  # cap on training pieces (null = all)
+
+    @field_validator("model_overrides")
+    @classmethod
+    def _known_keys(cls, v: dict) -> dict:
+        allowed = {"hidden", "patch_layers", "char_layers", "patch_length", "dropout"}
+        bad = sorted(set(v) - allowed)
+        if bad:
+            raise ValueError(f"unknown model_overrides {bad}; allowed {sorted(allowed)}")
+        return v
+
+
+class AbcFinetuneParams(TrainParams):
+    """Fine-tune abc_pretrain on period-composer-instrumentation prompted texts; samples for the report."""
+
+    transposition: Literal["none", "shift3"] = "shift3"  # upstream: -3..+3 semitones, weights 1..4..1
+    max_pieces: int | None = Field(None, ge=1)
+    samples: int = Field(2, ge=0)  # pieces generated for the report (most frequent prompts first)
+    top_k: int = Field(9, ge=1)
+    top_p: float = Field(0.9, gt=0, le=1)
+    sample_temperature: float = Field(1.2, gt=0)
+    max_patches: int = Field(160, ge=1)  # per sample (upstream: 102400 chars, 20 min)
+    max_seconds: float = Field(20.0, gt=0)  # per sample

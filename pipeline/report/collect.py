@@ -214,7 +214,9 @@ def scan_stage(stage_dir: Path, name: str | None = None, owner: str | None = Non
             elif suffix in (".csv", ".tsv"):
                 header, rows = read_csv(f)
                 records = [dict(zip(header, r)) for r in rows]
-                curve = curve_from_records(rel, {"": records}) if records and len(rows) > 1 else None
+                # one row is a table, except a training curve (a short run still has its one point)
+                is_curve = records and (len(rows) > 1 or rel == "plots/loss.csv")
+                curve = curve_from_records(rel, {"": records}) if is_curve else None
                 if curve is not None:
                     rep.curves.append(curve)
                 else:

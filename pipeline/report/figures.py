@@ -22,13 +22,14 @@ def _plt():
 
 
 def _groups(names: list[str]) -> list[list[str]]:
-    """Losses share one axes (train vs val); every other quantity gets its own."""
+    """Losses share one axes (train vs val), so do accuracies, perplexities and series with the
+    same last word (``train_pos_cos`` and ``train_neg_cos``); the rest gets one axes each."""
     def kind(n: str) -> str:
         leaf = n.split("/")[-1].lower()
-        for k in ("loss", "acc", "ppl", "perplexity", "lr"):
+        for k in ("loss", "acc", "ppl", "perplexity"):
             if k in leaf:
                 return k
-        return leaf
+        return leaf.rsplit("_", 1)[-1]
 
     order: dict[str, list[str]] = {}
     for n in names:
@@ -39,7 +40,8 @@ def _groups(names: list[str]) -> list[list[str]]:
 def plot_curve(curve: Curve, dest: Path, title: str) -> Path:
     plt = _plt()
     groups = _groups(list(curve.series))
-    fig, axes = plt.subplots(1, len(groups), figsize=(5.2 * len(groups), 3.4), squeeze=False)
+    width = 5.2 if len(groups) <= 2 else 4.2
+    fig, axes = plt.subplots(1, len(groups), figsize=(width * len(groups), 3.4), squeeze=False)
     for ax, names in zip(axes[0], groups):
         for n in names:
             xs, ys = curve.series[n]

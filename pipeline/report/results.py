@@ -14,7 +14,7 @@ from pipeline.report.families import Family
 from pipeline.report.headline import Headline, Table
 from pipeline.report.html import page
 from pipeline.report.markdown import to_html
-from pipeline.report.stages_page import headline_anchor, stage_link
+from pipeline.report.stages_page import headline_anchor, slug, stage_link
 from pipeline.report.tables import fmt_cell, results_table, scalar_items
 
 STAGES = "stages.html"
@@ -23,7 +23,7 @@ MAX_METRIC_COLUMNS = 40
 
 
 def family_anchor(f: Family) -> str:
-    return f"family-{f.key}"
+    return f"family-{slug(f.key)}"
 
 
 def _stage_label(rep: StageReport) -> str:

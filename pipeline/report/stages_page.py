@@ -4,6 +4,7 @@ whoever needs more than the results page shows."""
 
 from __future__ import annotations
 
+import re
 from html import escape
 
 from pipeline.report import dag
@@ -15,12 +16,17 @@ from pipeline.report.markdown import to_html
 INDEX = "index.html"
 
 
+def slug(text: str) -> str:
+    """An id safe in any attribute and URL fragment (``tokens/aria`` -> ``tokens-aria``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", text)
+
+
 def anchor(rep: StageReport) -> str:
-    return "report-" + rep.name.replace("/", "-")
+    return "report-" + slug(rep.name)
 
 
 def headline_anchor(rep: StageReport) -> str:
-    return "headline-" + rep.name.replace("/", "-")
+    return "headline-" + slug(rep.name)
 
 
 def stage_link(rep: StageReport, page_name: str = "stages.html") -> str:

@@ -7,8 +7,8 @@ from pipeline.valle.midi_tokens import MidiTokenError, midi_tokens
 
 
 def load(path, **kwargs):
-    """Load a VALL-E checkpoint (ours, or MIDI-VALLE's trainer / flat file); see ``valle.load``."""
-    from pipeline.valle.load import load_valle
+    """Load a VALL-E checkpoint (ours, or MIDI-VALLE's trainer / flat file); see ``pipeline.valle.checkpoint``."""
+    from pipeline.valle.checkpoint import load_valle
 
     return load_valle(path, **kwargs)
 

@@ -91,9 +91,9 @@ class SelfAttention(nn.Module):
 class DecoderLayer(nn.Module):
     """x += SA(norm1 x); x += FF(norm2 x); FF = Linear(d, 4d) -> ReLU -> Linear(4d, d)."""
 
-    def __init__(self, dim: int, nhead: int, dropout: float, adaptive: bool) -> None:
+    def __init__(self, dim: int, nhead: int, dropout: float, adaptive: bool, attn_dropout: float) -> None:
         super().__init__()
-        self.self_attn = SelfAttention(dim, nhead, dropout)
+        self.self_attn = SelfAttention(dim, nhead, attn_dropout)
         self.linear1 = nn.Linear(dim, 4 * dim)
         self.linear2 = nn.Linear(4 * dim, dim)
         self.norm1 = AdaLN(dim) if adaptive else nn.LayerNorm(dim)
@@ -114,9 +114,11 @@ class DecoderLayer(nn.Module):
 class Decoder(nn.Module):
     """``layers.<l>`` + final ``norm`` (AdaLN over LayerNorm for the NAR decoder)."""
 
-    def __init__(self, dim: int, nhead: int, n_layers: int, dropout: float, adaptive: bool) -> None:
+    def __init__(self, dim: int, nhead: int, n_layers: int, dropout: float, adaptive: bool,
+                 attn_dropout: float = 0.1) -> None:
         super().__init__()
-        self.layers = nn.ModuleList(DecoderLayer(dim, nhead, dropout, adaptive) for _ in range(n_layers))
+        self.layers = nn.ModuleList(DecoderLayer(dim, nhead, dropout, adaptive, attn_dropout)
+                                    for _ in range(n_layers))
         self.norm = AdaLN(dim) if adaptive else nn.LayerNorm(dim)
         self.adaptive = adaptive
 

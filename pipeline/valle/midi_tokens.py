@@ -122,9 +122,14 @@ def notes_to_tokens(notes: list[tuple[int, int, int, int]]) -> np.ndarray:
     return rows
 
 
+def midi_notes(midi_path: str | Path | bytes) -> list[tuple[int, int, int, int]]:
+    """The notes ``midi_tokens`` would tokenise: (onset, duration, pitch, velocity) at 96 tpq."""
+    return first_track_notes(_read(midi_path))
+
+
 def midi_tokens(midi_path: str | Path | bytes) -> np.ndarray:
     """The int64 [notes + 2, 6] array MIDI-VALLE's ``midi_tokenize.py`` saves for this MIDI file."""
-    return notes_to_tokens(first_track_notes(_read(midi_path)))
+    return notes_to_tokens(midi_notes(midi_path))
 
 
 def tokens_to_notes(tokens: np.ndarray) -> list[tuple[int, int, int, int]]:

@@ -30,13 +30,14 @@ class ValleConfig:
     n_quantizers: int = 4
     audio_bins: int = 2048
     dropout: float = 0.1
+    attn_dropout: float = 0.1  # on attention weights (upstream 0.1); 0 lets CPU use fused attention
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 CONFIGS = {
-    "tiny": ValleConfig(),
+    "tiny": ValleConfig(attn_dropout=0.0),
     "midi-valle": ValleConfig(d_model=1024, nhead=16, n_layers=12),  # the released 12 x 1024 model
 }
 
@@ -74,11 +75,13 @@ class Valle(nn.Module):
         self.ar_audio_position = SinePositional(d, cfg.dropout)
         self.nar_text_position = SinePositional(d, 0.0, alpha_trainable=False)
         self.nar_audio_position = SinePositional(d, cfg.dropout, alpha_trainable=False)
-        self.ar_decoder = Decoder(d, cfg.nhead, cfg.n_layers, cfg.dropout, adaptive=False)
+        self.ar_decoder = Decoder(d, cfg.nhead, cfg.n_layers, cfg.dropout, adaptive=False,
+                                  attn_dropout=cfg.attn_dropout)
         self.ar_predict_layer = nn.Linear(d, bins + 1, bias=False)
         self.nar_audio_embeddings = nn.ModuleList(
             [TokenEmbedding(d, bins + 1)] + [TokenEmbedding(d, bins) for _ in range(nq - 1)])
-        self.nar_decoder = Decoder(d, cfg.nhead, cfg.n_layers, cfg.dropout, adaptive=True)
+        self.nar_decoder = Decoder(d, cfg.nhead, cfg.n_layers, cfg.dropout, adaptive=True,
+                                   attn_dropout=cfg.attn_dropout)
         self.nar_predict_layers = nn.ModuleList(nn.Linear(d, bins, bias=False) for _ in range(nq - 1))
         self.nar_stage_embeddings = nn.ModuleList(TokenEmbedding(d, 1) for _ in range(nq - 1))
         for j in range(nq - 2):  # share_embedding: predict layer j is audio embedding j + 2

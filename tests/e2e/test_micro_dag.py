@@ -1,8 +1,9 @@
 """The whole DAG through real ``dvc repro`` on the micro profile, in a temp copy of the repo.
 
-One repro builds everything (data, tokens, Aria LM, embeddings, probes, report); the tests
-then check the artifacts, that a second repro is a no-op, and that a param only ``segment``
-reads reruns only ``segment``. The last test edits params, so it stays last in this file.
+One repro builds everything (data, tokens, every family's models and reports, the site); the
+tests then check the artifacts, that results pushed to a DVC remote pull into a fresh clone that
+is up to date, that a second repro is a no-op, and that a param only ``segment`` reads reruns
+only ``segment``. The last test edits params, so it stays last in this file.
 """
 
 import json
@@ -39,7 +40,8 @@ def test_ingest_outputs(repo):
     assert all((repo / "data/ingest" / r["midi"]).is_file() for r in index)
     assert all(r["split"] in ("train", "val", "test") for r in index)
     manifest = json.loads((repo / "data/ingest/manifest.json").read_text())
-    assert manifest["params"]["base"]["seed"] == 42 and "music21" in manifest["packages"]
+    assert manifest["params"]["base"]["seed"] == 42
+    assert "music21" in json.loads((repo / "data/ingest/environment.json").read_text())["packages"]
     stats = json.loads((repo / "reports/data/stats.json").read_text())
     assert stats["pieces"] == len(index) and stats["by_label"]["composer"]["bach"]
 
@@ -81,7 +83,25 @@ def test_models_and_reports(repo):
     probe = json.loads((repo / "reports/aria_probe/metrics.json").read_text())
     assert probe
     html = (repo / "reports/site/index.html").read_text()
-    assert "<html" in html.lower() and "linear_probe" in html
+    assert "<html" in html.lower() and 'id="family-aria"' in html and "aria_probe" in html
+
+
+def test_remote_push_then_fresh_clone_pulls_and_is_up_to_date(repo, tmp_path):
+    """The sharing promise on a local-directory DVC remote: push from this clone, `dvc pull`
+    in a fresh `git clone`, and there `dvc status` is clean and `dvc repro` runs nothing."""
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@localhost"]
+    remote = tmp_path / "remote"
+    run(["dvc", "remote", "add", "-d", "shared", str(remote)], repo)
+    run(["dvc", "push"], repo)
+    run(git + ["add", "-A"], repo)
+    run(git + ["commit", "-qm", "results"], repo)
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    assert not (clone / "models").exists()
+    run(["dvc", "pull"], clone)
+    assert "up to date" in run(["dvc", "status"], clone).stdout
+    assert stages_run(run(["dvc", "repro"], clone).stdout) == []
+    assert (clone / "reports/site/index.html").read_bytes() == (repo / "reports/site/index.html").read_bytes()
 
 
 def test_noop_then_only_segment_reruns(repo):

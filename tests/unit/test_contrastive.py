@@ -8,7 +8,9 @@ import torch
 
 from pipeline.cli import main
 from pipeline.aria.model import ModelConfig, TransformerEMB, build, save
-from pipeline.aria.embedding import EmbEncoder, TrunkEncoder, chunk_ids, embed_pieces
+from pipeline.aria.chunks import chunk_ids
+from pipeline.aria.embedding import embed_pieces
+from pipeline.aria.encoders import EmbEncoder, TrunkEncoder
 from pipeline.aria.tokenizer import AbsTokenizer, Note, Piece
 from pipeline.aria.pairs import PairBatches
 from pipeline.train.contrastive import ContrastiveObjective, info_nce
@@ -133,14 +135,14 @@ def test_global_embedding_averages_chunks_and_trunk_states_ignore_padding():
     p = piece(48)
     emb, chunks = embed_pieces(EmbEncoder(model), TOK, [p, piece(10)], chunk_notes=20, max_tokens=200)
     assert emb["contrastive"].shape == (2, 8) and chunks == [2, 1]  # 8-note remainder < 20/2: dropped
-    from pipeline.aria.embedding import note_chunks
+    from pipeline.aria.chunks import note_chunks
 
     rows = [chunk_ids(TOK, c, 200) for c in note_chunks(p, 20)]
     one = [model(torch.tensor([r]), eos_id=TOK.eos_id)[0].detach().numpy() for r in rows]
     assert np.allclose(emb["contrastive"][0], np.mean(one, axis=0), atol=1e-5)
     lm = tiny()
     short, long = chunk_ids(TOK, piece(5), 200), chunk_ids(TOK, piece(30), 200)
-    from pipeline.aria.embedding import encode_rows
+    from pipeline.aria.encoders import encode_rows
 
     both = encode_rows(TrunkEncoder(lm), [short, long], TOK.pad_id, TOK.eos_id)
     alone = encode_rows(TrunkEncoder(lm), [short], TOK.pad_id, TOK.eos_id)

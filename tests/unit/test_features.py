@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from pipeline.eval.features import DIM, SIZES, feature_blocks, handcrafted, handcrafted_many
-from pipeline.aria.embedding import note_chunks
-from pipeline.aria.tokenizer import Note, Piece
+from pipeline.aria.chunks import note_chunks
+from pipeline.data.notes import Note, Piece
 
 pytestmark = pytest.mark.unit
 

@@ -6,7 +6,10 @@ import torch
 
 from pipeline.cli import main
 from pipeline.aria.model import ModelConfig, build, save
-from pipeline.aria.continuation import Sampling, continue_prompt, load_model, prompt_tokens, read_prompt
+from pipeline.aria.checkpoints import load_model
+from pipeline.aria.load import CheckpointError
+from pipeline.aria.continue_ import Sampling, continue_prompt
+from pipeline.aria.prompt import prompt_tokens, read_prompt
 from pipeline.sample.sampling import SamplingError
 from pipeline.aria.tokenizer import AbsTokenizer
 
@@ -128,3 +131,17 @@ def test_mlx_backend_generates_like_torch(tmp_path, ckpt):
     a = continue_prompt(load_model(ckpt, TOK), TOK, toks, length=12, sampling=greedy)
     b = continue_prompt(load_model(ckpt, TOK, backend="mlx"), TOK, toks, length=12, sampling=greedy, backend="mlx")
     assert a == b
+
+
+def test_a_midi_file_as_checkpoint_is_a_named_error(tmp_path, capsys):
+    """`--checkpoint some.mid` used to end in safetensors' bare `header too large`."""
+    mid = prompt_midi(tmp_path / "some.mid")
+    code, out = cli(capsys, "--checkpoint", mid, "--prompt-midi", mid, "--save-dir", tmp_path / "out")
+    assert code != 0 and "Traceback" not in out and "SafetensorError" not in out
+    assert f"{mid} is not a safetensors checkpoint" in out
+    with pytest.raises(CheckpointError, match="some.mid is not a safetensors checkpoint"):
+        load_model(mid, AbsTokenizer())
+    truncated = tmp_path / "model.safetensors"
+    truncated.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{\"a\":")
+    with pytest.raises(CheckpointError, match="model.safetensors is not a safetensors checkpoint"):
+        load_model(tmp_path, AbsTokenizer())

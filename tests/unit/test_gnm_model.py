@@ -133,7 +133,7 @@ def test_bad_checkpoints_are_named_errors(tmp_path):
         load(tmp_path / "evil.pt", vocab=vocab)
 
 
-def test_classifier_layout_and_padding():
+def test_classifier_layout_padding_and_upstream_file(tmp_path):
     vocab = tiny_vocab()
     c = StyleClassifier(len(vocab), 4, d_model=32, n_heads=4, n_layers=6, d_ff=64).eval()
     sd = c.state_dict()
@@ -144,3 +144,9 @@ def test_classifier_layout_and_padding():
     padded = torch.cat([ids, torch.full((1, 4), vocab.pad_id)], 1)
     with torch.no_grad():
         assert torch.allclose(c(ids), c(padded), atol=1e-5)
+    torch.save(sd, tmp_path / "ep014_loss0.462_params.pt")  # upstream: a bare state dict
+    vocab.save(tmp_path)
+    up = load(tmp_path / "ep014_loss0.462_params.pt", vocab=tmp_path / "dictionary.pkl", n_heads=4)
+    assert isinstance(up, StyleClassifier) and up.cls_head.out_features == 4
+    with torch.no_grad():
+        assert torch.equal(up(ids), c(ids))

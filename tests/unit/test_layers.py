@@ -71,3 +71,10 @@ def test_stage_names_say_their_family():
         if stage.name == "__init__.py" or stage.stem in shared:
             continue
         assert stage.stem.startswith(prefixes), f"stages/{stage.name}: name it <family>_<step>"
+
+
+@pytest.mark.parametrize("stage", sorted(p.stem for p in (ROOT / "stages").glob("*.py") if p.stem != "__init__"))
+def test_every_stage_module_imports(stage):
+    import importlib
+
+    importlib.import_module(f"stages.{stage}")

@@ -18,10 +18,18 @@ PIECE = ("%Baroque\n%Bach, Johann Sebastian\n%Choral\nL:1/8\nM:4/4\nK:C\nV:1\nV:
          "[V:1]c2 d2 e2 f2|[V:2]z8|\n[V:1]g8|][V:2]C8|]\n")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models: threads only add contention on a busy machine
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def random_model():
     torch.manual_seed(0)
-    return NotaGenModel(NotaGenConfig(hidden=64, patch_layers=1, char_layers=1, patch_length=16)).eval()
+    return NotaGenModel(NotaGenConfig(hidden=64, patch_layers=1, char_layers=1, patch_length=32)).eval()
 
 
 def test_cached_equals_recomputed(random_model):
@@ -32,18 +40,39 @@ def test_cached_equals_recomputed(random_model):
     assert a.patches == 12
 
 
+def test_lean_forward_matches_transformers(random_model):
+    from pipeline.notagen.decode import LeanGPT2
+
+    base = random_model.patch_level_decoder.base
+    x = torch.randn(1, 7, 64)
+    with torch.no_grad():
+        want = base(inputs_embeds=x).last_hidden_state
+        lean = LeanGPT2(base)
+        full, _ = lean(x, None)
+        _, cache = lean(x[:, :4], None)
+        steps = []
+        for t in range(4, 7):
+            h, cache = lean(x[:, t:t + 1], cache)
+            steps.append(h)
+    assert torch.allclose(full, want, atol=1e-5)
+    assert torch.allclose(torch.cat(steps, 1), want[:, 4:], atol=1e-5)
+
+
 def test_streams_past_the_context_without_error(random_model):
-    prompt = PROMPT + ["L:1/8", "K:C", "V:1"] + [f"[V:1]c{i}|" for i in range(1, 8)]
+    prompt = PROMPT + ["L:1/8", "K:C", "V:1"] + [f"[V:1]c{i}|" for i in range(1, 5)]
     g = generate(random_model, prompt, max_patches=40, seed=0)
     assert g.stop in ("max_patches", "eos", "context_overflow")
-    assert g.stream_resets >= 1 or g.stop != "max_patches"
+    assert g.stream_resets >= 1 or g.stop == "eos"
     # the untagged user body got stream tags and generation went on (upstream NotaGen #34)
-    assert "[r:0/22][V:1]c1|" in g.text and g.patches > 0
+    assert "[r:0/19][V:1]c1|" in g.text and g.patches > 0
+    # a prompt longer than the context keeps its last lines
+    long = PROMPT + ["L:1/8", "K:C", "V:1"] + [f"[V:1]c{i}|" for i in range(1, 40)]
+    assert generate(random_model, long, max_patches=3, seed=0).patches == 3
 
 
 def test_caps_and_no_grad(random_model):
     modes = []
-    hook = random_model.patch_level_decoder.register_forward_pre_hook(
+    hook = random_model.patch_level_decoder.patch_embedding.register_forward_pre_hook(
         lambda *_: modes.append(torch.is_grad_enabled()))
     random_model.train()
     try:

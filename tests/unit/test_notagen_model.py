@@ -40,6 +40,14 @@ def upstream_keys(cfg: NotaGenConfig) -> list[tuple[str, tuple]]:
     return keys
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models: threads only add contention on a busy machine
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def tiny():
     torch.manual_seed(0)

@@ -22,7 +22,8 @@ def test_commit_writes_manifest_and_renames(tmp_path):
         out.commit({"demo": {"k": 1}}, inputs=["in.txt"], seed=3)
     m = json.loads((tmp_path / "data/demo/manifest.json").read_text())
     assert m["params"] == {"demo": {"k": 1}} and m["seed"] == 3 and "in.txt" in m["inputs"]
-    assert "torch" in m["packages"] and not (tmp_path / "data/.demo.tmp").exists()
+    env = json.loads((tmp_path / "data/demo/environment.json").read_text())
+    assert "torch" in env["packages"] and "packages" not in m and not (tmp_path / "data/.demo.tmp").exists()
 
 
 def test_exception_leaves_previous_output_untouched(tmp_path):
@@ -53,7 +54,7 @@ def test_killed_stage_leaves_no_output(tmp_path):
     with StageOutputs("demo", ["data/demo"], root=tmp_path) as out:
         (out["data/demo"] / "ok.txt").write_text("ok")
         out.commit({})
-    assert sorted(p.name for p in (tmp_path / "data/demo").iterdir()) == ["manifest.json", "ok.txt"]
+    assert sorted(p.name for p in (tmp_path / "data/demo").iterdir()) == ["environment.json", "manifest.json", "ok.txt"]
 
 
 def test_forgetting_commit_is_an_error(tmp_path):

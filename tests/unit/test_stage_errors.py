@@ -13,10 +13,10 @@ import pytest
 
 from pipeline.orchestration.stage import is_bad_input, one_line
 
-pytestmark = pytest.mark.unit
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.unit
 def test_python_without_deps_says_activate_the_venv():
     # -S: no site-packages, so prefect & co are missing, as with a system python
     r = subprocess.run([sys.executable, "-S", "-m", "stages.segment"], cwd=REPO, capture_output=True,
@@ -27,6 +27,7 @@ def test_python_without_deps_says_activate_the_venv():
     assert "make repro" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.unit
 def test_bad_input_classification():
     from pipeline.config import ParamsError, load_section
 
@@ -51,7 +52,8 @@ def test_bad_input_classification():
     assert one_line(ParamsError("a: x\nb: y")) == "ParamsError: a: x; b: y"
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.pipeline  # a real stage run (its Prefect temporary server: ~15 s idle, more under load)
+@pytest.mark.timeout(240)
 def test_params_typo_inside_a_stage_is_one_line(tmp_path):
     """``segment.min_s: fifteen`` read inside the running flow: one line, exit 2, no traceback."""
     text = (REPO / "params.yaml").read_text()
@@ -64,7 +66,7 @@ def test_params_typo_inside_a_stage_is_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     env.update(OSTINATO_ROOT=str(tmp_path), PREFECT_HOME=str(tmp_path / ".prefect"))
     r = subprocess.run([sys.executable, "-m", "stages.segment"], cwd=REPO, env=env, capture_output=True,
-                       text=True, timeout=110)
+                       text=True, timeout=230)
     assert r.returncode == 2, r.stderr[-3000:]
     assert "Traceback" not in r.stderr, r.stderr[-3000:]
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("ERROR: stage segment:")]

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from pipeline.valle import load
-from pipeline.valle.load import CheckpointError, CodecMismatch, check_codec, save_valle
+from pipeline.valle.checkpoint import CheckpointError, CodecMismatch, check_codec, save_valle
 from pipeline.valle.model import Valle, ValleConfig
 
 pytestmark = pytest.mark.unit

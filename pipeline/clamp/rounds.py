@@ -1,0 +1,85 @@
+"""One round of CLaMP-DPO data: sample N pieces per prompt from a policy, restore their rests,
+extract CLaMP features and score them against the fine-tune set (both estimators).
+
+Each sample is seeded by (seed, round, prompt, index), so a killed round resumes from its partial
+``samples.partial.jsonl`` and gives the same pieces as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from pipeline.clamp.corpus import AbcPiece
+from pipeline.clamp.patches import drop_comment_lines
+from pipeline.clamp.scores import max_similarity, piece_scores, score_all
+
+
+def prompt_triples(pieces: list[AbcPiece], n: int) -> list[tuple[str, str, str]]:
+    """The ``n`` most frequent (period, composer, instrumentation) of the fine-tune set."""
+    counts = Counter(p.prompt for p in pieces)
+    return [t for t, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
+
+
+def sample_seed(seed: int, k: int, prompt: int, j: int) -> int:
+    return int(np.random.SeedSequence([seed, k, prompt, j]).generate_state(1)[0])
+
+
+def scoring_text(sample: dict) -> str:
+    """What CLaMP scores: the rest-restored interleaved ABC, else the tag-stripped raw text."""
+    from pipeline.notagen.rests import strip_stream_tags
+
+    text = sample["interleaved"] if sample.get("interleaved") else strip_stream_tags(sample["text"])
+    text = drop_comment_lines(text)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def sample_round(policy, prompts: list[tuple[str, str, str]], per_prompt: int, sampling: dict, seed: int, k: int,
+                 partial: Path, fp: str, progress: Callable[[int, int], None] | None = None) -> list[dict]:
+    """``per_prompt`` pieces for each prompt triple; resumes from ``partial`` rows of fingerprint ``fp``."""
+    from pipeline.notagen.generation import generate
+
+    done: dict[tuple[int, int], dict] = {}
+    if partial.is_file():
+        for line in partial.read_text().splitlines():
+            row = json.loads(line)
+            if row.get("fp") == fp:
+                done[(row["prompt"], row["j"])] = row
+    out = []
+    total = len(prompts) * per_prompt
+    with open(partial, "a" if done else "w", encoding="utf-8") as fh:
+        for pi, triple in enumerate(prompts):
+            for j in range(per_prompt):
+                row = done.get((pi, j))
+                if row is None:
+                    s = sample_seed(seed, k, pi, j)
+                    g = generate(policy, [f"%{x}" for x in triple], seed=s, **sampling)
+                    row = {"fp": fp, "prompt": pi, "j": j, "seed": s, "period": triple[0], "composer": triple[1],
+                           "instrumentation": triple[2], "text": g.text, "interleaved": g.interleaved,
+                           "stop": g.stop, "complete": g.complete, "restore_error": g.restore_error,
+                           "chars": g.chars, "seconds": round(g.seconds, 3)}
+                    fh.write(json.dumps(row, sort_keys=True) + "\n")
+                    fh.flush()
+                out.append(row)
+                if progress:
+                    progress(len(out), total)
+    return out
+
+
+def score_round(scorer, samples: list[dict], reference: np.ndarray) -> tuple[np.ndarray, dict]:
+    """(features [N, D], scores: per-piece CLaMP score, max similarity to a training piece, both
+    estimators over all pieces and over complete pieces)."""
+    feats = scorer.music_features_batch([scoring_text(s) for s in samples])
+    per = piece_scores(feats, reference)
+    sim = max_similarity(feats, reference)
+    ok = np.array([bool(s["complete"]) for s in samples])
+    summary = {"all": score_all(feats, reference), "n": len(samples), "complete": int(ok.sum()),
+               "complete_scores": score_all(feats[ok], reference) if ok.any() else None,
+               "piece_scores": [round(float(x), 6) for x in per], "max_similarity": [round(float(x), 6) for x in sim],
+               "stops": dict(Counter(s["stop"] for s in samples))}
+    return feats, summary
+
