@@ -17,6 +17,8 @@ import time
 from prefect import flow, get_run_logger
 
 from pipeline.config import load_section, repo_root
+from pipeline.data.guards import count_split, require_pieces
+from pipeline.data.jsonl import read_jsonl
 from pipeline.orchestration.stage import StageOutputs, hash_path, params_dump
 from pipeline.aria.contrastive import ENTRY
 from pipeline.train import checkpoint as ckpt
@@ -32,6 +34,7 @@ def contrastive() -> None:
     t0 = time.perf_counter()
     base, p, rt, root = load_section("base"), load_section("aria_contrastive"), load_section("runtime"), repo_root()
     tokenizer = json.loads((root / PRETRAIN / "tokenizer.json").read_text())
+    require_pieces(f"{INGEST}/index.jsonl train split", count_split(read_jsonl(root / INGEST / "index.jsonl"), "train"))
     train = train_config(p, base.seed, rt.device)
     with StageOutputs("aria_contrastive", [MODEL, REPORT]) as out:
         job = {"ingest": str(root / INGEST), "init_from": str(root / PRETRAIN / "model.safetensors"),

@@ -25,6 +25,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from pipeline.config import load_section, repo_root
+from pipeline.data.guards import require_pieces
 from pipeline.data.jsonl import read_jsonl, write_jsonl
 from pipeline.eval.features import handcrafted_many
 from pipeline.eval.retrieval import disjoint_slices
@@ -97,6 +98,7 @@ def embed() -> None:
     base, p, root = load_section("base"), load_section("aria_embed"), repo_root()
     tok = AbsTokenizer(**json.loads((root / PRETRAIN / "tokenizer.json").read_text())["config"])
     rows = [r for r in read_jsonl(root / INGEST / "index.jsonl") if r.get("split") in p.splits]
+    require_pieces(f"{INGEST}/index.jsonl splits {list(p.splits)}", len(rows))
     pieces, rejected = read_pieces(root / INGEST, rows)
     bad = {r["id"] for r in rejected}
     rows = [r for r in rows if r["id"] not in bad]

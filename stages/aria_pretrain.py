@@ -14,6 +14,7 @@ import json
 from prefect import flow, get_run_logger
 
 from pipeline.config import load_section, repo_root
+from pipeline.data.guards import require_pieces
 from pipeline.orchestration.stage import StageOutputs, hash_path, params_dump
 from pipeline.aria.lm import ENTRY
 from pipeline.train import checkpoint as ckpt
@@ -28,6 +29,7 @@ def pretrain() -> None:
     log = get_run_logger()
     base, p, rt, root = load_section("base"), load_section("aria_pretrain"), load_section("runtime"), repo_root()
     meta = json.loads((root / PACK / "meta.json").read_text())
+    require_pieces(f"{PACK} train split", meta["splits"]["train"]["pieces"], "data/tokens/aria/rejected.jsonl")
     tokenizer = json.loads((root / TOKENIZER).read_text())
     check_same_tokenizer(meta["config_hash"], tokenizer["config_hash"], PACK, "rerun pack")
     with StageOutputs("aria_pretrain", [MODEL, REPORT]) as out:

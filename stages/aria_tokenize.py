@@ -14,6 +14,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 
 from pipeline.config import load_section, repo_root
+from pipeline.data.guards import count_split, require_pieces
 from pipeline.data.jsonl import read_jsonl
 from pipeline.data.token_store import accepted, quarantined, write_dataset
 from pipeline.orchestration.runners import map_shards
@@ -66,6 +67,7 @@ def tokenize_aria() -> None:
     tok = AbsTokenizer(**config)
     info = tokenizer_info(tok)
     rows = read_jsonl(root / INGEST / "index.jsonl")
+    require_pieces("data/ingest/index.jsonl train split", count_split(rows, "train"))
     log.info("tokenize_aria: %d pieces, vocab %d, config_hash %s", len(rows), tok.vocab_size, info["config_hash"])
     with StageOutputs("aria_tokenize", [OUT, REPORT]) as out:
         results = map_shards(tokenize_aria_shard, rows, rt.shard_size, config=config,

@@ -9,6 +9,7 @@ Checkpoints go to ``models/.ckpt/codec_train/``; a killed run resumes there with
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 from prefect import flow, get_run_logger
@@ -83,8 +84,6 @@ def codec_train() -> None:
                  p.init_from or p.model.preset, len(train), len(val), val_source, p.steps, rt.launcher,
                  rt.nproc_per_node)
         metrics = run_training(ENTRY, job, rt.launcher, rt.nproc_per_node)
-        import json
-
         samples = json.loads((out[REPORT] / "samples.json").read_text())
         write_headline(out[REPORT], headline(metrics, val_source, samples))
         out.commit(params_dump("base", "codec_train"), inputs=[CUTS], seed=base.seed, extra={"metrics": metrics})

@@ -15,6 +15,7 @@ import time
 from prefect import flow, get_run_logger
 
 from pipeline.config import load_section, repo_root
+from pipeline.data.guards import require_pieces
 from pipeline.data.token_store import TokenStore, pack_store
 from pipeline.orchestration.stage import StageOutputs, dump_json, params_dump
 
@@ -49,6 +50,9 @@ def pack_one(src, dest, p, log) -> dict:
     dest.mkdir(parents=True, exist_ok=True)
     for split in SPLITS:
         store = TokenStore(src / split)
+        if split == "train":  # a tiny corpus may leave val empty; train never
+            require_pieces(f"data/tokens/{src.name}/train", len(store),
+                           f"data/tokens/{src.name}/rejected.jsonl and data/ingest/rejected.jsonl")
         stats = pack_store(store, dest / f"{split}.npy", p.seq_len, tok["pad_id"], p.mode)
         meta["splits"][split] = {"file": f"{split}.npy", "shape": [stats["rows"], p.seq_len],
                                  "pieces": len(store), **stats}

@@ -15,6 +15,7 @@ from prefect import flow, get_run_logger, task
 
 from pipeline.config import load_section, repo_root
 from pipeline.params.data import RenderParams
+from pipeline.data.guards import require_pieces
 from pipeline.data.jsonl import read_jsonl, write_jsonl
 from pipeline.data.manifests import recording, supervision, write_manifests
 from pipeline.data.recordings import load_audio, read_pairs
@@ -72,6 +73,7 @@ def render_audio() -> None:
         for c in p.conditions.values():
             resolve_soundfont(c.soundfont, root)
     jobs = plan_jobs(p, root)
+    require_pieces(p.real_recordings or "data/ingest/index.jsonl", len(jobs))
     log.info("render_audio: %d recordings at %d Hz", len(jobs), p.sample_rate)
     with StageOutputs("render_audio", [OUT, "reports/render_audio"]) as out:
         t0 = time.perf_counter()

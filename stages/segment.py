@@ -12,6 +12,7 @@ from prefect import flow, get_run_logger, task
 
 from pipeline.config import load_section, repo_root
 from pipeline.params.data import SegmentParams
+from pipeline.data.guards import require_pieces
 from pipeline.data.jsonl import write_jsonl
 from pipeline.data.manifests import load_cuts
 from pipeline.data.segment import load_pm, segment_bounds, slice_midi
@@ -48,6 +49,8 @@ def segment() -> None:
     log = get_run_logger()
     base, p, rt, root = load_section("base"), load_section("segment"), load_section("runtime"), repo_root()
     cuts = load_cuts(root / "data/render_audio/cuts.jsonl.gz")
+    require_pieces("data/render_audio/cuts.jsonl.gz (rendered recordings)", len(cuts),
+                   "data/render_audio/rejected.jsonl and data/ingest/rejected.jsonl")
     by_rec = {c.recording_id: c for c in cuts}
     jobs = [{"id": c.recording_id, "duration": c.duration, **c.supervisions[0].custom} for c in cuts]
     with StageOutputs("segment", [OUT]) as out:

@@ -54,8 +54,7 @@ def continue_prompt(model, tok: AbsTokenizer, prompt: list, *, variations: int =
                          f"(length {length}, context {max_len}, prompt {len(ids)} tokens)")
     if backend == "mlx":
         model = mlx_backend.port().TorchAdapter(model)
-    if end:
-        model = ForceEnd(model, tok, len(ids) + budget - END_WINDOW)
+    processors = [ForceEnd(tok, len(ids) + budget - END_WINDOW)] if end else []
     return generate(model, [ids] * variations, max_new_tokens=budget, eos_id=tok.eos_id, pad_id=tok.pad_id,
                     seed=seed, temperature=s.temp, min_p=s.min_p, top_p=s.top_p, top_k=s.top_k,
-                    progress=progress)
+                    processors=processors, progress=progress)

@@ -28,7 +28,7 @@ ENTRY = "pipeline.aria.contrastive:run_job"
 def init_from_lm(lm_path: str | Path, emb_size: int, tok, seed: int):
     """A TransformerEMB whose trunk is the LM's; a new ``emb_head`` [emb_size, d]."""
     from pipeline.aria.model import TransformerEMB, init_weights
-    from pipeline.aria.embedding import load_checked
+    from pipeline.aria.checkpoints import load_checked
 
     lm = load_checked(lm_path, tok, head="lm")
     torch.manual_seed(seed)
@@ -42,7 +42,7 @@ def init_from_lm(lm_path: str | Path, emb_size: int, tok, seed: int):
 
 
 def run_job(job: dict) -> dict | None:
-    from pipeline.aria.embedding import read_pieces
+    from pipeline.aria.pieces import read_pieces
     from pipeline.aria.tokenizer import AbsTokenizer
     from pipeline.train import distributed as D
     from pipeline.aria.pairs import PairBatches

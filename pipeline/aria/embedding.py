@@ -16,11 +16,6 @@ from pipeline.aria.encoders import encode_rows
 from pipeline.aria.tokenizer import AbsTokenizer
 from pipeline.data.notes import Piece
 
-# Still imported from here by pipeline/aria/contrastive.py (being edited by its owner): their
-# homes are pipeline.aria.checkpoints and pipeline.aria.pieces.
-from pipeline.aria.checkpoints import load_checked  # noqa: E402,F401
-from pipeline.aria.pieces import read_pieces  # noqa: E402,F401
-
 
 def embed_pieces(encoder, tok: AbsTokenizer, pieces: Sequence[Piece], chunk_notes: int = 300,
                  max_tokens: int = 2048, batch_tokens: int = 16384, max_chunks: int | None = None,

@@ -8,7 +8,10 @@ by the temperature (only view-a x view-b similarities, not SimCLR's full 2N x 2N
 
 A batch is one LongTensor ``[2, B, T]``: ``batch[0]`` holds view a, ``batch[1]`` view b, rows
 right-padded with ``<P>``. Both views go through the model in ONE forward pass (so DDP sees one
-forward per backward). Under torchrun, negatives are the pairs of the local batch only.
+forward per backward). Under torchrun, every process's embeddings are gathered (with gradients,
+``torch.distributed.nn.all_gather``) so the negatives are the pairs of the global batch, as in
+one process with the global batch; each process computes the same global loss, and DDP's gradient
+average then equals the gradient of that loss.
 The pair batches of a family (e.g. ``pipeline.aria.pairs``) build the views.
 """
 
@@ -44,6 +47,18 @@ def info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float) -> tuple[torc
     return loss, stats
 
 
+def gather_across_processes(x: torch.Tensor) -> torch.Tensor:
+    """[B, D] on each of W processes -> [W * B, D] in rank order, differentiable; ``x`` itself
+    when not distributed. Every process must pass the same B."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return x
+    from torch.distributed.nn.functional import all_gather
+
+    return torch.cat(all_gather(x.contiguous()), dim=0)
+
+
 class ContrastiveObjective:
     """``objective(model, batch[2, B, T]) -> Loss``: InfoNCE of the two views' ``<E>`` embeddings.
 
@@ -63,7 +78,8 @@ class ContrastiveObjective:
                              f"got {tuple(batch.shape)}")
         n = batch.shape[1]
         emb = model(batch.flatten(0, 1), eos_id=self.eos_id)  # one forward for both views
-        loss, stats = info_nce(emb[:n], emb[n:], self.temperature)
+        a, b = gather_across_processes(emb[:n]), gather_across_processes(emb[n:])
+        loss, stats = info_nce(a, b, self.temperature)
         return Loss(loss, torch.tensor(float(n), device=batch.device), stats)
 
     def batch_tokens(self, batch: torch.Tensor) -> int:

@@ -17,15 +17,16 @@ from pipeline.train.loop import TrainConfig, train
 pytestmark = pytest.mark.unit
 
 TUNES = ["C2 E2 G2 c2", "A,2 C2 E2 A2", "G2 B2 d2 g2", "F2 A2 c2 f2", "D2 F2 A2 d2", "E2 G2 B2 e2"]
+KEYS = ["C", "G", "D", "A", "E", "F", "Bb", "Eb"]
 
 
 def text(i: int) -> str:
     bars = "\n".join(f"[V:1]{TUNES[(i + b) % 6]}|[V:2]{TUNES[(i + b + 1) % 6].lower()}|" for b in range(4))
-    return f"%Folk\n%Traditional\n%Voice\nX:1\nL:1/8\nM:4/4\nK:C\nV:1\nV:2\n{bars}\n"
+    return f"%Folk\n%Traditional\n%Voice\nX:1\nL:1/8\nM:4/4\nK:{KEYS[i]}\nV:1\nV:2\n{bars}\n"
 
 
 def lines(i: int) -> list[str]:
-    return [f"composer: composer {i}", f"genre: genre {i % 3}", "parts: 2"]
+    return [f"composer: composer {i}", f"key: {KEYS[i]}", "parts: 2"]
 
 
 def pieces(n=6):
