@@ -19,10 +19,12 @@ from pipeline.config import load_section, repo_root
 from pipeline.notagen.checkpoint import load
 from pipeline.notagen.generation import generate
 from pipeline.notagen.render import ScoreRenderError, write_piece
+from pipeline.notagen.rests import complete_lines, restore_rests
 from pipeline.notagen.train_job import ENTRY
 from pipeline.orchestration.stage import StageOutputs, hash_path, params_dump
 from pipeline.report.headline import write_headline
 from pipeline.train import checkpoint as ckpt
+from pipeline.train.distributed import resolve_device
 from pipeline.train.job import run_training, train_config
 
 MODEL, REPORT, TOKENS, PRETRAIN = "models/abc_finetune", "reports/abc_finetune", "data/tokens/abc", "models/abc_pretrain"
@@ -37,8 +39,12 @@ def samples(model, prompts: list[dict], p, seed: int, out_dir) -> list[dict]:
                      seed=seed + i, max_patches=p.max_patches, max_seconds=p.max_seconds)
         row = {"name": f"sample_{i}", "prompt": triple, "stop": g.stop, "complete": g.complete, "patches": g.patches,
                "chars": g.chars, "seconds": round(g.seconds, 2), "restore_error": g.restore_error, "files": {}}
+        interleaved = g.interleaved
+        if interleaved is None and g.stop != "eos":  # cut by a cap: render its complete bars
+            interleaved, _ = restore_rests(complete_lines(g.text))
+            row["truncated"] = interleaved is not None
         try:
-            row["files"] = write_piece(out_dir / "samples", row["name"], g.text, g.interleaved)
+            row["files"] = write_piece(out_dir / "samples", row["name"], g.text, interleaved)
         except ScoreRenderError as e:
             row["render_error"] = str(e)
             row["files"] = {"abc": f"{row['name']}.abc"}
@@ -50,6 +56,7 @@ def headline(metrics: dict, rows: list[dict]) -> dict:
     table = [["fine-tuned (val)", metrics.get("val_loss"), metrics.get("val_perplexity")],
              ["fine-tuned (test)", None, metrics.get("test_perplexity")]]
     cards = [{"name": r["name"], "caption": f"%{' / %'.join(r['prompt'])}: {r['patches']} patches, stop {r['stop']}"
+                                         + (", complete bars rendered" if r.get("truncated") else "")
                                          + (f" ({r.get('render_error') or r.get('restore_error')})"
                                             if r.get("render_error") or r.get("restore_error") else ""),
               "midi": [f"samples/{r['files']['midi']}"] if "midi" in r["files"] else [],
@@ -83,7 +90,7 @@ def abc_finetune() -> None:
         metrics = run_training(ENTRY, job, rt.launcher, rt.nproc_per_node)
         prompts = json.loads((out[MODEL] / "prompts.json").read_text())
         prompts.sort(key=lambda r: (-r["pieces"], r["period"], r["composer"], r["instrumentation"]))
-        rows = samples(load(out[MODEL]), prompts, p, base.seed, out[REPORT])
+        rows = samples(load(out[MODEL], device=resolve_device(rt.device)), prompts, p, base.seed, out[REPORT])
         (out[REPORT] / "samples.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
         write_headline(out[REPORT], headline(metrics, rows))
         out.commit(params_dump("base", "abc_finetune"), inputs=[TOKENS, PRETRAIN], seed=base.seed,

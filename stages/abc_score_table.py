@@ -17,12 +17,12 @@ from prefect import flow, get_run_logger
 
 from pipeline.clamp.corpus import read_split
 from pipeline.clamp.patches import drop_comment_lines
-from pipeline.clamp.render import render_abc
 from pipeline.clamp.scorer import load as load_scorer
 from pipeline.clamp.table import COLUMNS, TASKS, fit_probe, perplexity, row
 from pipeline.config import load_section, repo_root
 from pipeline.notagen.abc_check import validate_interleaved
 from pipeline.notagen.checkpoint import load as load_policy
+from pipeline.notagen.render import ScoreRenderError, write_piece
 from pipeline.orchestration.stage import StageOutputs, dump_json, params_dump
 from pipeline.report.headline import write_headline
 
@@ -41,6 +41,16 @@ def rounds(root) -> list[int]:
     return ks
 
 
+def render(out_dir, name: str, sample: dict, p) -> dict:
+    """ABC, MusicXML, MIDI and audio of one sample; a failure is recorded, never fatal."""
+    try:
+        return write_piece(out_dir, name, sample["text"], sample["interleaved"], sample_rate=p.sample_rate,
+                           max_seconds=p.audio_seconds)
+    except ScoreRenderError as e:
+        found = {f.suffix.lstrip("."): f.name for f in out_dir.glob(f"{name}.*")}
+        return {k: v for k, v in found.items() if k in ("abc", "musicxml", "mid")} | {"error": str(e)[:300]}
+
+
 def curve(path, table_rows, gt) -> None:
     import matplotlib
 
@@ -57,6 +67,7 @@ def curve(path, table_rows, gt) -> None:
         ax.plot(range(len(ys)), ys, ":", marker=".", label=f"upstream: {name}")
     ax.axhline(GROUND_TRUTH_ANCHOR, color="gray", ls=":", lw=1, label="upstream: ground truth (paper)")
     ax.set_xlabel("CLaMP-DPO iteration K")
+    ax.set_xticks(range(max(len(table_rows), 4)))
     ax.set_ylabel("CLaMP score")
     ax.legend(fontsize=6)
     fig.tight_layout()
@@ -99,13 +110,12 @@ def abc_score_table() -> None:
             scores = json.loads((unit / "scores.json").read_text())["piece_scores"]
             best = sorted((i for i, r in enumerate(rows_k) if r["complete"]), key=lambda i: -scores[i])
             for n, i in enumerate(best[: p.render_per_k]):
-                files = render_abc(rows_k[i]["interleaved"], rep / "samples" / f"k{k}_{n}", root, p.sample_rate,
-                                   p.audio_seconds)
+                files = render(rep / "samples", f"k{k}_{n}", rows_k[i], p)
                 details[f"k{k}"].setdefault("rendered", []).append(files)
                 card = {"name": f"K={k}, sample {i}", "caption": f"{' / '.join(rows_k[i][f] for f in ('period', 'composer', 'instrumentation'))}; "
                         f"CLaMP score {scores[i]:.3f}" + (f"; not rendered: {files['error']}" if "error" in files else "")}
-                if "midi" in files:
-                    card |= {"midi": [f"samples/{files['midi']}"]}
+                if files.get("midi") or files.get("mid"):
+                    card |= {"midi": [f"samples/{files.get('midi') or files['mid']}"]}
                 if "audio" in files:
                     card |= {"audio": [f"samples/{files['audio']}"]}
                 samples.append(card)
@@ -113,7 +123,7 @@ def abc_score_table() -> None:
         (rep / "plots").mkdir(parents=True, exist_ok=True)
         curve(rep / "plots" / "score_curve.png", table, gt_vals[1])
         anchors = [[name] + [ys[k] if k < len(ys) else None for k in range(4)] for name, ys in ANCHORS.items()]
-        anchors.append(["ground truth (paper)", None, None, None, None])
+        anchors.append(["ground truth (paper)", GROUND_TRUTH_ANCHOR, None, None, None])
         full = table + [gt_vals]
         dump_json({"columns": COLUMNS, "rows": full, "details": details, "anchors": anchors,
                    "ground_truth_anchor": GROUND_TRUTH_ANCHOR}, rep / "table.json")
@@ -130,8 +140,7 @@ def abc_score_table() -> None:
                         "rows": full, "digits": 3},
                        {"caption": f"Upstream anchors (average CLaMP 2 score; paper ground truth {GROUND_TRUTH_ANCHOR})",
                         "columns": ["source", "K=0", "K=1", "K=2", "K=3"],
-                        "rows": [a if a[0] != "ground truth (paper)" else [a[0], GROUND_TRUTH_ANCHOR, None, None, None]
-                                 for a in anchors]}],
+                        "rows": anchors}],
             "figures": ["plots/score_curve.png"], "samples": samples})
         out.commit(params_dump("abc_score_table"), inputs=[DPO_DATA, DPO_MODELS, SCORER, STORE],
                    extra={"plagiarism": plag})

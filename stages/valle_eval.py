@@ -92,19 +92,23 @@ def valle_eval() -> None:
                                        f"truth ({row['condition']}), FluidSynth in '{row['prompt_condition']}', "
                                        "VALL-E", "audio": names})
             if k == 0:
-                spectrogram_figure({s: d / f"samples/{k}_{s}.flac" for s in files}, sr, d / "plots" / "spectrograms.png")
+                spectrogram_figure({s: d / f"samples/{k}_{s}.flac" for s in files}, sr,
+                                   d / "plots" / "spectrograms.png")
         metrics = {"split": summary["split"], "segments": len(index), "fad": fads, "distances": dist,
                    "synthesis": summary}
         dump_json(metrics, d / "metrics.json")
-        text = (f"{len(index)} held-out segments ({summary['split']} split) of {len(recs)} recordings, each "
+        text = (f"{len(index)} segments ({summary['split']} split) of {len(recs)} recordings, each "
                 "prompted by 3 s of another piece in another acoustic condition. FAD against the ground-truth "
                 "segments and against their codec reconstructions, on the codec's latents and on log-mel "
                 "frames, 95% bootstrap intervals; FAD-inf extrapolates to infinitely many frames. Chroma and "
                 "spectrogram distances are per segment against the ground truth (lower is better).")
+        caption = f"{summary['split']} split, {len(index)} segments: lower is better"
+        if summary["split"] != "test":
+            caption += " (this corpus has no held-out test recordings; synthesised from the {} split)".format(
+                summary["split"])
         write_headline(d, {"family": "valle", "family_title": "MIDI-VALLE", "title": "Audio quality (MIDI-VALLE table)",
                            "order": 10, "text": text,
-                           "tables": [{"caption": f"{summary['split']} set: lower is better", "columns": cols,
-                                       "rows": rows, "digits": 3}],
+                           "tables": [{"caption": caption, "columns": cols, "rows": rows}],
                            "figures": ["plots/spectrograms.png"] if samples else [], "samples": samples})
         out.commit(params_dump("base", "valle_eval"), inputs=[SYNTH, CODEC], seed=base.seed,
                    extra={"segments": len(index)})

@@ -26,7 +26,7 @@ from pipeline.data.jsonl import read_jsonl, write_jsonl
 from pipeline.data.manifests import load_cuts
 from pipeline.data.render import render_midi, resolve_soundfont
 from pipeline.orchestration.stage import StageOutputs, dump_json, params_dump
-from pipeline.valle.checkpoint import load_valle
+from pipeline.valle.checkpoint import check_codec, load_valle
 from pipeline.data.segment import load_pm
 from pipeline.valle.midi_tokens import MidiTokenError
 from pipeline.valle.model import ValleInputError
@@ -64,6 +64,7 @@ def valle_synthesize() -> None:
                              load_section("render_audio"), repo_root())
     torch.manual_seed(base.seed)
     model, codec = load_valle(root / MODEL), load_codec(root / CODEC)
+    check_codec(model, codec)  # another codebook count / sample rate: fail here, named
     sr = codec.sample_rate
     rows = read_jsonl(root / SEGMENTS / "index.jsonl")
     cuts = load_cuts(root / SEGMENTS / "cuts.jsonl.gz")
@@ -115,7 +116,8 @@ def valle_synthesize() -> None:
                    "recordings": len(jobs), "sample_rate": sr, "seconds": round(time.perf_counter() - t0, 2),
                    "frames": sum(r["frames"] for r in index), "eos_reached": sum(r["eos"] for r in index)}
         dump_json(summary, d / "summary.json")
-        out.commit(params_dump("base", "valle_synthesize", "render_audio"), inputs=[MODEL, CODEC, SEGMENTS, AUDIO], seed=base.seed,
+        out.commit(params_dump("base", "valle_synthesize", "render_audio"),
+                   inputs=[MODEL, CODEC, SEGMENTS, AUDIO], seed=base.seed,
                    extra=summary)
     log.info("valle_synthesize: %s", summary)
 

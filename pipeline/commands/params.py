@@ -1,9 +1,13 @@
 """``ostinato params check`` validates every section; ``ostinato params profile NAME`` merges
-``profiles/NAME.yaml`` into params.yaml (micro: a handful of pieces for smoke runs)."""
+``profiles/NAME.yaml`` into params.yaml (micro: a handful of pieces for smoke runs).
+``ostinato params check --profile NAME`` validates params.yaml with the profile merged in (the
+file is not touched) and prints each model's parameter count next to upstream's."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import tempfile
 
 import yaml
 
@@ -12,19 +16,37 @@ from pipeline.config import deep_merge, read_params_file, repo_root, validate_al
 
 def add_arguments(p) -> None:
     sub = p.add_subparsers(dest="action", required=True)
-    sub.add_parser("check", help="validate params.yaml")
+    ck = sub.add_parser("check", help="validate params.yaml (with --profile: merged, plus model sizes)")
+    ck.add_argument("--profile", help="merge profiles/NAME.yaml in memory and print parameter counts")
     pr = sub.add_parser("profile", help="merge profiles/NAME.yaml into params.yaml")
     pr.add_argument("name")
 
 
-def apply_profile(name: str, root: Path | None = None) -> Path:
+def merged_profile(name: str, root: Path | None = None) -> tuple[Path, dict]:
+    """(params.yaml path, its tree with profiles/NAME.yaml deep-merged in)."""
     root = root or repo_root()
     prof = root / "profiles" / f"{name}.yaml"
     if not prof.is_file():
         known = sorted(p.stem for p in (root / "profiles").glob("*.yaml"))
         raise FileNotFoundError(f"profile {name!r} not found; known: {known}")
     path, params = read_params_file(root / "params.yaml")
-    merged = deep_merge(params, yaml.safe_load(prof.read_text()) or {})
+    return path, deep_merge(params, yaml.safe_load(prof.read_text()) or {})
+
+
+def check_profile(name: str, root: Path | None = None) -> tuple[list[str], list]:
+    """Validate params.yaml + profile NAME without writing it; (sections, parameter-count rows)."""
+    from pipeline.commands.param_counts import count_rows
+
+    path, merged = merged_profile(name, root)
+    with tempfile.TemporaryDirectory() as tmp:
+        probe = Path(tmp) / f"params+{name}.yaml"
+        probe.write_text(yaml.safe_dump(merged, sort_keys=False))
+        sections = validate_all(probe)
+    return sections, count_rows(merged)
+
+
+def apply_profile(name: str, root: Path | None = None) -> Path:
+    path, merged = merged_profile(name, root)
     tmp = path.with_suffix(".yaml.tmp")
     tmp.write_text(yaml.safe_dump(merged, sort_keys=False))
     validate_all(tmp)
@@ -33,7 +55,13 @@ def apply_profile(name: str, root: Path | None = None) -> Path:
 
 
 def run(args) -> int:
-    if args.action == "check":
+    if args.action == "check" and getattr(args, "profile", None):
+        from pipeline.commands.param_counts import format_rows
+
+        sections, rows = check_profile(args.profile)
+        print(f"params.yaml + profiles/{args.profile}.yaml OK: {', '.join(sections)}")
+        print(f"parameter counts (meta device, no memory):\n{format_rows(rows)}")
+    elif args.action == "check":
         sections = validate_all()
         print(f"params.yaml OK: {', '.join(sections)}")
     else:

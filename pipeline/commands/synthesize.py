@@ -1,7 +1,8 @@
 """``ostinato synthesize MIDI --prompt-wav W --prompt-midi M --checkpoint C --codec K``: MIDI -> audio.
 
 The same path as the ``valle_synthesize`` stage (``pipeline/valle/synthesis.py``): the target MIDI
-is re-timed to 120 bpm (the tick grid VALL-E was trained on) with its parts merged on one piano track, cut into ``--segment-seconds``
+is re-timed to 120 bpm (the tick grid VALL-E was trained on) with its parts merged on one piano
+track, cut into ``--segment-seconds``
 windows (VALL-E's Bar embedding covers 16 bars = 32 s, prompt included), each window is
 synthesised with the same audio prompt (its first ``--prompt-seconds`` and the MIDI under them),
 and the windows are stitched. Any sample rate in (resampled to the codec's), stereo folded to

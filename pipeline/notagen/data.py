@@ -1,7 +1,7 @@
 """Training items for the NotaGen model: abc_tokenize's interleaved texts -> upstream's training
 text -> (transposed, rest-reduced, cropped) patches, in seeded step-indexed batches.
 
-Training text (upstream's preprocessing): no ``X:`` line; the ``%period`` / ``%composer`` /
+Training text (upstream's preprocessing): no ``X: T: C: W: w: Z: %%MIDI`` lines; the ``%period`` / ``%composer`` /
 ``%instrumentation`` prompt lines only for fine-tuning; the body laid out as abctoolkit's
 rotate(unrotate(.)) lays it out; all-rest voice segments removed.
 Per item at training time: a key (15 signatures for pretraining, a weighted +-3 semitone shift
@@ -47,8 +47,11 @@ def prompt_of(text: str) -> tuple[str, str, str] | None:
     return None
 
 
+_STRIPPED = ("X:", "T:", "C:", "W:", "w:", "Z:", "%%MIDI")  # fields upstream's preprocessing removes
+
+
 def training_text(text: str, keep_prompt: bool) -> str:
-    lines = [line for line in text.split("\n") if line.strip() and not line.startswith("X:")]
+    lines = [line for line in text.split("\n") if line.strip() and not line.startswith(_STRIPPED)]
     if not keep_prompt:
         lines = [line for line in lines if not (line.startswith("%") and not line.startswith("%%"))]
     return "\n".join(lines) + "\n"
@@ -81,18 +84,19 @@ class PieceItems:
             text = transpose(text, key)
         return reduce_rests(text)
 
-    def item(self, j: int, rng: np.random.Generator) -> torch.Tensor:
+    def item(self, j: int, rng: np.random.Generator, augment: bool = True) -> torch.Tensor:
         key = None
-        if self.transposition == "15keys":
+        if augment and self.transposition == "15keys":
             key = random_key(rng)
-        elif self.transposition == "shift3":
+        elif augment and self.transposition == "shift3":
             key = shifted_key(key_signature(self.pieces[j].text), rng)
-        try:
-            text = self._reduced(j, key)
-        except TransposeError:  # keep the piece in its own key rather than dropping it
-            text = self._reduced(j, None)
         crop = random.Random(int(rng.integers(2**31)))
-        return patchify(text, patch_length=self.patch_length, rng=crop)
+        try:
+            return patchify(self._reduced(j, key), patch_length=self.patch_length, rng=crop)
+        except (TransposeError, ValueError):  # AbcError/PatchifyError: this key fails, keep the own key
+            if key is None:
+                raise
+            return patchify(self._reduced(j, None), patch_length=self.patch_length, rng=crop)
 
     def check(self) -> tuple[list[Piece], list[dict]]:
         """Pieces that reduce and patchify in their own key; the rest quarantined with a reason."""
@@ -124,18 +128,16 @@ class PatchBatches:
 
     def batch(self, i: int):
         idx = self.index.batch(i)[:, 0].tolist()
-        rows = [self.items.item(j, np.random.default_rng([self.seed, i, k, self.rank])) for k, j in enumerate(idx)]
+        rows = [self.items.item(j, np.random.default_rng([self.seed, i, k, self.rank]), augment=self.train)
+                for k, j in enumerate(idx)]
         return pad_batch(rows)
 
     def once(self, max_batches: int | None = None):
         """Validation: every piece of this rank once, own key, crop seeded by the piece index."""
         mine = list(range(self.rank, len(self.items.pieces), self.world_size))
-        saved, self.items.transposition = self.items.transposition, "none"
-        try:
-            for k, start in enumerate(range(0, len(mine), self.batch_size)):
-                if max_batches is not None and k >= max_batches:
-                    return
-                chunk = mine[start:start + self.batch_size]
-                yield pad_batch([self.items.item(j, np.random.default_rng([self.seed, j])) for j in chunk])
-        finally:
-            self.items.transposition = saved
+        for k, start in enumerate(range(0, len(mine), self.batch_size)):
+            if max_batches is not None and k >= max_batches:
+                return
+            chunk = mine[start:start + self.batch_size]
+            yield pad_batch([self.items.item(j, np.random.default_rng([self.seed, j]), augment=False)
+                             for j in chunk])

@@ -38,3 +38,8 @@ def restore_rests(text: str) -> tuple[str | None, str | None]:
     if not any(line.startswith("X:") for line in lines):
         lines.insert(0, "X:1")
     return "\n".join(lines) + "\n", None
+
+
+def complete_lines(text: str) -> str:
+    """The text up to its last newline: a piece cut by a cap, without its unfinished line."""
+    return text[: text.rfind("\n") + 1]

@@ -120,3 +120,10 @@ def test_memorised_piece_ends_with_eos_and_rests_restored():
 def test_restore_rests_reports_unparsable_text():
     text, err = restore_rests("%Baroque\nL:1/8\n[r:0/0][V:1]c8|\n garbage\n")
     assert text is None and "AbcError" in err
+
+
+def test_complete_lines_drops_the_unfinished_line():
+    from pipeline.notagen.rests import complete_lines
+
+    assert complete_lines("%A\n[r:0/1][V:1]c8|\n[r:1/0][V:1]d") == "%A\n[r:0/1][V:1]c8|\n"
+    assert complete_lines("x") == ""
