@@ -35,14 +35,15 @@ from pipeline.notagen.abc_check import validate_interleaved
 from pipeline.notagen.checkpoint import load as load_policy
 from pipeline.notagen.checkpoint import save as save_policy
 from pipeline.orchestration.stage import StageOutputs, dump_json, hash_path, params_dump
+from pipeline.report.headline import write_headline
 from pipeline.train import checkpoint as ckpt
 from pipeline.train.job import TRAIN_KEYS, run_training, train_config
 
 DATA, MODELS, REPORT = "data/abc_dpo", "models/abc_dpo", "reports/abc_dpo"
 FINETUNE, SCORER, STORE = "models/abc_finetune", "models/clamp_train", "data/tokens/abc"
 CKPT = "models/.ckpt/abc_dpo"
-SAMPLING_KEYS = ("prompts", "samples_per_prompt", "top_k", "top_p", "sample_temperature", "max_chars",
-                 "max_seconds", "reference_pieces")
+SAMPLING_KEYS = ("prompts", "prompt_list", "samples_per_prompt", "top_k", "top_p", "sample_temperature",
+                 "max_chars", "max_seconds", "reference_pieces")
 DPO_KEYS = TRAIN_KEYS + ("batch_size", "portion", "plagiarism", "beta", "lam", "on_empty")
 
 
@@ -78,7 +79,7 @@ def abc_dpo() -> None:
     scorer = load_scorer(root / SCORER / "clamp.pth")
     ref_pieces = read_split(root / STORE, "train", p.reference_pieces)
     reference = scorer.music_features_batch([drop_comment_lines(x.text) for x in ref_pieces])
-    prompts = prompt_triples(ref_pieces, p.prompts)
+    prompts = prompt_triples(ref_pieces, p.prompts, p.prompt_list)
     inputs = {"finetune": hash_path(root / FINETUNE), "scorer": hash_path(root / SCORER),
               "store": hash_path(root / STORE / "train")}
     sampling = {k: getattr(p, k) for k in SAMPLING_KEYS}
@@ -178,6 +179,22 @@ def write_reports(report, models, summary: list[dict], K: int) -> None:
         w.writerow(["k", "mean_cosine", "set_mean", "complete"])
         for r in summary:
             w.writerow([r["k"], round(r["mean_cosine"], 5), round(r["set_mean"], 5), r["complete"]])
+    table = []
+    for r in summary[:-1]:
+        k, c = r["k"] + 1, r["preference_counts"]
+        m = json.loads((models / f"iter_{k}" / "report" / "metrics.json").read_text()) \
+            if (models / f"iter_{k}" / "report" / "metrics.json").is_file() else {}
+        fails = ", ".join(f"{n[7:]} {v}" for n, v in c.items() if n.startswith("failed_")) or "none"
+        table.append([k, r["n"], r["complete"], c.get("chosen"), c.get("rejected"), r["pairs"], fails,
+                      m.get("val_loss"), m.get("val_accuracy"), m.get("val_margin")])
+    write_headline(report, {
+        "family": "notagen", "family_title": "NotaGen", "title": "CLaMP-DPO iterations", "order": 25,
+        "text": "Each iteration: the previous policy's samples ranked by CLaMP score; chosen = the best that pass "
+                "the checks (complete, bars aligned, instruments grouped, no near copy), rejected = the worst; "
+                "then DPO-Positive (beta 0.1, lambda 10) against a frozen copy of that policy.",
+        "tables": [{"caption": "Preference sets and DPO per iteration (val_* on fixed preference pairs)",
+                    "columns": ["iteration", "samples", "complete", "chosen", "rejected", "pairs", "filtered out",
+                                "DPO loss", "pair accuracy", "reward margin"], "rows": table}]})
 
 
 if __name__ == "__main__":

@@ -51,6 +51,25 @@ def render(out_dir, name: str, sample: dict, p) -> dict:
         return {k: v for k, v in found.items() if k in ("abc", "musicxml", "mid")} | {"error": str(e)[:300]}
 
 
+def cards(rep, k: int, rows_k: list[dict], scores: list[float], p, info: dict) -> list[dict]:
+    """Render the best ``render_per_k`` complete samples of round k; one report card each."""
+    out = []
+    best = sorted((i for i, r in enumerate(rows_k) if r["complete"]), key=lambda i: -scores[i])
+    for n, i in enumerate(best[: p.render_per_k]):
+        files = render(rep / "samples", f"k{k}_{n}", rows_k[i], p)
+        info.setdefault("rendered", []).append(files)
+        prompt = " / ".join(rows_k[i][f] for f in ("period", "composer", "instrumentation"))
+        card = {"name": f"K={k}, sample {i}", "caption": f"{prompt}; CLaMP score {scores[i]:.3f}"
+                + (f"; not rendered: {files['error']}" if "error" in files else "")}
+        midi = files.get("midi") or files.get("mid")
+        if midi:
+            card["midi"] = [f"samples/{midi}"]
+        if "audio" in files:
+            card["audio"] = [f"samples/{files['audio']}"]
+        out.append(card)
+    return out
+
+
 def curve(path, table_rows, gt) -> None:
     import matplotlib
 
@@ -84,11 +103,13 @@ def abc_score_table() -> None:
     train = read_split(root / STORE, "train")
     held = read_split(root / STORE, p.perplexity_split) or read_split(root / STORE, "val")
     reference = scorer.music_features_batch([drop_comment_lines(x.text) for x in train])
-    probes = {t: fit_probe(reference, [x.prompt[0 if t == "period" else 2] for x in train], p.probe_c) for t in TASKS}
+    probes = {t: fit_probe(reference, [x.prompt[0 if t == "period" else 2] for x in train], p.probe_c)
+              for t in TASKS}
     held_feats = scorer.music_features_batch([drop_comment_lines(x.text) for x in held])
     held_texts = [x.text for x in held[: p.perplexity_pieces]]
     gt_vals, gt_info = row("ground truth (held-out)", held_feats, reference,
-                           labels={"period": [x.prompt[0] for x in held], "instrumentation": [x.prompt[2] for x in held]},
+                           labels={"period": [x.prompt[0] for x in held],
+                                   "instrumentation": [x.prompt[2] for x in held]},
                            probes=probes, valid=[True] * len(held), aligned_texts=[x.text for x in held],
                            check=validate_interleaved, plagiarism=plag, ppl=None)
     table, details, samples = [], {"ground_truth": gt_info}, []
@@ -97,9 +118,8 @@ def abc_score_table() -> None:
         for k in rounds(root):
             unit = root / DPO_DATA / f"samples_{k}"
             rows_k = [json.loads(x) for x in (unit / "samples.jsonl").read_text().splitlines() if x.strip()]
-            feats = np.load(unit / "features.npy")
             policy = load_policy(root / FINETUNE if k == 0 else root / DPO_MODELS / f"iter_{k}")
-            vals, info = row(f"NotaGen (ours), K={k}", feats, reference,
+            vals, info = row(f"NotaGen (ours), K={k}", np.load(unit / "features.npy"), reference,
                              labels={"period": [r["period"] for r in rows_k],
                                      "instrumentation": [r["instrumentation"] for r in rows_k]},
                              probes=probes, valid=[bool(r["complete"]) for r in rows_k],
@@ -108,17 +128,7 @@ def abc_score_table() -> None:
             table.append(vals)
             details[f"k{k}"] = info
             scores = json.loads((unit / "scores.json").read_text())["piece_scores"]
-            best = sorted((i for i, r in enumerate(rows_k) if r["complete"]), key=lambda i: -scores[i])
-            for n, i in enumerate(best[: p.render_per_k]):
-                files = render(rep / "samples", f"k{k}_{n}", rows_k[i], p)
-                details[f"k{k}"].setdefault("rendered", []).append(files)
-                card = {"name": f"K={k}, sample {i}", "caption": f"{' / '.join(rows_k[i][f] for f in ('period', 'composer', 'instrumentation'))}; "
-                        f"CLaMP score {scores[i]:.3f}" + (f"; not rendered: {files['error']}" if "error" in files else "")}
-                if files.get("midi") or files.get("mid"):
-                    card |= {"midi": [f"samples/{files.get('midi') or files['mid']}"]}
-                if "audio" in files:
-                    card |= {"audio": [f"samples/{files['audio']}"]}
-                samples.append(card)
+            samples += cards(rep, k, rows_k, scores, p, info)
             log.info("K=%d: %s", k, dict(zip(COLUMNS, vals)))
         (rep / "plots").mkdir(parents=True, exist_ok=True)
         curve(rep / "plots" / "score_curve.png", table, gt_vals[1])
@@ -127,8 +137,8 @@ def abc_score_table() -> None:
         full = table + [gt_vals]
         dump_json({"columns": COLUMNS, "rows": full, "details": details, "anchors": anchors,
                    "ground_truth_anchor": GROUND_TRUTH_ANCHOR}, rep / "table.json")
-        dump_json({f"clamp_score_k{k}": r[1] for k, r in enumerate(table)} | {"clamp_score_ground_truth": gt_vals[1]},
-                  rep / "metrics.json")
+        metrics = {f"clamp_score_k{k}": r[1] for k, r in enumerate(table)}
+        dump_json(metrics | {"clamp_score_ground_truth": gt_vals[1]}, rep / "metrics.json")
         write_headline(rep, {
             "family": "notagen", "family_title": "NotaGen", "title": "CLaMP-DPO score table", "order": 30,
             "text": "Per CLaMP-DPO iteration K: pieces sampled from the policy, scored by our CLaMP scorer against "

@@ -70,23 +70,28 @@ def codec_train() -> None:
     if not p.init_from and rates != [codec["sample_rate"]]:
         raise CodecSampleRateError(f"segments are at {rates} Hz but codec preset {p.model.preset!r} takes "
                                    f"{codec['sample_rate']} Hz: set render_audio.sample_rate to {codec['sample_rate']}")
+    init_from = str(root / p.init_from) if p.init_from else None
+    if init_from and not (root / p.init_from).exists():
+        raise FileNotFoundError(f"codec_train.init_from: {init_from} does not exist")
     train, val, val_source = pick_segments(specs, p)
     with StageOutputs("codec_train", [MODEL, REPORT]) as out:
-        job = {"stage": "codec_train", "codec": codec, "init_from": p.init_from, "sample_rate": rates[0],
+        job = {"stage": "codec_train", "codec": codec, "init_from": init_from, "sample_rate": rates[0],
                "train": train_config(p, base.seed, rt.device) | {"disc_lr": p.disc_lr, "adv_start": p.adv_start},
                "batch_size": p.batch_size, "crop_s": p.crop_s, "weights": p.weights.model_dump(),
                "adv_loss": p.adv_loss, "disc_filters": p.disc_filters, "disc_n_ffts": list(p.disc_n_ffts),
                "mel_n_ffts": list(p.mel_n_ffts), "n_mels": p.n_mels, "samples": p.samples,
                "train_segments": train, "val_segments": val,
                "ckpt_dir": str(root / CKPT), "model_dir": str(out[MODEL]), "report_dir": str(out[REPORT]),
-               "fingerprint": {"params": p.model_dump(mode="json"), "cuts": hash_path(root / CUTS)}}
+               "fingerprint": {"params": p.model_dump(mode="json"), "cuts": hash_path(root / CUTS),
+                               "init_from": hash_path(root / p.init_from) if p.init_from else None}}
         log.info("codec_train: %s codec, %d train / %d %s segments, %d steps, launcher %s x%d",
                  p.init_from or p.model.preset, len(train), len(val), val_source, p.steps, rt.launcher,
                  rt.nproc_per_node)
         metrics = run_training(ENTRY, job, rt.launcher, rt.nproc_per_node)
         samples = json.loads((out[REPORT] / "samples.json").read_text())
         write_headline(out[REPORT], headline(metrics, val_source, samples))
-        out.commit(params_dump("base", "codec_train"), inputs=[CUTS], seed=base.seed, extra={"metrics": metrics})
+        out.commit(params_dump("base", "codec_train"), inputs=[CUTS], seed=base.seed,
+                   extra={"metrics": metrics, "init_from": job["fingerprint"]["init_from"]})
     ckpt.clear(root / CKPT)
     log.info("codec_train: SI-SNR %.2f dB, log-mel L1 %.3f, %.0f samples/s", metrics.get("recon_si_snr_db") or 0,
              metrics.get("recon_logmel_l1") or 0, metrics.get("samples_per_s") or 0)

@@ -19,9 +19,15 @@ from pipeline.clamp.patches import drop_comment_lines
 from pipeline.clamp.scores import max_similarity, piece_scores, score_all
 
 
-def prompt_triples(pieces: list[AbcPiece], n: int) -> list[tuple[str, str, str]]:
-    """The ``n`` most frequent (period, composer, instrumentation) of the fine-tune set."""
+def prompt_triples(pieces: list[AbcPiece], n: int, explicit=None) -> list[tuple[str, str, str]]:
+    """The ``n`` most frequent (period, composer, instrumentation) of the fine-tune set, or the
+    ``explicit`` ones (each must occur in it: an unknown triple is a named error)."""
     counts = Counter(p.prompt for p in pieces)
+    if explicit:
+        unknown = [tuple(t) for t in explicit if tuple(t) not in counts]
+        if unknown:
+            raise ValueError(f"abc_dpo.prompt_list: {unknown} not in the fine-tune set; known: {sorted(counts)[:12]}")
+        return [tuple(t) for t in explicit]
     return [t for t, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
 
 

@@ -36,7 +36,8 @@ class AbcDpoParams(TrainParams):
     (upstream: 10000 steps, lr 1e-6, batch 1 pair)."""
 
     iterations: int = Field(2, ge=1)  # K (upstream 3)
-    prompts: int = Field(3, ge=1)  # most frequent (period, composer, instrumentation) triples
+    prompts: int = Field(2, ge=1)  # most frequent (period, composer, instrumentation) triples
+    prompt_list: list[tuple[str, str, str]] | None = None  # explicit triples instead (must occur in the data)
     samples_per_prompt: int = Field(8, ge=2)
     top_k: int = Field(9, ge=1)
     top_p: float = Field(0.9, gt=0, le=1)

@@ -102,7 +102,8 @@ def test_job_writes_checkpoints_the_loader_reads(tmp_path):
            "model_dir": str(tmp_path / "model"), "report_dir": str(tmp_path / "report")}
     metrics = run_job(job)
     assert metrics["train_pieces"] == 6 and metrics["val_pieces"] == 2 and metrics["val_loss"] is not None
-    assert (tmp_path / "report" / "plots" / "loss.csv").is_file() and (tmp_path / "report" / "m3" / "metrics.json").is_file()
+    assert (tmp_path / "report" / "plots" / "loss.csv").is_file()
+    assert (tmp_path / "report" / "m3" / "metrics.json").is_file()
     blob = torch.load(tmp_path / "model" / "clamp.pth", weights_only=True)
     assert {"model", "epoch", "min_eval_loss"} <= set(blob)
     scorer = load(tmp_path / "model" / "clamp.pth")

@@ -15,6 +15,14 @@ pytestmark = pytest.mark.unit
 V = 12
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models: threads only add contention on a busy machine
+    yield
+    torch.set_num_threads(n)
+
+
 class Bigram(torch.nn.Module):
     """A stand-in LM: next-token logits from the previous token."""
 
