@@ -37,6 +37,7 @@ from pipeline.notagen.checkpoint import save as save_policy
 from pipeline.orchestration.stage import StageOutputs, dump_json, hash_path, params_dump
 from pipeline.report.headline import write_headline
 from pipeline.train import checkpoint as ckpt
+from pipeline.train.distributed import resolve_device
 from pipeline.train.job import TRAIN_KEYS, run_training, train_config
 
 DATA, MODELS, REPORT = "data/abc_dpo", "models/abc_dpo", "reports/abc_dpo"
@@ -76,7 +77,8 @@ def abc_dpo() -> None:
     data, models = root / DATA, root / MODELS
     data.mkdir(parents=True, exist_ok=True)
     models.mkdir(parents=True, exist_ok=True)
-    scorer = load_scorer(root / SCORER / "clamp.pth")
+    device = resolve_device(rt.device)
+    scorer = load_scorer(root / SCORER / "clamp.pth", device)
     ref_pieces = read_split(root / STORE, "train", p.reference_pieces)
     reference = scorer.music_features_batch([drop_comment_lines(x.text) for x in ref_pieces])
     prompts = prompt_triples(ref_pieces, p.prompts, p.prompt_list)
@@ -95,7 +97,7 @@ def abc_dpo() -> None:
             log.info("round %d: samples up to date (%s)", k, fp_s)
         else:
             partial = data / f".samples_{k}.partial.jsonl"
-            policy = load_policy(policy_path)
+            policy = load_policy(policy_path, device=device)
             samples = sample_round(policy, prompts, p.samples_per_prompt, sampling_kwargs(p), base.seed, k, partial,
                                    fp_s, progress=lambda n, t: log.info("round %d: sample %d/%d", k, n, t)
                                    if n == t or n % 8 == 0 else None)

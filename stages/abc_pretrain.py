@@ -19,6 +19,7 @@ from pipeline.notagen.data import training_text
 from pipeline.notagen.parity import corpus_parity
 from pipeline.notagen.train_job import ENTRY
 from pipeline.orchestration.stage import StageOutputs, dump_json, hash_path, params_dump
+from pipeline.report.headline import write_headline
 from pipeline.train import checkpoint as ckpt
 from pipeline.train.job import run_training, train_config
 
@@ -31,6 +32,25 @@ def writer_parity(tokens_dir) -> dict:
     rows = [json.loads(line) for split in ("train", "val", "test") if (tokens_dir / split / "texts.jsonl").is_file()
             for line in (tokens_dir / split / "texts.jsonl").read_text().splitlines()]
     return corpus_parity([(r["id"], training_text(r["text"], keep_prompt=False)) for r in rows])
+
+
+def headline(metrics: dict, parity: dict) -> dict:
+    n = parity["pieces"]
+    checks = [("rotate(unrotate(ours)) == ours (layout)", "round_trip"),
+              ("bars aligned (abctoolkit check_alignment_unrotated)", "aligned"),
+              ("transposed with abctoolkit, still aligned", "transposed"),
+              ("rests reduced then restored, still aligned", "rests")]
+    return {"family": "notagen", "family_title": "NotaGen", "title": "Pretrained patch model", "order": 10,
+            "text": "Held-out per-character perplexity of the NotaGen patch model pretrained from scratch "
+                    f"({metrics.get('parameters')} parameters, {metrics.get('train_pieces')} pieces, 15-key "
+                    "transposition), and our interleaved-ABC writer checked against abctoolkit, NotaGen's "
+                    "own toolkit, on every piece of the corpus (see docs/notagen.md).",
+            "tables": [{"caption": "Character perplexity (lower is better)", "columns": ["split", "perplexity"],
+                        "rows": [["val", metrics.get("val_perplexity")], ["test", metrics.get("test_perplexity")]],
+                        "digits": 3},
+                       {"caption": f"Representation parity with abctoolkit ({n} pieces)",
+                        "columns": ["check", "pieces passing", "share"],
+                        "rows": [[name, parity[k], round(parity[k] / n, 3) if n else None] for name, k in checks]}]}
 
 
 @flow(name="abc_pretrain")
@@ -53,6 +73,7 @@ def abc_pretrain() -> None:
         log.info("abc_pretrain: abctoolkit parity on %d pieces: round trip %d, aligned %d, transposed %d, "
                  "rests restored %d", parity["pieces"], parity["round_trip"], parity["aligned"],
                  parity["transposed"], parity["rests"])
+        write_headline(out[REPORT], headline(metrics, parity))
         out.commit(params_dump("base", "abc_pretrain"), inputs=[TOKENS], seed=base.seed, extra={"metrics": metrics})
     ckpt.clear(root / CKPT)
     log.info("abc_pretrain: val perplexity %s, test perplexity %s, %s pieces", metrics.get("val_perplexity"),

@@ -148,7 +148,8 @@ def abc_score_table() -> None:
                     "compare the trend over K, not the level, with upstream.",
             "tables": [{"caption": "NotaGen table per K (ours) and the held-out ground truth", "columns": COLUMNS,
                         "rows": full, "digits": 3},
-                       {"caption": f"Upstream anchors (average CLaMP 2 score; paper ground truth {GROUND_TRUTH_ANCHOR})",
+                       {"caption": "Upstream anchors (average CLaMP 2 score per K; paper ground truth "
+                                   f"{GROUND_TRUTH_ANCHOR})",
                         "columns": ["source", "K=0", "K=1", "K=2", "K=3"],
                         "rows": anchors}],
             "figures": ["plots/score_curve.png"], "samples": samples})

@@ -114,7 +114,7 @@ class Codec(nn.Module):
         out = 0
         for q, embed in enumerate(self.codebooks()[: codes.shape[1]]):
             out = out + nn.functional.embedding(codes[:, q].long(), embed)
-        return out.transpose(1, 2)
+        return out.transpose(1, 2).contiguous()  # channel-contiguous: the decoder's convs run ~2x faster
 
     # ------------------------------------------------------------------ public API
     @torch.no_grad()

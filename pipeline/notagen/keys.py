@@ -90,11 +90,13 @@ def round_trips(text: str) -> bool:
 
 def canonical(text: str) -> str:
     """The text as upstream's pipeline lays it out: abctoolkit ``rotate_abc(unrotate_abc(.))``
-    (e.g. no space before a closing ``:|``); unchanged when abctoolkit cannot parse it."""
+    (e.g. no space before a closing ``:|``).  Unchanged when abctoolkit cannot parse it, or when
+    its round trip changes more than spaces (it drops a left repeat ``|:`` opening the first bar)."""
     from abctoolkit.rotate import rotate_abc, unrotate_abc
 
     prompt, rest = _prompt_split(text)
     try:
-        return "".join(prompt + rotate_abc(unrotate_abc(list(rest))))
+        out = "".join(prompt + rotate_abc(unrotate_abc(list(rest))))
     except Exception:  # noqa: BLE001
         return text
+    return out if out.replace(" ", "") == text.replace(" ", "") else text

@@ -30,6 +30,8 @@ def reduce_rests(text: str) -> str:
 def restore_rests(text: str) -> tuple[str | None, str | None]:
     """Generated (tagged, reduced) text -> (interleaved ABC, None) or (None, reason)."""
     body = strip_stream_tags(text)
+    if not any(line.startswith("[V:") for line in body.splitlines()):
+        return None, "no tune body (no [V:n] bar line)"
     try:
         full = rest_unreduce(body)
     except (AbcError, ValueError, ZeroDivisionError) as e:

@@ -72,7 +72,8 @@ def fad_table(emb: dict[str, dict[str, list[np.ndarray]]], n_boot: int, steps: i
 
 
 def cell(x):
-    return None if x is None else {"value": round(x["value"], 4), "ci95": [round(v, 4) for v in x["ci95"]]}
+    """A report CI cell; 6 significant digits (FADs on small latents can be ~1e-4)."""
+    return None if x is None else {"value": float(f"{x['value']:.6g}"), "ci95": [float(f"{v:.6g}") for v in x["ci95"]]}
 
 
 def headline_rows(fads: dict, dist: dict) -> tuple[list[str], list[list]]:
@@ -86,7 +87,7 @@ def headline_rows(fads: dict, dist: dict) -> tuple[list[str], list[list]]:
         for name in fads:
             r = fads[name][s]
             row += [cell(r["vs_truth"]), cell(r["vs_codec"]),
-                    None if r["fad_inf"] is None else round(r["fad_inf"]["value"], 4)]
+                    None if r["fad_inf"] is None else float(f"{r['fad_inf']['value']:.6g}")]
         row += [cell(dist[s]["chroma"]), cell(dist[s]["spectrogram"])]
         rows.append(row)
     return cols, rows

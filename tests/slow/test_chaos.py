@@ -3,8 +3,10 @@
 For each chosen stage of the micro DAG, in one repo copy (tests/e2e/repo_copy.py):
 1. reference: ``dvc repro -s STAGE`` uninterrupted; digest every out listed in dvc.yaml;
 2. chaos: ``dvc repro -f -s STAGE`` in its own process group, SIGKILL the group after a seeded
-   random fraction of the reference time, rerun ``dvc repro --no-run-cache -s STAGE`` (the stage
-   itself reruns rather than DVC restoring its run cache) and digest again.
+   random fraction of the reference time, rerun ``dvc repro -f -s STAGE`` (the stage itself runs
+   over what the kill left; ``--plain-rerun``: plain ``dvc repro -s``, where DVC checks the
+   cached outputs out) and digest again; training stages are also killed right after their
+   first checkpoint, and the forced rerun must resume from it (``resumed_from_step``).
 Then the same with a Prefect server attached (PREFECT_API_URL of a loopback server we start;
 one kill is a SIGTERM, where a hang after "Crash detected" was seen) and with two UI triggers
 queued on ``ostinato serve`` (the running stage is killed; the queued run must still finish).
@@ -114,8 +116,47 @@ class Counts(dict):
             self[k] += v
 
 
+def rerun_and_compare(repo: Path, stage: str, ref: dict, ref_s: float, env: dict, counts: Counts,
+                      force: bool) -> tuple[int, str, float, str, list[str]]:
+    """Plain rerun (what a user types: DVC checks out cached outputs when deps are unchanged)
+    or forced (``-f``: the stage itself runs over what the kill left: temp dirs, checkpoints)."""
+    args = ["repro", "-f", "-s", stage] if force else ["repro", "-s", stage]
+    rc, out, secs, hung = dvc(repo, args, env, timeout=max(4 * ref_s, 240))
+    action = ("reran" if "Running stage" in out else "checked out from the DVC cache" if "is cached" in out
+              else "up to date")
+    counts.add(hangs=int(hung), resumed=int(rc == 0))
+    bad = diff(ref, digests(repo, stage)) if rc == 0 else ["(rerun failed)"]
+    counts.add(outputs_differ=len(bad))
+    return rc, out, secs, action, bad
+
+
+def ckpt_kill(repo: Path, stage: str, ref: dict, ref_s: float, env: dict, counts: Counts, log) -> None:
+    """SIGKILL a training stage right after its first checkpoint, rerun it forced: it must resume
+    from the checkpoint (metrics.json resumed_from_step > 0) and end with the reference outputs."""
+    ckpt = repo / "models/.ckpt" / stage
+    proc = subprocess.Popen(["dvc", "repro", "-f", "-s", stage], cwd=repo, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    t0 = time.time()
+    while proc.poll() is None and time.time() - t0 < 4 * ref_s + 120:
+        if ckpt.is_dir() and any(ckpt.glob("step-*/meta.json")):
+            break
+        time.sleep(0.2)
+    landed = proc.poll() is None
+    killpg(proc, signal.SIGKILL)
+    proc.wait()
+    counts.add(kills_tried=1, kills_landed=int(landed))
+    steps = sorted(p.name for p in ckpt.glob("step-*")) if ckpt.is_dir() else []
+    rc, out, secs, action, bad = rerun_and_compare(repo, stage, ref, ref_s, env, counts, force=True)
+    report = stage_outs(repo, stage)
+    metrics = next((repo / o / "metrics.json" for o in report if (repo / o / "metrics.json").is_file()), None)
+    resumed_from = json.loads(metrics.read_text()).get("resumed_from_step") if metrics else None
+    log(f"  {stage}: SIGKILL after checkpoint {steps} ({'mid-run' if landed else 'it had finished'}), "
+        f"forced rerun rc={rc} in {secs:.0f} s ({action}, resumed_from_step={resumed_from}), differ: {bad or 0}"
+        + ("" if rc == 0 else f"\n{out[-2000:]}"))
+
+
 def chaos_stage(repo: Path, stage: str, ref: dict, ref_s: float, rng: random.Random, env: dict,
-                counts: Counts, log, sig: int = signal.SIGKILL) -> None:
+                counts: Counts, log, sig: int = signal.SIGKILL, force: bool = False) -> None:
     """Kill a forced rerun of ``stage`` at a random point, rerun, compare with ``ref``."""
     delay = rng.uniform(0.05, 0.7) * ref_s
     proc = subprocess.Popen(["dvc", "repro", "-f", "-s", stage], cwd=repo, env=env, stdout=subprocess.DEVNULL,
@@ -132,17 +173,16 @@ def chaos_stage(repo: Path, stage: str, ref: dict, ref_s: float, rng: random.Ran
         proc.wait()
     counts.add(kills_tried=1, kills_landed=int(landed))
     left = "outs present" if all((repo / o).exists() for o in stage_outs(repo, stage)) else "outs removed"
-    # --no-run-cache: the stage itself reruns (stale temp dirs, checkpoint resume) instead of DVC
-    # restoring the outputs from its run cache
-    rc, out, secs, hung = dvc(repo, ["repro", "--no-run-cache", "-s", stage], env, timeout=max(4 * ref_s, 240))
-    action = ("reran" if "Running stage" in out else "restored from run cache" if "is cached" in out
-              else "up to date")
-    counts.add(hangs=int(hung), resumed=int(rc == 0))
-    bad = diff(ref, digests(repo, stage)) if rc == 0 else ["(rerun failed)"]
-    counts.add(outputs_differ=len(bad))
+    rc, out, secs, action, bad = rerun_and_compare(repo, stage, ref, ref_s, env, counts, force)
     log(f"  {stage}: {signal.Signals(sig).name} at {delay:.1f} s of ~{ref_s:.0f} s "
         f"({'mid-run' if landed else 'after it finished'}; {left}), rerun rc={rc} in {secs:.0f} s ({action}), "
         f"differ: {bad or 0}" + ("" if rc == 0 else f"\n{out[-2000:]}"))
+
+
+def stage_uses_checkpoints(repo: Path, stage: str) -> bool:
+    """Training stages keep resumable checkpoints in models/.ckpt/<stage> (see stages/*.py)."""
+    module = repo / "stages" / f"{stage}.py"
+    return module.is_file() and f"models/.ckpt/{stage}" in module.read_text()
 
 
 def free_port() -> int:
@@ -253,7 +293,8 @@ def ui_chaos(repo: Path, env: dict, counts: Counts, log, deadline_s: float = 480
         stop(serve)
 
 
-def run_chaos(stages: list[str], seed: int = 0, server: bool = True, ui: bool = True, log=print) -> Counts:
+def run_chaos(stages: list[str], seed: int = 0, server: bool = True, ui: bool = True, force: bool = True,
+              log=print) -> Counts:
     rng, counts = random.Random(seed), Counts()
     with tempfile.TemporaryDirectory(prefix="chaos-") as tmp:
         repo = copy_repo(Path(tmp))
@@ -272,7 +313,9 @@ def run_chaos(stages: list[str], seed: int = 0, server: bool = True, ui: bool = 
             refs[stage] = (digests(repo, stage), secs)
             log(f"  reference {stage}: {secs:.0f} s")
         for stage in sorted(needed, key=order.index):
-            chaos_stage(repo, stage, *refs[stage], rng, env, counts, log)
+            chaos_stage(repo, stage, *refs[stage], rng, env, counts, log, force=force)
+            if stage_uses_checkpoints(repo, stage):
+                ckpt_kill(repo, stage, *refs[stage], env, counts, log)
         if server:
             proc, url = start_prefect_server(repo, env)
             senv = env | {"PREFECT_API_URL": url}
@@ -280,7 +323,7 @@ def run_chaos(stages: list[str], seed: int = 0, server: bool = True, ui: bool = 
             try:
                 for k, stage in enumerate(s for s in SERVER_STAGES if s in needed):
                     sig = signal.SIGTERM if k == 0 else signal.SIGKILL
-                    chaos_stage(repo, stage, *refs[stage], rng, senv, counts, log, sig=sig)
+                    chaos_stage(repo, stage, *refs[stage], rng, senv, counts, log, sig=sig, force=force)
             finally:
                 stop(proc)
         if ui:
@@ -303,11 +346,13 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-server", action="store_true")
     ap.add_argument("--no-ui", action="store_true")
+    ap.add_argument("--plain-rerun", action="store_true",
+                    help="rerun with plain `dvc repro` (DVC checks out cached outputs) instead of -f")
     a = ap.parse_args()
     root = Path(__file__).resolve().parents[2]
     stages = list(yaml.safe_load((root / "dvc.yaml").read_text())["stages"]) if a.all else a.stages.split(",")
     t0 = time.time()
-    counts = run_chaos(stages, a.seed, server=not a.no_server, ui=not a.no_ui,
+    counts = run_chaos(stages, a.seed, server=not a.no_server, ui=not a.no_ui, force=not a.plain_rerun,
                        log=lambda m: print(m, flush=True))
     print(f"chaos counts: {json.dumps(counts)} ({time.time() - t0:.0f} s)")
     return 0 if counts["outputs_differ"] == 0 and counts["hangs"] == 0 and counts["resumed"] == counts["kills_tried"] else 1

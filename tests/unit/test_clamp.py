@@ -135,6 +135,14 @@ def test_loaders_strict_on_upstream_layouts(tmp_path):
     torch.save({"model": broken}, tmp_path / "broken.pth")
     with pytest.raises(CheckpointError, match="does not match"):
         load(tmp_path / "broken.pth")
+    odd = dict(music_only)
+    odd["music_model.patch_embedding.weight"] = torch.zeros(64, 1000)
+    torch.save(odd, tmp_path / "odd.pth")
+    with pytest.raises(CheckpointError, match="not a multiple of 128"):
+        load(tmp_path / "odd.pth")
+    torch.save({"model": {"foo.weight": torch.zeros(2)}}, tmp_path / "other.pth")
+    with pytest.raises(CheckpointError, match="not a CLaMP 2 or M3 state dict"):
+        load(tmp_path / "other.pth")
     (tmp_path / "junk.pth").write_bytes(b"not a pickle")
     with pytest.raises(CheckpointError, match="junk.pth"):
         load(tmp_path / "junk.pth")

@@ -94,7 +94,8 @@ def test_lm_jobs_generality_then_mastery_with_adapters(store, tmp_path):
                     "report_dir": str(tmp_path / "rg")}
     m = run_job(gen)
     assert m["data"]["classes"] == ["Bach", "Mozart", "folk"] and m["val_loss"] > 0
-    again = gen | {"ckpt_dir": str(tmp_path / "c1b"), "model_dir": str(tmp_path / "g2"), "report_dir": str(tmp_path / "rg2")}
+    again = gen | {"ckpt_dir": str(tmp_path / "c1b"), "model_dir": str(tmp_path / "g2"),
+                   "report_dir": str(tmp_path / "rg2")}
     assert run_job(again)["val_loss"] == m["val_loss"]  # same params + seed -> same weights
     a, b = (torch.load(tmp_path / d / "params.pt", weights_only=True) for d in ("g", "g2"))
     assert all(torch.equal(a[k], b[k]) for k in a)

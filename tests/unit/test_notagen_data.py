@@ -125,3 +125,8 @@ def test_train_job_writes_model_prompts_and_metrics(tmp_path):
     assert "tune-body" in (tmp_path / "report" / "quarantine.jsonl").read_text()
     assert load(tmp_path / "model").config.patch_length == 32
     assert len(load_pieces(tmp_path / "tok", "train", False)) == 4
+
+
+def test_canonical_never_loses_a_left_repeat():
+    text = "L:1/8\nM:6/8\nK:G\nV:1\n[V:1]A|\n[V:1]|:BAF ADD|\n[V:1]AGF EFA :|\n"
+    assert "|:BAF" in canonical(text)  # abctoolkit's round trip drops it: the text is kept as is

@@ -127,3 +127,8 @@ def test_complete_lines_drops_the_unfinished_line():
 
     assert complete_lines("%A\n[r:0/1][V:1]c8|\n[r:1/0][V:1]d") == "%A\n[r:0/1][V:1]c8|\n"
     assert complete_lines("x") == ""
+
+
+def test_metadata_only_piece_is_not_complete():
+    text, err = restore_rests("%Baroque\nL:1/8\nK:C\nV:1\n")
+    assert text is None and "no tune body" in err
