@@ -1,12 +1,14 @@
 """NotaGen speed, side by side in one process; prints a table and ratios.
 
-    python benchmarks/bench_notagen.py [--quick] [--threads N] [--context 512] [--patches 16] [--json out.json]
+    python benchmarks/bench_notagen.py [--quick] [--threads N] [--context 512] [--patches 16]
+        [--shape tiny|small] [--json out.json]
 
 1. generation characters/s at a context of ``--context`` patches (default 512): our patch-level KV
    cache + char decoder cached within a patch, vs recomputing both as upstream does (the patch
    decoder over the whole context for every patch, the char decoder over the patch prefix for
    every character). Same seed, same weights: both must produce the same text. Goal >= 5x.
-2. one DPO-Positive step (policy + frozen reference, chosen + rejected, one pair) vs one plain
+2. pieces per CPU-second: ``generate_batch`` over 8 seeds vs ``generate`` once per seed (same texts).
+3. one DPO-Positive step (policy + frozen reference, chosen + rejected, one pair) vs one plain
    fine-tune step (one piece) of the same model and piece length. Upstream expectation ~2-3x.
 
 --quick: context 64, 4 patches, one timing round: a smoke run whose numbers mean little.
@@ -27,6 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pipeline.notagen.batch_generation import generate_batch  # noqa: E402
 from pipeline.notagen.generation import generate  # noqa: E402
 from pipeline.notagen.model import NotaGenConfig, NotaGenModel, logprob  # noqa: E402
 from pipeline.notagen.patchilizer import patchify  # noqa: E402
@@ -73,6 +76,17 @@ def bench_generation(model, context: int, patches: int, rounds: int) -> dict:
     return res
 
 
+def bench_batch(model, n: int, patches: int) -> dict:
+    prompt = HEAD + [BAR]
+    seeds = list(range(n))
+    batch, wb, cb = timed(lambda: generate_batch(model, prompt, seeds=seeds, max_patches=patches, restore=False))
+    one, wo, co = timed(lambda: [generate(model, prompt, seed=s, max_patches=patches, restore=False) for s in seeds])
+    if [g.text for g in batch] != [g.text for g in one]:
+        raise AssertionError("batched and one-by-one generation differ")
+    return {"pieces": n, "patches": patches, "batch_cpu_s": cb, "one_by_one_cpu_s": co, "ratio_cpu": co / cb,
+            "ratio_wall": wo / wb}
+
+
 def bench_steps(cfg: NotaGenConfig, piece_patches: int, rounds: int) -> dict:
     torch.manual_seed(0)
     policy = NotaGenModel(cfg).train()
@@ -114,28 +128,35 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--context", type=int, default=512)
     ap.add_argument("--patches", type=int, default=16)
+    ap.add_argument("--shape", choices=["tiny", "small"], default="tiny",
+                    help="generation model: tiny (the DAG's) or NotaGen-small's 768 x 12 + 3 layers")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     context, patches, rounds = (64, 4, 1) if args.quick else (args.context, args.patches, 2)
-    cfg = NotaGenConfig(hidden=128, patch_layers=3, char_layers=1, patch_length=max(128, context + 2 * patches))
+    dims = {"tiny": (128, 3, 1), "small": (768, 12, 3)}[args.shape]
+    cfg = NotaGenConfig(hidden=dims[0], patch_layers=dims[1], char_layers=dims[2],
+                        patch_length=max(128, context + 2 * patches))
     torch.manual_seed(0)
     model = NotaGenModel(cfg).eval()
     gen = bench_generation(model, context, patches, rounds)
+    batch = bench_batch(model, 2 if args.quick else 8, 4 if args.quick else 32)
     steps = bench_steps(NotaGenConfig(hidden=128, patch_layers=3, char_layers=1, patch_length=256),
                         32 if args.quick else 128, 1 if args.quick else 5)
-    print(f"NotaGen tiny ({sum(p.numel() for p in model.parameters()):,} params), threads {args.threads}")
+    print(f"NotaGen {args.shape} ({sum(p.numel() for p in model.parameters()):,} params), threads {args.threads}")
     print(f"generation at {gen['context_patches']} context patches, {gen['cached']['patches']} new patches:")
     for name in ("cached", "recompute"):
         r = gen[name]
         print(f"  {name:9s} {r['chars']:5d} chars  {r['chars_per_s']:9.1f} chars/s  {r['chars_per_cpu_s']:9.1f} chars/cpu-s")
     print(f"  ratio cached/recompute: {gen['ratio_wall']:.1f}x wall, {gen['ratio_cpu']:.1f}x cpu (goal >= 5x)")
+    print(f"batched generation, {batch['pieces']} pieces x {batch['patches']} patches: "
+          f"{batch['ratio_cpu']:.1f}x cpu, {batch['ratio_wall']:.1f}x wall vs one by one")
     print(f"training steps at {steps['piece_patches']} patches per piece:")
     for name in ("finetune_step", "dpo_step"):
         print(f"  {name:13s} {steps[name]['wall_s'] * 1e3:8.1f} ms wall  {steps[name]['cpu_s'] * 1e3:8.1f} ms cpu")
     print(f"  ratio DPO/fine-tune: {steps['ratio_wall']:.2f}x wall, {steps['ratio_cpu']:.2f}x cpu (upstream ~2-3x)")
     if args.json:
-        args.json.write_text(json.dumps({"generation": gen, "steps": steps, "threads": args.threads,
+        args.json.write_text(json.dumps({"generation": gen, "batch": batch, "steps": steps, "threads": args.threads,
                                          "quick": args.quick}, indent=2) + "\n")
 
 

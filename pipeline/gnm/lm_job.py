@@ -23,7 +23,7 @@ from pipeline.gnm.data import EmptyCategoryError, Pieces, WindowBatches
 from pipeline.gnm.load import load, save
 from pipeline.gnm.model import GnmConfig, GnmDecoder
 from pipeline.gnm.vocab import Vocab
-from pipeline.train.job import write_json, write_training_outputs
+from pipeline.train.job import check_same_tokenizer, write_json, write_training_outputs
 
 ENTRY = "pipeline.gnm.lm_job:run_job"
 
@@ -78,6 +78,7 @@ class SplitClip:
 def build_model(job: dict, vocab: Vocab) -> GnmDecoder:
     if job["mode"] == "mastery":
         base = load(job["init_from"])
+        check_same_tokenizer(base.vocab.sha256(), vocab.sha256(), job["init_from"], "rerun gnm_pretrain")
         cfg = base.config.to_dict() | {"adapter_positions": job["adapter_positions"],
                                        "max_seq_len": max(base.config.max_seq_len, job["seq_len"] + 1)}
         model = GnmDecoder(GnmConfig(**cfg))

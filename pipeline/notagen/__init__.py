@@ -6,6 +6,7 @@ Entry points (resolved lazily so the ABC modules import without torch/transforme
 - ``patchify(abc_text)`` -> LongTensor [P, 16], as upstream's training patchilizer
 - ``logprob(model, patches)`` -> summed character log-probability (DPO)
 - ``generate(model, prompt_lines, ...)`` -> :class:`Generated`
+- ``generate_batch(model, prompt_lines, seeds=[...])`` -> one :class:`Generated` per seed, batched
 
 Stage modules import the concrete modules (``pipeline.notagen.model`` ...), so that DVC's
 dependency check sees the code they run.
@@ -31,6 +32,10 @@ def __getattr__(name: str):
         from pipeline.notagen import generation
 
         return getattr(generation, name)
+    if name == "generate_batch":
+        from pipeline.notagen import batch_generation
+
+        return batch_generation.generate_batch
     if name in ("restore_rests", "reduce_rests"):
         from pipeline.notagen import rests
 

@@ -34,7 +34,7 @@ from pipeline.notagen.patchilizer import (
 )
 from pipeline.notagen.rests import restore_rests
 from pipeline.sample.sampling import (
-    check_options, sample_next, temperature_on_probs, top_k_filter, top_p_filter,
+    check_options, renormalize, sample_next, temperature_on_probs, top_p_filter,
 )
 
 STOPS = ("eos", "max_chars", "max_seconds", "max_patches", "no_body_line", "context_overflow")
@@ -140,23 +140,115 @@ def _prompt_context(prompt_lines, patch_size: int, extra_lines: int) -> tuple[_C
     return ctx, "".join(meta + body), bool(body)
 
 
+def filtered(logits: torch.Tensor, top_k: int | None, top_p: float | None,
+             temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(probabilities [B, m], their ids [B, m]) after softmax -> top-k -> top-p -> temperature, the
+    notagen order of ``pipeline.sample.sampling`` (its top-p and temperature filters).  Top-k
+    keeps only the k candidates (m = k), so the later filters sort 9 values, not 128; the
+    distribution is the one the full-vocabulary filters give."""
+    if not bool(torch.isfinite(logits).all()):
+        sample_next(logits, temperature=max(temperature, 1e-6), order="notagen")  # the named SamplingError
+    probs = torch.softmax(logits.float(), dim=-1)
+    if top_k is not None and top_k < probs.shape[-1]:
+        probs, ids = probs.topk(int(top_k), dim=-1)
+        probs = renormalize(probs)
+    else:
+        ids = torch.arange(probs.shape[-1], device=probs.device).expand_as(probs)
+    if top_p is not None:
+        probs = top_p_filter(probs, top_p)
+    return temperature_on_probs(probs, temperature), ids
+
+
+def draw(probs: torch.Tensor | None, ids: torch.Tensor | None, logits: torch.Tensor, temperature: float,
+         gen: torch.Generator) -> int:
+    """One id from one row: argmax at temperature 0, else one multinomial draw on ``gen``."""
+    if temperature == 0:
+        return int(logits.argmax())
+    return int(ids[int(torch.multinomial(probs, 1, generator=gen))])
+
+
 def _sampler(top_k: int | None, top_p: float | None, temperature: float, gen: torch.Generator):
-    """``sample_next(order="notagen")`` with the options checked once instead of per character:
-    softmax -> top-k -> top-p -> temperature on the filtered probabilities."""
     check_options(temperature, None, top_p, top_k, "notagen")
 
     def sample(logits: torch.Tensor) -> int:
-        if temperature == 0 or not bool(torch.isfinite(logits).all()):
-            return int(sample_next(logits, temperature=temperature, top_k=top_k, top_p=top_p, order="notagen",
-                                   generator=gen))  # greedy, or the named SamplingError on NaN/inf
-        probs = torch.softmax(logits.float(), dim=-1)
-        if top_k is not None:
-            probs = top_k_filter(probs, int(top_k))
-        if top_p is not None:
-            probs = top_p_filter(probs, top_p)
-        return int(torch.multinomial(temperature_on_probs(probs, temperature), 1, generator=gen))
+        if temperature == 0:
+            return draw(None, None, logits[0], temperature, gen)
+        probs, ids = filtered(logits, top_k, top_p, temperature)
+        return draw(probs[0], ids[0], logits[0], temperature, gen)
 
     return sample
+
+
+class _Piece:
+    """One piece being generated: its context, patch-decoder state, text and stop reason."""
+
+    def __init__(self, model: NotaGenModel, prompt_lines, *, use_cache: bool, extra_lines: int, max_chars: int,
+                 max_seconds: float, max_patches: int | None) -> None:
+        cfg = model.config
+        self.ps, self.limit = cfg.patch_size, cfg.patch_length
+        self.max_chars, self.max_seconds, self.max_patches = max_chars, max_seconds, max_patches
+        ctx, self.prompt_text, self.in_body = _prompt_context(prompt_lines, self.ps, extra_lines)
+        while len(ctx) >= self.limit and ctx.line > 1:  # a long user prompt: keep its last body lines
+            first = ctx.line - ctx.line // 2
+            ctx.body = [(r, k - first) for r, k in ctx.body if k >= first]
+            ctx.line -= first
+        if len(ctx) >= self.limit:
+            raise PatchifyError(f"the prompt is {len(ctx)} patches; the model's context is {self.limit}")
+        self.ctx = ctx
+        self.state = _PatchState(model, use_cache)
+        self.state.reset(ctx.rows())
+        self.out: list[str] = []
+        self.n_chars = self.n_patches = self.resets = 0
+        self.keep_lines: int | None = None
+        self.stop: str | None = None
+        self.t0 = time.perf_counter()
+
+    def accept(self, row: list[int]) -> None:
+        """Append a sampled patch, apply the caps, stream past the context; sets ``stop``."""
+        ctx = self.ctx
+        if row[0] == BOS_ID and row[1] == EOS_ID:
+            self.stop = "eos"
+            return
+        chunk = decode_patch(row)
+        self.n_patches += 1
+        self.n_chars += len(chunk)
+        self.out.append(chunk)
+        if not self.in_body and (chunk.startswith("[r:") or chunk.startswith("[V:")):
+            self.in_body = True
+        if self.in_body:
+            ctx.body.append((row, ctx.line))
+            ctx.line += chunk.count("\n")
+        else:
+            ctx.meta.append(row)
+        if self.n_chars > self.max_chars:
+            self.stop = "max_chars"
+        elif time.perf_counter() - self.t0 > self.max_seconds:
+            self.stop = "max_seconds"
+        elif self.max_patches is not None and self.n_patches >= self.max_patches:
+            self.stop = "max_patches"
+        elif len(ctx) >= self.limit:
+            if not ctx.body or ctx.line == 0:
+                self.stop = "no_body_line" if not ctx.body else "context_overflow"
+                return
+            if self.keep_lines is None:
+                self.keep_lines = max(1, ctx.line // 2)
+            first = ctx.line - self.keep_lines
+            ctx.body = [(r, k) for r, k in ctx.body if k >= first]
+            if len(ctx) >= self.limit:
+                self.stop = "context_overflow"
+                return
+            self.resets += 1
+            self.state.reset(ctx.rows())
+        else:
+            self.state.push(row, ctx.rows())
+
+    def result(self, restore: bool) -> Generated:
+        gen_text = "".join(self.out)
+        full = self.prompt_text + gen_text
+        interleaved, err = restore_rests(full) if self.stop == "eos" and restore else (None, None)
+        return Generated(text=full, interleaved=interleaved, stop=self.stop, patches=self.n_patches,
+                         chars=len(gen_text), seconds=time.perf_counter() - self.t0, restore_error=err,
+                         stream_resets=self.resets)
 
 
 @torch.no_grad()
@@ -171,70 +263,17 @@ def generate(model: NotaGenModel, prompt_lines=(), *, top_k: int | None = 9, top
     ``max_seconds`` or ``max_patches``; see :class:`Generated`.  Runs under ``no_grad`` with the
     model in eval mode (its mode is restored afterwards).
     """
-    cfg = model.config
-    ps, limit = cfg.patch_size, cfg.patch_length
     gen = generator or torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
-
     sample = _sampler(top_k, top_p, temperature, gen)
-
-    ctx, text, in_body = _prompt_context(prompt_lines, ps, extra_lines)
-    while len(ctx) >= limit and ctx.line > 1:  # a long user prompt: keep its last body lines
-        first = ctx.line - ctx.line // 2
-        ctx.body = [(r, k) for r, k in ctx.body if k >= first]
-        ctx.body = [(r, k - first) for r, k in ctx.body]
-        ctx.line -= first
-    if len(ctx) >= limit:
-        raise PatchifyError(f"the prompt is {len(ctx)} patches; the model's context is {limit}")
     was_training = model.training
     model.eval()
-    state = _PatchState(model, use_cache)
-    char_lean = LeanGPT2(model.char_level_decoder.base.transformer) if use_cache else None
-    state.reset(ctx.rows())
-    out, n_patches, resets, keep_lines, stop = [], 0, 0, None, None
-    t0 = time.perf_counter()
     try:
-        while stop is None:
-            row = _sample_patch(model, state.hidden, sample, in_body=in_body, lean=char_lean, patch_size=ps)
-            if row[0] == BOS_ID and row[1] == EOS_ID:
-                stop = "eos"
-                break
-            chunk = decode_patch(row)
-            n_patches += 1
-            out.append(chunk)
-            if not in_body and (chunk.startswith("[r:") or chunk.startswith("[V:")):
-                in_body = True
-            if in_body:
-                ctx.body.append((row, ctx.line))
-                ctx.line += chunk.count("\n")
-            else:
-                ctx.meta.append(row)
-            if sum(map(len, out)) > max_chars:
-                stop = "max_chars"
-            elif time.perf_counter() - t0 > max_seconds:
-                stop = "max_seconds"
-            elif max_patches is not None and n_patches >= max_patches:
-                stop = "max_patches"
-            elif len(ctx) >= limit:
-                if not ctx.body or ctx.line == 0:
-                    stop = "no_body_line" if not ctx.body else "context_overflow"
-                    break
-                if keep_lines is None:
-                    keep_lines = max(1, ctx.line // 2)
-                first = ctx.line - keep_lines
-                ctx.body = [(r, k) for r, k in ctx.body if k >= first]
-                if len(ctx) >= limit:
-                    stop = "context_overflow"
-                    break
-                resets += 1
-                state.reset(ctx.rows())
-            else:
-                state.push(row, ctx.rows())
+        piece = _Piece(model, prompt_lines, use_cache=use_cache, extra_lines=extra_lines, max_chars=max_chars,
+                       max_seconds=max_seconds, max_patches=max_patches)
+        char_lean = LeanGPT2(model.char_level_decoder.base.transformer) if use_cache else None
+        while piece.stop is None:
+            piece.accept(_sample_patch(model, piece.state.hidden, sample, in_body=piece.in_body, lean=char_lean,
+                                       patch_size=piece.ps))
     finally:
         model.train(was_training)
-    gen_text = "".join(out)
-    full = text + gen_text
-    interleaved, err = (None, None)
-    if stop == "eos" and restore:
-        interleaved, err = restore_rests(full)
-    return Generated(text=full, interleaved=interleaved, stop=stop, patches=n_patches, chars=len(gen_text),
-                     seconds=time.perf_counter() - t0, restore_error=err, stream_resets=resets)
+    return piece.result(restore)

@@ -85,9 +85,21 @@ class _Both:
 class _Window:
     """Sums of named floats over a logging window, reduced across processes."""
 
-    def __init__(self) -> None:
-        self.sums: dict[str, float] = {}
-        self.counts: dict[str, float] = {}
+    def __init__(self, state: dict | None = None) -> None:
+        """``state``: a checkpoint's open window, so a resumed run logs the same means."""
+        self.sums: dict[str, float] = dict((state or {}).get("sums", {}))
+        self.counts: dict[str, float] = dict((state or {}).get("counts", {}))
+
+    def state(self, info: DistInfo, device: torch.device) -> dict:
+        """The window summed over processes (a collective: every rank calls it); rank 0 saves it
+        and alone reloads it, so a resumed run's means count every process once."""
+        keys = sorted(self.sums)
+        if not keys:
+            return {"sums": {}, "counts": {}}
+        t = torch.tensor([[self.sums[k], self.counts[k]] for k in keys], dtype=torch.float64, device=device)
+        all_reduce_sum(t, info)
+        return {"sums": {k: float(t[i, 0]) for i, k in enumerate(keys)},
+                "counts": {k: float(t[i, 1]) for i, k in enumerate(keys)}}
 
     def add(self, stats: dict[str, float], weight: float = 1.0) -> None:
         for k, v in stats.items():
@@ -149,7 +161,7 @@ def train_adversarial(generator: nn.Module, discriminator: nn.Module, objective:
     barrier(info)
 
     g_fwd, d_fwd = wrap(generator, info), wrap(discriminator, info)
-    tokens, seconds, window = int(extra["tokens"]), float(extra["train_seconds"]), _Window()
+    tokens, seconds, window = int(extra["tokens"]), float(extra["train_seconds"]), _Window(extra.get("window") if info.is_main else None)
     bar = _progress(cfg, info, start)
     for step in range(start, cfg.steps):
         t0 = time.perf_counter()
@@ -213,9 +225,10 @@ def train_adversarial(generator: nn.Module, discriminator: nn.Module, objective:
                     log.info("step %d: train loss %.4f, val loss %.4f", done, row["train_loss"], row["val_loss"])
             history.append(row)
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+            open_window = window.state(info, dev)
             if info.is_main:
                 ckpt.save(out_dir, done, both, opts, scheds, fp, history=history, keep=cfg.keep_checkpoints,
-                          extra={"tokens": tokens, "train_seconds": seconds})
+                          extra={"tokens": tokens, "train_seconds": seconds, "window": open_window})
             barrier(info)
         for hook in hooks:
             hook(done, generator)

@@ -54,8 +54,31 @@ def strip_volatile(obj):
     return obj
 
 
+def safetensors_content(f: Path) -> bytes:
+    """Tensors (name, dtype, shape, bytes) + metadata, order-free: the safetensors writer (Rust,
+    a HashMap) writes the metadata keys in a random order per process, so two identical models
+    can differ in their header bytes (measured: same tensors, different file hashes)."""
+    from safetensors import safe_open
+
+    h = hashlib.sha256()
+    with safe_open(str(f), "pt") as st:
+        h.update(json.dumps(st.metadata() or {}, sort_keys=True).encode())
+        for k in sorted(st.keys()):
+            x = st.get_tensor(k).contiguous()
+            h.update(f"{k}:{x.dtype}:{list(x.shape)}".encode())
+            h.update(x.view(-1).view(torch_uint8()).numpy().tobytes() if x.numel() else b"")
+    return h.digest()
+
+
+def torch_uint8():
+    import torch
+
+    return torch.uint8
+
+
 def digest(path: Path) -> dict[str, str]:
-    """File -> hash (manifest/environment skipped as in hash_path; JSON without VOLATILE keys)."""
+    """File -> hash (manifest/environment skipped as in hash_path; JSON without VOLATILE keys;
+    safetensors by content, with the raw bytes' hash under ``<file>#bytes`` for the record)."""
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     out = {}
     for f in files:
@@ -65,6 +88,9 @@ def digest(path: Path) -> dict[str, str]:
         data = f.read_bytes()
         if f.suffix == ".json":
             data = json.dumps(strip_volatile(json.loads(data)), sort_keys=True).encode()
+        if f.suffix == ".safetensors":
+            out[f"{rel}#bytes"] = hashlib.sha256(data).hexdigest()[:16]
+            data = safetensors_content(f)
         out[rel] = hashlib.sha256(data).hexdigest()[:16]
     return out
 
@@ -78,10 +104,12 @@ def digests(repo: Path, stage: str) -> dict[str, dict[str, str]]:
     return {o: digest(repo / o) if (repo / o).exists() else {} for o in stage_outs(repo, stage)}
 
 
-def diff(a: dict, b: dict) -> list[str]:
+def diff(a: dict, b: dict, raw: bool = False) -> list[str]:
+    """Files whose content differs (``raw``: whose safetensors bytes differ)."""
     bad = []
     for out in a:
         files = set(a[out]) | set(b.get(out, {}))
+        files = {f for f in files if f.endswith("#bytes") == raw}
         bad += [f"{out}/{f}" for f in sorted(files) if a[out].get(f) != b.get(out, {}).get(f)]
     return bad
 
@@ -109,7 +137,8 @@ def dvc(repo: Path, args: list[str], env: dict, timeout: float = STAGE_TIMEOUT_S
 
 class Counts(dict):
     def __init__(self):
-        super().__init__(kills_tried=0, kills_landed=0, resumed=0, outputs_differ=0, hangs=0)
+        super().__init__(kills_tried=0, kills_landed=0, resumed=0, outputs_differ=0, hangs=0,
+                         safetensors_header_only=0)
 
     def add(self, **kw):
         for k, v in kw.items():
@@ -125,8 +154,9 @@ def rerun_and_compare(repo: Path, stage: str, ref: dict, ref_s: float, env: dict
     action = ("reran" if "Running stage" in out else "checked out from the DVC cache" if "is cached" in out
               else "up to date")
     counts.add(hangs=int(hung), resumed=int(rc == 0))
-    bad = diff(ref, digests(repo, stage)) if rc == 0 else ["(rerun failed)"]
-    counts.add(outputs_differ=len(bad))
+    now = digests(repo, stage) if rc == 0 else {}
+    bad = diff(ref, now) if rc == 0 else ["(rerun failed)"]
+    counts.add(outputs_differ=len(bad), safetensors_header_only=len(diff(ref, now, raw=True)) if rc == 0 else 0)
     return rc, out, secs, action, bad
 
 

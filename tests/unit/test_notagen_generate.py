@@ -132,3 +132,26 @@ def test_complete_lines_drops_the_unfinished_line():
 def test_metadata_only_piece_is_not_complete():
     text, err = restore_rests("%Baroque\nL:1/8\nK:C\nV:1\n")
     assert text is None and "no tune body" in err
+
+
+def test_batch_equals_one_by_one(random_model):
+    from pipeline.notagen.batch_generation import generate_batch
+
+    prompt = PROMPT + ["L:1/8", "K:C", "V:1", "[V:1]c2|"]
+    batch = generate_batch(random_model, prompt, seeds=[3, 4, 5], max_patches=30, max_chars=300)
+    single = [generate(random_model, prompt, seed=s, max_patches=30, max_chars=300) for s in (3, 4, 5)]
+    assert [b.text for b in batch] == [s.text for s in single]
+    assert [b.stop for b in batch] == [s.stop for s in single]
+    assert generate_batch(random_model, PROMPT, seeds=[]) == []
+
+
+def test_sampling_distribution_is_the_shared_notagen_order():
+    from pipeline.notagen.generation import filtered
+    from pipeline.sample.sampling import filtered_probs
+
+    logits = torch.randn(3, 128) * 3
+    for k, p, t in ((9, 0.9, 1.2), (None, 0.5, 0.7), (20, None, 1.0)):
+        probs, ids = filtered(logits, k, p, t)
+        full = torch.zeros(3, 128).scatter(1, ids, probs)
+        want = filtered_probs(logits, temperature=t, top_p=p, top_k=k, order="notagen")
+        assert torch.allclose(full, want, atol=1e-6), (k, p, t)
