@@ -17,6 +17,7 @@ from prefect import flow, get_run_logger
 
 from pipeline.clamp.corpus import read_split
 from pipeline.clamp.patches import drop_comment_lines
+from pipeline.clamp.rounds import alignment_text
 from pipeline.clamp.scorer import load as load_scorer
 from pipeline.clamp.table import COLUMNS, TASKS, fit_probe, perplexity, row
 from pipeline.config import load_section, repo_root
@@ -123,7 +124,7 @@ def abc_score_table() -> None:
                              labels={"period": [r["period"] for r in rows_k],
                                      "instrumentation": [r["instrumentation"] for r in rows_k]},
                              probes=probes, valid=[bool(r["complete"]) for r in rows_k],
-                             aligned_texts=[r["interleaved"] for r in rows_k if r["complete"]],
+                             aligned_texts=[alignment_text(r) or "" for r in rows_k],
                              check=validate_interleaved, plagiarism=plag, ppl=perplexity(policy, held_texts))
             table.append(vals)
             details[f"k{k}"] = info

@@ -44,6 +44,18 @@ def scoring_text(sample: dict) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
+def alignment_text(sample: dict) -> str | None:
+    """Interleaved text the bar-alignment check reads: the restored piece, or for a piece cut by a
+    cap, its complete lines with rests restored; None when the rests cannot be restored."""
+    from pipeline.notagen.rests import restore_rests
+
+    if sample.get("interleaved"):
+        return sample["interleaved"]
+    text = sample["text"]
+    restored, _ = restore_rests(text[: text.rfind("\n") + 1])
+    return restored
+
+
 def sample_round(policy, prompts: list[tuple[str, str, str]], per_prompt: int, sampling: dict, seed: int, k: int,
                  partial: Path, fp: str, progress: Callable[[int, int], None] | None = None) -> list[dict]:
     """``per_prompt`` pieces for each prompt triple; resumes from ``partial`` rows of fingerprint ``fp``."""

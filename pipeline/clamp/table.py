@@ -1,6 +1,7 @@
 """NotaGen's evaluation table per CLaMP-DPO iteration K, next to the ground-truth row.
 
-Columns: average CLaMP score (both estimators), bar-alignment error rate, period and
+Columns: average CLaMP score (both estimators), bar-alignment error rate (every sample; a piece
+cut by a cap is checked on its complete lines, one whose rests cannot be restored fails), period and
 instrumentation label accuracy (logistic-regression probes on scorer features of real training
 pieces, applied to each sample with its prompt's labels as the target), held-out perplexity,
 validity rate and plagiarism rate. The ground-truth row scores the held-out real pieces the same

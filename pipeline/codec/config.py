@@ -5,8 +5,9 @@ Piano-Encodec was exported with); ``to_hf()`` gives the equivalent transformers
 ``EncodecConfig`` whose SEANet encoder/decoder we reuse.
 
 Presets: ``tiny`` (16 kHz, the default profile's render rate, hop 320 -> 50 frames/s,
-4 x 256 codes) and ``encodec_32khz`` (MusicGen / Piano-Encodec: 32 kHz, hop 640 -> 50 Hz,
-4 x 2048 codes, 64 filters, 128-dim latent, constant padding as in audiocraft).
+4 x 256 codes, dead-code threshold 0.5) and ``encodec_32khz`` (MusicGen / Piano-Encodec:
+32 kHz, hop 640 -> 50 Hz, 4 x 2048 codes, 64 filters, 128-dim latent, constant padding as in
+audiocraft).
 """
 
 from __future__ import annotations
@@ -109,7 +110,10 @@ class CodecConfig:
 
 
 PRESETS: dict[str, CodecConfig] = {
-    "tiny": CodecConfig(),
+    # audiocraft expires codes whose EMA count < 2, sized for ~3,200 vectors per batch and 2,048
+    # codes; a CPU batch of 8 x 0.5 s (200 vectors) for 256 codes would reset ~95 % of the codes
+    # every step, so the tiny preset expires below 0.5 (measured: see docs/codec.md)
+    "tiny": CodecConfig(threshold_ema_dead_code=0.5),
     # MusicGen 32 kHz / MIDI-VALLE Piano-Encodec (audiocraft defaults; the file's xp.cfg wins)
     "encodec_32khz": CodecConfig(sample_rate=32_000, n_filters=64, dimension=128, ratios=(8, 5, 4, 4),
                                  n_q=4, bins=2048, kmeans_iters=50),

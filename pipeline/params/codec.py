@@ -29,6 +29,7 @@ class CodecModelParams(Section):
     n_q: int | None = Field(None, ge=1)
     bins: int | None = Field(None, ge=2)
     kmeans_iters: int | None = Field(None, ge=1)
+    threshold_ema_dead_code: float | None = Field(None, ge=0)  # codes with a smaller EMA count are reset
 
 
 class CodecTrainParams(TrainParams):

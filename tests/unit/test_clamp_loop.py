@@ -9,7 +9,7 @@ import torch
 
 from pipeline.clamp.corpus import AbcPiece
 from pipeline.clamp.model import ClampConfig, ClampModel
-from pipeline.clamp.rounds import prompt_triples, sample_round, scoring_text, score_round
+from pipeline.clamp.rounds import alignment_text, prompt_triples, sample_round, scoring_text, score_round
 from pipeline.clamp.scorer import Scorer
 
 pytestmark = pytest.mark.unit
@@ -80,6 +80,14 @@ def test_scoring_uses_the_restored_text_and_both_estimators():
     assert feats.shape == (2, 16) and s["complete"] == 1 and set(s["all"]) == {"mean_cosine", "set_mean"}
     assert s["max_similarity"][0] == pytest.approx(1.0, abs=1e-5)  # the reference piece itself
     assert s["stops"] == {"eos": 1, "max_chars": 1}
+
+
+def test_alignment_text_of_complete_and_capped_pieces():
+    assert alignment_text({"interleaved": PIECE, "text": "x"}) == PIECE
+    head = PIECE.split("[V:1]d2")[0]
+    capped = head + "[r:0/2][V:1]d2 fe dc BA|[V:2]G,,2 B,,2 D,2 G,2|\n[r:1/1][V:1]B2 A2"  # cut mid-line
+    text = alignment_text({"interleaved": None, "text": capped})
+    assert text.splitlines()[-1] == "[V:1]d2 fe dc BA|[V:2]G,,2 B,,2 D,2 G,2|" and "%Folk" not in text
 
 
 def test_one_dpo_iteration_on_notagen(tmp_path, policy):

@@ -103,3 +103,19 @@ def test_run_job_writes_a_loadable_codec(tmp_path):
     job2 = job | {"init_from": str(tmp_path / "model"), "codec": None, "ckpt_dir": str(tmp_path / "ckpt2"),
                   "model_dir": str(tmp_path / "model2"), "report_dir": str(tmp_path / "rep2")}
     assert run_job(job2)["init_from"] == str(tmp_path / "model")
+
+
+def test_stage_helpers_pick_held_out_segments_and_apply_overrides():
+    from pipeline.params.codec import CodecTrainParams
+    from stages.codec_train import codec_config, pick_segments
+
+    p = CodecTrainParams(model={"preset": "encodec_32khz", "n_q": 8}, val_segments=2, max_segments=3)
+    cfg = codec_config(p)
+    assert (cfg["sample_rate"], cfg["n_q"], cfg["bins"], cfg["pad_mode"]) == (32000, 8, 2048, "constant")
+    specs = [{"id": i, "split": s} for i, s in enumerate(["train"] * 6 + ["test", "test", "val"])]
+    train, val, source = pick_segments(specs, p)
+    assert len(train) == 3 and {s["split"] for s in train} == {"train"} and source == "val" and len(val) == 1
+    train, val, source = pick_segments([s for s in specs if s["split"] != "val"], p)
+    assert source == "test" and len(val) == 2
+    train, val, source = pick_segments(specs[:6], p)
+    assert source == "train" and len(val) == 2
