@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from repo_copy import copy_repo, run, stages_run
+from repo_copy import run, stages_run
 
 pytestmark = pytest.mark.pipeline
 
@@ -14,11 +14,9 @@ GNM = ["gnm_tokenize", "gnm_pretrain", "gnm_finetune", "gnm_scratch", "gnm_class
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory):
-    dest = copy_repo(tmp_path_factory.mktemp("repo"))
-    ran = stages_run(run(["dvc", "repro", "gnm_eval"], dest, timeout=1500).stdout)
-    assert set(GNM) <= set(ran)
-    return dest
+def repo(micro_dag):
+    assert set(GNM) <= set(micro_dag.ran)
+    return micro_dag.path
 
 
 def test_vocabulary_artifact_and_models_agree(repo):

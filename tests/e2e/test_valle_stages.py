@@ -6,7 +6,7 @@ import json
 import pytest
 import soundfile as sf
 
-from repo_copy import copy_repo, run, stages_run
+from repo_copy import run, stages_run
 
 pytestmark = pytest.mark.pipeline
 
@@ -14,11 +14,9 @@ VALLE = ["codec_train", "codec_tokenize", "valle_train", "valle_synthesize", "va
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory):
-    dest = copy_repo(tmp_path_factory.mktemp("repo"))
-    ran = stages_run(run(["dvc", "repro", "valle_eval"], dest, timeout=1500).stdout)
-    assert set(VALLE) <= set(ran)
-    return dest
+def repo(micro_dag):
+    assert set(VALLE) <= set(micro_dag.ran)
+    return micro_dag.path
 
 
 def read_jsonl(path):
