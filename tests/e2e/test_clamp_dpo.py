@@ -1,14 +1,11 @@
-"""The scorer and the CLaMP-DPO loop through real ``dvc repro abc_score_table`` on the micro profile
-(a temp repo copy, K = 2): every round and iteration is an output, raising K to 3 builds only
-iteration 3, a second repro is a no-op."""
+"""The scorer and the CLaMP-DPO loop in the shared micro build (tests/e2e/conftest.py, K = 2): the
+scorer loads, every round and iteration is an output, the score table has a row per K.
+(Raising K lives in test_zz_clamp_dpo_k.py: it edits params.)"""
 
 import json
 
 import numpy as np
 import pytest
-import yaml
-
-from repo_copy import copy_repo, run, stages_run
 
 pytestmark = pytest.mark.pipeline
 
@@ -16,11 +13,9 @@ OURS = ["clamp_train", "abc_dpo", "abc_score_table"]
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory):
-    dest = copy_repo(tmp_path_factory.mktemp("repo"))
-    ran = stages_run(run(["dvc", "repro", "abc_score_table"], dest, timeout=1500).stdout)
-    assert set(OURS) <= set(ran)
-    return dest
+def repo(micro_dag):
+    assert set(OURS) <= set(micro_dag.ran)
+    return micro_dag.path
 
 
 def test_scorer_loads_and_scores(repo):
@@ -48,23 +43,3 @@ def test_every_round_and_iteration_is_an_output(repo):
     assert [r[0] for r in rows] == ["NotaGen (ours), K=0", "NotaGen (ours), K=1", "NotaGen (ours), K=2",
                                     "ground truth (held-out)"]
     assert head["figures"] == ["plots/score_curve.png"]
-
-
-def test_raising_k_builds_only_the_new_iteration_then_noop(repo):
-    before = {d.name: (d / "done.json").read_text() for d in (repo / "data/abc_dpo").glob("samples_*")}
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    text = (repo / "params.yaml").read_text()
-    start = text.index("\nabc_dpo:")
-    end = text.index("\n  iterations: 2", start)
-    (repo / "params.yaml").write_text(text[:end] + "\n  iterations: 3" + text[end + len("\n  iterations: 2"):])
-    assert params["abc_dpo"]["iterations"] == 2
-    out = run(["dvc", "repro", "abc_dpo"], repo, timeout=900)
-    assert stages_run(out.stdout) == ["abc_dpo"]
-    logs = out.stdout + out.stderr
-    assert all(f"round {k}: samples up to date" in logs for k in range(3))
-    assert "iteration 3" in logs or (repo / "models/abc_dpo/iter_3").is_dir()
-    after = {d.name: (d / "done.json").read_text() for d in (repo / "data/abc_dpo").glob("samples_*")}
-    assert {k: after[k] for k in before} == before and "samples_3" in after
-    assert (repo / "models/abc_dpo/iter_3/model.safetensors").is_file()
-    again = run(["dvc", "repro", "abc_dpo"], repo, timeout=600)
-    assert stages_run(again.stdout) == []
