@@ -149,8 +149,10 @@ def train(model: torch.nn.Module, objective: Objective, batches: Batches, cfg: T
         fwd = torch.compile(fwd)
     amp = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda and cfg.bf16 else contextlib.nullcontext
     tokens, seconds = int(extra["tokens"]), float(extra["train_seconds"])
-    run_loss = torch.zeros(2, device=info.device)  # sum of step losses, number of steps
-    run_stats: dict[str, float] = {}  # sum over the window's steps of each step's mean stat
+    # the logging window since the last history row: a resumed run continues it, so its rows
+    # equal an uninterrupted run's even when checkpoint_every is not a multiple of eval_every
+    run_loss = torch.tensor(extra.get("window_loss", [0.0, 0.0]), device=info.device)  # loss sum, steps
+    run_stats: dict[str, float] = dict(extra.get("window_stats", {}))  # sum of each step's mean stat
     bar = _progress(cfg, info, start)
     for step in range(start, cfg.steps):
         t0 = time.perf_counter()
@@ -202,9 +204,10 @@ def train(model: torch.nn.Module, objective: Objective, batches: Batches, cfg: T
                              ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k.startswith("val_")))
             history.append(row)
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+            window = _window_share(run_loss, run_stats, info)
             if info.is_main:
                 ckpt.save(out_dir, done, model, opt, sched, fp, history=history, keep=cfg.keep_checkpoints,
-                          extra={"tokens": tokens, "train_seconds": seconds})
+                          extra={"tokens": tokens, "train_seconds": seconds, **window})
             barrier(info)
         for hook in hooks:
             hook(done, model)
@@ -261,6 +264,16 @@ def _mean_stats(sums: dict[str, float], steps: float, info: DistInfo) -> dict[st
     names = sorted(sums)
     t = all_reduce_sum(torch.tensor([sums[k] for k in names], dtype=torch.float64, device=info.device), info)
     return {k: float(v / max(steps, 1.0)) for k, v in zip(names, t)}  # steps: all processes' count
+
+
+def _window_share(run_loss: torch.Tensor, run_stats: dict[str, float], info: DistInfo) -> dict:
+    """The open logging window as each process's equal share of the all-process sums, so every
+    rank restores the same window and the next all-reduce gives the same totals."""
+    names = sorted(run_stats)
+    t = torch.tensor([*run_loss.tolist(), *(run_stats[k] for k in names)], dtype=torch.float64, device=info.device)
+    t = all_reduce_sum(t, info) / info.world_size
+    vals = t.tolist()
+    return {"window_loss": vals[:2], "window_stats": dict(zip(names, vals[2:]))}
 
 
 def _hparams(objective) -> Any:

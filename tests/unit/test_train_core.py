@@ -119,3 +119,19 @@ def test_tokenizer_check_names_both_hashes():
     check_same_tokenizer(None, "abc", "models/x", "rerun")
     with pytest.raises(IncompatibleInputError, match="models/x was made with tokenizer abc, the data uses def: rerun"):
         check_same_tokenizer("abc", "def", "models/x", "rerun")
+
+
+def test_resumed_history_equals_uninterrupted_when_windows_straddle_checkpoints(tmp_path):
+    from train_core_checks import Killed, kill_at
+
+    make_model, make_obj, make_batches, make_val = OBJECTIVES["contrastive"]
+    cfg = config(checkpoint_every=3, eval_every=4)  # checkpoint 3 falls inside the window 1..4
+    ref = train(make_model(), make_obj(), make_batches(), cfg, tmp_path / "ref", val=make_val())
+    with pytest.raises(Killed):
+        train(make_model(), make_obj(), make_batches(), cfg, tmp_path / "run", val=make_val(), hooks=[kill_at(5)])
+    res = train(make_model(), make_obj(), make_batches(), cfg, tmp_path / "run", val=make_val())
+    assert res.resumed_from == 3
+    for a, b in zip(ref.history, res.history):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert a[k] == pytest.approx(b[k], rel=1e-6, abs=1e-9), k
