@@ -14,7 +14,7 @@ from pipeline.config import load_section, repo_root
 from pipeline.params.data import SegmentParams
 from pipeline.data.guards import require_pieces
 from pipeline.data.jsonl import write_jsonl
-from pipeline.data.manifests import load_cuts
+from pipeline.data.manifests import load_cuts, write_manifest
 from pipeline.data.segment import load_pm, segment_bounds, slice_midi
 from pipeline.orchestration.runners import map_shards
 from pipeline.orchestration.stage import StageOutputs, dump_json, params_dump
@@ -68,7 +68,7 @@ def segment() -> None:
             segs.append(cut)
         from lhotse import CutSet
 
-        CutSet.from_cuts(segs).to_file(out[OUT] / "cuts.jsonl.gz")
+        write_manifest(CutSet.from_cuts(segs), out[OUT] / "cuts.jsonl.gz")
         write_jsonl([{k: v for k, v in r.items() if k != "ok"} for r in kept], out[OUT] / "index.jsonl")
         write_jsonl([r for r in results if not r["ok"]], out[OUT] / "dropped.jsonl")
         stats = {"segments": len(kept), "dropped": len(results) - len(kept),

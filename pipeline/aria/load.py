@@ -23,6 +23,7 @@ from safetensors.torch import save_file
 
 from pipeline.aria.model_config import ModelConfig
 from pipeline.aria.tokenizer import AbsTokenizer
+from pipeline.train.checkpoint import canonical_safetensors
 
 TOK_EMB = "model.tok_embeddings.weight"
 LM_HEAD = "lm_head.weight"
@@ -192,6 +193,7 @@ def save(model, path: str | Path, metadata: Mapping[str, object] | None = None) 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     save_file(state, str(tmp), metadata=meta)
+    canonical_safetensors(tmp)  # sorted metadata: equal weights, equal bytes
     os.replace(tmp, path)
     return path
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 from pathlib import Path
 
 from lhotse import AudioSource, CutSet, Recording, RecordingSet, SupervisionSegment, SupervisionSet
@@ -22,10 +24,18 @@ def supervision(rec: Recording, custom: dict) -> SupervisionSegment:
 def write_manifests(recs: list[Recording], sups: list[SupervisionSegment], out_dir: Path) -> CutSet:
     rs, ss = RecordingSet.from_recordings(recs), SupervisionSet.from_segments(sups)
     cuts = CutSet.from_manifests(recordings=rs, supervisions=ss)
-    rs.to_file(out_dir / "recordings.jsonl.gz")
-    ss.to_file(out_dir / "supervisions.jsonl.gz")
-    cuts.to_file(out_dir / "cuts.jsonl.gz")
+    write_manifest(rs, out_dir / "recordings.jsonl.gz")
+    write_manifest(ss, out_dir / "supervisions.jsonl.gz")
+    write_manifest(cuts, out_dir / "cuts.jsonl.gz")
     return cuts
+
+
+def write_manifest(manifest, path: Path) -> None:
+    """A lhotse manifest as JSONL.gz with a fixed gzip header (no time, no file name), so equal
+    manifests give equal bytes on every run and machine (lhotse's ``to_file`` stamps the time)."""
+    with open(path, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz:
+        for item in manifest.to_dicts():
+            gz.write((json.dumps(item, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
 def load_cuts(path: Path) -> CutSet:

@@ -21,6 +21,7 @@ from safetensors.torch import save_file
 
 from pipeline.notagen.model import NotaGenConfig, NotaGenModel
 from pipeline.notagen.patchilizer import PATCH_SIZE, VOCAB
+from pipeline.train.checkpoint import canonical_safetensors
 
 _PATCH = "patch_level_decoder."
 _CHAR = "char_level_decoder.base."
@@ -127,6 +128,7 @@ def save(model: NotaGenModel, path, extra_meta: dict | None = None) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     os.close(fd)
     save_file(state, tmp, metadata=meta)
+    canonical_safetensors(tmp)  # sorted metadata: equal weights, equal bytes
     os.replace(tmp, path)
     return path
 

@@ -122,3 +122,20 @@ def load(path: str | Path, model: torch.nn.Module, optimizer=None, scheduler=Non
 def clear(ckpt_dir: str | Path) -> None:
     """Remove a scratch checkpoint directory (after its stage committed its outputs)."""
     shutil.rmtree(ckpt_dir, ignore_errors=True)
+
+
+def canonical_safetensors(path: str | Path) -> None:
+    """Rewrite a safetensors header with its metadata keys sorted, in place. The safetensors
+    writer stores ``__metadata__`` in hash order, so equal weights gave different bytes (and DVC
+    hashes) on every run; the header keeps its length (data offsets are unchanged)."""
+    path = Path(path)
+    with open(path, "r+b") as fh:
+        n = int.from_bytes(fh.read(8), "little")
+        header = json.loads(fh.read(n))
+        if "__metadata__" in header:
+            header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+        new = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+        if len(new) > n:
+            raise ValueError(f"{path}: canonical safetensors header is longer than the original")
+        fh.seek(8)
+        fh.write(new + b" " * (n - len(new)))

@@ -20,6 +20,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from pipeline.valle.model import Valle, ValleConfig
+from pipeline.train.checkpoint import canonical_safetensors
 
 FORMAT = "ostinato-valle"
 UPSTREAM_CODEC = {"sample_rate": 32000, "frame_rate": 50}
@@ -42,6 +43,7 @@ def save_valle(model: Valle, path: str | Path, codec: dict | None = None) -> Pat
             "codec": json.dumps(codec or {})}
     tmp = path.with_suffix(path.suffix + ".tmp")
     save_file(tensors, str(tmp), metadata=meta)
+    canonical_safetensors(tmp)  # sorted metadata: equal weights, equal bytes
     tmp.replace(path)
     return path
 

@@ -13,15 +13,19 @@ queued on ``ostinato serve`` (the running stage is killed; the queued run must s
 A hang is any run that outlives its timeout. Counts: kills tried, kills that landed mid-run,
 runs that resumed, outputs that differ (must be 0), hangs (must be 0).
 
-Digests are pipeline.orchestration.stage.hash_path, except that JSON files drop the keys in
-VOLATILE (wall-clock throughput, and which step a run resumed from): they differ run to run by
-design. Run: ``python tests/slow/test_chaos.py [--all] [--stages a,b] [--seed N]`` (prints the
-counts) or ``pytest -m slow tests/slow/test_chaos.py``.
+Digests are per-file sha256 (manifest.json and environment.json skipped, as hash_path does);
+JSON files drop the keys in VOLATILE (wall-clock throughput, and which step a run resumed from):
+they differ run to run by design. Safetensors and gzip files are compared by content (their
+headers carry a random metadata order / the write time); byte-only differences are counted as
+``header_only``.
+Run: ``python tests/slow/test_chaos.py [--all] [--stages a,b] [--seed N]`` (prints the counts)
+or ``pytest -m slow tests/slow/test_chaos.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import json
 import os
@@ -78,7 +82,7 @@ def torch_uint8():
 
 def digest(path: Path) -> dict[str, str]:
     """File -> hash (manifest/environment skipped as in hash_path; JSON without VOLATILE keys;
-    safetensors by content, with the raw bytes' hash under ``<file>#bytes`` for the record)."""
+    safetensors and .gz by content, with the raw bytes' hash under ``<file>#bytes`` for the record)."""
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     out = {}
     for f in files:
@@ -91,6 +95,9 @@ def digest(path: Path) -> dict[str, str]:
         if f.suffix == ".safetensors":
             out[f"{rel}#bytes"] = hashlib.sha256(data).hexdigest()[:16]
             data = safetensors_content(f)
+        elif f.suffix == ".gz":  # gzip headers carry the write time (lhotse manifests)
+            out[f"{rel}#bytes"] = hashlib.sha256(data).hexdigest()[:16]
+            data = gzip.decompress(data)
         out[rel] = hashlib.sha256(data).hexdigest()[:16]
     return out
 
@@ -138,7 +145,7 @@ def dvc(repo: Path, args: list[str], env: dict, timeout: float = STAGE_TIMEOUT_S
 class Counts(dict):
     def __init__(self):
         super().__init__(kills_tried=0, kills_landed=0, resumed=0, outputs_differ=0, hangs=0,
-                         safetensors_header_only=0)
+                         header_only=0)
 
     def add(self, **kw):
         for k, v in kw.items():
@@ -156,7 +163,7 @@ def rerun_and_compare(repo: Path, stage: str, ref: dict, ref_s: float, env: dict
     counts.add(hangs=int(hung), resumed=int(rc == 0))
     now = digests(repo, stage) if rc == 0 else {}
     bad = diff(ref, now) if rc == 0 else ["(rerun failed)"]
-    counts.add(outputs_differ=len(bad), safetensors_header_only=len(diff(ref, now, raw=True)) if rc == 0 else 0)
+    counts.add(outputs_differ=len(bad), header_only=len(diff(ref, now, raw=True)) if rc == 0 else 0)
     return rc, out, secs, action, bad
 
 

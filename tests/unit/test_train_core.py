@@ -135,3 +135,21 @@ def test_resumed_history_equals_uninterrupted_when_windows_straddle_checkpoints(
         assert a.keys() == b.keys()
         for k in a:
             assert a[k] == pytest.approx(b[k], rel=1e-6, abs=1e-9), k
+
+
+def test_safetensors_bytes_do_not_depend_on_metadata_hash_order(tmp_path):
+    import hashlib
+
+    from safetensors.torch import load_file, save_file
+
+    from pipeline.train.checkpoint import canonical_safetensors
+
+    meta = {f"key{i}": str(i) for i in range(8)}
+    digests = set()
+    for i in range(4):  # the writer's hash order differs between calls
+        path = tmp_path / f"{i}.safetensors"
+        save_file({"w": torch.arange(6.0).view(2, 3)}, str(path), metadata=meta)
+        canonical_safetensors(path)
+        digests.add(hashlib.sha256(path.read_bytes()).hexdigest())
+        assert torch.equal(load_file(str(path))["w"], torch.arange(6.0).view(2, 3))
+    assert len(digests) == 1
