@@ -31,7 +31,7 @@ def test_dask_cluster_gives_the_process_runner_outputs(tmp_path):
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None) as cluster:
         set_runtime(repo, task_runner="dask", dask_address=cluster.scheduler_address)
-        assert run(["dvc", "status"], repo).stdout.strip().startswith("Data and pipelines are up to date")
+        assert "up to date" in run(["dvc", "status", *STAGES], repo).stdout  # runtime is tracked by no stage
         out = run(["dvc", "repro", "--force", *STAGES], repo)
         assert stages_run(out.stdout) == STAGES
         ran = sum(sum(tp.states.values()) for tp in cluster.scheduler.task_prefixes.values())

@@ -52,8 +52,8 @@ def test_audio_and_segments(repo, monkeypatch):
 
 
 def test_token_stores_and_pack(repo):
-    for tok in ("aria", "remi", "abc"):
-        stats = json.loads((repo / f"reports/tokens/{tok}/stats.json").read_text())
+    for tok, stage in (("aria", "aria_tokenize"), ("remi", "gnm_tokenize"), ("abc", "abc_tokenize")):
+        stats = json.loads((repo / f"reports/{stage}/stats.json").read_text())
         assert stats, tok
         assert (repo / f"data/tokens/{tok}/train/tokens.bin").stat().st_size > 0
     meta = json.loads((repo / "data/pack/aria/meta.json").read_text())
