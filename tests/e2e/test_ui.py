@@ -108,9 +108,9 @@ def wait_for(pred, timeout: float, what: str, proc: subprocess.Popen | None = No
 
 
 def run_logs(base: str, run_id: str) -> list[str]:
-    logs = api(base, "/logs/filter", {"logs": {"flow_run_id": {"any_": [run_id]}}, "sort": "TIMESTAMP_ASC",
+    logs = api(base, "/logs/filter", {"logs": {"flow_run_id": {"any_": [run_id]}}, "sort": "TIMESTAMP_DESC",
                                       "limit": 200})
-    return [x["message"] for x in logs]
+    return [x["message"] for x in reversed(logs)]  # the newest 200 lines, oldest first
 
 
 @pytest.mark.unit
@@ -188,7 +188,15 @@ def test_ui_two_concurrent_triggers(tmp_path: Path) -> None:
 
         states = wait_for(all_final, DEADLINE_S, "both repro runs", serve, log)
         t_done = time.time()
-        logs = {v: run_logs(base, r["id"]) for v, r in runs.items()}
+        # a run's last log lines reach the API a moment after its final state (shipped in batches)
+        def complete_logs():
+            got = {v: run_logs(base, r["id"]) for v, r in runs.items()}
+            return got if all(any("Ran experiment(s)" in ln for ln in ls) for ls in got.values()) else None
+
+        try:
+            logs = wait_for(complete_logs, 60, "the runs' last log lines", serve, log)
+        except pytest.fail.Exception:  # the asserts below then show what did arrive
+            logs = {v: run_logs(base, r["id"]) for v, r in runs.items()}
         for v, s in states.items():
             assert s["type"] == "COMPLETED", f"run {v}: {s}\n" + "\n".join(logs[v][-40:])
 
