@@ -133,7 +133,7 @@ def abc_dpo() -> None:
                            "report_dir": str(tmp / "report"), "fingerprint": fp_next}
                     log.info("iteration %d: DPO on %d chosen x %d rejected = %d pairs, %d steps", k + 1,
                              len(prefs["chosen"]), len(prefs["rejected"]), prefs["pairs"], p.steps)
-                    run_training(ENTRY, job, "python", 1)
+                    run_training(ENTRY, job, rt.launcher, rt.nproc_per_node)
                 else:
                     save_policy(load_policy(policy_path), tmp, extra_meta={"stage": "abc_dpo", "carried": "true"})
             ckpt.clear(root / CKPT / f"iter_{k + 1}")

@@ -4,8 +4,9 @@ The policy and a frozen reference both start from the previous iteration's model
 ORIGINAL generated texts (``[r:]``-tagged, rest-reduced, as upstream trains on), patchified and
 cropped to the model's context once per item (seeded), so policy and reference score the same
 patches. Batches draw pairs uniformly from chosen x rejected (upstream: 1 pair per step).
-Runs in-process: NotaGen's ``logprob`` calls the model's ``char_logits`` rather than its
-``forward``, which DDP would not synchronise (upstream's RL step is single-device as well).
+Runs in-process or under torchrun: NotaGen's ``logprob`` calls the model's ``char_logits`` rather
+than its ``forward``, so the loop trains a :class:`pipeline.train.dpo.PolicyScores` (the policy
+behind a scoring ``forward``), which DDP does synchronise; rank 0 writes the outputs.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pipeline.notagen.checkpoint import load, save
 from pipeline.notagen.model import logprob
 from pipeline.notagen.patchilizer import PatchifyError, patchify
 from pipeline.train import distributed as D
-from pipeline.train.dpo import DPOObjective, PreferenceBatches
+from pipeline.train.dpo import DPOObjective, PolicyScores, PreferenceBatches
 from pipeline.train.job import write_json, write_training_outputs
 from pipeline.train.loop import TrainConfig, train
 
@@ -47,7 +48,7 @@ def items_of(texts: dict[int, str], patch_length: int, seed: int) -> tuple[dict[
     return good, bad
 
 
-def run_job(job: dict) -> dict:
+def run_job(job: dict) -> dict | None:
     tcfg = TrainConfig(**job["train"])
     info = D.setup(tcfg.device)
     policy = load(job["policy"]).train()
@@ -62,13 +63,17 @@ def run_job(job: dict) -> dict:
     batches = PreferenceBatches([items[i] for i in index], [pos[i] for i in chosen], [pos[i] for i in rejected],
                                 job["batch_size"], seed=tcfg.seed, rank=info.rank, world_size=info.world_size)
     objective = DPOObjective(reference, notagen_logprob, beta=job["beta"], lam=job["lam"], tokens=patch_tokens)
-    result = train(policy, objective, batches, tcfg, job["ckpt_dir"], resume=job.get("resume", True), val=batches,
-                   fingerprint_extra=job.get("fingerprint"), dist_info=info)
-    model_dir = Path(job["model_dir"])
-    save(result.model.to("cpu").eval(), model_dir, extra_meta={"stage": "abc_dpo", "iteration": job["iteration"]})
-    extra = {"iteration": job["iteration"], "pairs": batches.n_pairs, "chosen": len(chosen),
-             "rejected": len(rejected), "unpatchifiable": bad, "beta": job["beta"], "lambda": job["lam"]}
-    metrics = write_training_outputs(result, job["report_dir"], tcfg.steps, extra)
-    write_json(model_dir / "dpo.json", {"train": job["train"], "metrics": metrics, "policy_from": job["policy"]})
+    result = train(PolicyScores(policy, notagen_logprob), objective, batches, tcfg, job["ckpt_dir"],
+                   resume=job.get("resume", True), val=batches, fingerprint_extra=job.get("fingerprint"), dist_info=info)
+    metrics = None
+    if info.is_main:
+        model_dir = Path(job["model_dir"])
+        save(result.model.policy.to("cpu").eval(), model_dir,
+             extra_meta={"stage": "abc_dpo", "iteration": job["iteration"]})
+        extra = {"iteration": job["iteration"], "pairs": batches.n_pairs, "chosen": len(chosen),
+                 "rejected": len(rejected), "unpatchifiable": bad, "beta": job["beta"], "lambda": job["lam"]}
+        metrics = write_training_outputs(result, job["report_dir"], tcfg.steps, extra)
+        write_json(model_dir / "dpo.json", {"train": job["train"], "metrics": metrics, "policy_from": job["policy"]})
+    D.barrier(info)
     D.cleanup()
     return metrics

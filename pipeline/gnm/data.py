@@ -10,7 +10,8 @@
 
 ``composer_ids`` replaces token 0 (``Composer_None`` in the store) by the piece's composer
 token (mastery / scratch); otherwise pieces keep ``Composer_None`` (generality).
-Batch ``i`` is a pure function of (seed, i, rank), so resuming needs no state.
+Batch ``i`` is a pure function of (seed, i, rank, world_size), so resuming needs no state, and
+its items are those of one process's batch ``i`` with batch size ``world_size * B``.
 """
 
 from __future__ import annotations
@@ -97,7 +98,8 @@ class WindowBatches:
 
     def describe(self) -> dict:
         return {"kind": "gnm_windows", "pieces": len(self.p.ids), "categories": self.p.cat_names,
-                "batch_size": self.batch_size, "seq_len": self.seq_len, "augment": self.shift.max_shift}
+                "batch_size": self.batch_size, "seq_len": self.seq_len, "augment": self.shift.max_shift,
+                "draw": "per_item"}
 
     def _row(self, i: int, rng: np.random.Generator | None) -> np.ndarray:
         seg, start = self.p.window(i, self.seq_len, rng)
@@ -110,13 +112,17 @@ class WindowBatches:
         return row
 
     def sample(self, i: int) -> tuple[np.ndarray, list[int]]:
-        rng = np.random.default_rng([self.seed, i, self.rank])
-        chosen = []
-        for _ in range(self.batch_size):
+        """Batch ``i``: items ``k`` in ``[i*B, (i+1)*B)`` of this process's stream, each drawn from
+        its own generator seeded by its global position ``k * world_size + rank``, so N processes
+        with batch B/N draw together exactly the items one process draws with batch B."""
+        rows, chosen = [], []
+        for k in range(i * self.batch_size, (i + 1) * self.batch_size):
+            rng = np.random.default_rng([self.seed, k * self.world_size + self.rank])
             cat = self.p.cat_names[int(rng.integers(len(self.p.cat_names)))]
             members = self.p.by_cat[cat]
             chosen.append(members[int(rng.integers(len(members)))])
-        return np.stack([self._row(j, rng) for j in chosen]), chosen
+            rows.append(self._row(chosen[-1], rng))
+        return np.stack(rows), chosen
 
     def batch(self, i: int) -> torch.Tensor:
         return torch.from_numpy(self.sample(i)[0])

@@ -128,7 +128,11 @@ class PatchBatches:
 
     def batch(self, i: int):
         idx = self.index.batch(i)[:, 0].tolist()
-        rows = [self.items.item(j, np.random.default_rng([self.seed, i, k, self.rank]), augment=self.train)
+        # each item's crop/transposition is seeded by its GLOBAL stream position, so N processes
+        # with batch B/N draw exactly what one process draws with batch B
+        B = self.batch_size
+        rows = [self.items.item(j, np.random.default_rng([self.seed, (i * B + k) * self.world_size + self.rank]),
+                                augment=self.train)
                 for k, j in enumerate(idx)]
         return pad_batch(rows)
 

@@ -68,6 +68,9 @@ class PatchLevelDecoder(nn.Module):
         self.patch_size = cfg.patch_size
         self.patch_embedding = nn.Linear(cfg.patch_size * VOCAB, cfg.hidden)
         self.base = GPT2Model(_gpt2_config(cfg, 1, cfg.patch_length, cfg.patch_layers))
+        # patches come in as inputs_embeds: the 1-token wte is never used (kept for upstream's key
+        # layout); frozen so DDP, which needs every trained parameter in the loss, accepts the model
+        self.base.wte.weight.requires_grad_(False)
 
     def embed(self, patches: torch.Tensor) -> torch.Tensor:
         """[B, L, 16] ids -> [B, L, H]: one-hot, flattened char-major, linear."""

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from pipeline.train import checkpoint as ckpt
-from pipeline.train.distributed import DistInfo, all_reduce_sum, barrier, setup, wrap
+from pipeline.train.distributed import DistInfo, all_reduce_sum, barrier, setup, union_keys, wrap
 from pipeline.train.loop import TrainResult, param_groups, run_logger
 from pipeline.train.schedule import make_scheduler
 
@@ -93,13 +93,17 @@ class _Window:
     def state(self, info: DistInfo, device: torch.device) -> dict:
         """The window summed over processes (a collective: every rank calls it); rank 0 saves it
         and alone reloads it, so a resumed run's means count every process once."""
-        keys = sorted(self.sums)
+        keys = union_keys(self.sums, info)
         if not keys:
             return {"sums": {}, "counts": {}}
-        t = torch.tensor([[self.sums[k], self.counts[k]] for k in keys], dtype=torch.float64, device=device)
+        t = self._table(keys, device)
         all_reduce_sum(t, info)
         return {"sums": {k: float(t[i, 0]) for i, k in enumerate(keys)},
                 "counts": {k: float(t[i, 1]) for i, k in enumerate(keys)}}
+
+    def _table(self, keys: list[str], device: torch.device) -> torch.Tensor:
+        return torch.tensor([[self.sums.get(k, 0.0), self.counts.get(k, 0.0)] for k in keys], dtype=torch.float64,
+                            device=device)
 
     def add(self, stats: dict[str, float], weight: float = 1.0) -> None:
         for k, v in stats.items():
@@ -107,10 +111,10 @@ class _Window:
             self.counts[k] = self.counts.get(k, 0.0) + weight
 
     def means(self, info: DistInfo, device: torch.device) -> dict[str, float]:
-        keys = sorted(self.sums)
+        keys = union_keys(self.sums, info)  # every rank reduces the same table, even an empty shard
         if not keys:
             return {}
-        t = torch.tensor([[self.sums[k], self.counts[k]] for k in keys], dtype=torch.float64, device=device)
+        t = self._table(keys, device)
         all_reduce_sum(t, info)
         return {k: float(t[i, 0] / t[i, 1].clamp(min=1e-12)) for i, k in enumerate(keys)}
 

@@ -107,6 +107,16 @@ def broadcast_object(obj: Any, info: DistInfo) -> Any:
     return box[0]
 
 
+def union_keys(keys, info: DistInfo) -> list:
+    """The sorted union of every rank's ``keys``: the names of a collective's entries must agree
+    on all ranks, also when one rank saw no batch (a validation shard smaller than the world)."""
+    if not (info.distributed and dist.is_initialized()):
+        return sorted(keys)
+    boxes: list = [None] * info.world_size
+    dist.all_gather_object(boxes, sorted(keys))
+    return sorted({k for box in boxes for k in box})
+
+
 def wrap(model: torch.nn.Module, info: DistInfo) -> torch.nn.Module:
     """DDP-wrap when distributed; the plain model otherwise."""
     if not info.distributed:

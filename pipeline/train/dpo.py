@@ -8,7 +8,9 @@ whole item, not length-normalised. The reference is frozen, evaluated in eval mo
 
 The objective is generic: ``logprob(model, items) -> Tensor[len(items)]`` says how a model scores a
 list of items (token rows, [P, 16] patch tensors, ...); chosen and rejected go through ONE call,
-so DDP sees one forward per backward. A batch is ``(chosen_items, rejected_items)``.
+so DDP sees one forward per backward; train a :class:`PolicyScores` (the policy behind a scoring
+forward) when ``logprob`` bypasses the policy's ``forward``, else DDP would not average its
+gradients. A batch is ``(chosen_items, rejected_items)``.
 """
 
 from __future__ import annotations
@@ -55,6 +57,20 @@ def _move(item: Any, device: torch.device) -> Any:
     return item
 
 
+class PolicyScores(torch.nn.Module):
+    """The policy behind a ``forward(items) -> log-probs [len(items)]``: train this instead of the
+    policy when ``logprob`` calls anything but the policy's ``forward`` (NotaGen's ``char_logits``),
+    so that under DDP -- which synchronises gradients only of modules called through its own
+    forward -- the policy's gradients are averaged across processes."""
+
+    def __init__(self, policy: torch.nn.Module, logprob: LogProb) -> None:
+        super().__init__()
+        self.policy, self._logprob = policy, logprob
+
+    def forward(self, items: list) -> torch.Tensor:
+        return self._logprob(self.policy, items)
+
+
 class DPOObjective:
     """``objective(policy, (chosen, rejected)) -> Loss`` with a frozen reference model."""
 
@@ -82,7 +98,8 @@ class DPOObjective:
         dev = next(model.parameters()).device
         if next(self.reference.parameters()).device != dev:
             self.setup(model, dev)
-        pol = self.logprob(model, list(chosen) + list(rejected))
+        scored = isinstance(getattr(model, "module", model), PolicyScores)
+        pol = model(list(chosen) + list(rejected)) if scored else self.logprob(model, list(chosen) + list(rejected))
         with torch.no_grad():
             ref = self.logprob(self.reference, list(chosen) + list(rejected))
         loss, stats = dpo_positive_loss(pol[:n], pol[n:], ref[:n], ref[n:], self.beta, self.lam)
@@ -122,7 +139,7 @@ class PreferenceBatches:
 
     def describe(self) -> dict:
         return {"kind": "preference_pairs", "chosen": self.chosen, "rejected": self.rejected,
-                "batch_size": self.batch_size, "seed": self.seed}
+                "batch_size": self.batch_size, "seed": self.seed, "draw": "global"}
 
     def _pairs(self, flat: np.ndarray):
         c = [self.items[self.chosen[int(k) // len(self.rejected)]] for k in flat]
@@ -130,8 +147,11 @@ class PreferenceBatches:
         return c, r
 
     def batch(self, i: int):
-        rng = np.random.default_rng([self.seed, self.rank, self.world_size, i])
-        return self._pairs(rng.integers(0, self.n_pairs, size=self.batch_size))
+        """This rank's share of the ``world_size * batch_size`` pairs drawn for step ``i`` (seeded by
+        (seed, i)), so N processes with batch B/N train on the pairs one process draws with batch B."""
+        rng = np.random.default_rng([self.seed, i])
+        flat = rng.integers(0, self.n_pairs, size=self.batch_size * self.world_size)
+        return self._pairs(flat[self.rank::self.world_size])
 
     def once(self, max_batches: int | None = None):
         rng = np.random.default_rng([self.seed, 7919])

@@ -13,7 +13,9 @@ runs once the model is on its device (frozen reference models); its ``hparams()`
 batches' ``describe()`` go into the resume fingerprint.
 With ``resume=True`` it continues from the newest checkpoint in ``out_dir`` if that was written
 with the same training params (fingerprint); otherwise it logs why and starts fresh.
-Under torchrun (see ``distributed``) the model is DDP-wrapped and only rank 0 writes.
+Under torchrun (see ``distributed``) the model is DDP-wrapped and only rank 0 writes; each rank's
+loss is weighted by its share of the global batch's ``Loss.weight`` (:func:`_rank_share`), so N
+processes with batch B/N follow one process's curve with batch B.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import torch
 
 from pipeline.train import checkpoint as ckpt
 from pipeline.train.batches import Batches
-from pipeline.train.distributed import DistInfo, all_reduce_sum, barrier, setup, unwrap, wrap
+from pipeline.train.distributed import DistInfo, all_reduce_sum, barrier, setup, union_keys, unwrap, wrap
 from pipeline.train.objectives import Objective
 from pipeline.train.schedule import make_scheduler
 
@@ -163,8 +165,9 @@ def train(model: torch.nn.Module, objective: Objective, batches: Batches, cfg: T
             sync = micro == cfg.grad_accum - 1 or not info.distributed
             with (contextlib.nullcontext() if sync else fwd.no_sync()), amp():
                 out = objective(fwd, batch)
-                (out.loss / cfg.grad_accum).backward()
-            step_loss += float(out.loss.detach()) / cfg.grad_accum
+                loss = out.loss * _rank_share(out.weight, info)
+                (loss / cfg.grad_accum).backward()
+            step_loss += float(loss.detach()) / cfg.grad_accum
             for k, v in out.stats.items():
                 run_stats[k] = run_stats.get(k, 0.0) + float(v) / cfg.grad_accum
             tokens += objective.batch_tokens(batch) * info.world_size
@@ -236,25 +239,36 @@ def evaluate_stats(model: torch.nn.Module, objective: Objective, val: Batches, m
     was_training = model.training
     model.eval()
     acc = torch.zeros(2, dtype=torch.float64, device=info.device)
-    names: list[str] | None = None
-    stats = None
+    sums: dict[str, float] = {}
     for batch in val.once(max_batches):
         with amp():
             out = objective(model, objective.to(batch, info.device))
         w = out.weight.detach().double()
         acc += torch.stack([out.loss.detach().double() * w, w])
-        if names is None:
-            names = sorted(out.stats)
-            stats = torch.zeros(len(names), dtype=torch.float64, device=info.device)
-        stats += torch.tensor([float(out.stats[k]) for k in names], dtype=torch.float64, device=info.device) * w
+        for k, v in out.stats.items():
+            sums[k] = sums.get(k, 0.0) + float(v) * float(w)
+    names = union_keys(sums, info)  # a rank whose shard is empty still joins the same reductions
     all_reduce_sum(acc, info)
     model.train(was_training)
     if float(acc[1]) == 0:
         raise ValueError("validation set has no target tokens")
-    if stats is None:
+    if not names:
         return float(acc[0] / acc[1]), {}
-    all_reduce_sum(stats, info)
+    stats = all_reduce_sum(torch.tensor([sums.get(k, 0.0) for k in names], dtype=torch.float64, device=info.device),
+                           info)
     return float(acc[0] / acc[1]), {k: float(v / acc[1]) for k, v in zip(names, stats)}
+
+
+def _rank_share(weight: torch.Tensor, info: DistInfo) -> float:
+    """``world * w_rank / sum(w)``: DDP averages the ranks' gradients, so scaling each rank's mean
+    loss by its share of the items (``Loss.weight``: target tokens, pairs) makes the update -- and
+    the logged loss, a mean over ranks -- the one process's mean over the whole global batch, even
+    when the ranks' batches hold different numbers of tokens (padding)."""
+    if not info.distributed:
+        return 1.0
+    w = weight.detach().to(info.device, torch.float64).reshape(1)
+    total = all_reduce_sum(w.clone(), info)
+    return float(w * info.world_size / total.clamp(min=1e-12))
 
 
 def _mean_stats(sums: dict[str, float], steps: float, info: DistInfo) -> dict[str, float]:

@@ -3,7 +3,8 @@
 Which items go into batch ``i`` comes from :class:`RowBatches` over item indices (so sharding and
 resume behave exactly like the LM's); the NAR stage k in 1..n_q-1 and the acoustic-prompt length
 (prefix mode 1: randint(low, 2*low), low = int(0.25 * shortest length), capped at 150 frames) are
-drawn from a generator seeded by (seed, i), so batch ``i`` is a pure function of ``i``.
+drawn from a generator seeded by (seed, i) and the shortest item of the global batch ``i`` (all
+ranks), so batch ``i`` is a pure function of ``i`` and every rank trains the same NAR stage.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ class ValleBatches:
     def describe(self) -> dict:
         frames = sum(it.codes.shape[1] for it in self.items)
         return {"kind": "valle", "items": len(self.items), "frames": frames, "n_q": self.n_q,
-                "shuffle": self.index.shuffle}
+                "shuffle": self.index.shuffle, "draw": "global"}
 
     def _batch(self, idx, draw_seed) -> dict:
         out = collate([self.items[int(j)] for j in idx])
@@ -80,7 +81,23 @@ class ValleBatches:
         return out
 
     def batch(self, i: int) -> dict:
-        return self._batch(self.index.batch(i)[:, 0], [self.seed, 1, i, self.rank])
+        """Micro-batch ``i``; its NAR stage and prompt length come from (seed, i) and the shortest
+        item of the GLOBAL batch ``i`` (every rank's share), so all ranks train the same NAR stage
+        and N processes with batch B/N match one process with batch B."""
+        out = collate([self.items[int(j)] for j in self.index.batch(i)[:, 0]])
+        shortest = min(int(self.items[int(j)].codes.shape[1]) for j in self._global(i))
+        out["nar_stage"], out["prefix"] = draw_nar(np.random.default_rng([self.seed, 1, i]), self.n_q,
+                                                   torch.tensor([shortest]))
+        return out
+
+    def _global(self, i: int) -> np.ndarray:
+        """Item indices of batch ``i`` on every rank (a pure function, no collective)."""
+        if self.world_size == 1:
+            return self.index.batch(i)[:, 0].numpy()
+        ix = self.index
+        return np.concatenate([RowBatches(ix.rows, ix.batch_size, seed=ix.seed, shuffle=ix.shuffle, rank=r,
+                                          world_size=ix.world_size).batch(i)[:, 0].numpy()
+                               for r in range(self.world_size)])
 
     def once(self, max_batches: int | None = None) -> Iterator[dict]:
         for k, idx in enumerate(self.index.once(max_batches)):
