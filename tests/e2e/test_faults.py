@@ -55,16 +55,28 @@ def test_all_rejected_corpus_stops_downstream_with_one_line(tmp_path):
     print(f"\n[faults] all-rejected corpus: ingest + aria_tokenize failed fast in {secs:.0f} s")
 
 
+def held_stage(repo, name: str):
+    """Make stage ``name`` wait at its start until ``.release`` exists (after writing ``.held``),
+    so the test knows the first repro holds DVC's lock; a fast stage otherwise could finish
+    before the second repro starts (CI saw that race)."""
+    path = repo / "dvc.yaml"
+    raw = yaml.safe_load(path.read_text())
+    cmd = raw["stages"][name]["cmd"]
+    raw["stages"][name]["cmd"] = f"touch .held && while [ ! -e .release ]; do sleep 0.1; done && {cmd}"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
 def test_second_repro_is_refused_by_the_lock(tmp_path):
     repo = tiny_copy(tmp_path)
+    held_stage(repo, "ingest")
     first = subprocess.Popen(["dvc", "repro", "ingest"], cwd=repo, env=env(), stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         t0 = time.time()
-        while not (repo / "data/.ingest.tmp").exists():  # the stage is running: the lock is held
+        while not (repo / ".held").exists():  # the stage's command runs: the lock is held
             assert first.poll() is None, first.communicate()[0][-3000:]
             assert time.time() - t0 < 240, "ingest never started"
-            time.sleep(0.2)
+            time.sleep(0.1)
         second = dvc(repo, "repro", "ingest", timeout=120)
         assert second.returncode != 0
         refusal = second.stdout + second.stderr
@@ -72,6 +84,7 @@ def test_second_repro_is_refused_by_the_lock(tmp_path):
         assert ("is busy, it is being blocked by" in refusal and f"(PID {first.pid})" in refusal
                 or "Unable to acquire lock" in refusal), refusal
         assert first.poll() is None  # the refusal did not disturb the running repro
+        (repo / ".release").touch()
         out, _ = first.communicate(timeout=300)
     finally:
         if first.poll() is None:
