@@ -115,8 +115,11 @@ class PrefectServer:
 
 
 def start_server(root: Path, port: int = DEFAULT_PORT, host: str = DEFAULT_HOST,
-                 timeout: float = 120.0, allow_remote: bool = False) -> PrefectServer:
-    """Reuse a healthy server on ``port`` or start ``prefect server start`` and wait for health."""
+                 timeout: float = 120.0, allow_remote: bool = False,
+                 services: bool = True) -> PrefectServer:
+    """Reuse a healthy server on ``port`` or start ``prefect server start`` and wait for health.
+    ``services=False`` runs the API alone (no scheduler, no event persistence: task runs are not
+    recorded), a light server for flow runs only, e.g. one shared by a test session."""
     if not is_loopback(host) and not allow_remote:
         raise ValueError(f"refusing to bind the Prefect server to non-loopback host {host!r}: "
                          "the UI has no authentication and can run commands in this repo; "
@@ -134,7 +137,7 @@ def start_server(root: Path, port: int = DEFAULT_PORT, host: str = DEFAULT_HOST,
     log_path = root / ".prefect" / f"server-{port}.log"
     prefect_bin = Path(sys.executable).parent / "prefect"
     cmd = [str(prefect_bin) if prefect_bin.exists() else "prefect", "server", "start",
-           "--host", host, "--port", str(port), "--analytics-off"]
+           "--host", host, "--port", str(port), "--analytics-off"] + ([] if services else ["--no-services"])
     t0 = time.perf_counter()
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(cmd, cwd=root, env=server_env(root, host, port), stdout=log,

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.prefect_server import shared_prefect_url
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -32,11 +34,16 @@ def copy_repo(dest: Path, profile: str | None = "micro") -> Path:
     return dest
 
 
-def env() -> dict:
+def env(shared_server: bool = True) -> dict:
+    """The environment of a ``dvc repro`` in a test: this venv first on PATH, analytics off, and
+    stages reporting to the session's shared Prefect server (or, with ``shared_server=False``,
+    each stage starting its own temporary one, as on a user's machine)."""
     e = dict(os.environ)
     e["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{e['PATH']}"
     e.pop("PREFECT_API_URL", None)
     e["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    if shared_server:
+        e["PREFECT_API_URL"] = shared_prefect_url()
     return e
 
 

@@ -3,9 +3,9 @@ its ratio, and no script is named like an importable package (``benchmarks/token
 shadowed the ``tokenizers`` package that miditok and transformers import, because a script's
 own folder comes first on ``sys.path``).
 
-The quick runs together use about 30 s of CPU (measured: 4 scripts, 30 s user time; Prefect's
-temporary server and the imports dominate; wall time grows with the machine's load), so they carry
-the ``pipeline`` marker; the name checks are unit tests.
+The quick runs report to the test session's shared Prefect server (tests/prefect_server.py) and
+carry the ``pipeline`` marker (imports dominate; wall time grows with the machine's load); the name
+checks are unit tests.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.prefect_server import shared_prefect_url
 
 REPO = Path(__file__).resolve().parents[2]
 BENCH_DIR = REPO / "benchmarks"
@@ -65,7 +67,7 @@ def test_benchmark_quick_run(script: Path, tmp_path: Path):
     assert "--quick" in script.read_text(), f"{script.name} must accept --quick (a tiny smoke run)"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     env.update(PREFECT_HOME=str(tmp_path / ".prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               PYTHONUNBUFFERED="1")
+               PYTHONUNBUFFERED="1", PREFECT_API_URL=shared_prefect_url())
     r = subprocess.run([sys.executable, str(script), "--quick"], cwd=REPO, env=env, capture_output=True,
                        text=True, timeout=230)
     out = r.stdout + r.stderr
