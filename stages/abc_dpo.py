@@ -1,11 +1,13 @@
 """DVC stage ``abc_dpo``: K CLaMP-DPO iterations of the fine-tuned NotaGen model.
 
 Round k (0..K) samples ``samples_per_prompt`` pieces for each of the ``prompts`` most frequent
-fine-tune prompts from policy k (k = 0: ``models/abc_finetune``), restores their rests, extracts
+fine-tune prompts whose median piece fits ``max_chars`` (or ``prompt_list``) from policy k
+(k = 0: ``models/abc_finetune``), restores their rests, extracts
 CLaMP features with ``models/clamp_train`` and scores them against the fine-tune set
-(``data/abc_dpo/samples_k/``). For k < K it builds the preference set (pipeline/clamp/preferences.py)
-and trains policy k+1 with DPO-Positive against a frozen copy of policy k
-(``models/abc_dpo/iter_{k+1}/``: model.safetensors, preferences.json, report/).
+(``data/abc_dpo/samples_k/``). For k < K it builds the preference set (pipeline/clamp/preferences.py;
+the plagiarism threshold calibrated on the held-out val pieces, pipeline/clamp/scores.py) and
+trains policy k+1 with DPO-Positive against a frozen copy of policy k (``models/abc_dpo/iter_{k+1}/``:
+model.safetensors, preferences.json, report/).
 
 Outs ``data/abc_dpo`` and ``models/abc_dpo`` are ``persist: true``: every unit carries the
 fingerprint of what it was made from (params, inputs, the previous unit), so raising K from 2 to
@@ -27,13 +29,14 @@ from pipeline.clamp.corpus import read_split
 from pipeline.clamp.dpo_job import ENTRY
 from pipeline.clamp.patches import drop_comment_lines
 from pipeline.clamp.preferences import EmptyPreferenceSet, piece_check, select
-from pipeline.clamp.rounds import prompt_triples, sample_round, score_round
+from pipeline.clamp.rounds import prompt_table, prompt_triples, sample_round, score_round
+from pipeline.clamp.scores import plagiarism_threshold
 from pipeline.clamp.scorer import load as load_scorer
 from pipeline.clamp.units import building, fingerprint, is_done, prune
 from pipeline.config import load_section, repo_root
-from pipeline.notagen.abc_check import validate_interleaved
 from pipeline.notagen.checkpoint import load as load_policy
 from pipeline.notagen.checkpoint import save as save_policy
+from pipeline.notagen.parity import aligned
 from pipeline.orchestration.stage import StageOutputs, dump_json, hash_path, params_dump
 from pipeline.report.headline import write_headline
 from pipeline.train import checkpoint as ckpt
@@ -61,12 +64,23 @@ def write_round(tmp, samples, feats, scores, prompts) -> None:
     dump_json({**scores, "prompts": [list(t) for t in prompts]}, tmp / "scores.json")
 
 
-def preferences(unit, scores: dict, p) -> dict:
+def preferences(unit, scores: dict, p, plagiarism: float) -> dict:
     rows = [json.loads(x) for x in (unit / "samples.jsonl").read_text().splitlines() if x.strip()]
     texts = [r["interleaved"] if r["complete"] else None for r in rows]
-    check = piece_check(texts, np.asarray(scores["max_similarity"]), p.plagiarism, validate_interleaved)
+    check = piece_check(texts, np.asarray(scores["max_similarity"]), plagiarism, aligned)
     prefs = select(scores["piece_scores"], check, p.portion)
-    return {"chosen": prefs.chosen, "rejected": prefs.rejected, "pairs": prefs.pairs, "counts": prefs.counts}
+    return {"chosen": prefs.chosen, "rejected": prefs.rejected, "pairs": prefs.pairs, "counts": prefs.counts,
+            "plagiarism_threshold": plagiarism}
+
+
+def calibrate_plagiarism(scorer, reference, root, floor: float) -> tuple[float, dict]:
+    """The chosen-side plagiarism threshold from the held-out val pieces (scores.plagiarism_threshold);
+    ``floor`` (abc_dpo.plagiarism) when the store has no val pieces."""
+    held = read_split(root / STORE, "val") if (root / STORE / "val" / "texts.jsonl").is_file() else []
+    if not held:
+        return floor, {"floor": floor, "heldout_pieces": 0}
+    return plagiarism_threshold(scorer.music_features_batch([drop_comment_lines(x.text) for x in held]),
+                                reference, floor)
 
 
 @flow(name="abc_dpo")
@@ -81,11 +95,18 @@ def abc_dpo() -> None:
     scorer = load_scorer(root / SCORER / "clamp.pth", device)
     ref_pieces = read_split(root / STORE, "train", p.reference_pieces)
     reference = scorer.music_features_batch([drop_comment_lines(x.text) for x in ref_pieces])
-    prompts = prompt_triples(ref_pieces, p.prompts, p.prompt_list)
+    prompts = prompt_triples(ref_pieces, p.prompts, p.prompt_list, p.max_chars)
+    if not p.prompt_list:
+        log.info("abc_dpo: prompts = the %d most frequent triples whose median piece fits max_chars=%d: %s",
+                 p.prompts, p.max_chars, [(r["triple"], r["pieces"], r["median_chars"])
+                                          for r in prompt_table(ref_pieces)[:6]])
+    plag, plag_stats = calibrate_plagiarism(scorer, reference, root, p.plagiarism)
+    log.info("abc_dpo: plagiarism threshold %.4f (abc_dpo.plagiarism %.2f; held-out real pieces: %s)", plag,
+             p.plagiarism, plag_stats)
     inputs = {"finetune": hash_path(root / FINETUNE), "scorer": hash_path(root / SCORER),
               "store": hash_path(root / STORE / "train")}
     sampling = {k: getattr(p, k) for k in SAMPLING_KEYS}
-    dpo = {k: getattr(p, k) for k in DPO_KEYS}
+    dpo = {k: getattr(p, k) for k in DPO_KEYS} | {"plagiarism_threshold": round(plag, 6)}
     log.info("abc_dpo: K=%d, prompts %s x %d samples, reference %d pieces", p.iterations, prompts,
              p.samples_per_prompt, len(ref_pieces))
     fp_policy, policy_path, summary = fingerprint({"finetune": inputs["finetune"]}), root / FINETUNE, []
@@ -117,7 +138,7 @@ def abc_dpo() -> None:
         munit = models / f"iter_{k + 1}"
         if not is_done(munit, fp_next):
             try:
-                prefs = preferences(unit, scores, p)
+                prefs = preferences(unit, scores, p, plag)
             except EmptyPreferenceSet as e:
                 if p.on_empty == "stop":
                     raise EmptyPreferenceSet({"iteration": k + 1, **e.counts}) from None
@@ -150,7 +171,8 @@ def abc_dpo() -> None:
                    extra={"summary": summary})
     for d in (data, models):
         dump_json({"stage": "abc_dpo", "iterations": p.iterations, "params": params_dump("base", "abc_dpo"),
-                   "inputs": inputs, "summary": summary}, d / "manifest.json")
+                   "inputs": inputs, "prompts": [list(t) for t in prompts], "plagiarism_threshold": plag,
+                   "plagiarism_calibration": plag_stats, "summary": summary}, d / "manifest.json")
     log.info("abc_dpo: %s (%.1f s)", [(r["k"], round(r["mean_cosine"], 4)) for r in summary], time.perf_counter() - t0)
 
 

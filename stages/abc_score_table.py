@@ -35,6 +35,15 @@ ANCHORS = {"NotaGen README, Schubert demo": [0.324, 0.579, 0.778],
 GROUND_TRUTH_ANCHOR = 0.792
 
 
+def plagiarism_threshold(root, param: float) -> float:
+    """The threshold abc_dpo calibrated on held-out pieces (its manifest), so the table's plagiarism
+    rate uses the chosen-side check's number; ``abc_dpo.plagiarism`` for an older manifest."""
+    manifest = root / DPO_DATA / "manifest.json"
+    if manifest.is_file():
+        return float(json.loads(manifest.read_text()).get("plagiarism_threshold", param))
+    return param
+
+
 def rounds(root) -> list[int]:
     ks = sorted(int(d.name.split("_")[1]) for d in (root / DPO_DATA).glob("samples_*") if (d / "done.json").is_file())
     if not ks or ks != list(range(len(ks))):
@@ -99,7 +108,8 @@ def curve(path, table_rows, gt) -> None:
 def abc_score_table() -> None:
     log = get_run_logger()
     t0 = time.perf_counter()
-    p, plag, root = load_section("abc_score_table"), load_section("abc_dpo").plagiarism, repo_root()
+    p, root = load_section("abc_score_table"), repo_root()
+    plag = plagiarism_threshold(root, load_section("abc_dpo").plagiarism)
     scorer = load_scorer(root / SCORER / "clamp.pth")
     train = read_split(root / STORE, "train")
     held = read_split(root / STORE, p.perplexity_split) or read_split(root / STORE, "val")

@@ -77,7 +77,8 @@ def codec_train() -> None:
     with StageOutputs("codec_train", [MODEL, REPORT]) as out:
         job = {"stage": "codec_train", "codec": codec, "init_from": init_from, "sample_rate": rates[0],
                "train": train_config(p, base.seed, rt.device) | {"disc_lr": p.disc_lr, "adv_start": p.adv_start},
-               "batch_size": p.batch_size, "crop_s": p.crop_s, "weights": p.weights.model_dump(),
+               "batch_size": p.batch_size, "crop_s": p.crop_s,
+               "vq_warmup": p.vq_warmup, "kmeans_crops": p.kmeans_crops, "weights": p.weights.model_dump(),
                "adv_loss": p.adv_loss, "disc_filters": p.disc_filters, "disc_n_ffts": list(p.disc_n_ffts),
                "mel_n_ffts": list(p.mel_n_ffts), "n_mels": p.n_mels, "samples": p.samples,
                "train_segments": train, "val_segments": val,

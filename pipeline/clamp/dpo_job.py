@@ -21,7 +21,7 @@ from pipeline.notagen.checkpoint import load, save
 from pipeline.notagen.model import logprob
 from pipeline.notagen.patchilizer import PatchifyError, patchify
 from pipeline.train import distributed as D
-from pipeline.train.dpo import DPOObjective, PolicyScores, PreferenceBatches
+from pipeline.train.dpo import DPOObjective, PolicyScores, PreferenceBatches, disable_dropout
 from pipeline.train.job import write_json, write_training_outputs
 from pipeline.train.loop import TrainConfig, train
 
@@ -51,7 +51,7 @@ def items_of(texts: dict[int, str], patch_length: int, seed: int) -> tuple[dict[
 def run_job(job: dict) -> dict | None:
     tcfg = TrainConfig(**job["train"])
     info = D.setup(tcfg.device)
-    policy = load(job["policy"]).train()
+    policy = disable_dropout(load(job["policy"]).train())
     reference = load(job["policy"])
     rows = [json.loads(line) for line in Path(job["samples"]).read_text().splitlines() if line.strip()]
     chosen, rejected = list(job["chosen"]), list(job["rejected"])

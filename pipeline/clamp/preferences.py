@@ -3,8 +3,10 @@
 Pieces are ranked by their CLaMP score (cosine to the mean reference feature), best first.
 **Chosen**: walk down from the top until ``portion`` of all pieces passed every check: the
 piece is complete (EOS, rests restored), not a near copy of a training piece (cosine to ANY
-single reference > ``plagiarism``), staves of one instrument are contiguous in the header, and
-the bars align (:func:`pipeline.notagen.abc_check.validate_interleaved`). **Rejected**: the
+single reference > ``plagiarism``; the stage passes the threshold calibrated by
+:func:`pipeline.clamp.scores.plagiarism_threshold`), staves of one instrument are contiguous in
+the header, and the bars align (the stage passes upstream's abctoolkit check,
+:func:`pipeline.notagen.parity.aligned`). **Rejected**: the
 bottom ``portion``, no checks. An empty side is a clear stop (:class:`EmptyPreferenceSet`)
 with the counts of every filter, never a DPO run on nothing.
 """

@@ -55,6 +55,24 @@ def max_similarity(generated, reference) -> np.ndarray:
     return (gn @ rn.T).max(axis=1)
 
 
+def plagiarism_threshold(heldout, reference, floor: float = 0.95) -> tuple[float, dict]:
+    """The cosine above which a piece counts as a near copy of one training piece.
+
+    Upstream's rule is cosine > 0.95 to any single ground-truth feature, calibrated for CLaMP 2,
+    whose features of distinct pieces lie further apart.  A scorer that puts every piece of one
+    style close together (ours at default size: held-out real pieces reach 0.999 to some
+    training piece) would flag every piece, real ones included.  So the threshold is
+    ``max(floor, highest nearest-training cosine of any held-out real piece)``: a piece is a copy
+    only when it is closer to one training piece than any distinct real piece is; where the
+    held-out pieces stay below ``floor`` (CLaMP 2) this is upstream's rule unchanged.
+    """
+    sim = max_similarity(heldout, reference)
+    level = float(sim.max())
+    stats = {"floor": float(floor), "heldout_pieces": int(len(sim)), "heldout_max": round(level, 6),
+             "heldout_median": round(float(np.median(sim)), 6)}
+    return max(float(floor), level), stats
+
+
 def score_all(generated, reference) -> dict[str, float]:
     """Both estimators, named."""
     return {"mean_cosine": mean_cosine_score(generated, reference),

@@ -33,8 +33,7 @@ def _rvq(cfg: CodecConfig) -> nn.Module:
     return ResidualVQ(dim=cfg.dimension, num_quantizers=cfg.n_q, codebook_size=cfg.bins,
                       decay=cfg.decay, kmeans_init=cfg.kmeans_init, kmeans_iters=cfg.kmeans_iters,
                       threshold_ema_dead_code=cfg.threshold_ema_dead_code, commitment_weight=1.0,
-                      sync_codebook=None)  # None: all-reduce the EMA statistics when a process group is up
-                                           # (torchrun), so N processes update the codebooks as 1 would
+                      sync_codebook=False)
 
 
 class Codec(nn.Module):
@@ -50,6 +49,9 @@ class Codec(nn.Module):
         self.encoder = EncodecEncoder(hf)
         self.decoder = EncodecDecoder(hf)
         self.quantizer = _rvq(cfg)
+        # training only: while set, forward() skips the quantizer until its codebooks are
+        # k-means-initialised (init_codebooks), so k-means sees a trained encoder's latents
+        self.defer_quantizer = False
 
     # ------------------------------------------------------------------ properties
     @property
@@ -131,13 +133,34 @@ class Codec(nn.Module):
         """The quantized continuous latent [B, F, D] (fadtk ``encodec-music`` embeds this)."""
         return self.dequantize(self.encode(wave)).transpose(1, 2)
 
-    def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    @property
+    def quantizer_ready(self) -> bool:
+        """Whether every codebook is initialised (always, without k-means init)."""
+        return all(bool(layer._codebook.initted) for layer in self.quantizer.layers)
+
+    @torch.no_grad()
+    def init_codebooks(self, wave: torch.Tensor) -> None:
+        """k-means-initialise the codebooks (stage by stage on the residual) on the latents of
+        ``wave`` [B,C,T]; give it many more frames than ``bins`` (a 200-frame batch for 256 codes
+        samples duplicates, and those codes die)."""
+        emb = self.encoder(self._check_wave(wave))
+        was = self.quantizer.training
+        self.quantizer.train()
+        self.quantizer(emb.transpose(1, 2))
+        self.quantizer.train(was)
+
+    def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Training pass: (reconstruction [B,C,T], commitment loss, codes [B,n_q,F]).
 
         In train mode the quantizer k-means-initialises, expires dead codes and updates its
-        EMA codebooks; gradients reach the encoder through the straight-through estimator."""
+        EMA codebooks; gradients reach the encoder through the straight-through estimator.
+        With ``defer_quantizer`` and uninitialised codebooks the latents go to the decoder
+        unquantized (an autoencoder warm-up; codes None, commitment 0)."""
         wave = self._check_wave(wave)
         emb = self.encoder(wave)
+        if self.defer_quantizer and not self.quantizer_ready:
+            recon = self.decoder(emb)[..., : wave.shape[-1]]
+            return recon, emb.new_zeros(()), None
         q, idx, commit = self.quantizer(emb.transpose(1, 2))
         recon = self.decoder(q.transpose(1, 2))[..., : wave.shape[-1]]
         return recon, commit.mean(), idx.transpose(1, 2)

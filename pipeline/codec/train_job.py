@@ -44,6 +44,37 @@ def adversarial_config(train: dict) -> AdversarialConfig:
     return AdversarialConfig(**{k: v for k, v in train.items() if k in names})
 
 
+class CodebookInitAt:
+    """Training batches that k-means-initialise the codec's codebooks when batch ``at`` is drawn.
+
+    Until then the codec runs unquantized (``Codec.defer_quantizer``): an autoencoder warm-up,
+    so k-means clusters a trained encoder's latents instead of a random one's (k-means on the
+    random encoder's first 200-frame batch left 2-6 % of the codes in use). The trigger is the
+    batch index (step * grad_accum), so a resumed run initialises at the same step; the k-means
+    crops and torch RNG are seeded and rank-independent, so every rank gets the same codebooks."""
+
+    def __init__(self, batches: CropBatches, codec: Codec, at: int, kmeans: CropBatches, seed: int) -> None:
+        self.inner, self.codec, self.at, self.kmeans, self.seed = batches, codec, int(at), kmeans, seed
+        self.rank, self.world_size, self.seq_len = batches.rank, batches.world_size, batches.seq_len
+        codec.defer_quantizer = True
+
+    def describe(self) -> dict:
+        return self.inner.describe() | {"codebook_init_at": self.at, "kmeans_crops": self.kmeans.batch_size}
+
+    def init_now(self) -> None:
+        if self.codec.quantizer_ready:
+            return
+        dev = next(self.codec.parameters()).device
+        with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+            torch.manual_seed(self.seed)
+            self.codec.init_codebooks(self.kmeans.batch(0).to(dev))
+
+    def batch(self, i: int) -> torch.Tensor:
+        if i >= self.at:
+            self.init_now()
+        return self.inner.batch(i)
+
+
 def run_job(job: dict) -> dict | None:
     cfg = adversarial_config(job["train"])
     info = D.setup(cfg.device)
@@ -55,6 +86,10 @@ def run_job(job: dict) -> dict | None:
     val_waves = [load_segment(s) for s in job["val_segments"]]
     batches = CropBatches(train_waves, crop, job["batch_size"], seed=cfg.seed, rank=info.rank,
                           world_size=info.world_size)
+    warmup = int(job.get("vq_warmup") or 0)
+    if warmup and not job.get("init_from") and not codec.quantizer_ready:  # a fine-tuned codec keeps its codebooks
+        kmeans = CropBatches(train_waves, crop, int(job.get("kmeans_crops") or 64), seed=cfg.seed + 1)
+        batches = CodebookInitAt(batches, codec, warmup * cfg.grad_accum, kmeans, cfg.seed)
     val = (CropBatches(val_waves, crop, job["batch_size"], seed=cfg.seed, rank=info.rank,
                        world_size=info.world_size) if val_waves else None)
     objective = CodecObjective(codec.sample_rate, LossWeights(**job["weights"]), job["adv_loss"],
@@ -62,6 +97,8 @@ def run_job(job: dict) -> dict | None:
     result = train_adversarial(codec, disc, objective, batches, cfg, job["ckpt_dir"], resume=job.get("resume", True),
                                val=val, fingerprint_extra=job.get("fingerprint"), dist_info=info)
     metrics = None
+    if isinstance(batches, CodebookInitAt):
+        batches.init_now()  # vq_warmup >= steps: still give the saved codec real codebooks
     if info.is_main:
         codec.eval()
         save(codec, job["model_dir"], extra={"init_from": job.get("init_from"), "steps": cfg.steps,

@@ -73,9 +73,11 @@ class PatchLevelDecoder(nn.Module):
         self.base.wte.weight.requires_grad_(False)
 
     def embed(self, patches: torch.Tensor) -> torch.Tensor:
-        """[B, L, 16] ids -> [B, L, H]: one-hot, flattened char-major, linear."""
-        onehot = F.one_hot(patches, VOCAB).to(self.patch_embedding.weight.dtype)
-        return self.patch_embedding(onehot.reshape(*patches.shape[:-1], self.patch_size * VOCAB))
+        """[B, L, 16] ids -> [B, L, H]: upstream's linear over the flattened char-major one-hot,
+        computed as the sum of the weight columns the one-hot selects (column ``pos * 128 + id``):
+        the same values without the [B, L, 2048] one-hot and its matmul."""
+        cols = patches + torch.arange(patches.shape[-1], device=patches.device) * VOCAB
+        return self.patch_embedding.weight.t()[cols].sum(dim=-2) + self.patch_embedding.bias
 
     def forward(self, patches, attention_mask=None, past_key_values=None, use_cache=False):
         return self.base(inputs_embeds=self.embed(patches), attention_mask=attention_mask,

@@ -43,6 +43,8 @@ class CodecTrainParams(TrainParams):
     crop_s: float = Field(1.0, gt=0)
     disc_lr: float = Field(3e-4, gt=0)
     adv_start: int = Field(0, ge=0)  # reconstruction-only steps before the adversarial terms
+    vq_warmup: int = Field(0, ge=0)  # unquantized (autoencoder) steps, then k-means init of the codebooks
+    kmeans_crops: int = Field(64, ge=1)  # crops whose latents the k-means init clusters (>> bins frames)
     adv_loss: Literal["mse", "hinge"] = "mse"
     weights: CodecLossWeights = CodecLossWeights()
     disc_filters: int = Field(8, ge=1)

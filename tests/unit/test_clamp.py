@@ -167,3 +167,16 @@ def test_the_two_estimators_are_named_and_differ():
     assert max_similarity(ref[2:3] * 3, ref)[0] == pytest.approx(1.0, abs=1e-5)  # a scaled copy
     with pytest.raises(ValueError, match="feature sizes differ"):
         piece_scores(gen, ref[:, :3])
+
+
+def test_plagiarism_threshold_is_upstreams_unless_real_pieces_reach_it():
+    from pipeline.clamp.scores import plagiarism_threshold
+
+    ref = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=np.float32)
+    apart = np.array([[1.0, 1.0, 0.2]], dtype=np.float32)  # held-out piece: cosine 0.70 to each
+    t, stats = plagiarism_threshold(apart, ref, 0.95)
+    assert t == 0.95 and stats["heldout_max"] == pytest.approx(0.7001, abs=1e-4)  # CLaMP 2-like: upstream's rule
+    close = np.array([[1.0, 0.05, 0.0], [1.0, 1.0, 0.0]], dtype=np.float32)  # a weak scorer: 0.9988
+    t, stats = plagiarism_threshold(close, ref, 0.95)
+    assert t == pytest.approx(0.99875, abs=1e-5) and stats["heldout_pieces"] == 2
+    assert max_similarity(ref[:1], ref)[0] > t  # an exact copy is still flagged

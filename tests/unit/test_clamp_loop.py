@@ -50,8 +50,23 @@ def test_prompts_are_the_most_frequent_triples():
     assert prompt_triples(ps, 2) == [("B", "Traditional", "Voice"), ("C", "Traditional", "Voice")]
 
 
+def test_default_prompts_are_the_most_frequent_that_can_end_within_max_chars():
+    from pipeline.clamp.rounds import generated_length, prompt_table
+
+    long_body = "".join("[V:1]d2 fe dc BA|[V:2]G,,2 B,,2 D,2 G,2|\n" for _ in range(30))
+    long = PIECE.replace("%Folk", "%Long") + long_body
+    ps = [AbcPiece(str(i), t, {}) for i, t in enumerate([long] * 3 + [PIECE] * 2 + [PIECE.replace("%Folk", "%C")])]
+    short, big = generated_length(ps[3]), generated_length(ps[0])
+    assert short < 300 < big  # prompt lines and X: not counted, stream tags counted
+    assert prompt_table(ps)[0] == {"triple": ("Long", "Traditional", "Voice"), "pieces": 3, "median_chars": big}
+    assert prompt_triples(ps, 2, max_chars=300) == [("Folk", "Traditional", "Voice"), ("C", "Traditional", "Voice")]
+    assert prompt_triples(ps, 3, max_chars=300)[2] == ("Long", "Traditional", "Voice")  # none else: fills up
+    assert prompt_triples(ps, 1) == [("Long", "Traditional", "Voice")]  # no cap: frequency only
+    assert prompt_triples(ps, 1, [("C", "Traditional", "Voice")], 300) == [("C", "Traditional", "Voice")]
+
+
 def test_a_killed_round_resumes_with_the_same_samples(tmp_path, policy, monkeypatch):
-    import pipeline.notagen.generation as gen
+    import pipeline.notagen.batch_generation as gen
 
     prompts = [("Folk", "Traditional", "Voice")]
     kw = {"top_k": 9, "top_p": 0.9, "temperature": 1.2, "max_chars": 48, "max_seconds": 5.0}
@@ -60,8 +75,8 @@ def test_a_killed_round_resumes_with_the_same_samples(tmp_path, policy, monkeypa
     partial = tmp_path / "b.jsonl"
     partial.write_text((tmp_path / "a.jsonl").read_text().splitlines()[0] + "\n")  # killed after one sample
     calls = []
-    real = gen.generate
-    monkeypatch.setattr(gen, "generate", lambda *a, **k: calls.append(k["seed"]) or real(*a, **k))
+    real = gen.generate_batch
+    monkeypatch.setattr(gen, "generate_batch", lambda *a, **k: calls.extend(k["seeds"]) or real(*a, **k))
     resumed = sample_round(policy, prompts, 3, kw, 7, 0, partial, "fp1")
     assert [r["text"] for r in resumed] == [r["text"] for r in whole]
     assert calls == [whole[1]["seed"], whole[2]["seed"]]  # only the missing ones were generated

@@ -90,6 +90,7 @@ def test_run_job_writes_a_loadable_codec(tmp_path):
              "grad_clip": 1.0, "eval_every": 2, "eval_batches": 1, "checkpoint_every": 2, "compile": False,
              "bf16": True, "seed": 1, "device": "cpu", "disc_lr": 3e-4, "adv_start": 1}
     job = {"codec": SMALL.to_dict(), "init_from": None, "sample_rate": 16000, "train": train, "batch_size": 2,
+           "vq_warmup": 1, "kmeans_crops": 4,
            "crop_s": 0.2, "weights": {}, "adv_loss": "mse", "disc_filters": 2, "disc_n_ffts": [256],
            "mel_n_ffts": [256], "n_mels": 32, "samples": 1, "train_segments": [spec], "val_segments": [spec],
            "ckpt_dir": str(tmp_path / "ckpt"), "model_dir": str(tmp_path / "model"), "report_dir": str(tmp_path / "rep")}
@@ -119,3 +120,26 @@ def test_stage_helpers_pick_held_out_segments_and_apply_overrides():
     assert source == "test" and len(val) == 2
     train, val, source = pick_segments(specs[:6], p)
     assert source == "train" and len(val) == 2
+
+
+def test_deferred_quantizer_warms_up_unquantized_then_kmeans_inits_at_the_batch_index():
+    from pipeline.codec.train_job import CodebookInitAt
+
+    torch.manual_seed(0)
+    codec = Codec(SMALL).train()
+    crops = CropBatches(waves(), 1600, 2, seed=1)
+    b = CodebookInitAt(crops, codec, 3, CropBatches(waves(), 1600, 8, seed=2), seed=5)
+    assert codec.defer_quantizer and not codec.quantizer_ready and b.describe()["codebook_init_at"] == 3
+    recon, commit, codes = codec(b.batch(2))
+    assert codes is None and float(commit) == 0.0 and not codec.quantizer_ready  # warm-up: no k-means yet
+    b.batch(3)
+    assert codec.quantizer_ready
+    books = [e.clone() for e in codec.codebooks()]
+    recon, commit, codes = codec(b.batch(4))
+    assert codes.shape == (2, SMALL.n_q, 5)
+    # seeded, so a resumed run (or another rank) gets the same codebooks
+    torch.manual_seed(0)
+    again = Codec(SMALL).train()
+    CodebookInitAt(crops, again, 3, CropBatches(waves(), 1600, 8, seed=2), seed=5).batch(3)
+    for a, c in zip(again.codebooks(), books):
+        assert torch.equal(a, c)

@@ -72,13 +72,19 @@ def test_streams_past_the_context_without_error(random_model):
 
 def test_caps_and_no_grad(random_model):
     modes = []
-    hook = random_model.patch_level_decoder.patch_embedding.register_forward_pre_hook(
-        lambda *_: modes.append(torch.is_grad_enabled()))
+    dec = random_model.patch_level_decoder
+    embed = dec.embed
+
+    def recording(patches):  # every patch embedding of generation runs without autograd
+        modes.append(torch.is_grad_enabled())
+        return embed(patches)
+
+    dec.embed = recording
     random_model.train()
     try:
         g = generate(random_model, PROMPT, max_chars=20, seed=1)
     finally:
-        hook.remove()
+        del dec.embed
     assert random_model.training  # mode restored
     random_model.eval()
     assert g.stop in ("max_chars", "eos", "no_body_line") and modes and not any(modes)
