@@ -79,6 +79,25 @@ def load_section(name: str, path: Path | None = None) -> Any:
         raise ParamsError(_format_errors(path, name, e)) from None
 
 
+def validate_tree(path: Path, raw: dict) -> None:
+    """Every section of an already-read params file, as ``ostinato params check`` does it, with
+    one ParamsError naming the file and each bad dotted key."""
+    known = sections()
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise ParamsError(f"{path}: unknown section(s) {unknown}; known: {sorted(known)}")
+    errors = []
+    for name, model in known.items():
+        if name not in raw:
+            continue
+        try:
+            model.model_validate(raw.get(name) or {})
+        except ValidationError as e:
+            errors.append(_format_errors(path, name, e))
+    if errors:
+        raise ParamsError("\n".join(errors))
+
+
 def validate_all(path: Path | None = None) -> dict[str, Any]:
     """Validate every section (``ostinato params check``)."""
     _, raw = read_params_file(path)

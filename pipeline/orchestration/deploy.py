@@ -25,7 +25,7 @@ import yaml
 from prefect import flow, get_run_logger
 from pydantic import ValidationError
 
-from pipeline.config import PARAMS_FILE, ParamsError, _format_errors, read_params_file, repo_root, sections
+from pipeline.config import PARAMS_FILE, ParamsError, read_params_file, repo_root, sections, validate_tree
 
 DEPLOYMENT = "repro"
 _MISSING = object()
@@ -54,25 +54,6 @@ def _assign(tree: Any, parts: list[str], value: Any) -> None:
         tree[int(last)] = value
     else:
         tree[last] = value
-
-
-def validate_tree(path: Path, raw: dict) -> None:
-    """Every section of an already-read params file, as ``ostinato params check`` does it, with
-    one ParamsError naming the file and each bad dotted key."""
-    known = sections()
-    unknown = sorted(set(raw) - set(known))
-    if unknown:
-        raise ParamsError(f"{path}: unknown section(s) {unknown}; known: {sorted(known)}")
-    errors = []
-    for name, model in known.items():
-        if name not in raw:
-            continue
-        try:
-            model.model_validate(raw.get(name) or {})
-        except ValidationError as e:
-            errors.append(_format_errors(path, name, e))
-    if errors:
-        raise ParamsError("\n".join(errors))
 
 
 def validate_overrides(overrides: list[str], root: Path) -> list[str]:
@@ -113,7 +94,7 @@ def validate_overrides(overrides: list[str], root: Path) -> list[str]:
             continue
         try:
             model.model_validate(merged.get(section) or {})
-        except Exception as e:  # pydantic ValidationError: show its own message, naming the key
+        except ValidationError as e:  # its own message names the key
             raise OverrideError(f"set_params: section '{section}' is invalid after the overrides "
                                 f"{[o for o in out if o.startswith(section + '.')]}:\n{e}") from None
     return out
