@@ -3,8 +3,8 @@
 Reads every round of ``data/abc_dpo/samples_k`` (pieces sampled from policy k), the policies
 (``models/abc_finetune`` for K = 0, ``models/abc_dpo/iter_k``), the scorer and the token store.
 Writes ``reports/abc_score_table/``: table.json, metrics.json, plots/score_curve.png (the score
-over K with the ground truth and upstream's anchors), samples/ (per K the best complete sample
-as ABC, MusicXML, MIDI and audio) and headline.json for the report.
+over K with the ground truth and upstream's anchors), samples/ (per K the best-scoring sample that
+passes the checks, else the best complete one, as ABC, MusicXML, MIDI and audio) and headline.json.
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ from prefect import flow, get_run_logger
 
 from pipeline.clamp.corpus import read_split
 from pipeline.clamp.patches import drop_comment_lines
+from pipeline.clamp.preferences import piece_check
 from pipeline.clamp.rounds import alignment_text
 from pipeline.clamp.scorer import load as load_scorer
 from pipeline.clamp.table import COLUMNS, TASKS, fit_probe, perplexity, row
 from pipeline.config import load_section, repo_root
 from pipeline.notagen.abc_check import validate_interleaved
 from pipeline.notagen.checkpoint import load as load_policy
+from pipeline.notagen.parity import aligned
 from pipeline.notagen.render import ScoreRenderError, write_piece
 from pipeline.orchestration.stage import StageOutputs, dump_json, params_dump
 from pipeline.report.headline import write_headline
@@ -61,15 +63,40 @@ def render(out_dir, name: str, sample: dict, p) -> dict:
         return {k: v for k, v in found.items() if k in ("abc", "musicxml", "mid")} | {"error": str(e)[:300]}
 
 
-def cards(rep, k: int, rows_k: list[dict], scores: list[float], p, info: dict) -> list[dict]:
-    """Render the best ``render_per_k`` complete samples of round k; one report card each."""
-    out = []
+def sample_check(rows_k: list[dict], max_similarity, plagiarism: float):
+    """The checks a rendered sample should pass, cheapest first: abc_dpo's chosen-side checks
+    (complete, no near copy, instruments grouped, upstream's bar alignment) and the table's own
+    (validate_interleaved). Returns check(i) -> (ok, reason)."""
+    texts = [r["interleaved"] if r["complete"] else None for r in rows_k]
+    chosen = piece_check(texts, np.asarray(max_similarity), plagiarism, aligned)
+
+    def check(i: int) -> tuple[bool, str]:
+        ok, why = chosen(i)
+        return validate_interleaved(texts[i]) if ok else (ok, why)
+    return check
+
+
+def pick(rows_k: list[dict], scores: list[float], n: int, check) -> list[tuple[int, str]]:
+    """The ``n`` best-scoring complete samples that pass ``check``, topped up with the best
+    complete ones that do not (each named: "best valid" or "fallback, <reason>")."""
     best = sorted((i for i, r in enumerate(rows_k) if r["complete"]), key=lambda i: -scores[i])
-    for n, i in enumerate(best[: p.render_per_k]):
+    valid, failed = [], []
+    for i in best:
+        if len(valid) == n:
+            break
+        ok, why = check(i)
+        (valid if ok else failed).append((i, "best valid sample" if ok else f"fallback, fails the checks: {why}"))
+    return valid + failed[: n - len(valid)]
+
+
+def cards(rep, k: int, rows_k: list[dict], scores: list[float], check, p, info: dict) -> list[dict]:
+    """Render the ``render_per_k`` picked samples of round k (:func:`pick`); one report card each."""
+    out = []
+    for n, (i, why) in enumerate(pick(rows_k, scores, p.render_per_k, check)):
         files = render(rep / "samples", f"k{k}_{n}", rows_k[i], p)
-        info.setdefault("rendered", []).append(files)
+        info.setdefault("rendered", []).append(files | {"index": i, "picked": why})
         prompt = " / ".join(rows_k[i][f] for f in ("period", "composer", "instrumentation"))
-        card = {"name": f"K={k}, sample {i}", "caption": f"{prompt}; CLaMP score {scores[i]:.3f}"
+        card = {"name": f"K={k}, sample {i}", "caption": f"{prompt}; CLaMP score {scores[i]:.3f}; {why[:120]}"
                 + (f"; not rendered: {files['error']}" if "error" in files else "")}
         midi = files.get("midi") or files.get("mid")
         if midi:
@@ -138,8 +165,9 @@ def abc_score_table() -> None:
                              check=validate_interleaved, plagiarism=plag, ppl=perplexity(policy, held_texts))
             table.append(vals)
             details[f"k{k}"] = info
-            scores = json.loads((unit / "scores.json").read_text())["piece_scores"]
-            samples += cards(rep, k, rows_k, scores, p, info)
+            scored = json.loads((unit / "scores.json").read_text())
+            check = sample_check(rows_k, scored["max_similarity"], plag)
+            samples += cards(rep, k, rows_k, scored["piece_scores"], check, p, info)
             log.info("K=%d: %s", k, dict(zip(COLUMNS, vals)))
         (rep / "plots").mkdir(parents=True, exist_ok=True)
         curve(rep / "plots" / "score_curve.png", table, gt_vals[1])
