@@ -42,7 +42,15 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
-from repo_copy import copy_repo, env as base_env  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `tests.prefect_server`, run as a script
+from repo_copy import copy_repo, env  # noqa: E402
+
+
+def base_env() -> dict:
+    """A user's run: each stage starts its own temporary Prefect server (the attached-server case
+    starts its own server below)."""
+    return env(shared_server=False)
+
 
 DEFAULT_STAGES = ["ingest", "aria_tokenize", "pack", "aria_pretrain"]
 SERVER_STAGES = ["aria_tokenize", "aria_pretrain"]
