@@ -33,7 +33,8 @@ def _rvq(cfg: CodecConfig) -> nn.Module:
     return ResidualVQ(dim=cfg.dimension, num_quantizers=cfg.n_q, codebook_size=cfg.bins,
                       decay=cfg.decay, kmeans_init=cfg.kmeans_init, kmeans_iters=cfg.kmeans_iters,
                       threshold_ema_dead_code=cfg.threshold_ema_dead_code, commitment_weight=1.0,
-                      sync_codebook=False)
+                      sync_codebook=None)  # None: all-reduce the EMA statistics when a process group is up
+                                           # (torchrun), so N processes update the codebooks as 1 would
 
 
 class Codec(nn.Module):
