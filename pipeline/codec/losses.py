@@ -1,7 +1,9 @@
 """Reconstruction and adversarial loss terms of EnCodec training (audiocraft's recipe, small).
 
 - multi-scale mel: for each FFT size, L1 on mel magnitudes + L2 on log-mel (audiocraft's
-  ``MultiScaleMelSpectrogramLoss``), mel filters from transformers' ``mel_filter_bank``
+  ``MultiScaleMelSpectrogramLoss``), mel filters from transformers' ``mel_filter_bank``;
+  options: the log floor relative to each example's loudest real mel bin (``floor_db``) instead
+  of audiocraft's absolute 1e-5, and L1 instead of L2 on the log-mel (``log_loss``)
 - waveform L1
 - adversarial: least-squares (``mse``, audiocraft's default for EnCodec) or ``hinge``
 - feature matching: L1 between discriminator feature maps of fake and real, each layer
@@ -28,10 +30,17 @@ def mel_filters(sample_rate: int, n_fft: int, n_mels: int) -> torch.Tensor:
 
 
 class MultiScaleMelLoss(nn.Module):
+    """``floor_db``: None = log(mel + ``log_eps``) (audiocraft); a number = log(mel + eps) with eps
+    ``floor_db`` dB below the example's loudest real mel bin, so the log term is level-invariant and
+    bins far below the music saturate instead of dominating the gradient on quiet audio."""
+
     def __init__(self, sample_rate: int, n_ffts: Sequence[int] = (256, 512, 1024), n_mels: int = 64,
-                 log_eps: float = 1e-5) -> None:
+                 log_eps: float = 1e-5, floor_db: float | None = None, log_loss: str = "l2") -> None:
         super().__init__()
+        if log_loss not in ("l1", "l2"):
+            raise ValueError(f"log_loss must be 'l1' or 'l2', got {log_loss!r}")
         self.n_ffts, self.log_eps = tuple(int(n) for n in n_ffts), log_eps
+        self.floor_db, self.log_loss = floor_db, log_loss
         for n in self.n_ffts:
             # a mel bank wider than a quarter of the bins leaves empty filters
             self.register_buffer(f"fb{n}", mel_filters(sample_rate, n, min(n_mels, n // 4)), persistent=False)
@@ -42,11 +51,20 @@ class MultiScaleMelLoss(nn.Module):
                           center=True, return_complex=True).abs()
         return getattr(self, f"fb{n}") @ spec
 
+    def eps(self, real_mel: torch.Tensor) -> torch.Tensor | float:
+        """The log floor for real mels [N, mels, frames]: absolute, or per example ([N, 1, 1])."""
+        if self.floor_db is None:
+            return self.log_eps
+        peak = real_mel.detach().amax(dim=(1, 2), keepdim=True)
+        return peak * 10 ** (-self.floor_db / 20) + 1e-12  # + tiny: an all-silent crop stays finite
+
     def forward(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
         total = fake.new_zeros((), dtype=torch.float32)
+        dist = F.mse_loss if self.log_loss == "l2" else F.l1_loss
         for n in self.n_ffts:
             mf, mr = self.mel(fake, n), self.mel(real, n)
-            total = total + F.l1_loss(mf, mr) + F.mse_loss(torch.log(mf + self.log_eps), torch.log(mr + self.log_eps))
+            eps = self.eps(mr)
+            total = total + F.l1_loss(mf, mr) + dist(torch.log(mf + eps), torch.log(mr + eps))
         return total / len(self.n_ffts)
 
 

@@ -93,7 +93,8 @@ def run_job(job: dict) -> dict | None:
     val = (CropBatches(val_waves, crop, job["batch_size"], seed=cfg.seed, rank=info.rank,
                        world_size=info.world_size) if val_waves else None)
     objective = CodecObjective(codec.sample_rate, LossWeights(**job["weights"]), job["adv_loss"],
-                               tuple(job["mel_n_ffts"]), job["n_mels"])
+                               tuple(job["mel_n_ffts"]), job["n_mels"], job.get("mel_floor_db"),
+                               job.get("mel_log_loss", "l2"), bool(job.get("mel_after_warmup")))
     result = train_adversarial(codec, disc, objective, batches, cfg, job["ckpt_dir"], resume=job.get("resume", True),
                                val=val, fingerprint_extra=job.get("fingerprint"), dist_info=info)
     metrics = None

@@ -51,6 +51,9 @@ class CodecTrainParams(TrainParams):
     disc_n_ffts: list[int] = [512, 1024, 256]
     mel_n_ffts: list[int] = [256, 512, 1024]
     n_mels: int = Field(64, ge=8)
+    mel_floor_db: float | None = Field(None, gt=0)  # log-mel floor this many dB below each crop's peak; null = 1e-5 (audiocraft)
+    mel_log_loss: Literal["l2", "l1"] = "l2"  # distance on log-mel (audiocraft: l2)
+    mel_after_warmup: bool = False  # mel term off during the unquantized vq_warmup steps
     weight_decay: float = Field(0.0, ge=0)
     warmup_steps: int = Field(0, ge=0)
     final_lr_frac: float = Field(1.0, ge=0, le=1)

@@ -50,6 +50,37 @@ def test_discriminator_shapes_and_objective_terms():
     assert float(si_snr(x, x).mean()) > 60 and float(si_snr(-x, x).mean()) > 60  # scale-invariant
 
 
+def test_relative_mel_floor_is_level_invariant():
+    from pipeline.codec.losses import MultiScaleMelLoss
+
+    torch.manual_seed(0)
+    real = torch.from_numpy(np.stack(waves(2, 0.25)))[:, None]
+    fake = real + 0.01 * torch.randn_like(real)
+    for log_loss in ("l1", "l2"):
+        rel = MultiScaleMelLoss(16000, (256,), 32, floor_db=60.0, log_loss=log_loss)
+        total = [float(rel(a * fake, a * real)) for a in (1.0, 0.01)]
+        lin = [float(torch.nn.functional.l1_loss(rel.mel(a * fake, 256), rel.mel(a * real, 256))) for a in (1.0, 0.01)]
+        assert total[0] - lin[0] == pytest.approx(total[1] - lin[1], rel=1e-3)  # the log part ignores the level
+    absolute = MultiScaleMelLoss(16000, (256,), 32)
+    assert float(absolute(0.01 * fake, 0.01 * real)) != pytest.approx(float(absolute(fake, real)), rel=1e-2)
+    silent = torch.zeros_like(real)
+    assert torch.isfinite(MultiScaleMelLoss(16000, (256,), 32, floor_db=60.0)(fake, silent))
+    with pytest.raises(ValueError, match="log_loss"):
+        MultiScaleMelLoss(16000, (256,), 32, log_loss="l3")
+    obj = CodecObjective(16000, LossWeights(), mel_n_ffts=(256,), n_mels=32, mel_floor_db=60.0, mel_log_loss="l1")
+    assert obj.hparams()["mel_floor_db"] == 60.0 and obj.hparams()["mel_log_loss"] == "l1"
+
+
+def test_mel_term_can_wait_for_the_quantizer():
+    codec = Codec(SMALL)
+    codec.defer_quantizer = True  # the unquantized warm-up (uninitialised codebooks)
+    late = CodecObjective(16000, LossWeights(mel=0.5), mel_n_ffts=(256,), n_mels=32, mel_after_warmup=True)
+    always = CodecObjective(16000, LossWeights(mel=0.5), mel_n_ffts=(256,), n_mels=32)
+    assert late._mel_weight(codec) == 0.0 and always._mel_weight(codec) == 0.5
+    codec.defer_quantizer = False
+    assert late._mel_weight(codec) == 0.5
+
+
 def test_codec_adversarial_run_resumes_exactly(tmp_path):
     obj = CodecObjective(16000, LossWeights(), "mse", (256,), 32)
     cfg = dict(steps=3, adv_start=1, eval_every=3, checkpoint_every=2, device="cpu", progress=False, log_every=100)
