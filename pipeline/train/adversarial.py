@@ -30,7 +30,7 @@ from torch import nn
 
 from pipeline.train import checkpoint as ckpt
 from pipeline.train.distributed import DistInfo, all_reduce_sum, barrier, setup, union_keys, wrap
-from pipeline.train.loop import TrainResult, param_groups, run_logger
+from pipeline.train.loop import TrainResult, param_groups, run_logger, seed_deterministic
 from pipeline.train.schedule import make_scheduler
 
 _RUNTIME_FIELDS = ("device", "progress", "log_every", "eval_every", "eval_batches", "checkpoint_every",
@@ -148,7 +148,7 @@ def train_adversarial(generator: nn.Module, discriminator: nn.Module, objective:
                            "hparams": objective.hparams() if hasattr(objective, "hparams") else None,
                            "batches": batches.describe() if hasattr(batches, "describe") else None,
                            "extra": fingerprint_extra})
-    torch.manual_seed(cfg.seed + info.rank)
+    seed_deterministic(cfg.seed + info.rank, info.device)
     start, history, extra = 0, [], {"tokens": 0, "train_seconds": 0.0}
     last = ckpt.latest(out_dir) if resume else None
     if last is not None and ckpt.read_meta(last).get("fingerprint") == fp:

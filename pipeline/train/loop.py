@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -112,6 +113,17 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, 
             {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
 
 
+def seed_deterministic(seed: int, device: torch.device) -> None:
+    """Seed torch and ask for deterministic kernels: same params and seed, same weights. Some
+    multithreaded CPU kernels accumulate in a thread-dependent order (measured: the CLaMP scorer's
+    weights differed from run to run on 2 threads and were equal on 1, and equal on 2 with this
+    flag). ``warn_only``: an op without a deterministic implementation warns instead of failing."""
+    if device.type == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS' deterministic mode
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.manual_seed(seed)
+
+
 def train(model: torch.nn.Module, objective: Objective, batches: Batches, cfg: TrainConfig,
           out_dir: str | Path, resume: bool = True, *, val: Batches | None = None,
           fingerprint_extra: Any = None, hooks: Sequence[Hook] = (),
@@ -133,7 +145,7 @@ def train(model: torch.nn.Module, objective: Objective, batches: Batches, cfg: T
                            "objective": objective.name, "hparams": _hparams(objective),
                            "world_size": info.world_size, "batch_size": batches.batch_size,
                            "batches": batches.describe(), "extra": fingerprint_extra})
-    torch.manual_seed(cfg.seed + info.rank)
+    seed_deterministic(cfg.seed + info.rank, info.device)
     start, history, extra = 0, [], {"tokens": 0, "train_seconds": 0.0}
     resumed_from = _resume(out_dir, fp, model, opt, sched, info, log) if resume else None
     barrier(info)  # every rank has read the checkpoint before rank 0 may clear it
