@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pipeline.orchestration.stage import split_timings
 from pipeline.train.job import rounded as _r
 from pipeline.train.job import write_json, write_training_outputs
 
@@ -116,7 +117,7 @@ def write_outputs(job: dict, result, objective, val, data: dict) -> dict:
         "model": model.config.to_dict(), "tokenizer": tokenizer, "tokenizer_hash": tokenizer.get("config_hash"),
         "stage": "aria_contrastive", "init_from": job["init_from"], "temperature": job["temperature"],
         "slice_notes": job["slice_notes"], "max_tokens": job["max_tokens"], "augment": job.get("augment"),
-        "batch_size": job["batch_size"], "train": job["train"], "metrics": metrics})
+        "batch_size": job["batch_size"], "train": job["train"], "metrics": split_timings(metrics)[0]})
     write_json(model_dir / "tokenizer.json", tokenizer)
     write_json(report_dir / "unreadable.json", data["unreadable"])
     return metrics

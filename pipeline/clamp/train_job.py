@@ -22,6 +22,7 @@ from pipeline.clamp.objectives import ClampObjective, MaskedPatchObjective
 from pipeline.clamp.patches import drop_comment_lines, encode
 from pipeline.clamp.text import VOCAB_SIZE, metadata_lines
 from pipeline.train import distributed as D
+from pipeline.orchestration.stage import split_timings
 from pipeline.train.job import write_json, write_training_outputs
 from pipeline.train.loop import TrainConfig, train
 
@@ -93,7 +94,7 @@ def run_job(job: dict) -> dict | None:
                  "first_train_loss": first.get("train_loss"), "loss_at_chance": float(np.log(pairs.batch_size)),
                  "train_pieces": len(train_p), "val_pieces": len(val_p)}
         metrics = write_training_outputs(res, report_dir, tcfg.steps, extra)
-        write_json(model_dir / "config.json", {"model": cfg.to_dict(), "params": m, "metrics": metrics,
+        write_json(model_dir / "config.json", {"model": cfg.to_dict(), "params": m, "metrics": split_timings(metrics)[0],
                                                "text": "metadata lines, character vocabulary (pipeline/clamp/text.py)"})
     D.barrier(info)
     D.cleanup()

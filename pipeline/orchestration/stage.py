@@ -22,6 +22,22 @@ from pipeline import __version__
 from pipeline.config import load_section, repo_root
 
 ENVIRONMENT = "environment.json"  # listed in .dvcignore
+# How fast a run was: differs run to run by design, so never inside a hashed output
+TIMINGS = frozenset({"tokens_per_s", "samples_per_s", "train_seconds", "wall_s", "elapsed_s"})
+
+
+def split_timings(obj: Any) -> tuple[Any, dict]:
+    """``obj`` without the TIMINGS keys (at any depth), and those keys as a flat dotted dict."""
+    if not isinstance(obj, dict):
+        return obj, {}
+    stable, timings = {}, {}
+    for k, v in obj.items():
+        if k in TIMINGS:
+            timings[k] = v
+            continue
+        stable[k], inner = split_timings(v)
+        timings.update({f"{k}.{ik}": iv for ik, iv in inner.items()})
+    return stable, timings
 TRACKED_PACKAGES = (
     "torch", "numpy", "prefect", "dvc", "music21", "miditok", "mido", "pretty_midi",
     "lhotse", "pyfluidsynth", "soundfile", "safetensors", "scikit-learn", "mlx",
@@ -84,18 +100,21 @@ class StageOutputs:
 
     def commit(self, params: dict[str, Any], inputs: list[str] | None = None, seed: int | None = None,
                extra: dict[str, Any] | None = None) -> None:
+        extra, timings = split_timings(extra or {})
         manifest = {
             "stage": self.stage,
             "ostinato": __version__,
             "params": params,
             "seed": seed,
             "inputs": {i: hash_path(self.root / i) for i in (inputs or [])},
-            **(extra or {}),
+            **extra,
         }
-        # The machine (package builds, Python patch, OS) goes to environment.json, which
-        # .dvcignore keeps out of DVC's hashes: equal inputs give equal hashes on any machine.
+        # The machine (package builds, Python patch, OS) and how fast it ran go to
+        # environment.json, which .dvcignore keeps out of DVC's hashes: equal inputs give equal
+        # hashes on any machine and on every rerun.
         environment = {"packages": package_versions(), "python": platform.python_version(),
-                       "platform": platform.platform(terse=True), "machine": platform.machine()}
+                       "platform": platform.platform(terse=True), "machine": platform.machine(),
+                       "timings": timings}
         for o, t in self.tmp.items():
             dump_json(manifest, t / "manifest.json")
             dump_json(environment, t / ENVIRONMENT)

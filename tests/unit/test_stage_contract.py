@@ -66,3 +66,19 @@ def test_forgetting_commit_is_an_error(tmp_path):
 def test_shards():
     assert shards(list(range(5)), 2) == [[0, 1], [2, 3], [4]]
     assert shards([], 3) == []
+
+
+@pytest.mark.unit
+def test_timings_leave_the_hashed_manifest_for_environment_json(tmp_path):
+    """A rerun with equal weights must hash equal: run speed goes to environment.json (dvcignored)."""
+    from pipeline.orchestration.stage import ENVIRONMENT, StageOutputs, split_timings
+
+    stable, timings = split_timings({"metrics": {"val_loss": 1.5, "tokens_per_s": 123.4, "train_seconds": 9.0}})
+    assert stable == {"metrics": {"val_loss": 1.5}}
+    assert timings == {"metrics.tokens_per_s": 123.4, "metrics.train_seconds": 9.0}
+    with StageOutputs("t", ["out"], root=tmp_path) as outs:
+        (outs["out"] / "w.txt").write_text("w")
+        outs.commit({}, extra={"metrics": {"val_loss": 1.5, "tokens_per_s": 123.4}})
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    env = json.loads((tmp_path / "out" / ENVIRONMENT).read_text())
+    assert manifest["metrics"] == {"val_loss": 1.5} and env["timings"] == {"metrics.tokens_per_s": 123.4}
