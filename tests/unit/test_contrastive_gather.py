@@ -29,6 +29,9 @@ def _worker(rank, world, store, out):
     grad = w.grad.clone()
     dist.all_reduce(grad)
     torch.save({"loss": loss.detach(), "grad": grad / world}, f"{out}.{rank}")
+    # both ranks are done with every collective before either tears the group (and its file
+    # store) down: without it, a rank exiting early once aborted the other inside gloo (CI)
+    dist.barrier()
     dist.destroy_process_group()
 
 
