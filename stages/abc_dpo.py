@@ -37,7 +37,8 @@ from pipeline.config import load_section, repo_root
 from pipeline.notagen.checkpoint import load as load_policy
 from pipeline.notagen.checkpoint import save as save_policy
 from pipeline.notagen.parity import aligned
-from pipeline.orchestration.stage import StageOutputs, dump_json, hash_path, params_dump
+from pipeline.data.jsonl import write_json
+from pipeline.orchestration.stage import StageOutputs, hash_path, params_dump
 from pipeline.report.headline import write_headline
 from pipeline.train import checkpoint as ckpt
 from pipeline.train.distributed import resolve_device
@@ -61,7 +62,7 @@ def write_round(tmp, samples, feats, scores, prompts) -> None:
         for i, s in enumerate(samples):
             fh.write(json.dumps({"index": i, **{k: v for k, v in s.items() if k != "fp"}}, sort_keys=True) + "\n")
     np.save(tmp / "features.npy", feats)
-    dump_json({**scores, "prompts": [list(t) for t in prompts]}, tmp / "scores.json")
+    write_json(tmp / "scores.json", {**scores, "prompts": [list(t) for t in prompts]})
 
 
 def preferences(unit, scores: dict, p, plagiarism: float) -> dict:
@@ -145,7 +146,7 @@ def abc_dpo() -> None:
                 prefs = {"chosen": [], "rejected": [], "pairs": 0, "counts": e.counts, "skipped": str(e)}
                 log.warning("iteration %d: %s; abc_dpo.on_empty=keep_policy carries policy %d forward", k + 1, e, k)
             with building(munit, fp_next, {"iteration": k + 1}) as tmp:
-                dump_json(prefs, tmp / "preferences.json")
+                write_json(tmp / "preferences.json", prefs)
                 if prefs["pairs"]:
                     job = {"policy": str(policy_path), "samples": str(unit / "samples.jsonl"), "iteration": k + 1,
                            "chosen": prefs["chosen"], "rejected": prefs["rejected"], "beta": p.beta, "lam": p.lam,
@@ -170,9 +171,9 @@ def abc_dpo() -> None:
         out.commit(params_dump("base", "abc_dpo"), inputs=[FINETUNE, SCORER, STORE], seed=base.seed,
                    extra={"summary": summary})
     for d in (data, models):
-        dump_json({"stage": "abc_dpo", "iterations": p.iterations, "params": params_dump("base", "abc_dpo"),
+        write_json(d / "manifest.json", {"stage": "abc_dpo", "iterations": p.iterations, "params": params_dump("base", "abc_dpo"),
                    "inputs": inputs, "prompts": [list(t) for t in prompts], "plagiarism_threshold": plag,
-                   "plagiarism_calibration": plag_stats, "summary": summary}, d / "manifest.json")
+                   "plagiarism_calibration": plag_stats, "summary": summary})
     log.info("abc_dpo: %s (%.1f s)", [(r["k"], round(r["mean_cosine"], 4)) for r in summary], time.perf_counter() - t0)
 
 
@@ -180,8 +181,8 @@ def write_reports(report, models, summary: list[dict], K: int) -> None:
     """summary.json, metrics.json (last round), plots/loss.csv (every DPO step, all iterations)
     and plots/scores.csv (the CLaMP score per round)."""
     (report / "plots").mkdir(parents=True, exist_ok=True)
-    dump_json({"iterations": K, "rounds": summary}, report / "summary.json")
-    dump_json({f"clamp_score_k{r['k']}": round(r["mean_cosine"], 5) for r in summary}, report / "metrics.json")
+    write_json(report / "summary.json", {"iterations": K, "rounds": summary})
+    write_json(report / "metrics.json", {f"clamp_score_k{r['k']}": round(r["mean_cosine"], 5) for r in summary})
     rows, offset = [], 0
     for k in range(1, K + 1):
         src = models / f"iter_{k}" / "report"

@@ -18,7 +18,8 @@ from pipeline.config import load_section, repo_root
 from pipeline.notagen.data import training_text
 from pipeline.notagen.parity import corpus_parity
 from pipeline.notagen.train_job import ENTRY
-from pipeline.orchestration.stage import StageOutputs, dump_json, hash_path, params_dump
+from pipeline.data.jsonl import write_json
+from pipeline.orchestration.stage import StageOutputs, hash_path, params_dump
 from pipeline.report.headline import write_headline
 from pipeline.train import checkpoint as ckpt
 from pipeline.train.job import run_training, train_config
@@ -69,7 +70,7 @@ def abc_pretrain() -> None:
                  rt.nproc_per_node)
         metrics = run_training(ENTRY, job, rt.launcher, rt.nproc_per_node)
         parity = writer_parity(root / TOKENS)
-        dump_json(parity, out[REPORT] / "parity.json")
+        write_json(out[REPORT] / "parity.json", parity)
         log.info("abc_pretrain: abctoolkit parity on %d pieces: round trip %d, aligned %d, transposed %d, "
                  "rests restored %d", parity["pieces"], parity["round_trip"], parity["aligned"],
                  parity["transposed"], parity["rests"])

@@ -26,7 +26,8 @@ from pipeline.notagen.abc_check import validate_interleaved
 from pipeline.notagen.checkpoint import load as load_policy
 from pipeline.notagen.parity import aligned
 from pipeline.notagen.render import ScoreRenderError, write_piece
-from pipeline.orchestration.stage import StageOutputs, dump_json, params_dump
+from pipeline.data.jsonl import write_json
+from pipeline.orchestration.stage import StageOutputs, params_dump
 from pipeline.report.headline import write_headline
 
 REPORT, DPO_DATA, DPO_MODELS = "reports/abc_score_table", "data/abc_dpo", "models/abc_dpo"
@@ -174,10 +175,10 @@ def abc_score_table() -> None:
         anchors = [[name] + [ys[k] if k < len(ys) else None for k in range(4)] for name, ys in ANCHORS.items()]
         anchors.append(["ground truth (paper)", GROUND_TRUTH_ANCHOR, None, None, None])
         full = table + [gt_vals]
-        dump_json({"columns": COLUMNS, "rows": full, "details": details, "anchors": anchors,
-                   "ground_truth_anchor": GROUND_TRUTH_ANCHOR}, rep / "table.json")
+        write_json(rep / "table.json", {"columns": COLUMNS, "rows": full, "details": details, "anchors": anchors,
+                   "ground_truth_anchor": GROUND_TRUTH_ANCHOR})
         metrics = {f"clamp_score_k{k}": r[1] for k, r in enumerate(table)}
-        dump_json(metrics | {"clamp_score_ground_truth": gt_vals[1]}, rep / "metrics.json")
+        write_json(rep / "metrics.json", metrics | {"clamp_score_ground_truth": gt_vals[1]})
         write_headline(rep, {
             "family": "notagen", "family_title": "NotaGen", "title": "CLaMP-DPO score table", "order": 30,
             "text": "Per CLaMP-DPO iteration K: pieces sampled from the policy, scored by our CLaMP scorer against "

@@ -16,11 +16,11 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 
 from pipeline.config import load_section, repo_root
-from pipeline.params.notagen import TokenizeAbcParams
-from pipeline.data.jsonl import read_jsonl, write_jsonl
+from pipeline.params.notagen import AbcTokenizeParams
+from pipeline.data.jsonl import read_jsonl, write_json, write_jsonl
 from pipeline.data.token_store import SPLITS, accepted, quarantined, write_dataset
 from pipeline.orchestration.runners import map_shards
-from pipeline.orchestration.stage import StageOutputs, dump_json, params_dump
+from pipeline.orchestration.stage import StageOutputs, params_dump
 from pipeline.notagen.abc import (
     BOS_CHAR, EOS_CHAR, PAD_CHAR, abc_tune_to_interleaved, patchify, score_to_interleaved_abc,
     validate_interleaved,
@@ -30,7 +30,7 @@ OUT, REPORT, INGEST = "data/tokens/abc", "reports/abc_tokenize", "data/ingest"
 VOCAB_SIZE = 128  # ASCII characters; 0 pad, 1 BOS, 2 EOS
 
 
-def instrumentation(row: dict, p: TokenizeAbcParams) -> str:
+def instrumentation(row: dict, p: AbcTokenizeParams) -> str:
     """Prompt label from the genre, else: 1 part Voice, 2 parts Keyboard, 3+ Chamber."""
     genre = row.get("genre")
     if genre in p.instrumentation:
@@ -39,14 +39,14 @@ def instrumentation(row: dict, p: TokenizeAbcParams) -> str:
     return "Voice" if n <= 1 else "Keyboard" if n == 2 else "Chamber"
 
 
-def prompt_lines(row: dict, p: TokenizeAbcParams) -> dict:
+def prompt_lines(row: dict, p: AbcTokenizeParams) -> dict:
     composer = row.get("composer") or "unknown"
     return {"period": (row.get("period") or "unknown").title(),
             "composer": p.composer_names.get(composer, composer.title()),
             "instrumentation": instrumentation(row, p)}
 
 
-def interleaved_text(row: dict, p: TokenizeAbcParams, ingest_dir: Path, prompt: dict) -> str:
+def interleaved_text(row: dict, p: AbcTokenizeParams, ingest_dir: Path, prompt: dict) -> str:
     from music21 import converter
 
     kwargs = prompt if p.prompt else {}
@@ -58,7 +58,7 @@ def interleaved_text(row: dict, p: TokenizeAbcParams, ingest_dir: Path, prompt: 
     return score_to_interleaved_abc(converter.parse(str(ingest_dir / row["midi"]), quantizePost=True), **kwargs)
 
 
-def tokenize_rows(rows: list[dict], p: TokenizeAbcParams, ingest_dir: str) -> list[dict]:
+def tokenize_rows(rows: list[dict], p: AbcTokenizeParams, ingest_dir: str) -> list[dict]:
     """One result per row: accepted (with its text), or quarantined with a reason."""
     results = []
     for row in rows:
@@ -93,7 +93,7 @@ def tokenize_rows(rows: list[dict], p: TokenizeAbcParams, ingest_dir: str) -> li
 
 
 @task(name="tokenize-abc-shard")
-def tokenize_abc_shard(rows: list[dict], p: TokenizeAbcParams, ingest_dir: str) -> list[dict]:
+def tokenize_abc_shard(rows: list[dict], p: AbcTokenizeParams, ingest_dir: str) -> list[dict]:
     return tokenize_rows(rows, p, ingest_dir)
 
 
@@ -120,9 +120,9 @@ def tokenize_abc() -> None:
                 "pad_id": ord(PAD_CHAR), "bos_id": ord(BOS_CHAR), "eos_id": ord(EOS_CHAR),
                 "bos_patch": [ord(c) for c in patchify("", p.patch_size)[0]],
                 "eos_patch": [ord(c) for c in patchify("", p.patch_size)[-1]]}
-        dump_json(info, out[OUT] / "tokenizer.json")
+        write_json(out[OUT] / "tokenizer.json", info)
         stats |= {"tokenizer": "abc-char-patch", "patch_size": p.patch_size}
-        dump_json(stats, out[REPORT] / "stats.json")
+        write_json(out[REPORT] / "stats.json", stats)
         out.commit(params_dump("abc_tokenize"), inputs=[INGEST], extra={"tokenizer": info})
     log.info("tokenize_abc: %d tokenized, %d rejected %s, patches %s, char use %.3f (%.1f s)",
              stats["tokenized"], stats["rejected"], stats["rejects_by_reason"],

@@ -26,7 +26,7 @@ from prefect.cache_policies import NO_CACHE
 
 from pipeline.config import load_section, repo_root
 from pipeline.data.guards import require_pieces
-from pipeline.data.jsonl import read_jsonl, write_jsonl
+from pipeline.data.jsonl import read_jsonl, write_json, write_jsonl
 from pipeline.eval.features import handcrafted_many
 from pipeline.eval.retrieval import disjoint_slices
 from pipeline.aria.checkpoints import load_checked
@@ -34,7 +34,7 @@ from pipeline.aria.chunks import chunk_ids
 from pipeline.aria.embedding import embed_pieces
 from pipeline.aria.encoders import EmbEncoder, TrunkEncoder, encode_rows
 from pipeline.aria.pieces import read_pieces
-from pipeline.orchestration.stage import StageOutputs, dump_json, params_dump
+from pipeline.orchestration.stage import StageOutputs, params_dump
 from pipeline.aria.tokenizer import AbsTokenizer
 from pipeline.data.notes import slice_notes
 
@@ -135,7 +135,7 @@ def embed() -> None:
                                              "chunks": int(sum(counts)) if counts else None}
             log.info("embed %s: %s in %.1f s", kind, sorted(results), stats["seconds"][kind])
         write_jsonl(rejected, out[OUT] / "rejected.jsonl")
-        dump_json(stats, out[OUT] / "stats.json")
+        write_json(out[OUT] / "stats.json", stats)
         inputs = [INGEST] + [PRETRAIN] * ("frozen" in p.embedders) + [CONTRASTIVE] * ("contrastive" in p.embedders)
         out.commit(params_dump("base", "aria_embed"), inputs=inputs, seed=base.seed)
     log.info("embed: done in %.1f s", time.perf_counter() - t0)

@@ -17,10 +17,10 @@ import soundfile as sf
 from prefect import flow, get_run_logger
 
 from pipeline.config import load_section, repo_root
-from pipeline.data.jsonl import read_jsonl
+from pipeline.data.jsonl import read_jsonl, write_json
 from pipeline.data.render import render_midi, resolve_soundfont
 from pipeline.data.token_store import TokenStore
-from pipeline.orchestration.stage import StageOutputs, dump_json, params_dump
+from pipeline.orchestration.stage import StageOutputs, params_dump
 from pipeline.report.headline import write_headline
 from pipeline.aria.load import tokenizer_for
 from pipeline.aria.checkpoints import load_model
@@ -115,9 +115,9 @@ def generate() -> None:
                    "mean_new_tokens": round(new_tokens / max(len(entries), 1), 1),
                    "ended_fraction": round(sum(e["ended"] for e in entries) / max(len(entries), 1), 3),
                    "generate_tokens_per_s": round(new_tokens / max(gen_seconds, 1e-9), 1)}
-        dump_json({"model": MODEL, "tokenizer_hash": tok.config_hash(), "backend": p.backend,
-                   "sampling": vars(sampling), "samples": entries}, out[OUT] / "index.json")
-        dump_json(metrics, out[OUT] / "metrics.json")
+        write_json(out[OUT] / "index.json", {"model": MODEL, "tokenizer_hash": tok.config_hash(), "backend": p.backend,
+                   "sampling": vars(sampling), "samples": entries})
+        write_json(out[OUT] / "metrics.json", metrics)
         write_headline(out[OUT], generation_headline(entries, p.prompt_duration, vars(sampling)))
         out.commit(params_dump("base", "aria_generate"), inputs=[MODEL, f"{TOKENS}/test", INGEST],
                    seed=base.seed)

@@ -20,7 +20,8 @@ from pipeline.config import load_section, repo_root
 from pipeline.eval.linear_probe import ProbeConfig, plot_confusion, run_probe
 from pipeline.eval.probe_report import embedder_dirs, load_embedder, merge_extra_metadata, metrics_json, table_md
 from pipeline.eval.retrieval import retrieval_scores
-from pipeline.orchestration.stage import StageOutputs, dump_json, hash_path, params_dump
+from pipeline.data.jsonl import write_json
+from pipeline.orchestration.stage import StageOutputs, hash_path, params_dump
 from pipeline.report.headline import ci, write_headline
 
 OUT, EMBED = "reports/aria_probe", "data/aria_embed"
@@ -115,9 +116,9 @@ def linear_probe() -> None:
                   + f"{', features standardised with train statistics' if cfg.standardize else ''}; "
                   f"classes with fewer than k={cfg.min_class_count} pieces dropped; seed {cfg.seed}; "
                   f"CIs from {cfg.bootstrap} bootstrap resamples of the test pieces.")
-        dump_json(metrics_json(results, retrieval), out[OUT] / "metrics.json")
-        dump_json({"tasks": results, "retrieval": retrieval, "extra_metadata": extra,
-                   "embedders": list(dirs), "pieces": len(ids)}, out[OUT] / "results.json")
+        write_json(out[OUT] / "metrics.json", metrics_json(results, retrieval))
+        write_json(out[OUT] / "results.json", {"tasks": results, "retrieval": retrieval, "extra_metadata": extra,
+                   "embedders": list(dirs), "pieces": len(ids)})
         (out[OUT] / "table.md").write_text(table_md(results, retrieval, header))
         write_headline(out[OUT], probe_headline(results, retrieval, header))
         out.commit(params_dump("aria_probe"), inputs=[EMBED], seed=cfg.seed, extra={"extra_metadata": extra})

@@ -15,10 +15,10 @@ from prefect import flow, get_run_logger, task
 
 from pipeline.config import load_section, repo_root
 from pipeline.data.guards import count_split, require_pieces
-from pipeline.data.jsonl import read_jsonl
+from pipeline.data.jsonl import read_jsonl, write_json
 from pipeline.data.token_store import accepted, quarantined, write_dataset
 from pipeline.orchestration.runners import map_shards
-from pipeline.orchestration.stage import StageOutputs, dump_json, params_dump
+from pipeline.orchestration.stage import StageOutputs, params_dump
 from pipeline.aria.tokenizer import AbsTokenizer
 
 OUT, REPORT, INGEST = "data/tokens/aria", "reports/aria_tokenize", "data/ingest"
@@ -73,9 +73,9 @@ def tokenize_aria() -> None:
         results = map_shards(tokenize_aria_shard, rows, rt.shard_size, config=config,
                              prefix_metadata=list(p.prefix_metadata), ingest_dir=str(root / INGEST))
         stats = write_dataset(out[OUT], rows, results, tok.vocab_size)
-        dump_json(info, out[OUT] / "tokenizer.json")
+        write_json(out[OUT] / "tokenizer.json", info)
         stats |= {"tokenizer": "aria-abs", "config_hash": info["config_hash"]}
-        dump_json(stats, out[REPORT] / "stats.json")
+        write_json(out[REPORT] / "stats.json", stats)
         out.commit(params_dump("aria_tokenize"), inputs=[INGEST],
                    extra={"tokenizer": {k: info[k] for k in ("name", "config_hash", "vocab_size")}})
     log.info("tokenize_aria: %d tokenized, %d rejected %s, tokens %s, vocab use %.3f (%.1f s)",

@@ -23,9 +23,9 @@ from pipeline.codec.load import load
 from pipeline.codec.segments import load_segment, read_specs
 from pipeline.codec.tokenize import SegmentRejected, check_audio, midi_rows
 from pipeline.config import load_section, repo_root
-from pipeline.data.jsonl import write_jsonl
+from pipeline.data.jsonl import write_json, write_jsonl
 from pipeline.data.token_store import SPLITS, write_split
-from pipeline.orchestration.stage import StageOutputs, dump_json, hash_path, params_dump
+from pipeline.orchestration.stage import StageOutputs, hash_path, params_dump
 
 OUT, REPORT, CUTS, MODEL = "data/codec_tokenize", "reports/codec_tokenize", "data/segment/cuts.jsonl.gz", "models/codec_train"
 
@@ -73,15 +73,15 @@ def codec_tokenize() -> None:
         audio_s = sum(r["label"]["duration"] for r in ok)
         info = {"sample_rate": codec.sample_rate, "n_q": codec.n_q, "bins": codec.bins,
                 "frame_rate": codec.frame_rate, "hop_length": codec.hop_length, "model": hash_path(root / MODEL)}
-        dump_json(info, out[OUT] / "codec.json")
+        write_json(out[OUT] / "codec.json", info)
         stats = {"segments": len(specs), "tokenized": len(ok), "rejected": len(rejected),
                  "rejects_by_reason": dict(sorted(Counter(r["reason"] for r in rejected).items())),
                  "splits": splits, "frames": int(sum(r["label"]["frames"] for r in ok)),
                  "audio_seconds": round(audio_s, 2), "encode_real_time_factor": round(audio_s / max(wall, 1e-9), 1)}
-        dump_json(stats, out[OUT] / "stats.json")
+        write_json(out[OUT] / "stats.json", stats)
         write_jsonl(rejected, out[OUT] / "rejected.jsonl")
         write_jsonl(rejected, out[REPORT] / "rejected.jsonl")
-        dump_json(stats | {"codec": info}, out[REPORT] / "metrics.json")
+        write_json(out[REPORT] / "metrics.json", stats | {"codec": info})
         out.commit(params_dump("codec_tokenize"), inputs=[CUTS, MODEL])
     log.info("codec_tokenize: %s", stats)
 

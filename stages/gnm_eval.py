@@ -25,7 +25,8 @@ from pipeline.gnm.metrics import (
     PAPER, PAPER_MEAN, confusion, grooving_similarity, mean_or_none, pitch_class_entropy, row_normalise,
     style_accuracy,
 )
-from pipeline.orchestration.stage import StageOutputs, dump_json, params_dump
+from pipeline.data.jsonl import write_json
+from pipeline.orchestration.stage import StageOutputs, params_dump
 from pipeline.report.headline import write_headline
 
 OUT, GEN, CLS, TOKENS = "reports/gnm_eval", "reports/gnm_generate", "models/gnm_classifier", "data/tokens/remi"
@@ -114,8 +115,8 @@ def gnm_eval() -> None:
         metrics = {"style": {m: {k: v for k, v in s.items() if k in ("mean", "per_composer", "predicted_ratio")}
                              for m, s in style.items()},
                    "objective": objective, "classes": classes}
-        dump_json(metrics, out[OUT] / "metrics.json")
-        dump_json({"style": style, "pieces": rows_by_model}, out[OUT] / "style.json")
+        write_json(out[OUT] / "metrics.json", metrics)
+        write_json(out[OUT] / "style.json", {"style": style, "pieces": rows_by_model})
         obj_rows = [[k, v["pitch_class_entropy"], v["grooving_similarity"], v["pieces"]] for k, v in objective.items()]
         write_headline(out[OUT], {
             "family": "gnm", "family_title": "Generality-to-Mastery", "title": "Style accuracy (GnM table)",

@@ -21,7 +21,8 @@ from pipeline.data.render import render_midi, resolve_soundfont
 from pipeline.gnm.decode import write_midi
 from pipeline.gnm.generation import sample_pieces
 from pipeline.gnm.load import load
-from pipeline.orchestration.stage import StageOutputs, dump_json, params_dump
+from pipeline.data.jsonl import write_json
+from pipeline.orchestration.stage import StageOutputs, params_dump
 from pipeline.report.figures import plot_piano_roll
 from pipeline.train.distributed import resolve_device
 
@@ -70,9 +71,8 @@ def gnm_generate() -> None:
         metrics = {"pieces": len(entries), "events": stats["events"], "guard_gave_up": stats["gave_up"],
                    "tokens_per_s": round(stats["events"] / max(stats["seconds"], 1e-9), 1),
                    "mean_events": round(stats["events"] / max(len(entries), 1), 1)}
-        dump_json({"composers": meta["mastery_composers"], "models": p.models, "samples": entries},
-                  out[OUT] / "index.json")
-        dump_json(metrics, out[OUT] / "metrics.json")
+        write_json(out[OUT] / "index.json", {"composers": meta["mastery_composers"], "models": p.models, "samples": entries})
+        write_json(out[OUT] / "metrics.json", metrics)
         out.commit(params_dump("base", "gnm_generate"), inputs=[MODELS[m] for m in p.models] + [TOKENS],
                    seed=base.seed)
     log.info("gnm_generate: %s", metrics)

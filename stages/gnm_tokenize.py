@@ -20,13 +20,13 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 
 from pipeline.config import load_section, repo_root
-from pipeline.data.jsonl import read_jsonl
+from pipeline.data.jsonl import read_jsonl, write_json
 from pipeline.data.token_store import accepted, quarantined, write_dataset
 from pipeline.gnm.events import composer_name, events
 from pipeline.gnm.remi import RemiTokenizer, composer_token
 from pipeline.gnm.vocab import Vocab
 from pipeline.orchestration.runners import map_shards
-from pipeline.orchestration.stage import StageOutputs, dump_json, params_dump
+from pipeline.orchestration.stage import StageOutputs, params_dump
 
 OUT, REPORT, INGEST = "data/tokens/remi", "reports/gnm_tokenize", "data/ingest"
 
@@ -121,9 +121,9 @@ def gnm_tokenize() -> None:
             missing = [c for c in info["mastery_composers"] if per.get(c, 0) == 0]
             if missing:
                 log.warning("gnm_tokenize: mastery composers with no piece: %s", missing)
-        dump_json(info, out[OUT] / "tokenizer_meta.json")
+        write_json(out[OUT] / "tokenizer_meta.json", info)
         stats |= {"tokenizer": info["name"], "vocab_hash": info["vocab_hash"]}
-        dump_json(stats, out[REPORT] / "stats.json")
+        write_json(out[REPORT] / "stats.json", stats)
         out.commit(params_dump("base", "gnm_tokenize"), inputs=[INGEST],
                    extra={"tokenizer": {k: info[k] for k in ("name", "vocab_hash", "vocab_size")}})
     log.info("gnm_tokenize: %d tokenized, %d rejected %s, vocab %d (%s), %.1f s", stats["tokenized"],

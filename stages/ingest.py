@@ -13,10 +13,10 @@ from prefect import flow, get_run_logger, task
 from pipeline.config import load_section, repo_root
 from pipeline.params.data import IngestLimits, MidiDirSource
 from pipeline.data.ingest import finalize, process_candidate, summarize, summary_markdown
-from pipeline.data.jsonl import write_jsonl
+from pipeline.data.jsonl import write_json, write_jsonl
 from pipeline.data.sources import list_midi_dir, list_music21, unique_ids
 from pipeline.orchestration.runners import map_shards
-from pipeline.orchestration.stage import StageOutputs, dump_json, params_dump
+from pipeline.orchestration.stage import StageOutputs, params_dump
 
 
 @task(name="ingest-shard")
@@ -53,10 +53,10 @@ def ingest() -> None:
         write_jsonl(rejected, out["data/ingest"] / "rejected.jsonl")
         write_jsonl(duplicates, out["data/ingest"] / "duplicates.jsonl")
         stats = summarize(index, rejected, duplicates)
-        dump_json(stats, out["reports/data"] / "stats.json")
+        write_json(out["reports/data"] / "stats.json", stats)
         (out["reports/data"] / "summary.md").write_text(summary_markdown(stats))
         out_stats = {k: stats[k] for k in ("pieces", "hours", "notes", "rejected", "duplicates")}
-        dump_json(out_stats, out["reports/data"] / "metrics.json")
+        write_json(out["reports/data"] / "metrics.json", out_stats)
         out.commit(params_dump("base", "ingest"), seed=base.seed)
     log.info("ingest: %s", ", ".join(f"{k}={v}" for k, v in out_stats.items()))
 

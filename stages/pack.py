@@ -17,7 +17,8 @@ from prefect import flow, get_run_logger
 from pipeline.config import load_section, repo_root
 from pipeline.data.guards import require_pieces
 from pipeline.data.token_store import TokenStore, pack_store
-from pipeline.orchestration.stage import StageOutputs, dump_json, params_dump
+from pipeline.data.jsonl import write_json
+from pipeline.orchestration.stage import StageOutputs, params_dump
 
 OUT = "data/pack"
 SPLITS = ("train", "val")
@@ -58,7 +59,7 @@ def pack_one(src, dest, p, log) -> dict:
                                  "pieces": len(store), **stats}
         log.info("pack %s/%s: %d pieces -> %s rows x %d (%d pad, %d truncated)", src.name, split, len(store),
                  stats["rows"], p.seq_len, stats["pad_tokens"], stats["truncated_pieces"])
-    dump_json(meta, dest / "meta.json")
+    write_json(dest / "meta.json", meta)
     return meta
 
 

@@ -14,21 +14,21 @@ import soundfile as sf
 from prefect import flow, get_run_logger, task
 
 from pipeline.config import load_section, repo_root
-from pipeline.params.data import RenderParams
+from pipeline.params.data import RenderAudioParams
 from pipeline.data.guards import require_pieces
-from pipeline.data.jsonl import read_jsonl, write_jsonl
+from pipeline.data.jsonl import read_jsonl, write_json, write_jsonl
 from pipeline.data.manifests import recording, supervision, write_manifests
 from pipeline.data.recordings import load_audio, read_pairs
 from pipeline.data.render import load_fluidsynth, render_midi, resolve_soundfont
 from pipeline.data.sources import spread
 from pipeline.orchestration.runners import map_shards
-from pipeline.orchestration.stage import StageOutputs, dump_json, params_dump
+from pipeline.orchestration.stage import StageOutputs, params_dump
 
 OUT = "data/render_audio"
 
 
 @task(name="render-shard")
-def render_shard(jobs: list[dict], p: RenderParams, out_dir: str, root: str) -> list[dict]:
+def render_shard(jobs: list[dict], p: RenderAudioParams, out_dir: str, root: str) -> list[dict]:
     results = []
     for j in jobs:
         rel = f"audio/{j['condition']}/{j['id']}.flac"
@@ -52,7 +52,7 @@ def render_shard(jobs: list[dict], p: RenderParams, out_dir: str, root: str) -> 
     return results
 
 
-def plan_jobs(p: RenderParams, root: Path) -> list[dict]:
+def plan_jobs(p: RenderAudioParams, root: Path) -> list[dict]:
     if p.real_recordings:
         pairs = read_pairs(root / p.real_recordings)
         return [{"id": x["id"], "condition": x["condition"], "midi": str(x["midi"]),
@@ -94,7 +94,7 @@ def render_audio() -> None:
         metrics = {"recordings": len(done), "rejected": len(results) - len(done),
                    "audio_hours": round(audio_s / 3600, 4), "sample_rate": p.sample_rate,
                    "conditions": sorted(p.conditions) if not p.real_recordings else ["real"]}
-        dump_json(metrics, out["reports/render_audio"] / "metrics.json")
+        write_json(out["reports/render_audio"] / "metrics.json", metrics)
         out.commit(params_dump("render_audio"), inputs=["data/ingest/index.jsonl"])
     log.info("render_audio: %s; real-time factor %.1fx on %d workers", metrics,
              audio_s / max(wall, 1e-9), rt.workers)

@@ -13,11 +13,11 @@ from prefect import flow, get_run_logger, task
 from pipeline.config import load_section, repo_root
 from pipeline.params.data import SegmentParams
 from pipeline.data.guards import require_pieces
-from pipeline.data.jsonl import write_jsonl
+from pipeline.data.jsonl import write_json, write_jsonl
 from pipeline.data.manifests import load_cuts, write_manifest
 from pipeline.data.segment import load_pm, segment_bounds, slice_midi
 from pipeline.orchestration.runners import map_shards
-from pipeline.orchestration.stage import StageOutputs, dump_json, params_dump
+from pipeline.orchestration.stage import StageOutputs, params_dump
 
 OUT = "data/segment"
 
@@ -73,7 +73,7 @@ def segment() -> None:
         write_jsonl([r for r in results if not r["ok"]], out[OUT] / "dropped.jsonl")
         stats = {"segments": len(kept), "dropped": len(results) - len(kept),
                  "hours": round(sum(r["duration"] for r in kept) / 3600, 4)}
-        dump_json(stats, out[OUT] / "stats.json")
+        write_json(out[OUT] / "stats.json", stats)
         out.commit(params_dump("base", "segment"), inputs=["data/render_audio/cuts.jsonl.gz"], seed=base.seed)
     log.info("segment: %s", stats)
 

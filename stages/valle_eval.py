@@ -20,8 +20,8 @@ import torch
 from prefect import flow, get_run_logger
 
 from pipeline.config import load_section, repo_root
-from pipeline.data.jsonl import read_jsonl
-from pipeline.orchestration.stage import StageOutputs, dump_json, params_dump
+from pipeline.data.jsonl import read_jsonl, write_json
+from pipeline.orchestration.stage import StageOutputs, params_dump
 from pipeline.report.headline import write_headline
 from pipeline.valle.evaluate import SYSTEM_NAMES, distances, embed_all, fad_table, headline_rows, logmel_embedder
 
@@ -96,7 +96,7 @@ def valle_eval() -> None:
                                    d / "plots" / "spectrograms.png")
         metrics = {"split": summary["split"], "segments": len(index), "fad": fads, "distances": dist,
                    "synthesis": summary}
-        dump_json(metrics, d / "metrics.json")
+        write_json(d / "metrics.json", metrics)
         text = (f"{len(index)} segments ({summary['split']} split) of {len(recs)} recordings, each "
                 "prompted by 3 s of another piece in another acoustic condition. FAD against the ground-truth "
                 "segments and against their codec reconstructions, on the codec's latents and on log-mel "

@@ -22,10 +22,10 @@ import torch
 from prefect import flow, get_run_logger
 
 from pipeline.config import load_section, repo_root
-from pipeline.data.jsonl import read_jsonl, write_jsonl
+from pipeline.data.jsonl import read_jsonl, write_json, write_jsonl
 from pipeline.data.manifests import load_cuts
 from pipeline.data.render import render_midi, resolve_soundfont
-from pipeline.orchestration.stage import StageOutputs, dump_json, params_dump
+from pipeline.orchestration.stage import StageOutputs, params_dump
 from pipeline.valle.checkpoint import check_codec, load_valle
 from pipeline.data.segment import load_pm
 from pipeline.valle.midi_tokens import MidiTokenError
@@ -115,7 +115,7 @@ def valle_synthesize() -> None:
         summary = {"split": split, "segments": len(index), "rejected": len(rejected),
                    "recordings": len(jobs), "sample_rate": sr, "seconds": round(time.perf_counter() - t0, 2),
                    "frames": sum(r["frames"] for r in index), "eos_reached": sum(r["eos"] for r in index)}
-        dump_json(summary, d / "summary.json")
+        write_json(d / "summary.json", summary)
         out.commit(params_dump("base", "valle_synthesize", "render_audio"),
                    inputs=[MODEL, CODEC, SEGMENTS, AUDIO], seed=base.seed,
                    extra=summary)

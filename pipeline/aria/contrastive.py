@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pipeline.data.jsonl import write_json
 from pipeline.orchestration.stage import split_timings
 from pipeline.train.job import rounded as _r
-from pipeline.train.job import write_json, write_training_outputs
+from pipeline.train.job import write_training_outputs
 
 ENTRY = "pipeline.aria.contrastive:run_job"
 

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from pipeline.train.batches import RowBatches
-from pipeline.train.job import check_same_tokenizer, write_json, write_training_outputs
+from pipeline.data.jsonl import write_json
+from pipeline.train.job import check_same_tokenizer, write_training_outputs
 
 ENTRY = "pipeline.aria.lm:run_job"
 

@@ -22,7 +22,8 @@ from pipeline.notagen.model import logprob
 from pipeline.notagen.patchilizer import PatchifyError, patchify
 from pipeline.train import distributed as D
 from pipeline.train.dpo import DPOObjective, PolicyScores, PreferenceBatches, disable_dropout
-from pipeline.train.job import write_json, write_training_outputs
+from pipeline.data.jsonl import write_json
+from pipeline.train.job import write_training_outputs
 from pipeline.train.loop import TrainConfig, train
 
 ENTRY = "pipeline.clamp.dpo_job:run_job"

@@ -22,8 +22,9 @@ from pipeline.clamp.objectives import ClampObjective, MaskedPatchObjective
 from pipeline.clamp.patches import drop_comment_lines, encode
 from pipeline.clamp.text import VOCAB_SIZE, metadata_lines
 from pipeline.train import distributed as D
+from pipeline.data.jsonl import write_json
 from pipeline.orchestration.stage import split_timings
-from pipeline.train.job import write_json, write_training_outputs
+from pipeline.train.job import write_training_outputs
 from pipeline.train.loop import TrainConfig, train
 
 ENTRY = "pipeline.clamp.train_job:run_job"

@@ -25,7 +25,8 @@ from pipeline.codec.objective import CodecObjective, LossWeights
 from pipeline.codec.segments import load_segment, to_int16
 from pipeline.train import distributed as D
 from pipeline.train.adversarial import AdversarialConfig, train_adversarial
-from pipeline.train.job import write_json, write_training_outputs
+from pipeline.data.jsonl import write_json
+from pipeline.train.job import write_training_outputs
 
 ENTRY = "pipeline.codec.train_job:run_job"
 

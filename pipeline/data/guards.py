@@ -30,3 +30,13 @@ def require_pieces(what: str, n: int, report_path: str | Path = INGEST_REJECTED)
 def count_split(rows: list[dict], split: str) -> int:
     """Pieces of ``split`` among index rows (``{"split": ...}``)."""
     return sum(1 for r in rows if r.get("split") == split)
+
+
+class IncompatibleInputError(ValueError):
+    """Two inputs of a stage were made with different tokenizers (or vocabularies)."""
+
+
+def check_same_tokenizer(have: str | None, want: str | None, what: str, fix: str) -> None:
+    """The one tokenizer-hash check: ``what`` was made with ``have``, the data uses ``want``."""
+    if have and want and have != want:
+        raise IncompatibleInputError(f"{what} was made with tokenizer {have}, the data uses {want}: {fix}")

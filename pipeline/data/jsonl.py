@@ -26,3 +26,10 @@ def write_jsonl(rows: Iterable[dict], path: Path) -> int:
 def read_jsonl(path: Path) -> list[dict]:
     with open(path, encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
+
+
+def write_json(path: str | Path, obj) -> None:
+    """The one JSON writer: sorted keys and a final newline, so identical data gives identical bytes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")

@@ -20,7 +20,8 @@ from pipeline.gnm.lm_job import select
 from pipeline.gnm.load import save
 from pipeline.gnm.model import StyleClassifier
 from pipeline.gnm.vocab import Vocab
-from pipeline.train.job import write_json, write_training_outputs
+from pipeline.data.jsonl import write_json
+from pipeline.train.job import write_training_outputs
 from pipeline.train.objectives import Loss
 
 ENTRY = "pipeline.gnm.classifier_job:run_job"

@@ -23,7 +23,8 @@ from pipeline.gnm.data import EmptyCategoryError, Pieces, WindowBatches
 from pipeline.gnm.load import load, save
 from pipeline.gnm.model import GnmConfig, GnmDecoder
 from pipeline.gnm.vocab import Vocab
-from pipeline.train.job import check_same_tokenizer, write_json, write_training_outputs
+from pipeline.data.jsonl import write_json
+from pipeline.train.job import check_same_tokenizer, write_training_outputs
 
 ENTRY = "pipeline.gnm.lm_job:run_job"
 

@@ -23,7 +23,8 @@ from pipeline.notagen.checkpoint import load, save
 from pipeline.notagen.data import PatchBatches, PieceItems, load_pieces
 from pipeline.notagen.model import NAMED_CONFIGS, NotaGenConfig, NotaGenModel
 from pipeline.notagen.objective import PatchLMObjective
-from pipeline.train.job import write_json, write_training_outputs
+from pipeline.data.jsonl import write_json
+from pipeline.train.job import write_training_outputs
 
 ENTRY = "pipeline.notagen.train_job:run_job"
 

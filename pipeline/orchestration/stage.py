@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 from pipeline import __version__
 from pipeline.config import load_section, repo_root
+from pipeline.data.jsonl import write_json
 
 ENVIRONMENT = "environment.json"  # listed in .dvcignore
 # How fast a run was: differs run to run by design, so never inside a hashed output
@@ -70,11 +71,6 @@ def hash_path(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def dump_json(obj: Any, path: Path) -> None:
-    """Deterministic JSON (sorted keys) so identical runs give identical bytes."""
-    path.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
-
-
 class StageOutputs:
     """``with StageOutputs("ingest", ["data/ingest"]) as out:`` write under ``out["data/ingest"]``
     (a temp dir), then ``out.commit(params, inputs, seed)`` writes each manifest and renames
@@ -116,8 +112,8 @@ class StageOutputs:
                        "platform": platform.platform(terse=True), "machine": platform.machine(),
                        "timings": timings}
         for o, t in self.tmp.items():
-            dump_json(manifest, t / "manifest.json")
-            dump_json(environment, t / ENVIRONMENT)
+            write_json(t / "manifest.json", manifest)
+            write_json(t / ENVIRONMENT, environment)
         for o, t in self.tmp.items():
             final = self.final[o]
             if final.exists():

@@ -3,15 +3,15 @@ code every data stage depends on (DVC would rerun the whole DAG)."""
 
 from pipeline.params.base import BaseParams, RuntimeParams, Section
 from pipeline.params.aria import (
-    ContrastiveParams, EmbedParams, FinetuneParams, GenerateParams, LinearProbeParams, PretrainParams,
-    TokenizeAriaParams,
+    AriaContrastiveParams, AriaEmbedParams, AriaFinetuneParams, AriaGenerateParams, AriaProbeParams, AriaPretrainParams,
+    AriaTokenizeParams,
 )
-from pipeline.params.data import IngestParams, RenderParams, SegmentParams
+from pipeline.params.data import IngestParams, RenderAudioParams, SegmentParams
 from pipeline.params.gnm import (
     GnmClassifierParams, GnmEvalParams, GnmFinetuneParams, GnmGenerateParams, GnmPretrainParams,
     GnmScratchParams, GnmTokenizeParams,
 )
-from pipeline.params.notagen import AbcFinetuneParams, AbcPretrainParams, TokenizeAbcParams
+from pipeline.params.notagen import AbcFinetuneParams, AbcPretrainParams, AbcTokenizeParams
 from pipeline.params.clamp import AbcDpoParams, AbcScoreTableParams, ClampTrainParams
 from pipeline.params.pack import PackParams
 from pipeline.params.report import ReportParams
@@ -22,18 +22,18 @@ SECTIONS: dict[str, type[Section]] = {
     "base": BaseParams,
     "runtime": RuntimeParams,
     "ingest": IngestParams,
-    "render_audio": RenderParams,
+    "render_audio": RenderAudioParams,
     "segment": SegmentParams,
     "pack": PackParams,
     "report": ReportParams,
     # Aria
-    "aria_tokenize": TokenizeAriaParams,
-    "aria_pretrain": PretrainParams,
-    "aria_finetune": FinetuneParams,
-    "aria_generate": GenerateParams,
-    "aria_contrastive": ContrastiveParams,
-    "aria_embed": EmbedParams,
-    "aria_probe": LinearProbeParams,
+    "aria_tokenize": AriaTokenizeParams,
+    "aria_pretrain": AriaPretrainParams,
+    "aria_finetune": AriaFinetuneParams,
+    "aria_generate": AriaGenerateParams,
+    "aria_contrastive": AriaContrastiveParams,
+    "aria_embed": AriaEmbedParams,
+    "aria_probe": AriaProbeParams,
     # Generality-to-Mastery
     "gnm_tokenize": GnmTokenizeParams,
     "gnm_pretrain": GnmPretrainParams,
@@ -43,7 +43,7 @@ SECTIONS: dict[str, type[Section]] = {
     "gnm_classifier": GnmClassifierParams,
     "gnm_eval": GnmEvalParams,
     # NotaGen
-    "abc_tokenize": TokenizeAbcParams,
+    "abc_tokenize": AbcTokenizeParams,
     "abc_pretrain": AbcPretrainParams,
     "abc_finetune": AbcFinetuneParams,
     # CLaMP scorer and CLaMP-DPO (NotaGen family)

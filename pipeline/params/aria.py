@@ -23,7 +23,7 @@ class AriaTokenizerConfig(Section):
     include_delimiter: bool = False
 
 
-class TokenizeAriaParams(Section):
+class AriaTokenizeParams(Section):
     config: AriaTokenizerConfig = AriaTokenizerConfig()
     prefix_metadata: list[Literal["composer", "form", "genre"]] = ["composer"]  # index fields -> prefix tokens
 
@@ -38,7 +38,7 @@ class LMTrainParams(TrainParams):
     augment: bool = True  # tempo/pitch/velocity augmentation (Aria's); <D> is always inserted
 
 
-class PretrainParams(LMTrainParams):
+class AriaPretrainParams(LMTrainParams):
     model: Literal["tiny", "small", "medium"] = "tiny"  # pipeline/aria/model.py CONFIGS
     model_overrides: dict[str, int | float | bool] = {}  # e.g. {d_model: 128, n_layers: 2}
 
@@ -52,12 +52,12 @@ class PretrainParams(LMTrainParams):
         return v
 
 
-class FinetuneParams(LMTrainParams):
+class AriaFinetuneParams(LMTrainParams):
     filters: dict[str, list[str]] = {}  # label key -> allowed values, e.g. {period: [baroque]}
     pack_mode: Literal["concat", "separate"] = "concat"
 
 
-class GenerateParams(Section):
+class AriaGenerateParams(Section):
     pieces: int = Field(3, ge=1)  # held-out test pieces used as prompts
     filters: dict[str, list[str]] = {}  # which test pieces qualify (label key -> values)
     prompt_duration: float = Field(5.0, ge=0)  # seconds of each piece kept as the prompt
@@ -82,7 +82,7 @@ class GenerateParams(Section):
 
 
 # ---------------------------------------------------------------- Aria embeddings: contrastive / embed / linear_probe
-class ContrastiveParams(TrainParams):
+class AriaContrastiveParams(TrainParams):
     """SimCSE-style finetune of the pretrained LM into TransformerEMB (stages/aria_contrastive.py).
     Upstream: lr 1e-5, 1000 warm-up steps, slices of 100-650 notes, <= 2048 tokens, temperature 0.1/0.5."""
 
@@ -109,7 +109,7 @@ class ContrastiveParams(TrainParams):
         return v
 
 
-class EmbedParams(Section):
+class AriaEmbedParams(Section):
     """Global embeddings per piece (stages/aria_embed.py): 300-note chunks averaged, as upstream."""
 
     chunk_notes: int = Field(300, ge=1)
@@ -123,7 +123,7 @@ class EmbedParams(Section):
     batch_tokens: int = Field(16384, ge=1)  # padded tokens per forward pass
 
 
-class LinearProbeParams(Section):
+class AriaProbeParams(Section):
     """Linear probes on the embeddings (stages/aria_probe.py, pipeline/eval/linear_probe.py)."""
 
     tasks: list[str] = Field(["composer", "period", "genre"], min_length=1)  # label columns

@@ -55,6 +55,8 @@ class CodecTrainParams(TrainParams):
     mel_log_loss: Literal["l2", "l1"] = "l2"  # distance on log-mel (audiocraft: l2)
     mel_after_warmup: bool = False  # mel term off during the unquantized vq_warmup steps
     weight_decay: float = Field(0.0, ge=0)
+    betas: tuple[float, float] = (0.5, 0.9)  # audiocraft's EnCodec optimizers
+    eps: float = Field(1e-8, gt=0)
     warmup_steps: int = Field(0, ge=0)
     final_lr_frac: float = Field(1.0, ge=0, le=1)
     samples: int = Field(2, ge=0)  # reconstruction examples in the report

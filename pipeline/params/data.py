@@ -72,7 +72,7 @@ class AcousticCondition(Section):
     program: int | None = Field(None, ge=0, le=127)  # play every part (drums too) on this GM program; 0 = piano
 
 
-class RenderParams(Section):
+class RenderAudioParams(Section):
     sample_rate: int = Field(16_000, ge=8_000, le=96_000)
     conditions: dict[str, AcousticCondition] = Field(min_length=1)
     max_seconds: float = Field(60.0, gt=0)

@@ -53,6 +53,8 @@ class GnmTrainParams(TrainParams):
     seq_len: int = Field(512, ge=16)  # upstream tgt_len 2400
     augment: bool = True  # pitch shift in -3..+3 within 21..108
     weight_decay: float = Field(0.0, ge=0)
+    betas: tuple[float, float] = (0.9, 0.999)  # upstream's Adam
+    eps: float = Field(1e-8, gt=0)
     grad_clip: float = Field(0.5, ge=0)
 
 
@@ -77,6 +79,8 @@ class GnmClassifierParams(TrainParams):
     seq_len: int = Field(512, ge=16)
     augment: bool = True
     weight_decay: float = Field(1e-4, ge=0)
+    betas: tuple[float, float] = (0.9, 0.999)  # upstream's Adam
+    eps: float = Field(1e-8, gt=0)
     eval_windows: int = Field(4, ge=1)  # random windows per held-out piece (+ the one from bar 0)
 
 

@@ -10,7 +10,7 @@ from pipeline.params.base import Section
 from pipeline.params.train import TrainParams
 
 
-class TokenizeAbcParams(Section):
+class AbcTokenizeParams(Section):
     """Interleaved ABC with NotaGen's %period / %composer / %instrumentation prompt lines."""
 
     patch_size: int = Field(16, ge=2)

@@ -1,7 +1,7 @@
 """The fields every training section shares (one run of pipeline/train/loop.py).
 
 A family's training section subclasses :class:`TrainParams` and adds its model and data keys;
-``pipeline.train.job.train_config`` turns it into the loop's ``TrainConfig``.
+``TrainJob.train_config()`` (pipeline/train/job.py) turns it into the loop's ``TrainConfig``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ class TrainParams(Section):
     warmup_steps: int = Field(200, ge=0)
     final_lr_frac: float = Field(0.1, ge=0, le=1)
     weight_decay: float = Field(0.1, ge=0)
+    betas: tuple[float, float] = (0.9, 0.95)  # AdamW; a family with its own upstream optimiser overrides both
+    eps: float = Field(1e-5, gt=0)
     grad_clip: float = Field(1.0, ge=0)  # 0 = no clipping
     eval_every: int = Field(50, ge=1)
     eval_batches: int | None = Field(None, ge=1)  # cap per validation pass; null = whole val split

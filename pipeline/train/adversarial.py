@@ -30,7 +30,7 @@ from torch import nn
 
 from pipeline.train import checkpoint as ckpt
 from pipeline.train.distributed import DistInfo, all_reduce_sum, barrier, setup, union_keys, wrap
-from pipeline.train.loop import TrainResult, param_groups, run_logger, seed_deterministic
+from pipeline.train.loop import TrainConfig, TrainResult, param_groups, run_logger, seed_deterministic
 from pipeline.train.schedule import make_scheduler
 
 _RUNTIME_FIELDS = ("device", "progress", "log_every", "eval_every", "eval_batches", "checkpoint_every",
@@ -38,9 +38,9 @@ _RUNTIME_FIELDS = ("device", "progress", "log_every", "eval_every", "eval_batche
 
 
 @dataclass
-class AdversarialConfig:
-    steps: int
-    grad_accum: int = 1
+class AdversarialConfig(TrainConfig):
+    """The loop's config plus the discriminator's learning rate and start; audiocraft's defaults."""
+
     lr: float = 3e-4  # generator
     disc_lr: float = 3e-4
     betas: tuple[float, float] = (0.5, 0.9)  # audiocraft's EnCodec optimizers
@@ -48,24 +48,14 @@ class AdversarialConfig:
     weight_decay: float = 0.0
     warmup_steps: int = 0
     final_lr_frac: float = 1.0
-    grad_clip: float = 1.0  # 0 disables clipping
     adv_start: int = 0  # steps of reconstruction-only training before the adversarial terms
     eval_every: int = 50
-    eval_batches: int | None = None
     checkpoint_every: int = 50
-    keep_checkpoints: int = 2
-    log_every: int = 10
-    seed: int = 42
-    device: str = "auto"
-    progress: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("steps", "grad_accum", "eval_every", "checkpoint_every", "log_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"AdversarialConfig.{name} must be >= 1, got {getattr(self, name)}")
-        if self.adv_start < 0 or self.warmup_steps < 0:
-            raise ValueError("adv_start and warmup_steps must be >= 0")
-        self.betas = tuple(self.betas)
+        super().__post_init__()
+        if self.adv_start < 0:
+            raise ValueError("adv_start must be >= 0")
 
 
 class _Both:

@@ -13,6 +13,7 @@ runs ``target`` -- ``"package.module:function"`` taking JSON-able keyword argume
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import importlib
 import json
@@ -85,6 +86,20 @@ def setup(device: str = "auto") -> DistInfo:
 def cleanup() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def session(device: str = "auto"):
+    """``with session(device) as info:`` one training process's distributed session. On success
+    every rank meets at a barrier (no rank tears the group down while another still finishes a
+    collective); the process group is destroyed on success and on error alike. No barrier after an
+    error: the other ranks may never reach it, and torchrun stops them when this one fails."""
+    info = setup(device)
+    try:
+        yield info
+        barrier(info)
+    finally:
+        cleanup()
 
 
 def barrier(info: DistInfo) -> None:

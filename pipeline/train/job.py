@@ -1,57 +1,90 @@
-"""One launcher and one writer of training outputs for every training stage.
+"""The typed training job, its launcher, and the writer of training outputs.
 
-A family writes ``run_job(job: dict) -> dict | None``: build the model, the batches and the
-objective from the JSON-able ``job``, call :func:`pipeline.train.loop.train`, and on rank 0 save
-its weights and call :func:`write_training_outputs`. The stage (a Prefect flow) calls
-``run_training("pipeline.<family>.<module>:run_job", job, runtime.launcher, runtime.nproc_per_node)``,
-which runs the job in this process or relaunches it under torchrun, and returns the metrics.
-
-Every job carries ``train`` (TrainConfig kwargs, see :func:`train_config`), ``ckpt_dir``,
-``model_dir``, ``report_dir`` and optionally ``resume`` and ``fingerprint``.
+A family writes ``run_job(job: TrainJob) -> dict | None``: build the model, the batches and the
+objective from ``job.p`` (the stage's validated params section) and ``job.inputs`` (what the stage
+resolved: paths, segment lists, a tokenizer), call the training loop inside
+``with distributed.session(job.device) as info:``, and on rank 0 save its weights and call
+:func:`write_training_outputs`. The stage calls ``pipeline.orchestration.training.train_stage``,
+which builds the job and calls :func:`run_training`: in this process, or under torchrun, where
+the job crosses to each worker as JSON and is validated again on arrival.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import importlib
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.params.train import TrainParams
+from pipeline.params import SECTIONS
+from pipeline.params.base import Section
+from pipeline.train.loop import TrainConfig
 
-TRAIN_KEYS = tuple(k for k in TrainParams.model_fields if k != "batch_size")
 LEADING = ("step", "train_loss", "val_loss")
 
 
-class IncompatibleInputError(ValueError):
-    """Two inputs of a stage were made with different tokenizers (or vocabularies)."""
+@dataclass
+class TrainJob:
+    """Everything a training worker reads; defaults live in the params models only."""
+
+    stage: str  # the params section (and stage) name
+    p: Section  # that section, validated
+    seed: int  # base.seed
+    device: str  # runtime.device
+    ckpt_dir: Path  # resumable checkpoints, outside the DVC outputs
+    model_dir: Path | None  # the model output (temp dir until commit); None for a stage without one
+    report_dir: Path
+    inputs: dict[str, Any] = field(default_factory=dict)
+    fingerprint: dict[str, Any] = field(default_factory=dict)  # params + input hashes: resume only when equal
+    resume: bool = True
+
+    def train_config(self, cls: type[TrainConfig] = TrainConfig, **overrides: Any) -> TrainConfig:
+        """The loop's config: every field of ``cls`` that the params section sets, the seed, the device."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in self.p.model_dump().items() if k in names}
+        return cls(**(values | {"seed": self.seed, "device": self.device} | overrides))
+
+    def to_json(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["p"] = self.p.model_dump(mode="json")
+        for k in ("ckpt_dir", "model_dir", "report_dir"):
+            d[k] = None if d[k] is None else str(d[k])
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "TrainJob":
+        d = dict(d)
+        d["p"] = SECTIONS[d["stage"]].model_validate(d["p"])
+        for k in ("ckpt_dir", "model_dir", "report_dir"):
+            d[k] = None if d[k] is None else Path(d[k])
+        return cls(**d)
 
 
-def train_config(p: TrainParams, seed: int, device: str) -> dict:
-    """TrainConfig kwargs from a training params section (+ base.seed, runtime.device)."""
-    return {**{k: getattr(p, k) for k in TRAIN_KEYS}, "seed": seed, "device": device}
-
-
-def run_training(entry: str, job: dict, launcher: str = "python", nproc: int = 1) -> dict:
+def run_training(entry: str, job: TrainJob, launcher: str = "python", nproc: int = 1) -> dict:
     """Run ``entry`` ("package.module:function") on ``job`` in this process, or under torchrun
     with ``nproc`` processes (the caller, a Prefect flow, stays the parent); return the metrics
     that rank 0 wrote to ``<report_dir>/metrics.json``."""
     if launcher == "torchrun":
         from pipeline.train.distributed import launch
 
-        launch(entry, {"job": job}, nproc)
-        return json.loads((Path(job["report_dir"]) / "metrics.json").read_text())
+        launch("pipeline.train.job:run_entry", {"entry": entry, "job": job.to_json()}, nproc)
+        return json.loads((Path(job.report_dir) / "metrics.json").read_text())
     if launcher != "python":
         raise ValueError(f"runtime.launcher must be 'python' or 'torchrun', got {launcher!r}")
+    return _resolve(entry)(job)
+
+
+def run_entry(entry: str, job: dict) -> dict | None:
+    """A torchrun worker: the job arrives as JSON and is validated again."""
+    return _resolve(entry)(TrainJob.from_json(job))
+
+
+def _resolve(entry: str):
     module, _, name = entry.partition(":")
-    return getattr(importlib.import_module(module), name)(job)
-
-
-def check_same_tokenizer(have: str | None, want: str | None, what: str, fix: str) -> None:
-    """The one tokenizer-hash check: ``what`` was made with ``have``, the data uses ``want``."""
-    if have and want and have != want:
-        raise IncompatibleInputError(f"{what} was made with tokenizer {have}, the data uses {want}: {fix}")
+    return getattr(importlib.import_module(module), name)
 
 
 def history_columns(history: list[dict[str, Any]]) -> list[str]:
@@ -80,11 +113,6 @@ def write_training_outputs(result, report_dir: str | Path, steps: int, extra: di
         for row in result.history:
             w.writerow({k: (float(f"{row[k]:.4g}") if k == "lr" and k in row else rounded(row.get(k))) for k in cols})
     return metrics
-
-
-def write_json(path: str | Path, obj: Any) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def rounded(x, nd: int = 5):

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import torch
 
-from pipeline.train.job import write_json, write_training_outputs
+from pipeline.data.jsonl import write_json
+from pipeline.train.job import write_training_outputs
 from pipeline.valle.batches import ValleBatches
 from pipeline.valle.data import load_pairs
 from pipeline.valle.checkpoint import check_codec, load_valle, save_valle

@@ -51,3 +51,11 @@ def test_segment_range_checked(tmp_path):
     p = write(tmp_path, {"segment": {"min_s": 10, "max_s": 5}})
     with pytest.raises(ParamsError, match="max_s"):
         load_section("segment", p)
+
+
+def test_params_classes_are_named_after_their_sections():
+    from pipeline.params import SECTIONS
+
+    for name, cls in SECTIONS.items():
+        want = "".join(part.capitalize() for part in name.split("_")) + "Params"
+        assert cls.__name__ == want, f"section {name!r} is modelled by {cls.__name__}, name it {want}"
