@@ -10,7 +10,7 @@ export PREFECT_HOME ?= $(abspath .prefect)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 STAMP := $(VENV)/.installed
 
-.PHONY: setup repro test test-all bench ui status clean-venv fluidsynth chromium
+.PHONY: setup repro test format test-all bench ui status clean-venv fluidsynth chromium
 
 setup: $(STAMP) fluidsynth chromium
 
@@ -54,13 +54,19 @@ chromium:
 	  fi; \
 	fi
 
-# params are validated as a whole first: DVC deletes a stage's outputs before the stage reads them
+# `ostinato repro` validates params.yaml as a whole first (DVC deletes a stage's outputs before the
+# stage reads them), then runs dvc repro with all stages on one loopback Prefect server
 repro: setup
-	ostinato params check
-	dvc repro
+	ostinato repro
 
 test: setup
+	ruff format --check .
+	ruff check .
 	pytest -q
+
+format: setup
+	ruff format .
+	ruff check --fix .
 
 test-all: setup
 	pytest -q -m "unit or pipeline or slow"

@@ -22,6 +22,7 @@ COMMANDS = {
     "embed": "print or save embeddings of MIDI files",
     "synthesize": "MIDI + an audio prompt -> audio with a VALL-E checkpoint and a codec",
     "serve": "start the Prefect UI on 127.0.0.1 and serve the repro deployment",
+    "repro": "validate params.yaml, then dvc repro with every stage on one loopback Prefect server (make repro)",
 }
 
 

@@ -47,8 +47,14 @@ def test_params_check_fails_with_one_line(tmp_path):
     assert "segment.min_s" in r.stderr and "fifteen" in r.stderr
 
 
-def test_make_repro_checks_params_before_dvc():
+def test_make_repro_checks_params_before_dvc(tmp_path):
     text = (REPO / "Makefile").read_text()
     recipe = re.search(r"(?m)^repro:.*\n((?:\t.*\n)+)", text).group(1).split("\n")
-    steps = [line.strip() for line in recipe if line.strip()]
-    assert steps.index("ostinato params check") < steps.index("dvc repro"), steps
+    assert [line.strip() for line in recipe if line.strip()] == ["ostinato repro"]
+    # `ostinato repro` refuses the typo before it starts a server or DVC (no dvc.lock, no outputs)
+    root = typo_repo(tmp_path)
+    env = {**os.environ, "OSTINATO_ROOT": str(root)}
+    r = subprocess.run([sys.executable, "-m", "pipeline.cli", "repro"], capture_output=True, text=True, env=env,
+                       timeout=120)
+    assert r.returncode == 2 and "segment.min_s" in r.stderr and "Traceback" not in r.stderr
+    assert "Prefect API" not in r.stdout and not (root / "dvc.lock").exists()
