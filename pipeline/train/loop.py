@@ -26,7 +26,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -34,14 +34,10 @@ import torch
 
 from pipeline.train import checkpoint as ckpt
 from pipeline.train.batches import Batches
+from pipeline.train.bookkeeping import TrainResult, Window, fingerprint, progress_bar, resume_or_start
 from pipeline.train.distributed import DistInfo, all_reduce_sum, barrier, setup, union_keys, unwrap, wrap
 from pipeline.train.objectives import Objective
 from pipeline.train.schedule import make_scheduler
-
-# Fields that do not change the trained weights: excluded from the resume fingerprint.
-_RUNTIME_FIELDS = ("device", "compile", "progress", "log_every", "eval_every", "eval_batches",
-                   "checkpoint_every", "keep_checkpoints")
-
 
 @dataclass
 class TrainConfig:
@@ -74,23 +70,7 @@ class TrainConfig:
         self.betas = tuple(self.betas)
 
 
-@dataclass
-class TrainResult:
-    model: torch.nn.Module  # unwrapped, on its training device
-    history: list[dict[str, float]] = field(default_factory=list)  # step, train_loss, val_loss, lr, stats
-    val_loss: float | None = None
-    val_metrics: dict[str, float] = field(default_factory=dict)  # the last validation row's val_* values
-    tokens: int = 0  # tokens fed to the model, all processes
-    train_seconds: float = 0.0  # optimizer-step time (no eval/checkpoint), resumed runs included
-    tokens_per_s: float = 0.0
-    resumed_from: int | None = None
-    fingerprint: str = ""
-
-    @property
-    def val_perplexity(self) -> float | None:
-        return self.val_metrics.get("val_perplexity")
-
-
+# Called with (start step, model) before the first step, then (completed steps, model) after each.
 Hook = Callable[[int, torch.nn.Module], None]
 
 
@@ -141,34 +121,18 @@ def train(model: torch.nn.Module, objective: Objective, batches: Batches, cfg: T
     opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas,
                             eps=cfg.eps, fused=cuda or None)
     sched = make_scheduler(opt, cfg.warmup_steps, cfg.steps, cfg.final_lr_frac)
-    fp = ckpt.fingerprint({"train": {k: v for k, v in asdict(cfg).items() if k not in _RUNTIME_FIELDS},
-                           "objective": objective.name, "hparams": _hparams(objective),
-                           "world_size": info.world_size, "batch_size": batches.batch_size,
-                           "batches": batches.describe(), "extra": fingerprint_extra})
+    fp = fingerprint(cfg, objective, batches, info, fingerprint_extra)
     seed_deterministic(cfg.seed + info.rank, info.device)
-    start, history, extra = 0, [], {"tokens": 0, "train_seconds": 0.0}
-    resumed_from = _resume(out_dir, fp, model, opt, sched, info, log) if resume else None
-    barrier(info)  # every rank has read the checkpoint before rank 0 may clear it
-    if resumed_from is not None:
-        state = resumed_from
-        start, history, extra = state["step"], list(state["history"]), dict(state["extra"])
-        if info.is_main:
-            log.info("resuming from %s at step %d/%d", out_dir, start, cfg.steps)
-    elif info.is_main:
-        ckpt.clear(out_dir)
-    barrier(info)
+    run = resume_or_start(out_dir, fp, model, opt, sched, info, log, resume)
 
     fwd = wrap(model, info)
     if cfg.compile and cuda:
         fwd = torch.compile(fwd)
     amp = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if cuda and cfg.bf16 else contextlib.nullcontext
-    tokens, seconds = int(extra["tokens"]), float(extra["train_seconds"])
-    # the logging window since the last history row: a resumed run continues it, so its rows
-    # equal an uninterrupted run's even when checkpoint_every is not a multiple of eval_every
-    run_loss = torch.tensor(extra.get("window_loss", [0.0, 0.0]), device=info.device)  # loss sum, steps
-    run_stats: dict[str, float] = dict(extra.get("window_stats", {}))  # sum of each step's mean stat
-    bar = _progress(cfg, info, start)
-    for step in range(start, cfg.steps):
+    bar = progress_bar(cfg, info, run.start)
+    for hook in hooks:
+        hook(run.start, model)
+    for step in range(run.start, cfg.steps):
         t0 = time.perf_counter()
         model.train()
         step_loss = 0.0
@@ -180,9 +144,8 @@ def train(model: torch.nn.Module, objective: Objective, batches: Batches, cfg: T
                 loss = out.loss * _rank_share(out.weight, info)
                 (loss / cfg.grad_accum).backward()
             step_loss += float(loss.detach()) / cfg.grad_accum
-            for k, v in out.stats.items():
-                run_stats[k] = run_stats.get(k, 0.0) + float(v) / cfg.grad_accum
-            tokens += objective.batch_tokens(batch) * info.world_size
+            run.window.add({f"train_{k}": v for k, v in out.stats.items()}, 1.0 / cfg.grad_accum)
+            run.tokens += objective.batch_tokens(batch) * info.world_size
         if not math.isfinite(step_loss):
             raise FloatingPointError(f"training loss is {step_loss} at step {step}")
         gnorm = (float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
@@ -193,21 +156,18 @@ def train(model: torch.nn.Module, objective: Objective, batches: Batches, cfg: T
         opt.zero_grad(set_to_none=True)
         if cuda:
             torch.cuda.synchronize(info.device)
-        seconds += time.perf_counter() - t0
+        run.seconds += time.perf_counter() - t0
         done = step + 1
-        run_loss += torch.tensor([step_loss, 1.0], device=info.device)
+        run.window.add({"train_loss": step_loss})
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{step_loss:.3f}", lr=f"{lr:.2e}", refresh=False)
         if done % cfg.log_every == 0 and info.is_main:
             log.info("step %d/%d loss %.4f lr %.3e grad_norm %.3f tok/s %.0f", done, cfg.steps,
-                     step_loss, lr, gnorm, tokens / max(seconds, 1e-9))
+                     step_loss, lr, gnorm, run.tokens / max(run.seconds, 1e-9))
         if done % cfg.eval_every == 0 or done == cfg.steps:
-            tl = all_reduce_sum(run_loss.clone(), info)
-            row = {"step": done, "train_loss": float(tl[0] / tl[1].clamp(min=1)), "lr": lr}
-            row |= {f"train_{k}": v for k, v in _mean_stats(run_stats, float(tl[1]), info).items()}
-            run_loss.zero_()
-            run_stats = {}
+            row = {"step": done, "lr": lr, **run.window.means(info, info.device)}
+            run.window = Window()
             if val is not None:
                 vloss, vstats = evaluate_stats(model, objective, val, cfg.eval_batches, info, amp)
                 row["val_loss"] = vloss
@@ -217,29 +177,18 @@ def train(model: torch.nn.Module, objective: Objective, batches: Batches, cfg: T
                 if info.is_main:
                     log.info("step %d: train loss %.4f, %s", done, row["train_loss"],
                              ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k.startswith("val_")))
-            history.append(row)
+            run.history.append(row)
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
-            window = _window_share(run_loss, run_stats, info)
+            window = run.window.state(info, info.device)
             if info.is_main:
-                ckpt.save(out_dir, done, model, opt, sched, fp, history=history, keep=cfg.keep_checkpoints,
-                          extra={"tokens": tokens, "train_seconds": seconds, **window})
+                ckpt.save(out_dir, done, model, opt, sched, fp, history=run.history, keep=cfg.keep_checkpoints,
+                          extra=run.extra(window))
             barrier(info)
         for hook in hooks:
             hook(done, model)
     if bar is not None:
         bar.close()
-    last = next((h for h in reversed(history) if "val_loss" in h), {})
-    return TrainResult(model=model, history=history, val_loss=last.get("val_loss"),
-                       val_metrics={k: v for k, v in last.items() if k.startswith("val_") and k != "val_loss"},
-                       tokens=tokens, train_seconds=seconds, tokens_per_s=tokens / max(seconds, 1e-9),
-                       resumed_from=start if resumed_from is not None else None, fingerprint=fp)
-
-
-@torch.no_grad()
-def evaluate(model: torch.nn.Module, objective: Objective, val: Batches,
-             max_batches: int | None, info: DistInfo, amp=contextlib.nullcontext) -> float:
-    """Mean validation loss over every process's shard (weighted by ``Loss.weight``)."""
-    return evaluate_stats(model, objective, val, max_batches, info, amp)[0]
+    return run.result(model, fp)
 
 
 @torch.no_grad()
@@ -281,47 +230,3 @@ def _rank_share(weight: torch.Tensor, info: DistInfo) -> float:
     w = weight.detach().to(info.device, torch.float64).reshape(1)
     total = all_reduce_sum(w.clone(), info)
     return float(w * info.world_size / total.clamp(min=1e-12))
-
-
-def _mean_stats(sums: dict[str, float], steps: float, info: DistInfo) -> dict[str, float]:
-    """Window means of the per-step stats, averaged over processes too."""
-    if not sums:
-        return {}
-    names = sorted(sums)
-    t = all_reduce_sum(torch.tensor([sums[k] for k in names], dtype=torch.float64, device=info.device), info)
-    return {k: float(v / max(steps, 1.0)) for k, v in zip(names, t)}  # steps: all processes' count
-
-
-def _window_share(run_loss: torch.Tensor, run_stats: dict[str, float], info: DistInfo) -> dict:
-    """The open logging window as each process's equal share of the all-process sums, so every
-    rank restores the same window and the next all-reduce gives the same totals."""
-    names = sorted(run_stats)
-    t = torch.tensor([*run_loss.tolist(), *(run_stats[k] for k in names)], dtype=torch.float64, device=info.device)
-    t = all_reduce_sum(t, info) / info.world_size
-    vals = t.tolist()
-    return {"window_loss": vals[:2], "window_stats": dict(zip(names, vals[2:]))}
-
-
-def _hparams(objective) -> Any:
-    return objective.hparams() if hasattr(objective, "hparams") else None
-
-
-def _resume(out_dir: Path, fp: str, model, opt, sched, info: DistInfo, log) -> dict | None:
-    last = ckpt.latest(out_dir)
-    if last is None:
-        return None
-    have = ckpt.read_meta(last).get("fingerprint")
-    if have != fp:
-        log.info("checkpoint %s was written with other training params (hash %s, now %s): "
-                 "starting fresh", last, have, fp)
-        return None
-    return ckpt.load(last, model, opt, sched)
-
-
-def _progress(cfg: TrainConfig, info: DistInfo, start: int):
-    if not (cfg.progress and info.is_main):
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=cfg.steps, initial=start, desc="train", unit="step", mininterval=2.0,
-                dynamic_ncols=True)

@@ -15,8 +15,9 @@ Optional hooks (the loop calls them when present):
   ``val_metrics(loss, stats) -> dict`` extra validation metrics from the mean loss and stats
                                       (perplexity belongs to the LM objective, not the loop).
 
-Objectives of the families live beside their models (VALL-E AR/NAR, DPO); the generic ones are
-here and in ``contrastive.py`` (InfoNCE).
+Objectives of the families live beside their models (VALL-E AR/NAR, the codec's); the generic
+ones are here, in ``contrastive.py`` (InfoNCE) and ``dpo.py``. The adversarial loop's objectives
+follow ``adversarial.AdversarialObjective``.
 """
 
 from __future__ import annotations
@@ -81,5 +82,3 @@ class LMObjective:
     def to(self, batch: torch.Tensor, device: torch.device) -> torch.Tensor:
         return batch.to(device, dtype=torch.long, non_blocking=True)
 
-
-OBJECTIVES = {"lm": LMObjective}

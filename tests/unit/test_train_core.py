@@ -14,7 +14,8 @@ from pipeline.aria.pairs import PairBatches
 from pipeline.aria.tokenizer import AbsTokenizer, Note, Piece
 from pipeline.train.batches import RowBatches
 from pipeline.train.contrastive import ContrastiveObjective
-from pipeline.train.job import IncompatibleInputError, check_same_tokenizer, run_training, write_training_outputs
+from pipeline.data.guards import IncompatibleInputError, check_same_tokenizer
+from pipeline.train.job import TrainJob, run_training, write_training_outputs
 from pipeline.train.loop import train
 from pipeline.train.objectives import LMObjective
 from train_core_checks import check_grad_accum, check_resume, config
@@ -87,7 +88,7 @@ def test_stats_reach_history_curves_and_metrics(tmp_path):
     assert json.loads((tmp_path / "rep/metrics.json").read_text())["steps"] == 8
     lm_res = train(lm(), LMObjective(PAD), RowBatches(rows(), 4), config(steps=4), tmp_path / "lm",
                    val=RowBatches(rows()[:4], 4, shuffle=False))
-    assert lm_res.val_perplexity == pytest.approx(np.exp(lm_res.val_loss))  # the LM objective's metric
+    assert lm_res.val_metrics["val_perplexity"] == pytest.approx(np.exp(lm_res.val_loss))  # the LM objective's metric
 
 
 def test_objective_hparams_are_in_the_fingerprint(tmp_path):
@@ -108,11 +109,31 @@ def test_setup_hook_runs_once_the_model_is_on_its_device(tmp_path):
     assert seen == [("cpu", "cpu")]
 
 
-def test_run_training_dispatches_and_rejects_unknown_launchers(tmp_path):
-    assert run_training("json:dumps", {"a": 1}) == '{"a": 1}'
-    with pytest.raises(ValueError, match="runtime.launcher"):
-        run_training("json:dumps", {}, launcher="mpirun")
+def job_for(stage: str, tmp_path, **params) -> TrainJob:
+    from pipeline.params import SECTIONS
 
+    return TrainJob(stage=stage, p=SECTIONS[stage](**params), seed=7, device="cpu", ckpt_dir=tmp_path / "ckpt",
+                    model_dir=tmp_path / "model", report_dir=tmp_path / "report", inputs={"segments": [{"id": "a"}]})
+
+
+def test_run_training_dispatches_and_rejects_unknown_launchers(tmp_path):
+    job = job_for("aria_pretrain", tmp_path, steps=3, warmup_steps=1)
+    assert run_training("builtins:repr", job) == repr(job)
+    with pytest.raises(ValueError, match="runtime.launcher must be 'python' or 'torchrun'"):
+        run_training("builtins:repr", job, launcher="mpirun")
+
+
+def test_train_job_survives_the_trip_to_a_worker_and_builds_the_loop_config(tmp_path):
+    from pipeline.train.adversarial import AdversarialConfig
+
+    job = job_for("codec_train", tmp_path, steps=5, kmeans_crops=3)
+    back = TrainJob.from_json(json.loads(json.dumps(job.to_json())))
+    assert back == job and back.p.kmeans_crops == 3 and type(back.p) is type(job.p)
+    cfg = back.train_config(AdversarialConfig)
+    assert (cfg.steps, cfg.seed, cfg.device, cfg.betas, cfg.eps) == (5, 7, "cpu", (0.5, 0.9), 1e-8)
+    assert job_for("gnm_pretrain", tmp_path).train_config().betas == (0.9, 0.999)  # upstream's Adam, from params
+    with pytest.raises(Exception, match="kmeans_crops"):
+        TrainJob.from_json(job.to_json() | {"p": job.to_json()["p"] | {"kmeans_crops": 0}})
 
 def test_tokenizer_check_names_both_hashes():
     check_same_tokenizer("abc", "abc", "models/x", "rerun")

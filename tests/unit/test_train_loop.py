@@ -82,7 +82,7 @@ def test_loss_decreases_on_tiny_overfit(tmp_path):
     first, last = res.history[0], res.history[-1]
     assert [h["step"] for h in res.history] == [20, 40, 60]
     assert last["val_loss"] < 0.5 * first["val_loss"]
-    assert res.val_perplexity == pytest.approx(math.exp(res.val_loss))
+    assert res.val_metrics["val_perplexity"] == pytest.approx(math.exp(res.val_loss))
     assert res.tokens == 60 * 4 * 16 and res.tokens_per_s > 0
 
 
