@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,18 +23,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ui_copy import REPO, api, free_port, ui_repo_copy  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
+
 BIN = Path(sys.executable).parent
 DEADLINE_S = 200  # both triggered runs must finish within this
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    assert port != 4200
-    return port
 
 
 def write_midis(folder: Path, n: int = 3) -> None:
@@ -60,36 +53,9 @@ def sh(cmd: list[str], cwd: Path, env: dict, timeout: float = 240) -> str:
     return r.stdout
 
 
-def api(base: str, path: str, body: dict | None = None, method: str | None = None) -> dict:
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(base + path, data=data, method=method or ("POST" if data else "GET"),
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return json.loads(r.read() or b"null")
-
-
-def make_copy(dst: Path, midi_dir: Path) -> dict:
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
-    for rel in filter(None, files.decode().split("\0")):
-        src = REPO / rel
-        if src.is_file():
-            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst / rel)
-    (dst / "dvc.lock").unlink(missing_ok=True)  # its entries point at outputs this copy's cache lacks
-    params = yaml.safe_load((dst / "params.yaml").read_text())
-    params["ingest"]["sources"] = [{"kind": "midi_dir", "name": "tiny", "path": str(midi_dir)}]
+def tiny_render(params: dict) -> None:
     params["render_audio"]["max_pieces"] = 3
     params["render_audio"]["conditions"] = {"dry": {"soundfont": "default", "gain": 0.5}}
-    params["runtime"]["task_runner"] = "threads"
-    (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT") and k != "OSTINATO_ROOT"}
-    env.update(PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", PREFECT_HOME=str(dst / ".prefect"),
-               PREFECT_SERVER_ANALYTICS_ENABLED="false", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
-               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t", PYTHONUNBUFFERED="1")
-    sh(["git", "init", "-q", "-b", "main"], dst, env)
-    sh(["git", "add", "-A"], dst, env)
-    sh(["git", "commit", "-q", "-m", "copy"], dst, env)
-    return env
 
 
 def wait_for(pred, timeout: float, what: str, proc: subprocess.Popen | None = None, log: Path | None = None):
@@ -158,7 +124,7 @@ def test_ui_two_concurrent_triggers(tmp_path: Path) -> None:
     t_start = time.time()
     repo = tmp_path / "repo"
     write_midis(tmp_path / "midi")
-    env = make_copy(repo, tmp_path / "midi")
+    env = ui_repo_copy(repo, tmp_path / "midi", tiny_render)
     port = free_port()
     base = f"http://127.0.0.1:{port}/api"
     log = tmp_path / "serve.log"

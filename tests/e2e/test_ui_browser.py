@@ -12,8 +12,6 @@ of the repo whose ingest source is three tiny MIDI files. Measured: about 100 s 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,12 +19,11 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from browser import Browser, chromium_available  # noqa: E402
+from ui_copy import api, free_port, ui_repo_copy  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 OVERRIDE = "ingest.limits.min_notes=4"
 RUN_NAME = f"repro[temp] {OVERRIDE} ingest"  # deploy._run_name of this custom run
@@ -36,16 +33,6 @@ pytestmark = [
     pytest.mark.skipif(not chromium_available(), reason="chromium not installed (make setup installs it "
                                                         "when root: apt-get install chromium)"),
 ]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    assert port != 4200
-    return port
 
 
 def tiny_midis(folder: Path, n: int = 3) -> None:
@@ -60,39 +47,6 @@ def tiny_midis(folder: Path, n: int = 3) -> None:
                                                end=i * 0.5 + 0.45))
         pm.instruments.append(inst)
         pm.write(str(folder / f"piece{k}.mid"))
-
-
-def repo_copy(dst: Path, midi_dir: Path) -> dict:
-    """Tracked and untracked (not ignored) files, a tiny ingest source, its own git + .prefect."""
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO,
-                           capture_output=True, check=True).stdout
-    for rel in filter(None, files.decode().split("\0")):
-        src = REPO / rel
-        if src.is_file() and not rel.startswith(("data/", "models/", "reports/")):
-            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst / rel)
-    (dst / "dvc.lock").unlink(missing_ok=True)
-    params = yaml.safe_load((dst / "params.yaml").read_text())
-    params["ingest"]["sources"] = [{"kind": "midi_dir", "name": "tiny", "path": str(midi_dir)}]
-    params["runtime"]["task_runner"] = "threads"
-    (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT") and k != "OSTINATO_ROOT"}
-    env.update(PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", PREFECT_HOME=str(dst / ".prefect"),
-               PREFECT_SERVER_ANALYTICS_ENABLED="false", GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
-               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t", PYTHONUNBUFFERED="1")
-    for cmd in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"], ["git", "commit", "-q", "-m", "copy"]):
-        subprocess.run(cmd, cwd=dst, env=env, check=True, capture_output=True)
-    return env
-
-
-def api(base: str, path: str, body: dict | None = None):
-    import urllib.request
-
-    req = urllib.request.Request(base + path, data=None if body is None else json.dumps(body).encode(),
-                                 method="POST" if body is not None else "GET",
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return json.loads(r.read() or b"null")
 
 
 def wait_until(pred, timeout: float, what: str, serve: subprocess.Popen, log: Path):
@@ -121,7 +75,7 @@ def test_custom_run_from_the_browser_on_a_non_default_port(tmp_path: Path) -> No
     t0 = time.time()
     repo = tmp_path / "repo"
     tiny_midis(tmp_path / "midi")
-    env = repo_copy(repo, tmp_path / "midi")
+    env = ui_repo_copy(repo, tmp_path / "midi")
     port = free_port()
     ui, base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}/api"
     log = tmp_path / "serve.log"
