@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from pipeline.codec import Codec, preset
+from pipeline.codec import Codec, CodecConfig
 from pipeline.codec.keymap import to_transformers
 
 
@@ -50,7 +50,7 @@ def main() -> None:
     from transformers import EncodecModel
 
     torch.manual_seed(0)
-    ours = Codec(preset(args.config)).eval()
+    ours = Codec(CodecConfig.from_name(args.config)).eval()
     with torch.no_grad():  # codebooks as after training (a fresh k-means codec has all-zero rows)
         for layer in ours.quantizer.layers:
             layer._codebook.embed.normal_(0, 0.5)

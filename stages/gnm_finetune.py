@@ -10,12 +10,20 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
-from pipeline.gnm.lm_job import run_lm_stage
+from pipeline.config import repo_root
+from pipeline.gnm.lm_job import ENTRY, lm_inputs
+from pipeline.gnm.tokens import TOKENS, events_meta
+from pipeline.orchestration.training import train_stage
+
+MODEL, REPORT, INIT = "models/gnm_finetune", "reports/gnm_finetune", "models/gnm_pretrain"
 
 
 @flow(name="gnm_finetune")
 def gnm_finetune() -> None:
-    metrics = run_lm_stage("gnm_finetune", "mastery", "models/gnm_pretrain")
+    meta = events_meta("gnm_finetune")
+    inputs = lm_inputs("mastery", meta, init_from=str(repo_root() / INIT))
+    metrics = train_stage("gnm_finetune", ENTRY, model=MODEL, report=REPORT, inputs=inputs,
+                          deps=[TOKENS, INIT], manifest={"vocab_hash": meta["vocab_hash"]})
     get_run_logger().info("gnm_finetune: %s", metrics)
 
 

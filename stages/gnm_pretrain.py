@@ -10,12 +10,18 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
-from pipeline.gnm.lm_job import run_lm_stage
+from pipeline.gnm.lm_job import ENTRY, lm_inputs
+from pipeline.gnm.tokens import TOKENS, events_meta
+from pipeline.orchestration.training import train_stage
+
+MODEL, REPORT = "models/gnm_pretrain", "reports/gnm_pretrain"
 
 
 @flow(name="gnm_pretrain")
 def gnm_pretrain() -> None:
-    metrics = run_lm_stage("gnm_pretrain", "generality", None)
+    meta = events_meta("gnm_pretrain")
+    metrics = train_stage("gnm_pretrain", ENTRY, model=MODEL, report=REPORT, inputs=lm_inputs("generality", meta),
+                          deps=[TOKENS], manifest={"vocab_hash": meta["vocab_hash"]})
     get_run_logger().info("gnm_pretrain: %s", metrics)
 
 

@@ -10,12 +10,21 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
-from pipeline.gnm.lm_job import run_lm_stage
+from pipeline.config import load_section
+from pipeline.gnm.lm_job import ENTRY, lm_inputs
+from pipeline.gnm.tokens import TOKENS, events_meta
+from pipeline.orchestration.training import train_stage
+
+MODEL, REPORT = "models/gnm_scratch", "reports/gnm_scratch"
 
 
 @flow(name="gnm_scratch")
 def gnm_scratch() -> None:
-    metrics = run_lm_stage("gnm_scratch", "scratch")
+    meta = events_meta("gnm_scratch")
+    shape = load_section("gnm_pretrain").model.model_dump(mode="json")  # the generality shape
+    inputs = lm_inputs("scratch", meta, model=shape)
+    metrics = train_stage("gnm_scratch", ENTRY, model=MODEL, report=REPORT, inputs=inputs,
+                          deps=[TOKENS], manifest={"vocab_hash": meta["vocab_hash"]})
     get_run_logger().info("gnm_scratch: %s", metrics)
 
 

@@ -13,8 +13,8 @@ from prefect import flow, get_run_logger
 
 from pipeline.config import load_section, repo_root
 from pipeline.orchestration.stage import StageOutputs, params_dump
-from pipeline.report.dag import load_stages, report_outs
-from pipeline.report.site import SiteOptions, build_site
+from pipeline.report.dag import present_report_outs
+from pipeline.report.site import build_site
 
 OUT = "reports/site"
 
@@ -23,11 +23,9 @@ OUT = "reports/site"
 def report() -> None:
     log = get_run_logger()
     p, root = load_section("report"), repo_root()
-    inputs = [o for o, _ in report_outs(load_stages(root / "dvc.yaml")) if (root / o).exists()]
     with StageOutputs("report", [OUT]) as out:
-        counts = build_site(root, out[OUT], SiteOptions(title=p.title, max_samples=p.max_samples,
-                                                        max_table_rows=p.max_table_rows))
-        out.commit(params_dump("report"), inputs=inputs, extra={"counts": counts})
+        counts = build_site(root, out[OUT], p)
+        out.commit(params_dump("report"), inputs=present_report_outs(root), extra={"counts": counts})
     log.info("report: %s -> %s", counts, root / OUT / "index.html")
 
 

@@ -3,116 +3,33 @@
 Per system (VALL-E, FluidSynth in the prompt's condition, codec reconstruction): FAD against the
 ground-truth segments and against their codec reconstructions, on the codec's latents and on
 log-mel frames, each with a 95% bootstrap interval, and FAD-inf (Gui et al. 2024); chroma and
-spectrogram distance to the ground truth with 95% intervals. Outputs ``reports/valle_eval/``:
-metrics.json (every number), headline.json (the table, side-by-side samples, spectrograms),
-samples/*.flac, plots/spectrograms.png.
+spectrogram distance to the ground truth with 95% intervals (``pipeline.valle.eval_report``).
+Outputs ``reports/valle_eval/``: metrics.json (every number), headline.json (the table,
+side-by-side samples, spectrograms), samples/*.flac, plots/spectrograms.png.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-from pathlib import Path
-
-import numpy as np
-import soundfile as sf
-import torch
 from prefect import flow, get_run_logger
 
+from pipeline.codec import load as load_codec
 from pipeline.config import load_section, repo_root
-from pipeline.data.jsonl import read_jsonl, write_json
 from pipeline.orchestration.stage import StageOutputs, params_dump
-from pipeline.report.headline import write_headline
-from pipeline.valle.evaluate import SYSTEM_NAMES, distances, embed_all, fad_table, headline_rows, logmel_embedder
+from pipeline.valle.eval_report import write_eval_report
 
 SYNTH, CODEC, REPORT = "data/valle_synthesize", "models/codec_train", "reports/valle_eval"
 
 
-def spectrogram_figure(files: dict[str, Path], sr: int, out: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from pipeline.eval.audio_distance import mel_db
-
-    fig, axes = plt.subplots(len(files), 1, figsize=(9, 2.0 * len(files)), squeeze=False)
-    for ax, (name, path) in zip(axes[:, 0], files.items()):
-        wave, rate = sf.read(str(path), dtype="float32")
-        ax.imshow(mel_db(wave, rate) if len(wave) else np.zeros((80, 1)), origin="lower", aspect="auto",
-                  cmap="magma", vmin=0, vmax=1)
-        ax.set_ylabel(name, fontsize=8)
-        ax.set_xticks([])
-    axes[-1, 0].set_xlabel("time (12 ms frames), 80 mel bins, dB scaled to [0, 1]")
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=80)
-    plt.close(fig)
-
-
 @flow(name="valle_eval")
 def valle_eval() -> None:
-    from pipeline.codec import load as load_codec
-
     log = get_run_logger()
     base, p, root = load_section("base"), load_section("valle_eval"), repo_root()
-    synth = root / SYNTH
-    index = read_jsonl(synth / "index.jsonl")
-    summary = json.loads((synth / "summary.json").read_text())
     codec = load_codec(root / CODEC)
-    sr = summary["sample_rate"]
-    waves = {s: [sf.read(str(synth / "segments" / s / f"{r['id']}.flac"), dtype="float32")[0] for r in index]
-             for s in ("truth", *SYSTEM_NAMES)}
-
-    def codec_latents(w):
-        return codec.latents(torch.from_numpy(w)[None, None]).squeeze(0).double().numpy()
-
     with StageOutputs("valle_eval", [REPORT]) as out:
-        d = out[REPORT]
-        emb = embed_all(waves, {"codec": codec_latents, "logmel": logmel_embedder(sr)})
-        fads = fad_table(emb, p.n_boot, p.fad_inf_steps, p.fad_inf_min_n, base.seed)
-        dist = distances(waves, sr, p.n_boot, base.seed)
-        cols, rows = headline_rows(fads, dist)
-        samples, recs = [], []
-        for r in index:
-            if r["recording_id"] not in recs:
-                recs.append(r["recording_id"])
-        for k, rec in enumerate(recs[: p.samples]):
-            row = next(r for r in index if r["recording_id"] == rec)
-            files = {"prompt": synth / "prompts" / f"{rec}.flac"}
-            files |= {s: synth / "pieces" / s / row["piece_file"] for s in ("truth", "baseline", "valle")}
-            names = []
-            for s, src in files.items():
-                dst = d / "samples" / f"{k}_{s}.flac"
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, dst)
-                names.append(f"samples/{k}_{s}.flac")
-            samples.append({"name": f"{rec} prompted in '{row['prompt_condition']}'",
-                            "caption": f"prompt ({row['prompt_recording']}, {row['prompt_relation']}), ground "
-                                       f"truth ({row['condition']}), FluidSynth in '{row['prompt_condition']}', "
-                                       "VALL-E", "audio": names})
-            if k == 0:
-                spectrogram_figure({s: d / f"samples/{k}_{s}.flac" for s in files}, sr,
-                                   d / "plots" / "spectrograms.png")
-        metrics = {"split": summary["split"], "segments": len(index), "fad": fads, "distances": dist,
-                   "synthesis": summary}
-        write_json(d / "metrics.json", metrics)
-        text = (f"{len(index)} segments ({summary['split']} split) of {len(recs)} recordings, each "
-                "prompted by 3 s of another piece in another acoustic condition. FAD against the ground-truth "
-                "segments and against their codec reconstructions, on the codec's latents and on log-mel "
-                "frames, 95% bootstrap intervals; FAD-inf extrapolates to infinitely many frames. Chroma and "
-                "spectrogram distances are per segment against the ground truth (lower is better).")
-        caption = f"{summary['split']} split, {len(index)} segments: lower is better"
-        if summary["split"] != "test":
-            caption += " (this corpus has no held-out test recordings; synthesised from the {} split)".format(
-                summary["split"])
-        write_headline(d, {"family": "valle", "family_title": "MIDI-VALLE", "title": "Audio quality (MIDI-VALLE table)",
-                           "order": 10, "text": text,
-                           "tables": [{"caption": caption, "columns": cols, "rows": rows}],
-                           "figures": ["plots/spectrograms.png"] if samples else [], "samples": samples})
+        metrics = write_eval_report(root / SYNTH, codec, p, base.seed, out[REPORT])
         out.commit(params_dump("base", "valle_eval"), inputs=[SYNTH, CODEC], seed=base.seed,
-                   extra={"segments": len(index)})
-    log.info("valle_eval: %s", rows)
+                   extra={"segments": metrics["segments"]})
+    log.info("valle_eval: %s", metrics["table"])
 
 
 if __name__ == "__main__":

@@ -11,45 +11,28 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
+from pipeline.codec import load as load_codec
 from pipeline.config import load_section, repo_root
-from pipeline.orchestration.stage import StageOutputs, hash_path, params_dump
-from pipeline.train import checkpoint as ckpt
-from pipeline.train.job import run_training, train_config
-from pipeline.valle.train_job import ENTRY
+from pipeline.orchestration.training import train_stage
+from pipeline.valle.train_job import ENTRY, codec_facts
 
 MODEL, REPORT = "models/valle_train", "reports/valle_train"
 TOKENS, CODEC = "data/codec_tokenize", "models/codec_train"
-CKPT = "models/.ckpt/valle_train"
-
-
-def codec_facts(path) -> dict:
-    from pipeline.codec import load
-
-    codec = load(path)
-    return {"sample_rate": int(codec.sample_rate), "frame_rate": float(codec.frame_rate),
-            "n_q": int(codec.n_q), "bins": int(codec.bins)}
 
 
 @flow(name="valle_train")
 def valle_train() -> None:
     log = get_run_logger()
-    base, p, rt, root = load_section("base"), load_section("valle_train"), load_section("runtime"), repo_root()
-    codec = codec_facts(root / CODEC)
-    with StageOutputs("valle_train", [MODEL, REPORT]) as out:
-        job = {"stage": "valle_train", "tokens": str(root / TOKENS), "codec": codec,
-               "model": {"name": p.model, "overrides": dict(p.model_overrides)},
-               "init": str(root / p.init) if p.init else None, "train_stage": p.train_stage,
-               "max_frames": p.max_frames, "max_tail_s": p.max_tail_s, "batch_size": p.batch_size,
-               "train": train_config(p, base.seed, rt.device), "ckpt_dir": str(root / CKPT),
-               "model_dir": str(out[MODEL]), "report_dir": str(out[REPORT]),
-               "fingerprint": {"params": p.model_dump(mode="json"), "tokens": hash_path(root / TOKENS),
-                               "codec": codec}}
-        log.info("valle_train: model %s %s, train_stage %d, codec %s, %d steps, launcher %s x%d", p.model,
-                 dict(p.model_overrides), p.train_stage, codec, p.steps, rt.launcher, rt.nproc_per_node)
-        metrics = run_training(ENTRY, job, rt.launcher, rt.nproc_per_node)
-        out.commit(params_dump("base", "valle_train"), inputs=[TOKENS, CODEC], seed=base.seed,
-                   extra={"metrics": metrics})
-    ckpt.clear(root / CKPT)
+    p, root = load_section("valle_train"), repo_root()
+    codec = codec_facts(load_codec(root / CODEC))
+    if p.init and not (root / p.init).exists():
+        raise FileNotFoundError(f"valle_train.init: {root / p.init} does not exist")
+    log.info("valle_train: model %s %s, train_stage %d, codec %s", p.model, dict(p.model_overrides),
+             p.train_stage, codec)
+    metrics = train_stage("valle_train", ENTRY, model=MODEL, report=REPORT,
+                          inputs={"tokens": str(root / TOKENS), "codec": codec,
+                                  "init": str(root / p.init) if p.init else None},
+                          deps=[TOKENS, CODEC, *([p.init] if p.init else [])])
     log.info("valle_train: %s", metrics)
 
 

@@ -1,7 +1,7 @@
 """The Aria contrastive-embedding job: pretrained LM -> ``TransformerEMB`` by SimCSE-style finetune.
 
-``run_job(job)`` is a plain function of a JSON-able spec (like :mod:`pipeline.aria.lm`), so
-the ``aria_contrastive`` stage runs it in-process or under torchrun (``pipeline.train.job``). It
+``run_job(job)`` (like :mod:`pipeline.aria.lm`) reads ``job.p`` (aria_contrastive) and
+``job.inputs``: ``ingest`` (the ingested corpus), ``init_from`` (the LM checkpoint), ``tokenizer``.
   1. reads the pieces of the train (and val) split from the ingested MIDI (unreadable ones are
      counted and listed, never fatal unless fewer than 2 pieces remain),
   2. builds a ``TransformerEMB`` with the LM's config plus ``emb_size``, copies every trunk
@@ -13,24 +13,25 @@ the ``aria_contrastive`` stage runs it in-process or under torchrun (``pipeline.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from pipeline.data.jsonl import write_json
+from pipeline.aria.lm import train_settings
+from pipeline.data.jsonl import read_jsonl, write_json
 from pipeline.orchestration.stage import split_timings
+from pipeline.train.job import TrainJob, write_training_outputs
 from pipeline.train.job import rounded as _r
-from pipeline.train.job import write_training_outputs
+from pipeline.train.loop import TrainConfig
 
 ENTRY = "pipeline.aria.contrastive:run_job"
 
 
 def init_from_lm(lm_path: str | Path, emb_size: int, tok, seed: int):
     """A TransformerEMB whose trunk is the LM's; a new ``emb_head`` [emb_size, d]."""
-    from pipeline.aria.model import TransformerEMB, init_weights
     from pipeline.aria.checkpoints import load_checked
+    from pipeline.aria.model import TransformerEMB, init_weights
 
     lm = load_checked(lm_path, tok, head="lm")
     torch.manual_seed(seed)
@@ -43,41 +44,38 @@ def init_from_lm(lm_path: str | Path, emb_size: int, tok, seed: int):
     return model.train()
 
 
-def run_job(job: dict) -> dict | None:
+def run_job(job: TrainJob) -> dict | None:
+    from pipeline.aria.pairs import PairBatches
     from pipeline.aria.pieces import read_pieces
     from pipeline.aria.tokenizer import AbsTokenizer
     from pipeline.train import distributed as D
-    from pipeline.aria.pairs import PairBatches
     from pipeline.train.contrastive import ContrastiveObjective
-    from pipeline.train.loop import TrainConfig, train
+    from pipeline.train.loop import train
 
-    tcfg = TrainConfig(**job["train"])
-    info = D.setup(tcfg.device)
-    tok = AbsTokenizer(**job["tokenizer"]["config"])
-    rows = [json.loads(line) for line in open(Path(job["ingest"]) / "index.jsonl", encoding="utf-8") if line.strip()]
-    train_pieces, problems = read_pieces(job["ingest"], [r for r in rows if r.get("split") == "train"])
-    val_pieces, val_problems = read_pieces(job["ingest"], [r for r in rows if r.get("split") == "val"])
-    problems += val_problems
-    model = init_from_lm(job["init_from"], job["emb_size"], tok, tcfg.seed)
-    if job["max_tokens"] > model.config.max_seq_len:
-        raise ValueError(f"contrastive.max_tokens {job['max_tokens']} exceeds the pretrained model's "
-                         f"max_seq_len {model.config.max_seq_len}")
-    notes, bs, aug = tuple(job["slice_notes"]), int(job["batch_size"]), bool(job.get("augment"))
-    batches = PairBatches(train_pieces, tok, bs, notes, job["max_tokens"], seed=tcfg.seed, rank=info.rank,
-                          world_size=info.world_size, augment=aug)
-    val = None
-    if len(val_pieces) // max(info.world_size, 1) >= 2:
-        val = PairBatches(val_pieces, tok, bs, notes, job["max_tokens"], seed=tcfg.seed, rank=info.rank,
-                          world_size=info.world_size)
-    objective = ContrastiveObjective(tok.eos_id, tok.pad_id, job["temperature"])
-    result = train(model, objective, batches, tcfg, job["ckpt_dir"], resume=job.get("resume", True), val=val,
-                   fingerprint_extra=job.get("fingerprint"), dist_info=info)
-    metrics = None
-    if info.is_main:
-        data = {"train_pieces": len(train_pieces), "val_pieces": len(val_pieces), "unreadable": problems}
-        metrics = write_outputs(job, result, objective, val, data)
-    D.barrier(info)
-    D.cleanup()
+    p, tcfg, ingest = job.p, job.train_config(), job.inputs["ingest"]
+    tok = AbsTokenizer(**job.inputs["tokenizer"]["config"])
+    with D.session(job.device) as info:
+        rows = read_jsonl(Path(ingest) / "index.jsonl")
+        train_pieces, problems = read_pieces(ingest, [r for r in rows if r.get("split") == "train"])
+        val_pieces, val_problems = read_pieces(ingest, [r for r in rows if r.get("split") == "val"])
+        problems += val_problems
+        model = init_from_lm(job.inputs["init_from"], p.emb_size, tok, tcfg.seed)
+        if p.max_tokens > model.config.max_seq_len:
+            raise ValueError(f"contrastive.max_tokens {p.max_tokens} exceeds the pretrained model's "
+                             f"max_seq_len {model.config.max_seq_len}")
+        views = dict(notes=tuple(p.slice_notes), max_tokens=p.max_tokens, seed=tcfg.seed, rank=info.rank,
+                     world_size=info.world_size)
+        batches = PairBatches(train_pieces, tok, p.batch_size, **views, augment=p.augment)
+        val = None
+        if len(val_pieces) // max(info.world_size, 1) >= 2:
+            val = PairBatches(val_pieces, tok, p.batch_size, **views)
+        objective = ContrastiveObjective(tok.eos_id, tok.pad_id, p.temperature)
+        result = train(model, objective, batches, tcfg, job.ckpt_dir, resume=job.resume, val=val,
+                       fingerprint_extra=job.fingerprint, dist_info=info)
+        metrics = None
+        if info.is_main:
+            data = {"train_pieces": len(train_pieces), "val_pieces": len(val_pieces), "unreadable": problems}
+            metrics = write_outputs(job, tcfg, result, objective, val, data)
     return metrics
 
 
@@ -96,29 +94,28 @@ def pair_accuracy(model, objective, batches) -> float | None:
     return float(np.mean(accs)) if accs else None
 
 
-def write_outputs(job: dict, result, objective, val, data: dict) -> dict:
+def write_outputs(job: TrainJob, tcfg: TrainConfig, result, objective, val, data: dict) -> dict:
     from pipeline.aria.model import save
 
+    p, tokenizer = job.p, job.inputs["tokenizer"]
     model = result.model.to("cpu").eval()
-    model_dir, report_dir = Path(job["model_dir"]), Path(job["report_dir"])
-    model_dir.mkdir(parents=True, exist_ok=True)
-    tokenizer = job["tokenizer"]
-    save(model, model_dir / "model.safetensors",
+    job.model_dir.mkdir(parents=True, exist_ok=True)
+    save(model, job.model_dir / "model.safetensors",
          metadata={"tokenizer_hash": tokenizer.get("config_hash") or "", "vocab_size": str(tokenizer["vocab_size"]),
-                   "stage": "aria_contrastive", "temperature": str(job["temperature"])})
+                   "stage": job.stage, "temperature": str(p.temperature)})
     first = result.history[0]["train_loss"] if result.history else None
     extra = {"train_loss": _r(result.history[-1]["train_loss"]) if result.history else None,
              "first_train_loss": _r(first), "val_pair_acc": _r(pair_accuracy(model, objective, val)),
              "val_batch_size": val.batch_size if val is not None else None,
-             "loss_at_chance": _r(float(np.log(job["batch_size"]))),
+             "loss_at_chance": _r(float(np.log(p.batch_size))),
              "train_pieces": data["train_pieces"], "val_pieces": data["val_pieces"],
              "unreadable_pieces": len(data["unreadable"])}
-    metrics = write_training_outputs(result, report_dir, job["train"]["steps"], extra)
-    write_json(model_dir / "config.json", {
+    metrics = write_training_outputs(result, job.report_dir, tcfg.steps, extra)
+    write_json(job.model_dir / "config.json", {
         "model": model.config.to_dict(), "tokenizer": tokenizer, "tokenizer_hash": tokenizer.get("config_hash"),
-        "stage": "aria_contrastive", "init_from": job["init_from"], "temperature": job["temperature"],
-        "slice_notes": job["slice_notes"], "max_tokens": job["max_tokens"], "augment": job.get("augment"),
-        "batch_size": job["batch_size"], "train": job["train"], "metrics": split_timings(metrics)[0]})
-    write_json(model_dir / "tokenizer.json", tokenizer)
-    write_json(report_dir / "unreadable.json", data["unreadable"])
+        "stage": job.stage, "init_from": job.inputs["init_from"], "temperature": p.temperature,
+        "slice_notes": list(p.slice_notes), "max_tokens": p.max_tokens, "augment": p.augment,
+        "batch_size": p.batch_size, "train": train_settings(job, tcfg), "metrics": split_timings(metrics)[0]})
+    write_json(job.model_dir / "tokenizer.json", tokenizer)
+    write_json(job.report_dir / "unreadable.json", data["unreadable"])
     return metrics

@@ -1,30 +1,31 @@
-"""The Aria LM training job shared by the ``pretrain`` and ``finetune`` stages.
+"""The Aria LM training job shared by the ``aria_pretrain`` and ``aria_finetune`` stages.
 
-``run_job(job)`` is a plain function of a JSON-able spec, so a stage runs it in-process or under
-torchrun through ``pipeline.train.job.run_training(ENTRY, job, launcher, nproc)``; every worker
-builds the same data and model, and rank 0 writes the outputs:
+``run_job(job)`` reads ``job.p`` (the stage's params) and ``job.inputs``: ``tokenizer`` (the
+tokenizer.json dict) and either ``pack`` (the pack stage's dir: pretraining from scratch, model
+``p.model`` + ``p.model_overrides``) or ``tokens`` + ``init_from`` + ``seq_len`` (finetuning: the
+pieces whose labels match ``p.filters``, packed in memory at ``seq_len``). Every worker builds the
+same data and model; rank 0 writes:
   <model_dir>/model.safetensors   Aria key layout, config + tokenizer hash in the metadata
   <model_dir>/config.json         model config, tokenizer info, training summary
   <report_dir>/metrics.json       final val loss / perplexity, tokens/s, steps, parameters
   <report_dir>/plots/loss.csv     step, train_loss, val_loss, lr
-
-Data specs: ``{"kind": "pack", "dir": "data/pack/aria"}`` (packed rows from the pack stage) or
-``{"kind": "filter", "tokens": "data/tokens/aria", "filters": {...}, "seq_len", "mode"}``
-(pieces whose labels match every filter, packed in memory, as the generative finetune uses).
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from pipeline.train.batches import RowBatches
+from pipeline.aria.labels import label_value, matches
+from pipeline.data.guards import check_same_tokenizer
 from pipeline.data.jsonl import write_json
-from pipeline.train.job import check_same_tokenizer, write_training_outputs
+from pipeline.train.batches import RowBatches
+from pipeline.train.job import TrainJob, write_training_outputs
+from pipeline.train.loop import TrainConfig
 
 ENTRY = "pipeline.aria.lm:run_job"
 
@@ -39,17 +40,6 @@ def load_pack(pack_dir: str | Path, split: str) -> np.ndarray:
     if rows.ndim != 2 or len(rows) == 0:
         raise ValueError(f"{path}: packed rows must be a non-empty 2-D array, got shape {rows.shape}")
     return rows
-
-
-def label_value(label: dict, key: str) -> Any:
-    """A metadata field of a piece: top-level label key, else inside its ``labels`` dict."""
-    if key in label:
-        return label[key]
-    return (label.get("labels") or {}).get(key)
-
-
-def matches(label: dict, filters: dict[str, list]) -> bool:
-    return all(str(label_value(label, k)) in {str(v) for v in allowed} for k, allowed in filters.items())
 
 
 def filtered_rows(tokens_dir: str | Path, split: str, filters: dict[str, list], seq_len: int,
@@ -106,26 +96,27 @@ class AriaRows:
         return np.asarray(new + [self.pad_id] * (n - len(new)), dtype=row.dtype)
 
 
-def build_rows(data: dict, pad_id: int) -> tuple[np.ndarray, np.ndarray, dict]:
-    if data["kind"] == "pack":
-        train, val = load_pack(data["dir"], "train"), load_pack(data["dir"], "val")
+def build_rows(job: TrainJob, pad_id: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(train rows, val rows, counts): the packed rows, or the filtered pieces packed here."""
+    if "pack" in job.inputs:
+        train, val = load_pack(job.inputs["pack"], "train"), load_pack(job.inputs["pack"], "val")
         return train, val, {"train_rows": len(train), "val_rows": len(val)}
-    if data["kind"] == "filter":
-        args = (data["tokens"],)
-        kw = dict(filters=data["filters"], seq_len=data["seq_len"], pad_id=pad_id, mode=data.get("mode", "concat"))
-        train, ti = filtered_rows(*args, "train", **kw)
-        val, vi = filtered_rows(*args, "val", **kw)
-        return train, val, {"train": ti, "val": vi}
-    raise ValueError(f"unknown data kind {data['kind']!r}")
+    kw = dict(filters=dict(job.p.filters), seq_len=int(job.inputs["seq_len"]), pad_id=pad_id, mode=job.p.pack_mode)
+    train, ti = filtered_rows(job.inputs["tokens"], "train", **kw)
+    val, vi = filtered_rows(job.inputs["tokens"], "val", **kw)
+    return train, val, {"train": ti, "val": vi}
 
 
 # ----------------------------------------------------------------------------- model
-def build_model(spec: dict, vocab_size: int, seq_len: int, tokenizer_hash: str | None):
+def build_model(job: TrainJob, vocab_size: int, seq_len: int, tokenizer_hash: str | None):
+    """From ``inputs["init_from"]`` (checked against this tokenizer and context), else a fresh
+    ``ModelConfig.from_name(p.model, **p.model_overrides)`` sized to the data."""
     from pipeline.aria import model as aria
     from pipeline.aria.load import read_header
+    from pipeline.aria.model_config import ModelConfig
 
-    if spec.get("init_from"):
-        path = Path(spec["init_from"])
+    if "init_from" in job.inputs:
+        path = Path(job.inputs["init_from"])
         if not path.is_file():
             raise FileNotFoundError(f"no checkpoint to fine-tune from at {path}")
         check_same_tokenizer(read_header(path)[1].get("tokenizer_hash"), tokenizer_hash, str(path),
@@ -134,56 +125,54 @@ def build_model(spec: dict, vocab_size: int, seq_len: int, tokenizer_hash: str |
         if model.config.max_seq_len < seq_len:
             raise ValueError(f"{path} has max_seq_len {model.config.max_seq_len} < data seq_len {seq_len}")
         return model.train()
-    cfg = aria.CONFIGS[spec["name"]].replace(vocab_size=vocab_size, max_seq_len=seq_len,
-                                              **(spec.get("overrides") or {}))
+    cfg = ModelConfig.from_name(job.p.model, **job.p.model_overrides, vocab_size=vocab_size, max_seq_len=seq_len)
     return aria.build(cfg).train()
 
 
 # ----------------------------------------------------------------------------- job
-def run_job(job: dict) -> dict | None:
+def run_job(job: TrainJob) -> dict | None:
     """Train per ``job`` (see module doc); rank 0 writes the outputs and returns the metrics."""
     from pipeline.train import distributed as D
-    from pipeline.train.loop import TrainConfig, train
+    from pipeline.train.loop import train
     from pipeline.train.objectives import LMObjective
 
-    tcfg = TrainConfig(**job["train"])
-    info = D.setup(tcfg.device)
-    tokenizer = job["tokenizer"]
+    tcfg, tokenizer = job.train_config(), job.inputs["tokenizer"]
     pad_id, vocab = int(tokenizer["pad_id"]), int(tokenizer["vocab_size"])
-    train_rows, val_rows, data_info = build_rows(job["data"], pad_id)
-    seq_len = int(train_rows.shape[1])
-    torch.manual_seed(tcfg.seed)  # identical initial weights on every rank
-    model = build_model(job["model"], vocab, seq_len, tokenizer.get("config_hash"))
-    bs, dim = int(job["batch_size"]), bool(job.get("insert_dim", True))
-    batches = RowBatches(train_rows, bs, seed=tcfg.seed, rank=info.rank, world_size=info.world_size,
-                         transform=AriaRows(tokenizer["config"], pad_id, bool(job.get("augment")), dim))
-    val = RowBatches(val_rows, bs, seed=tcfg.seed, shuffle=False, rank=info.rank, world_size=info.world_size,
-                     transform=AriaRows(tokenizer["config"], pad_id, False, dim))
-    result = train(model, LMObjective(pad_id), batches, tcfg, job["ckpt_dir"], resume=job.get("resume", True),
-                   val=val, fingerprint_extra=job.get("fingerprint"), dist_info=info)
-    metrics = None
-    if info.is_main:
-        metrics = write_outputs(job, result, tokenizer, data_info)
-    D.barrier(info)
-    D.cleanup()
+    with D.session(job.device) as info:
+        train_rows, val_rows, data_info = build_rows(job, pad_id)
+        seq_len = int(train_rows.shape[1])
+        torch.manual_seed(tcfg.seed)  # identical initial weights on every rank
+        model = build_model(job, vocab, seq_len, tokenizer.get("config_hash"))
+        bs, shard = job.p.batch_size, dict(rank=info.rank, world_size=info.world_size)
+        batches = RowBatches(train_rows, bs, seed=tcfg.seed, **shard,
+                             transform=AriaRows(tokenizer["config"], pad_id, job.p.augment))
+        val = RowBatches(val_rows, bs, seed=tcfg.seed, shuffle=False, **shard,
+                         transform=AriaRows(tokenizer["config"], pad_id, False))
+        result = train(model, LMObjective(pad_id), batches, tcfg, job.ckpt_dir, resume=job.resume, val=val,
+                       fingerprint_extra=job.fingerprint, dist_info=info)
+        metrics = write_outputs(job, tcfg, result, tokenizer, data_info) if info.is_main else None
     return metrics
 
 
-def write_outputs(job: dict, result, tokenizer: dict, data_info: dict) -> dict:
+def train_settings(job: TrainJob, tcfg: TrainConfig) -> dict[str, Any]:
+    """The loop settings the stage's params chose (+ seed, device), as config.json records them."""
+    chosen = set(type(job.p).model_fields) | {"seed", "device"}
+    return {k: v for k, v in dataclasses.asdict(tcfg).items() if k in chosen}
+
+
+def write_outputs(job: TrainJob, tcfg: TrainConfig, result, tokenizer: dict, data_info: dict) -> dict:
     from pipeline.aria.model import save
 
     model = result.model.to("cpu").eval()
-    model_dir = Path(job["model_dir"])
-    model_dir.mkdir(parents=True, exist_ok=True)
+    job.model_dir.mkdir(parents=True, exist_ok=True)
     tok_hash = tokenizer.get("config_hash")
-    save(model, model_dir / "model.safetensors",
-         metadata={"tokenizer_hash": tok_hash or "", "vocab_size": str(tokenizer["vocab_size"]),
-                   "stage": job.get("stage", "")})
-    metrics = write_training_outputs(result, job["report_dir"], job["train"]["steps"])
+    save(model, job.model_dir / "model.safetensors",
+         metadata={"tokenizer_hash": tok_hash or "", "vocab_size": str(tokenizer["vocab_size"]), "stage": job.stage})
+    metrics = write_training_outputs(result, job.report_dir, tcfg.steps)
     # only what the weights determine: timings stay in reports/, so equal runs give equal bytes
-    write_json(model_dir / "config.json", {
+    write_json(job.model_dir / "config.json", {
         "model": model.config.to_dict(), "tokenizer": tokenizer, "tokenizer_hash": tok_hash,
-        "stage": job.get("stage"), "data": data_info, "train": job["train"],
+        "stage": job.stage, "data": data_info, "train": train_settings(job, tcfg),
         "metrics": {k: metrics[k] for k in ("val_loss", "val_perplexity", "tokens", "steps", "parameters")}})
-    write_json(model_dir / "tokenizer.json", tokenizer)
+    write_json(job.model_dir / "tokenizer.json", tokenizer)
     return metrics

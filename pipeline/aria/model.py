@@ -27,7 +27,6 @@ from pipeline.aria.load import TOK_EMB, CheckpointError, checked_config, save
 from pipeline.aria.model_config import CONFIGS, ModelConfig
 from pipeline.sample.kv_cache import KVCache
 
-
 # ----------------------------------------------------------------------------- rotary
 
 
@@ -247,9 +246,7 @@ def count_parameters(cfg: ModelConfig, head: str = "lm") -> int:
 
 def build(cfg: ModelConfig | str, **overrides) -> TransformerLM | TransformerEMB:
     """A freshly initialised model from a config or a ``CONFIGS`` name (emb_size -> TransformerEMB)."""
-    if isinstance(cfg, str):
-        cfg = CONFIGS[cfg]
-    cfg = cfg.replace(**overrides) if overrides else cfg
+    cfg = ModelConfig.from_name(cfg, **overrides) if isinstance(cfg, str) else cfg.replace(**overrides)
     model = TransformerEMB(cfg) if cfg.emb_size is not None else TransformerLM(cfg)
     init_weights(model)
     return model

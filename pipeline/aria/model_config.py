@@ -1,4 +1,5 @@
-"""Shape and training switches of an Aria model (``ModelConfig``) and the sizes we build (``CONFIGS``).
+"""Shape and training switches of an Aria model (``ModelConfig``) and the sizes we build (``CONFIGS``,
+read through ``ModelConfig.from_name(name, **overrides)``).
 
 Kept apart from the torch modules so the checkpoint reader (:mod:`pipeline.aria.load`) can
 build a config from a file's header without importing the model.
@@ -9,8 +10,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from pipeline.train.named_config import from_table
 
-@dataclass
+
+@dataclass(frozen=True)
 class ModelConfig:
     d_model: int
     n_heads: int
@@ -54,11 +57,17 @@ class ModelConfig:
     def replace(self, **changes) -> "ModelConfig":
         return dataclasses.replace(self, **changes)
 
+    @classmethod
+    def from_name(cls, name: str, **overrides) -> "ModelConfig":
+        """``CONFIGS[name]`` with ``overrides``; unknown names and keys fail naming the allowed ones."""
+        return from_table(CONFIGS, name, "Aria model", **overrides)
+
 
 CONFIGS: dict[str, ModelConfig] = {
-    # CPU-minutes: ~4M trunk parameters (+2 x 4.5M embedding/head at the full vocab).
+    # ours: tiny CPU default, ~4M trunk parameters (+2 x 4.5M embedding/head at the full vocab)
     "tiny": ModelConfig(d_model=256, n_heads=4, n_layers=4, max_seq_len=1024),
+    # ours: a one-GPU step between tiny and medium (head dim 64 as upstream)
     "small": ModelConfig(d_model=512, n_heads=8, n_layers=8, max_seq_len=2048),
-    # The released aria-medium shape (~660M parameters).
+    # upstream: the released aria-medium shape (EleutherAI aria, ~660M parameters)
     "medium": ModelConfig(d_model=1536, n_heads=24, n_layers=16, max_seq_len=8192),
 }

@@ -11,20 +11,22 @@ behind a scoring ``forward``), which DDP does synchronise; rank 0 writes the out
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from pathlib import Path
 
 import torch
 
+from pipeline.data.jsonl import write_json
 from pipeline.notagen.checkpoint import load, save
 from pipeline.notagen.model import logprob
 from pipeline.notagen.patchilizer import PatchifyError, patchify
+from pipeline.orchestration.stage import split_timings
 from pipeline.train import distributed as D
 from pipeline.train.dpo import DPOObjective, PolicyScores, PreferenceBatches, disable_dropout
-from pipeline.data.jsonl import write_json
-from pipeline.train.job import write_training_outputs
-from pipeline.train.loop import TrainConfig, train
+from pipeline.train.job import TrainJob, write_training_outputs
+from pipeline.train.loop import train
 
 ENTRY = "pipeline.clamp.dpo_job:run_job"
 
@@ -49,32 +51,33 @@ def items_of(texts: dict[int, str], patch_length: int, seed: int) -> tuple[dict[
     return good, bad
 
 
-def run_job(job: dict) -> dict | None:
-    tcfg = TrainConfig(**job["train"])
-    info = D.setup(tcfg.device)
-    policy = disable_dropout(load(job["policy"]).train())
-    reference = load(job["policy"])
-    rows = [json.loads(line) for line in Path(job["samples"]).read_text().splitlines() if line.strip()]
-    chosen, rejected = list(job["chosen"]), list(job["rejected"])
-    items, bad = items_of({i: rows[i]["text"] for i in chosen + rejected}, policy.config.patch_length, tcfg.seed)
-    chosen = [i for i in chosen if i in items]
-    rejected = [i for i in rejected if i in items]
-    index = sorted(items)
-    pos = {i: n for n, i in enumerate(index)}
-    batches = PreferenceBatches([items[i] for i in index], [pos[i] for i in chosen], [pos[i] for i in rejected],
-                                job["batch_size"], seed=tcfg.seed, rank=info.rank, world_size=info.world_size)
-    objective = DPOObjective(reference, notagen_logprob, beta=job["beta"], lam=job["lam"], tokens=patch_tokens)
-    result = train(PolicyScores(policy, notagen_logprob), objective, batches, tcfg, job["ckpt_dir"],
-                   resume=job.get("resume", True), val=batches, fingerprint_extra=job.get("fingerprint"), dist_info=info)
-    metrics = None
-    if info.is_main:
-        model_dir = Path(job["model_dir"])
+def run_job(job: TrainJob) -> dict | None:
+    """``job.inputs``: ``policy`` (the previous iteration's model dir), ``samples`` (its round's
+    samples.jsonl), ``chosen`` / ``rejected`` (indices into it), ``iteration``."""
+    p, tcfg, inp = job.p, job.train_config(), job.inputs
+    with D.session(job.device) as info:
+        policy = disable_dropout(load(inp["policy"]).train())
+        reference = load(inp["policy"])
+        rows = [json.loads(line) for line in Path(inp["samples"]).read_text().splitlines() if line.strip()]
+        chosen, rejected = list(inp["chosen"]), list(inp["rejected"])
+        items, bad = items_of({i: rows[i]["text"] for i in chosen + rejected}, policy.config.patch_length, tcfg.seed)
+        chosen = [i for i in chosen if i in items]
+        rejected = [i for i in rejected if i in items]
+        index = sorted(items)
+        pos = {i: n for n, i in enumerate(index)}
+        batches = PreferenceBatches([items[i] for i in index], [pos[i] for i in chosen], [pos[i] for i in rejected],
+                                    p.batch_size, seed=tcfg.seed, rank=info.rank, world_size=info.world_size)
+        objective = DPOObjective(reference, notagen_logprob, beta=p.beta, lam=p.lam, tokens=patch_tokens)
+        result = train(PolicyScores(policy, notagen_logprob), objective, batches, tcfg, job.ckpt_dir,
+                       resume=job.resume, val=batches, fingerprint_extra=job.fingerprint, dist_info=info)
+        if not info.is_main:
+            return None
+        model_dir = Path(job.model_dir)
         save(result.model.policy.to("cpu").eval(), model_dir,
-             extra_meta={"stage": "abc_dpo", "iteration": job["iteration"]})
-        extra = {"iteration": job["iteration"], "pairs": batches.n_pairs, "chosen": len(chosen),
-                 "rejected": len(rejected), "unpatchifiable": bad, "beta": job["beta"], "lambda": job["lam"]}
-        metrics = write_training_outputs(result, job["report_dir"], tcfg.steps, extra)
-        write_json(model_dir / "dpo.json", {"train": job["train"], "metrics": metrics, "policy_from": job["policy"]})
-    D.barrier(info)
-    D.cleanup()
-    return metrics
+             extra_meta={"stage": job.stage, "iteration": inp["iteration"]})
+        extra = {"iteration": inp["iteration"], "pairs": batches.n_pairs, "chosen": len(chosen),
+                 "rejected": len(rejected), "unpatchifiable": bad, "beta": p.beta, "lambda": p.lam}
+        metrics = write_training_outputs(result, job.report_dir, tcfg.steps, extra)
+        write_json(model_dir / "dpo.json", {"train": dataclasses.asdict(tcfg), "metrics": split_timings(metrics)[0],
+                                            "policy_from": inp["policy"]})  # no wall-clock: a hashed output
+        return metrics

@@ -15,10 +15,13 @@ import torch
 import torch.nn as nn
 from transformers import BertConfig, BertModel, GPT2Config, GPT2LMHeadModel, XLMRobertaConfig, XLMRobertaModel
 
+from pipeline.clamp.text import VOCAB_SIZE as TEXT_VOCAB
+from pipeline.train.named_config import from_table
+
 VOCAB = 128  # one-hot classes per character (ASCII)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ClampConfig:
     patch_size: int = 64  # characters per patch (M3: 64)
     patch_length: int = 512  # patches per segment (BERT positions)
@@ -36,6 +39,24 @@ class ClampConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_name(cls, name: str, **overrides) -> "ClampConfig":
+        """``CONFIGS[name]`` with ``overrides``; unknown names and keys fail naming the allowed ones."""
+        return from_table(CONFIGS, name, "CLaMP", **overrides)
+
+
+CONFIGS: dict[str, ClampConfig] = {
+    # ours: tiny CPU default (clamp_train's defaults), character-level text tower (pipeline/clamp/text.py)
+    "tiny": ClampConfig(patch_size=64, patch_length=128, hidden=128, layers=2, proj=128, decoder_layers=1,
+                        text_vocab=TEXT_VOCAB, text_positions=130, text_hidden=64, text_layers=1,
+                        text_intermediate=256),
+    # upstream: M3 (clamp2 config.py: patch 64 x 512 patches, 12 x 768, 3-layer char decoder), no text tower
+    "m3": ClampConfig(patch_size=64, patch_length=512, hidden=768, layers=12, proj=None, decoder_layers=3),
+    # upstream: CLaMP 2 (clamp2 config.py: the M3 encoder, feature 768; text tower xlm-roberta-base)
+    "clamp2": ClampConfig(patch_size=64, patch_length=512, hidden=768, layers=12, proj=768, text_vocab=250002,
+                          text_positions=514, text_hidden=768, text_layers=12, text_intermediate=3072),
+}
 
 
 def _heads(hidden: int) -> int:
@@ -162,17 +183,18 @@ def config_from_state(state: dict) -> tuple[str, ClampConfig]:
     pe = state[enc + "patch_embedding.weight"]
     if pe.shape[1] % VOCAB:
         raise ValueError(f"patch_embedding takes {pe.shape[1]} inputs, not a multiple of {VOCAB}")
+    text = {}
+    if "text_model.embeddings.word_embeddings.weight" in state:
+        text["text_vocab"], text["text_hidden"] = state["text_model.embeddings.word_embeddings.weight"].shape
+        text["text_positions"] = state["text_model.embeddings.position_embeddings.weight"].shape[0]
+        text["text_type_vocab"] = state["text_model.embeddings.token_type_embeddings.weight"].shape[0]
+        text["text_layers"] = _layers(state, "text_model.encoder.layer.")
+        text["text_intermediate"] = state["text_model.encoder.layer.0.intermediate.dense.weight"].shape[0]
     cfg = ClampConfig(
         patch_size=pe.shape[1] // VOCAB, hidden=pe.shape[0],
         patch_length=state[enc + "base.embeddings.position_embeddings.weight"].shape[0],
         layers=_layers(state, enc + "base.encoder.layer."),
         intermediate=state[enc + "base.encoder.layer.0.intermediate.dense.weight"].shape[0],
         proj=state["music_proj.weight"].shape[0] if "music_proj.weight" in state else None,
-        decoder_layers=_layers(state, "decoder.base.transformer.h."))
-    if "text_model.embeddings.word_embeddings.weight" in state:
-        cfg.text_vocab, cfg.text_hidden = state["text_model.embeddings.word_embeddings.weight"].shape
-        cfg.text_positions = state["text_model.embeddings.position_embeddings.weight"].shape[0]
-        cfg.text_type_vocab = state["text_model.embeddings.token_type_embeddings.weight"].shape[0]
-        cfg.text_layers = _layers(state, "text_model.encoder.layer.")
-        cfg.text_intermediate = state["text_model.encoder.layer.0.intermediate.dense.weight"].shape[0]
+        decoder_layers=_layers(state, "decoder.base.transformer.h."), **text)
     return kind, cfg

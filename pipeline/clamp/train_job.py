@@ -5,11 +5,13 @@ Phase 1 trains ``M3Model`` (encoder + char decoder) on the corpus' patches; phas
 encoder into ``ClampModel.music_model`` and trains both towers with symmetric InfoNCE. Both
 phases resume from their own checkpoint dirs. Writes ``clamp.pth`` and ``m3.pth`` in upstream's
 layout (``model`` + ``epoch`` / ``best_epoch`` / ``min_eval_loss``), which
-``pipeline.clamp.load`` and upstream's extraction script both read.
+``pipeline.clamp.load`` and upstream's extraction script both read. ``job.inputs["store"]``: the
+interleaved-ABC token store.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -20,21 +22,23 @@ from pipeline.clamp.corpus import read_split
 from pipeline.clamp.model import ClampConfig, ClampModel, M3Model
 from pipeline.clamp.objectives import ClampObjective, MaskedPatchObjective
 from pipeline.clamp.patches import drop_comment_lines, encode
-from pipeline.clamp.text import VOCAB_SIZE, metadata_lines
-from pipeline.train import distributed as D
+from pipeline.clamp.text import metadata_lines
 from pipeline.data.jsonl import write_json
 from pipeline.orchestration.stage import split_timings
-from pipeline.train.job import write_training_outputs
-from pipeline.train.loop import TrainConfig, train
+from pipeline.params.clamp import ClampTrainParams
+from pipeline.params.train import TrainParams
+from pipeline.train import distributed as D
+from pipeline.train.job import TrainJob, write_training_outputs
+from pipeline.train.loop import run_logger, train
 
 ENTRY = "pipeline.clamp.train_job:run_job"
 
 
-def model_config(m: dict) -> ClampConfig:
-    return ClampConfig(patch_size=m["patch_size"], patch_length=m["patch_length"], hidden=m["hidden"],
-                       layers=m["layers"], proj=m["proj"], decoder_layers=m["decoder_layers"],
-                       text_vocab=VOCAB_SIZE, text_positions=m["text_len"] + 2, text_hidden=m["text_hidden"],
-                       text_layers=m["text_layers"], text_intermediate=4 * m["text_hidden"])
+def model_config(p: ClampTrainParams) -> ClampConfig:
+    """The "tiny" config with every shape the section sets; the text tower's positions and width follow
+    ``text_len`` (+ BOS/EOS) and ``text_hidden`` (x 4), as xlm-roberta-base's do."""
+    shape = {f.name: getattr(p, f.name) for f in dataclasses.fields(ClampConfig) if f.name in type(p).model_fields}
+    return ClampConfig.from_name("tiny", **shape, text_positions=p.text_len + 2, text_intermediate=4 * p.text_hidden)
 
 
 def label_with_prompt(piece) -> dict:
@@ -56,36 +60,40 @@ def save_pth(model: torch.nn.Module, path: Path, steps: int, val_loss: float | N
     tmp.replace(path)
 
 
-def run_job(job: dict) -> dict | None:
-    m = job["model"]
-    cfg = model_config(m)
-    tcfg = TrainConfig(**job["train"])
-    m3cfg = TrainConfig(**{**job["train"], "steps": m["m3_steps"], "lr": m["m3_lr"],
-                           "warmup_steps": min(job["train"]["warmup_steps"], m["m3_steps"])})
-    info = D.setup(tcfg.device)
-    train_p = pieces(job["store"], "train", cfg.patch_size)
-    val_p = pieces(job["store"], "val", cfg.patch_size)
-    kw = dict(seed=tcfg.seed, rank=info.rank, world_size=info.world_size)
-    bs = int(job["batch_size"])
+def run_job(job: TrainJob) -> dict | None:
+    p, cfg = job.p, model_config(job.p)
+    tcfg = job.train_config()
+    m3cfg = job.train_config(steps=p.m3_steps, lr=p.m3_lr, warmup_steps=min(p.warmup_steps, p.m3_steps))
+    with D.session(job.device) as info:
+        train_p = pieces(job.inputs["store"], "train", cfg.patch_size)
+        val_p = pieces(job.inputs["store"], "val", cfg.patch_size)
+        kw = dict(seed=tcfg.seed, rank=info.rank, world_size=info.world_size)
+        if info.is_main:
+            run_logger().info("clamp_train: M3 %d steps (lr %g), CLaMP %d steps (lr %g), batch %d, H %d x %d layers, "
+                              "patch %d x %d", m3cfg.steps, m3cfg.lr, tcfg.steps, tcfg.lr, p.batch_size, cfg.hidden,
+                              cfg.layers, cfg.patch_size, cfg.patch_length)
 
-    torch.manual_seed(tcfg.seed)
-    m3 = M3Model(cfg)
-    masked = MaskedPatchBatches(train_p, bs, cfg.patch_length, mask_ratio=m["mask_ratio"], **kw)
-    m3_val = MaskedPatchBatches(val_p, bs, cfg.patch_length, mask_ratio=m["mask_ratio"], **kw) if val_p else None
-    m3_res = train(m3, MaskedPatchObjective(), masked, m3cfg, Path(job["ckpt_dir"]) / "m3", val=m3_val,
-                   fingerprint_extra=job.get("fingerprint"), dist_info=info)
+        torch.manual_seed(tcfg.seed)
+        m3 = M3Model(cfg)
+        masked = MaskedPatchBatches(train_p, p.batch_size, cfg.patch_length, mask_ratio=p.mask_ratio, **kw)
+        m3_val = (MaskedPatchBatches(val_p, p.batch_size, cfg.patch_length, mask_ratio=p.mask_ratio, **kw)
+                  if val_p else None)
+        m3_res = train(m3, MaskedPatchObjective(), masked, m3cfg, Path(job.ckpt_dir) / "m3", resume=job.resume,
+                       val=m3_val, fingerprint_extra=job.fingerprint, dist_info=info)
 
-    torch.manual_seed(tcfg.seed + 1)
-    clamp = ClampModel(cfg)
-    clamp.music_model.load_state_dict(m3_res.model.encoder.state_dict())
-    pairs = ClampBatches(train_p, bs, cfg.patch_length, text_len=m["text_len"], text_dropout=m["text_dropout"], **kw)
-    pair_val = (ClampBatches(val_p, bs, cfg.patch_length, text_len=m["text_len"], **kw)
-                if len(val_p) // info.world_size >= 2 else None)
-    res = train(clamp, ClampObjective(m["temperature"]), pairs, tcfg, Path(job["ckpt_dir"]) / "clamp",
-                val=pair_val, fingerprint_extra={"m3": job.get("fingerprint"), "phase": "clamp"}, dist_info=info)
-    metrics = None
-    if info.is_main:
-        model_dir, report_dir = Path(job["model_dir"]), Path(job["report_dir"])
+        torch.manual_seed(tcfg.seed + 1)
+        clamp = ClampModel(cfg)
+        clamp.music_model.load_state_dict(m3_res.model.encoder.state_dict())
+        pairs = ClampBatches(train_p, p.batch_size, cfg.patch_length, text_len=p.text_len,
+                             text_dropout=p.text_dropout, **kw)
+        pair_val = (ClampBatches(val_p, p.batch_size, cfg.patch_length, text_len=p.text_len, **kw)
+                    if len(val_p) // info.world_size >= 2 else None)
+        res = train(clamp, ClampObjective(p.temperature), pairs, tcfg, Path(job.ckpt_dir) / "clamp",
+                    resume=job.resume, val=pair_val, fingerprint_extra={"m3": job.fingerprint, "phase": "clamp"},
+                    dist_info=info)
+        if not info.is_main:
+            return None
+        model_dir, report_dir = Path(job.model_dir), Path(job.report_dir)
         model_dir.mkdir(parents=True, exist_ok=True)
         save_pth(m3_res.model, model_dir / "m3.pth", m3cfg.steps, m3_res.val_loss)
         save_pth(res.model, model_dir / "clamp.pth", tcfg.steps, res.val_loss)
@@ -95,8 +103,8 @@ def run_job(job: dict) -> dict | None:
                  "first_train_loss": first.get("train_loss"), "loss_at_chance": float(np.log(pairs.batch_size)),
                  "train_pieces": len(train_p), "val_pieces": len(val_p)}
         metrics = write_training_outputs(res, report_dir, tcfg.steps, extra)
-        write_json(model_dir / "config.json", {"model": cfg.to_dict(), "params": m, "metrics": split_timings(metrics)[0],
+        own = p.model_dump(exclude=set(TrainParams.model_fields))  # the model and data keys of the section
+        write_json(model_dir / "config.json", {"model": cfg.to_dict(), "params": own,
+                                               "metrics": split_timings(metrics)[0],
                                                "text": "metadata lines, character vocabulary (pipeline/clamp/text.py)"})
-    D.barrier(info)
-    D.cleanup()
-    return metrics
+        return metrics

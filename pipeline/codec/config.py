@@ -1,24 +1,22 @@
-"""The codec's architecture as one frozen dataclass, with named presets.
+"""The codec's architecture as one frozen dataclass; ``CodecConfig.from_name(name, **overrides)``
+over the ``CONFIGS`` table.
 
 Field names follow audiocraft's ``seanet.*`` / ``rvq.*`` config (the format MIDI-VALLE's
 Piano-Encodec was exported with); ``to_hf()`` gives the equivalent transformers
 ``EncodecConfig`` whose SEANet encoder/decoder we reuse.
-
-Presets: ``tiny`` (16 kHz, the default profile's render rate, hop 320 -> 50 frames/s,
-4 x 256 codes, dead-code threshold 0.5) and ``encodec_32khz`` (MusicGen / Piano-Encodec:
-32 kHz, hop 640 -> 50 Hz, 4 x 2048 codes, 64 filters, 128-dim latent, constant padding as in
-audiocraft).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from typing import Any
+
+from pipeline.train.named_config import from_table
 
 
 class CodecConfigError(ValueError):
-    """A codec config that our model cannot represent (or a bad preset name)."""
+    """A codec config that our model cannot represent."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +84,17 @@ class CodecConfig:
         return d
 
     @classmethod
+    def from_name(cls, name: str, **overrides: Any) -> "CodecConfig":
+        """``CONFIGS[name]`` with ``overrides`` (field names) replaced."""
+        return from_table(CONFIGS, name, "codec", **overrides)
+
+    @classmethod
+    def from_params(cls, model) -> "CodecConfig":
+        """From the ``codec_train.model`` params section: its ``preset`` plus every non-null field."""
+        return cls.from_name(model.preset, **{k: v for k, v in model.model_dump().items()
+                                              if k != "preset" and v is not None})
+
+    @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "CodecConfig":
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
@@ -109,21 +118,17 @@ class CodecConfig:
             codebook_dim=self.dimension, use_conv_shortcut=not self.true_skip)
 
 
-PRESETS: dict[str, CodecConfig] = {
-    # audiocraft expires codes whose EMA count < 2, sized for ~3,200 vectors per batch and 2,048
-    # codes; a CPU batch of 8 x 0.5 s (200 vectors) for 256 codes would reset ~95 % of the codes
-    # every step, so the tiny preset expires below 0.5 (measured: see docs/codec.md)
+CONFIGS: dict[str, CodecConfig] = {
+    # ours: tiny CPU default (16 kHz, hop 320 -> 50 frames/s, 4 x 256 codes). audiocraft expires codes
+    # whose EMA count < 2, sized for ~3,200 vectors per batch and 2,048 codes; a CPU batch of 8 x 0.5 s
+    # (200 vectors) for 256 codes would reset ~95 % of the codes every step, so tiny expires below 0.5
+    # (measured: see docs/codec.md)
     "tiny": CodecConfig(threshold_ema_dead_code=0.5),
-    # MusicGen 32 kHz / MIDI-VALLE Piano-Encodec (audiocraft defaults; the file's xp.cfg wins)
+    # audiocraft's MusicGen 32 kHz EnCodec = MIDI-VALLE's Piano-Encodec (hop 640 -> 50 Hz, 4 x 2048 codes,
+    # 64 filters, 128-dim latent, constant padding; a loaded file's xp.cfg wins)
     "encodec_32khz": CodecConfig(sample_rate=32_000, n_filters=64, dimension=128, ratios=(8, 5, 4, 4),
                                  n_q=4, bins=2048, kmeans_iters=50),
 }
 
 
-def preset(name: str, **overrides: Any) -> CodecConfig:
-    if name not in PRESETS:
-        raise CodecConfigError(f"unknown codec preset {name!r}; known: {sorted(PRESETS)}")
-    return replace(PRESETS[name], **overrides) if overrides else PRESETS[name]
-
-
-__all__ = ["CodecConfig", "CodecConfigError", "PRESETS", "preset"]
+__all__ = ["CONFIGS", "CodecConfig", "CodecConfigError"]

@@ -20,9 +20,11 @@ import re
 import torch
 
 _WN = {"weight_g": "parametrizations.weight.original0", "weight_v": "parametrizations.weight.original1"}
-_AC_CONV = re.compile(r"^(encoder|decoder)\.model\.(\d+)\.(?:conv\.conv|convtr\.convtr)\.(weight_g|weight_v|bias|weight)$")
+_AC_CONV = re.compile(r"^(encoder|decoder)\.model\.(\d+)\.(?:conv\.conv|convtr\.convtr)\."
+                      r"(weight_g|weight_v|bias|weight)$")
 _AC_NORM = re.compile(r"^(encoder|decoder)\.model\.(\d+)\.(?:conv|convtr)\.norm\.(weight|bias)$")
-_AC_BLOCK = re.compile(r"^(encoder|decoder)\.model\.(\d+)\.(block\.\d+|shortcut)\.conv\.conv\.(weight_g|weight_v|bias|weight)$")
+_AC_BLOCK = re.compile(r"^(encoder|decoder)\.model\.(\d+)\.(block\.\d+|shortcut)\.conv\.conv\."
+                       r"(weight_g|weight_v|bias|weight)$")
 _AC_LSTM = re.compile(r"^(encoder|decoder)\.model\.(\d+)\.lstm\.(\w+)$")
 _AC_VQ = re.compile(r"^quantizer\.vq\.layers\.(\d+)\._codebook\.(inited|cluster_size|embed|embed_avg)$")
 _HF_VQ = re.compile(r"^quantizer\.layers\.(\d+)\.codebook\.(inited|cluster_size|embed|embed_avg)$")

@@ -64,7 +64,8 @@ def _load_dir(path: Path, pad_mode: str | None) -> Codec:
 
     cfg_path = path / CONFIG_FILE
     if not cfg_path.is_file():
-        raise CodecCheckpointError(f"{path}: no config.json (expected our codec dir or a transformers EncodecModel dir)")
+        raise CodecCheckpointError(f"{path}: no config.json "
+                                   "(expected our codec dir or a transformers EncodecModel dir)")
     meta = json.loads(cfg_path.read_text())
     if meta.get("format") == FORMAT:
         if not (path / WEIGHTS_FILE).is_file():

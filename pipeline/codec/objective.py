@@ -15,7 +15,10 @@ from dataclasses import asdict, dataclass
 import torch
 
 from pipeline.codec.losses import (
-    MultiScaleMelLoss, discriminator_adv_loss, feature_matching_loss, generator_adv_loss,
+    MultiScaleMelLoss,
+    discriminator_adv_loss,
+    feature_matching_loss,
+    generator_adv_loss,
 )
 from pipeline.train.objectives import Loss
 

@@ -37,6 +37,16 @@ def spread(items: list, n: int | None) -> list:
     return [items[i] for i in idx]
 
 
+def pick_segments(specs: list[dict], max_segments: int | None, val_segments: int) -> tuple[list[dict], list[dict], str]:
+    """(training segments, held-out segments, the split those came from): ``max_segments`` spread over
+    the train split; ``val_segments`` from val, else test, else train (a corpus without held-out data)."""
+    train = spread([s for s in specs if s["split"] == "train"], max_segments)
+    held = [s for s in specs if s["split"] == "val"] or [s for s in specs if s["split"] == "test"]
+    source = "val" if held and held[0]["split"] == "val" else "test" if held else "train"
+    val = spread(held or train, val_segments) if val_segments else []
+    return train, val, source
+
+
 def load_segment(spec: dict) -> np.ndarray:
     """Mono float32 samples of one segment at the recording's rate."""
     import soundfile as sf

@@ -1,4 +1,5 @@
-"""One segment -> (codec codes [n_q, frames], MIDI-VALLE tokens [notes + 2, 6]) or a quarantine reason.
+"""One segment -> (codec codes [n_q, frames], MIDI-VALLE tokens [notes + 2, 6]) or a quarantine reason
+(``tokenize_one``).
 
 Checks, each a named reason in ``rejected.jsonl``: ``sample_rate`` (not the codec's),
 ``unreadable`` audio, ``short_audio`` (the file holds less than the cut says), ``silent`` (RMS
@@ -20,6 +21,8 @@ import math
 from pathlib import Path
 
 import numpy as np
+
+from pipeline.codec.segments import load_segment
 
 CLIP_LEVEL = 0.999
 
@@ -76,3 +79,27 @@ def midi_rows(path: Path, audio_seconds: float, max_mismatch_s: float) -> np.nda
         return midi_tokens(data)
     except MidiTokenError as e:
         raise SegmentRejected(e.reason if e.reason != "unreadable" else "unreadable_midi", str(e)) from None
+
+
+def tokenize_one(codec, spec: dict, p, root: Path) -> dict:
+    """``{"ok": True, "codes", "midi", "label"}`` or ``{"ok": False, "reason", "detail"}`` (with id, split,
+    condition); ``p``: the ``codec_tokenize`` params."""
+    import torch
+
+    base = {"id": spec["id"], "split": spec["split"], "condition": spec["condition"]}
+    try:
+        if spec["sample_rate"] != codec.sample_rate:
+            raise SegmentRejected("sample_rate", f"{spec['sample_rate']} Hz, the codec takes {codec.sample_rate} Hz")
+        try:
+            wave = load_segment(spec)
+        except ValueError as e:
+            raise SegmentRejected("unreadable", str(e)) from None
+        check_audio(wave, spec, p.silence_rms_db, p.max_clipped_fraction)
+        midi = midi_rows(root / spec["midi"], len(wave) / spec["sample_rate"], p.max_length_mismatch_s)
+        codes = codec.encode(torch.from_numpy(wave)[None, None])[0].numpy()
+    except SegmentRejected as e:
+        return {**base, "ok": False, "reason": e.reason, "detail": e.detail[:300]}
+    label = {k: spec.get(k) for k in ("id", "recording_id", "piece_id", "condition", "split", "start", "duration",
+                                      "midi")}
+    return {**base, "ok": True, "codes": codes, "midi": midi,
+            "label": label | {"frames": int(codes.shape[1]), "notes": int(len(midi) - 2)}}

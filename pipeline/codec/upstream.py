@@ -87,7 +87,8 @@ def config_from_xp(cfg: dict) -> CodecConfig:
     channels = int(enc.get("channels", cfg.get("channels", 1)))
     return CodecConfig(
         sample_rate=int(enc.get("sample_rate", cfg.get("sample_rate", 32_000))), channels=channels,
-        n_filters=int(e.get("n_filters", 32)), dimension=dim, ratios=tuple(int(r) for r in e.get("ratios", (8, 5, 4, 2))),
+        n_filters=int(e.get("n_filters", 32)), dimension=dim,
+        ratios=tuple(int(r) for r in e.get("ratios", (8, 5, 4, 2))),
         n_residual_layers=int(e.get("n_residual_layers", 1)), lstm=int(e.get("lstm", 2)),
         kernel_size=int(e.get("kernel_size", 7)), last_kernel_size=int(e.get("last_kernel_size", 7)),
         residual_kernel_size=int(e.get("residual_kernel_size", 3)), dilation_base=int(e.get("dilation_base", 2)),

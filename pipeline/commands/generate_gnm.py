@@ -29,10 +29,10 @@ def add_arguments(p) -> None:
 
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from pipeline.gnm.checkpoint import load
     from pipeline.gnm.decode import write_midi
-    from pipeline.gnm.events import composer_name
+    from pipeline.gnm.encode import composer_name
     from pipeline.gnm.generation import sample_pieces
-    from pipeline.gnm.load import load
     from pipeline.train.distributed import resolve_device
 
     n = 4 if args.pieces is None else args.pieces

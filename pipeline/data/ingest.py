@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Callable
 
-from pipeline.params.data import IngestLimits, SplitParams
+from pipeline.params.data import IngestLimits, IngestParams, SplitParams
+from pipeline.data.jsonl import write_json, write_jsonl
 from pipeline.data.midi import Rejected, inspect_midi, parse_midi
-from pipeline.data.sources import Candidate
+from pipeline.data.sources import Candidate, ListingProblem
 from pipeline.data.splits import assign_split
 
 LABEL_FIELDS = ("composer", "period", "genre", "collection")
+METRICS = ("pieces", "hours", "notes", "rejected", "duplicates")  # stats.json keys repeated in metrics.json
 
 
 def midi_labels(data: bytes) -> dict:
@@ -81,6 +84,45 @@ def process_candidate(c: Candidate, limits: IngestLimits, out_dir: Path | None) 
         "labels": labels,
     }
     return {"ok": True, "row": row}
+
+
+def process_candidates(cands: list[Candidate], limits: IngestLimits, out_dir: Path | None) -> list[dict]:
+    """``process_candidate`` over one shard (the ingest stage maps it as a Prefect task)."""
+    return [process_candidate(c, limits, out_dir) for c in cands]
+
+
+def judge_candidates(cands: list[Candidate], problems: list[ListingProblem], limits: IngestLimits,
+                     seed: int, split: SplitParams, out_dir: Path | None = None,
+                     process: Callable[..., list[dict]] = process_candidates,
+                     ) -> tuple[list[dict], list[dict], list[dict]]:
+    """(index, rejected, duplicates): every candidate and listing problem lands in exactly one.
+    ``process`` is ``process_candidates`` or a parallel map of it over shards."""
+    results = process(cands, limits=limits, out_dir=out_dir)
+    rows = [r["row"] for r in results if r["ok"]]
+    rejected = [vars(x) | {"id": None} for x in problems] + [r["rejection"] for r in results if not r["ok"]]
+    index, duplicates = finalize(rows, seed, split)
+    return index, rejected, duplicates
+
+
+def ingest_corpus(cands: list[Candidate], problems: list[ListingProblem], p: IngestParams, seed: int,
+                  data_dir: Path, report_dir: Path,
+                  process: Callable[..., list[dict]] = process_candidates) -> dict:
+    """Write ``data_dir`` (midi/, scores/, index/rejected/duplicates.jsonl) and ``report_dir``
+    (stats.json, summary.md, metrics.json); returns the metrics."""
+    index, rejected, duplicates = judge_candidates(cands, problems, p.limits, seed, p.split, data_dir, process)
+    for d in duplicates:  # keep only the first copy's files
+        (data_dir / "midi" / f"{d['id']}.mid").unlink(missing_ok=True)
+        for s in (data_dir / "scores").glob(f"{d['id']}.*"):
+            s.unlink()
+    write_jsonl(index, data_dir / "index.jsonl")
+    write_jsonl(rejected, data_dir / "rejected.jsonl")
+    write_jsonl(duplicates, data_dir / "duplicates.jsonl")
+    stats = summarize(index, rejected, duplicates)
+    write_json(report_dir / "stats.json", stats)
+    (report_dir / "summary.md").write_text(summary_markdown(stats))
+    metrics = {k: stats[k] for k in METRICS}
+    write_json(report_dir / "metrics.json", metrics)
+    return metrics
 
 
 def finalize(rows: list[dict], seed: int, split: SplitParams) -> tuple[list[dict], list[dict]]:

@@ -175,3 +175,17 @@ def unique_ids(cands: list[Candidate]) -> list[Candidate]:
         if n:
             c.id = f"{c.id}-{n + 1}"
     return cands
+
+
+def list_sources(sources: list[Music21Source | MidiDirSource],
+                 root: Path) -> tuple[list[Candidate], list[ListingProblem]]:
+    """Every source's candidates in params order (ids made unique) and the listing problems."""
+    cands, problems = [], []
+    for src in sources:
+        if isinstance(src, MidiDirSource):
+            found, bad = list_midi_dir(src, root)
+            cands += found
+            problems += bad
+        else:
+            cands += list_music21(src)
+    return unique_ids(cands), problems

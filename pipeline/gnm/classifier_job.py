@@ -15,13 +15,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pipeline.gnm.data import ClassifierBatches, Pieces
-from pipeline.gnm.lm_job import select
-from pipeline.gnm.load import save
+from pipeline.data.jsonl import write_json
+from pipeline.gnm.checkpoint import save
+from pipeline.gnm.data import ClassifierBatches, Pieces, select
 from pipeline.gnm.model import StyleClassifier
 from pipeline.gnm.vocab import Vocab
-from pipeline.data.jsonl import write_json
-from pipeline.train.job import write_training_outputs
+from pipeline.train.job import TrainJob, write_training_outputs
 from pipeline.train.objectives import Loss
 
 ENTRY = "pipeline.gnm.classifier_job:run_job"
@@ -44,37 +43,36 @@ class ClassifierObjective:
         return batch[0].to(device, dtype=torch.long), batch[1].to(device, dtype=torch.long)
 
 
-def run_job(job: dict) -> dict | None:
+def run_job(job: TrainJob) -> dict | None:
     from pipeline.train import distributed as D
-    from pipeline.train.loop import TrainConfig, train
+    from pipeline.train.loop import train
 
-    tcfg = TrainConfig(**(job["train"] | {"betas": (0.9, 0.999), "eps": 1e-8}))
-    info = D.setup(tcfg.device)
-    vocab = Vocab.load(job["tokens"])
-    classes = list(job["composers"])
-    train_p = select(job["tokens"], "train", vocab, "mastery", "", classes)
-    val_p = select(job["tokens"], "val", vocab, "mastery", "", classes)
-    torch.manual_seed(tcfg.seed)
-    m = job["model"]
-    model = StyleClassifier(len(vocab), len(classes), m["d_model"], m["n_heads"], m["n_layers"], m["d_ff"],
-                            m["dropout"])
-    seq, bs = int(job["seq_len"]), int(job["batch_size"])
-    kw = {"seed": tcfg.seed, "rank": info.rank, "world_size": info.world_size}
-    batches = ClassifierBatches(train_p, vocab, classes, bs, seq, augment=job["augment"], **kw)
-    val = ClassifierBatches(val_p, vocab, classes, bs, seq, augment=False, **kw)
-    result = train(model, ClassifierObjective(), batches, tcfg, job["ckpt_dir"], resume=job.get("resume", True),
-                   val=val, fingerprint_extra=job.get("fingerprint"), dist_info=info)
-    metrics = None
-    if info.is_main:
-        model = result.model.to("cpu").eval()
-        held = heldout_confusion(model, val_p, vocab, classes, seq, job.get("eval_windows", 4), tcfg.seed)
-        save(model, job["model_dir"], vocab, classes=classes, seq_len=seq, stage=job.get("stage"))
-        metrics = write_training_outputs(result, job["report_dir"], tcfg.steps, extra={
-            "classes": classes, "heldout_accuracy": held["accuracy"], "heldout_pieces": len(val_p.ids),
-            "train_pieces": len(train_p.ids)})
-        write_json(Path(job["report_dir"]) / "heldout.json", held)
-    D.barrier(info)
-    D.cleanup()
+    p, tokens, classes = job.p, job.inputs["tokens"], list(job.inputs["composers"])
+    with D.session(job.device) as info:
+        vocab = Vocab.load(tokens)
+        train_p = select(tokens, "train", vocab, "mastery", "", classes)
+        val_p = select(tokens, "val", vocab, "mastery", "", classes)
+        torch.manual_seed(job.seed)
+        model = StyleClassifier(len(vocab), len(classes), p.d_model, p.n_heads, p.n_layers, p.d_ff, p.dropout)
+        kw = {"seed": job.seed, "rank": info.rank, "world_size": info.world_size}
+        batches = ClassifierBatches(train_p, vocab, classes, p.batch_size, p.seq_len, augment=p.augment, **kw)
+        val = ClassifierBatches(val_p, vocab, classes, p.batch_size, p.seq_len, augment=False, **kw)
+        result = train(model, ClassifierObjective(), batches, job.train_config(), job.ckpt_dir, resume=job.resume,
+                       val=val, fingerprint_extra=job.fingerprint | {"inputs": job.inputs}, dist_info=info)
+        metrics = write_outputs(job, result, vocab, classes, train_p, val_p) if info.is_main else None
+    return metrics
+
+
+def write_outputs(job: TrainJob, result, vocab: Vocab, classes: list[str], train_p: Pieces, val_p: Pieces) -> dict:
+    """Rank 0: the model directory, metrics.json (+ the held-out accuracy), heldout.json, the loss curve."""
+    p = job.p
+    model = result.model.to("cpu").eval()
+    held = heldout_confusion(model, val_p, vocab, classes, p.seq_len, p.eval_windows, job.seed)
+    save(model, job.model_dir, vocab, classes=classes, seq_len=p.seq_len, stage=job.stage)
+    metrics = write_training_outputs(result, job.report_dir, p.steps, extra={
+        "classes": classes, "heldout_accuracy": held["accuracy"], "heldout_pieces": len(val_p.ids),
+        "train_pieces": len(train_p.ids)})
+    write_json(Path(job.report_dir) / "heldout.json", held)
     return metrics
 
 

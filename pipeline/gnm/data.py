@@ -17,10 +17,12 @@ its items are those of one process's batch ``i`` with batch size ``world_size * 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from pipeline.data.token_store import TokenStore
 from pipeline.gnm.vocab import Vocab
 
 
@@ -158,3 +160,27 @@ class ClassifierBatches(WindowBatches):
             part = mine[s:s + self.batch_size]
             rows = np.stack([self._row(j, None) for j in part])
             yield torch.from_numpy(rows[:, 1:]), torch.tensor([self._label(j) for j in part])
+
+
+def select(tokens_dir: str | Path, split: str, vocab: Vocab, mode: str, category: str,
+           composers: list[str]) -> Pieces:
+    """A split's pieces for ``mode``: every piece by its ``category`` (generality), or the pieces of
+    ``composers`` with their composer token (mastery, scratch, the style classifier)."""
+    store = TokenStore(Path(tokens_dir) / split)
+    pieces, cats, comps = [], [], []
+    for i, lab in enumerate(store.labels):
+        if mode == "generality":
+            pieces.append(store.piece(i))
+            cats.append(str(lab.get("category", lab.get(category))))
+        elif lab.get("gnm_composer") in composers:
+            pieces.append(store.piece(i))
+            cats.append(lab["gnm_composer"])
+            comps.append(vocab.composer_id(lab["gnm_composer"]))
+    if mode != "generality":
+        empty = [c for c in composers if c not in cats]
+        if empty:
+            raise EmptyCategoryError(f"{split} split has no piece of mastery composer(s) {empty} "
+                                     f"(gnm_tokenize.composers; check the ingest caps)")
+    if not pieces:
+        raise EmptyCategoryError(f"{split} split of {tokens_dir} has no pieces for {mode}")
+    return Pieces(pieces, cats, vocab, comps if mode != "generality" else None)

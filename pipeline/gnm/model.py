@@ -13,39 +13,53 @@ A KV cache (pipeline.sample.kv_cache) makes single-token decoding O(T) per step.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from pipeline.sample.kv_cache import KVCache
+from pipeline.train.named_config import from_table
 
 
-@dataclass
+@dataclass(frozen=True)
 class GnmConfig:
-    vocab_size: int
-    d_model: int = 512
-    n_heads: int = 8
-    n_layers: int = 12
-    d_ff: int = 2048
-    d_word_embed: int = 512
+    vocab_size: int  # PAD included
+    d_model: int
+    n_heads: int
+    n_layers: int
+    d_ff: int
+    d_word_embed: int
     dropout: float = 0.1
-    adapter_positions: tuple[int, ...] = field(default_factory=tuple)
+    adapter_positions: tuple[int, ...] = ()  # style adapters after these layers (mastery only)
     max_seq_len: int = 2400  # upstream tgt_len; the sinusoid itself has no limit
 
     def __post_init__(self) -> None:
-        self.adapter_positions = tuple(int(p) for p in self.adapter_positions)
+        object.__setattr__(self, "adapter_positions", tuple(int(p) for p in self.adapter_positions))
         bad = [p for p in self.adapter_positions if not 0 <= p < self.n_layers]
         if bad:
             raise ValueError(f"adapter positions {bad} must be < n_layers={self.n_layers}")
         if self.d_model % self.n_heads or self.d_model % 2:
             raise ValueError(f"d_model {self.d_model} must be even and divisible by n_heads {self.n_heads}")
 
+    @classmethod
+    def from_name(cls, name: str, **overrides) -> "GnmConfig":
+        return from_table(CONFIGS, name, "GnM", **overrides)
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["adapter_positions"] = list(self.adapter_positions)
         return d
+
+
+CONFIGS: dict[str, GnmConfig] = {
+    # upstream's generality decoder (GnM repo: 12 x 512, 8 heads, d_ff 2048, 251-token dictionary,
+    # tgt_len 2400); its mastery model adds adapters after layers 1, 3, 5, 7, 9 (about 46M parameters)
+    "generality": GnmConfig(vocab_size=251, d_model=512, n_heads=8, n_layers=12, d_ff=2048, d_word_embed=512),
+    # ours: tiny CPU default (the defaults of params gnm_pretrain.model); the vocabulary is the built one
+    "tiny": GnmConfig(vocab_size=251, d_model=128, n_heads=4, n_layers=4, d_ff=512, d_word_embed=128),
+}
 
 
 class WordEmbedding(nn.Module):

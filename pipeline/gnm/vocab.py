@@ -165,7 +165,7 @@ class Vocab:
         return [t[len("Composer_"):] for t in self.tokens if t.startswith("Composer_")]
 
     def composer_id(self, composer: str | None) -> int:
-        from pipeline.gnm.events import composer_name
+        from pipeline.gnm.encode import composer_name
 
         tok = f"Composer_{composer_name(composer)}"
         if tok not in self.ids:

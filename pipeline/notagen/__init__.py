@@ -14,30 +14,22 @@ dependency check sees the code they run.
 
 from __future__ import annotations
 
+import importlib
+
+# entry point -> the submodule defining it; no entry point is named like a submodule, so reading one
+# twice gives the same object (tests/unit/test_notagen_entry_points.py)
+_EXPORTS = {
+    **dict.fromkeys(("load", "save", "save_upstream", "NotaGenCheckpointError", "PatchSizeMismatch"), "checkpoint"),
+    **dict.fromkeys(("patchify", "unpatchify", "PatchifyError"), "patchilizer"),
+    **dict.fromkeys(("logprob", "NotaGenModel", "NotaGenConfig", "CONFIGS", "pad_batch"), "model"),
+    **dict.fromkeys(("generate", "Generated"), "generation"),
+    "generate_batch": "batch_generation",
+    **dict.fromkeys(("restore_rests", "reduce_rests"), "rests"),
+}
+__all__ = sorted(_EXPORTS)
+
 
 def __getattr__(name: str):
-    if name in ("load", "save", "save_upstream", "NotaGenCheckpointError", "PatchSizeMismatch"):
-        from pipeline.notagen import checkpoint
-
-        return getattr(checkpoint, name)
-    if name in ("patchify", "unpatchify", "PatchifyError"):
-        from pipeline.notagen import patchilizer
-
-        return getattr(patchilizer, name)
-    if name in ("logprob", "NotaGenModel", "NotaGenConfig", "NAMED_CONFIGS", "pad_batch"):
-        from pipeline.notagen import model
-
-        return getattr(model, name)
-    if name in ("generate", "Generated"):
-        from pipeline.notagen import generation
-
-        return getattr(generation, name)
-    if name == "generate_batch":
-        from pipeline.notagen import batch_generation
-
-        return batch_generation.generate_batch
-    if name in ("restore_rests", "reduce_rests"):
-        from pipeline.notagen import rests
-
-        return getattr(rests, name)
-    raise AttributeError(f"module 'pipeline.notagen' has no attribute {name!r}")
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'pipeline.notagen' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"pipeline.notagen.{_EXPORTS[name]}"), name)

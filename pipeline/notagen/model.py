@@ -22,6 +22,7 @@ from transformers import GPT2Config, GPT2LMHeadModel, GPT2Model
 from transformers.utils import logging as hf_logging
 
 from pipeline.notagen.patchilizer import PAD_ID, PATCH_SIZE, VOCAB
+from pipeline.train.named_config import from_table
 
 hf_logging.set_verbosity_error()  # shape-only configs: silence the bos/eos id warnings
 
@@ -46,12 +47,20 @@ class NotaGenConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_name(cls, name: str, **overrides) -> "NotaGenConfig":
+        """``CONFIGS[name]`` with ``overrides``; unknown names and keys fail naming the allowed ones."""
+        return from_table(CONFIGS, name, "NotaGen", **overrides)
 
-# Upstream's released shapes (seed-systems 4.2; spec section 1).
-NAMED_CONFIGS = {
+
+CONFIGS: dict[str, NotaGenConfig] = {
+    # ours: tiny CPU default
     "tiny": NotaGenConfig(),
+    # upstream: NotaGen-small, 110M (NotaGen README / seed-systems 4.2)
     "small": NotaGenConfig(hidden=768, patch_layers=12, char_layers=3, patch_length=2048),
+    # upstream: NotaGen-medium, 244M (NotaGen README / seed-systems 4.2)
     "medium": NotaGenConfig(hidden=1024, patch_layers=16, char_layers=3, patch_length=2048),
+    # upstream: NotaGen-large, 516M (NotaGen README / seed-systems 4.2)
     "large": NotaGenConfig(hidden=1280, patch_layers=20, char_layers=6, patch_length=1024),
 }
 

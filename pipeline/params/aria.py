@@ -28,8 +28,9 @@ class AriaTokenizeParams(Section):
     prefix_metadata: list[Literal["composer", "form", "genre"]] = ["composer"]  # index fields -> prefix tokens
 
 
-ARIA_MODEL_KEYS = ("d_model", "n_heads", "n_layers", "ff_mult", "dropout", "rope_base", "grad_checkpoint")
-
+# ModelConfig fields a user may override (vocab_size and max_seq_len come from the data, emb_size from
+# aria_contrastive); tests/unit/test_aria_model_config.py keeps the two lists equal
+AriaModelKey = Literal["d_model", "n_heads", "n_layers", "ff_mult", "dropout", "rope_base", "grad_checkpoint"]
 
 
 class LMTrainParams(TrainParams):
@@ -39,17 +40,8 @@ class LMTrainParams(TrainParams):
 
 
 class AriaPretrainParams(LMTrainParams):
-    model: Literal["tiny", "small", "medium"] = "tiny"  # pipeline/aria/model.py CONFIGS
-    model_overrides: dict[str, int | float | bool] = {}  # e.g. {d_model: 128, n_layers: 2}
-
-    @field_validator("model_overrides")
-    @classmethod
-    def _overrides(cls, v: dict) -> dict:
-        bad = sorted(set(v) - set(ARIA_MODEL_KEYS))
-        if bad:
-            raise ValueError(f"unknown model keys {bad}; allowed: {list(ARIA_MODEL_KEYS)} "
-                             "(vocab_size and max_seq_len come from the data)")
-        return v
+    model: Literal["tiny", "small", "medium"] = "tiny"  # pipeline/aria/model_config.py CONFIGS
+    model_overrides: dict[AriaModelKey, int | float | bool] = {}  # e.g. {d_model: 128, n_layers: 2}
 
 
 class AriaFinetuneParams(LMTrainParams):
@@ -83,7 +75,7 @@ class AriaGenerateParams(Section):
 
 # ---------------------------------------------------------------- Aria embeddings: contrastive / embed / linear_probe
 class AriaContrastiveParams(TrainParams):
-    """SimCSE-style finetune of the pretrained LM into TransformerEMB (stages/aria_contrastive.py).
+    """SimCSE-style finetune of the pretrained LM into TransformerEMB (pipeline/aria/contrastive.py).
     Upstream: lr 1e-5, 1000 warm-up steps, slices of 100-650 notes, <= 2048 tokens, temperature 0.1/0.5."""
 
     steps: int = Field(1000, ge=1)
@@ -110,7 +102,7 @@ class AriaContrastiveParams(TrainParams):
 
 
 class AriaEmbedParams(Section):
-    """Global embeddings per piece (stages/aria_embed.py): 300-note chunks averaged, as upstream."""
+    """Global embeddings per piece (pipeline/aria/embed.py): 300-note chunks averaged, as upstream."""
 
     chunk_notes: int = Field(300, ge=1)
     max_tokens: int = Field(2048, ge=2)  # per chunk, <E> included; capped at the model's max_seq_len
@@ -124,7 +116,7 @@ class AriaEmbedParams(Section):
 
 
 class AriaProbeParams(Section):
-    """Linear probes on the embeddings (stages/aria_probe.py, pipeline/eval/linear_probe.py)."""
+    """Linear probes on the embeddings (pipeline/aria/probe.py, pipeline/eval/linear_probe.py)."""
 
     tasks: list[str] = Field(["composer", "period", "genre"], min_length=1)  # label columns
     min_class_count: int = Field(5, ge=2)  # k: classes with fewer pieces are dropped (and reported)

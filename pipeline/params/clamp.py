@@ -3,7 +3,7 @@ abc_score_table."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -50,6 +50,12 @@ class AbcDpoParams(TrainParams):
     lam: float = Field(10.0, ge=0)  # DPO-Positive lambda
     reference_pieces: int | None = Field(None, ge=2)  # cap on fine-tune pieces scored against
     on_empty: Literal["stop", "keep_policy"] = "stop"  # empty preference set: fail, or carry the policy
+
+    # What a round's samples depend on; every other key but ``iterations`` is its DPO run's, so a new
+    # lr rebuilds the DPO models but keeps the samples of round 0 (pipeline/clamp/dpo_rounds.py)
+    SAMPLING: ClassVar[frozenset[str]] = frozenset({
+        "prompts", "prompt_list", "samples_per_prompt", "top_k", "top_p", "sample_temperature", "max_chars",
+        "max_seconds", "reference_pieces"})
 
 
 class AbcScoreTableParams(Section):

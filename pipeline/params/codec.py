@@ -36,7 +36,8 @@ class CodecTrainParams(TrainParams):
     """Adversarial codec training (pipeline/train/adversarial.py) on segment audio."""
 
     model: CodecModelParams = CodecModelParams()
-    init_from: str | None = None  # a local codec to fine-tune: ours, a transformers EncodecModel dir, an audiocraft .bin
+    # a local codec to fine-tune: ours, a transformers EncodecModel dir, an audiocraft .bin
+    init_from: str | None = None
     conditions: list[str] | None = None  # acoustic conditions to train on (null = every segment)
     max_segments: int | None = Field(None, ge=1)  # cap on training segments loaded (spread over the list)
     val_segments: int = Field(8, ge=0)
@@ -51,7 +52,8 @@ class CodecTrainParams(TrainParams):
     disc_n_ffts: list[int] = [512, 1024, 256]
     mel_n_ffts: list[int] = [256, 512, 1024]
     n_mels: int = Field(64, ge=8)
-    mel_floor_db: float | None = Field(None, gt=0)  # log-mel floor this many dB below each crop's peak; null = 1e-5 (audiocraft)
+    # log-mel floor this many dB below each crop's peak; null = 1e-5 (audiocraft)
+    mel_floor_db: float | None = Field(None, gt=0)
     mel_log_loss: Literal["l2", "l1"] = "l2"  # distance on log-mel (audiocraft: l2)
     mel_after_warmup: bool = False  # mel term off during the unquantized vq_warmup steps
     weight_decay: float = Field(0.0, ge=0)

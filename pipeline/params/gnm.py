@@ -25,7 +25,7 @@ class TokenizeRemiParams(Section):
 
 
 class GnmTokenizeParams(Section):
-    """GnM events (pipeline/gnm/events.py) + the vocabulary artifact; or miditok REMI."""
+    """GnM events (pipeline/gnm/encode.py) + the vocabulary artifact; or miditok REMI."""
 
     tokenizer: Literal["gnm", "miditok"] = "gnm"
     composers: list[str] = ["bach", "mozart", "beethoven", "haydn"]  # the mastery composers

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.orchestration.stage import ENVIRONMENT, split_timings
 from pipeline.report.headline import FILENAME as HEADLINE, Headline, parse_headline
 
 IMAGE = {".png", ".jpg", ".jpeg", ".svg", ".gif", ".webp"}
@@ -188,7 +189,8 @@ def scan_stage(stage_dir: Path, name: str | None = None, owner: str | None = Non
     media: list[str] = []
     index: dict[str, Any] = {}
     files = sorted(p for p in stage_dir.rglob("*") if p.is_file()
-                   and not any(part.startswith(".") for part in p.relative_to(stage_dir).parts))
+                   and not any(part.startswith(".") for part in p.relative_to(stage_dir).parts)
+                   and p != stage_dir / ENVIRONMENT)  # the machine and its timings: never in the (hashed) site
     for f in files:
         rel = f.relative_to(stage_dir).as_posix()
         suffix = f.suffix.lower()
@@ -206,11 +208,11 @@ def scan_stage(stage_dir: Path, name: str | None = None, owner: str | None = Non
                     index[rel] = data
                     meta = {k: v for k, v in data.items() if not isinstance(v, list)} if isinstance(data, dict) else {}
                     if meta:  # e.g. the model and sampling settings next to the sample list
-                        rep.metrics.append((rel, meta))
+                        rep.metrics.append((rel, split_timings(meta)[0]))
                 elif (curve := _plot_json(rel, data)) is not None:
                     rep.curves.append(curve)
-                else:
-                    rep.metrics.append((rel, data))
+                else:  # run speed differs run to run: kept out of the (hashed) site
+                    rep.metrics.append((rel, split_timings(data)[0]))
             elif suffix in (".csv", ".tsv"):
                 header, rows = read_csv(f)
                 records = [dict(zip(header, r)) for r in rows]

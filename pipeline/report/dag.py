@@ -44,10 +44,12 @@ def _params(items) -> list[str]:
     return out
 
 
+def _read(dvc_yaml: Path) -> dict:
+    return (yaml.safe_load(dvc_yaml.read_text()) or {}) if dvc_yaml.exists() else {}
+
+
 def load_stages(dvc_yaml: Path) -> list[Stage]:
-    if not dvc_yaml.exists():
-        return []
-    raw = yaml.safe_load(dvc_yaml.read_text()) or {}
+    raw = _read(dvc_yaml)
     stages = []
     for name, spec in (raw.get("stages") or {}).items():
         spec = spec or {}
@@ -62,10 +64,7 @@ def load_stages(dvc_yaml: Path) -> list[Stage]:
 
 def declared_metrics(dvc_yaml: Path) -> list[str]:
     """The top-level ``metrics:`` files of dvc.yaml (what ``dvc metrics show`` reads)."""
-    if not dvc_yaml.exists():
-        return []
-    raw = yaml.safe_load(dvc_yaml.read_text()) or {}
-    return _paths(raw.get("metrics"))
+    return _paths(_read(dvc_yaml).get("metrics"))
 
 
 def _inside(path: str, out: str) -> bool:
@@ -115,6 +114,11 @@ def report_outs(stages: list[Stage], skip: tuple[str, ...] = ("reports/site",)) 
             if o.startswith("reports/") and not any(_inside(o, k) for k in skip):
                 found.append((o, name))
     return found
+
+
+def present_report_outs(root: Path) -> list[str]:
+    """The report dirs of the repo's dvc.yaml that exist (the report stage's inputs)."""
+    return [o for o, _ in report_outs(load_stages(root / "dvc.yaml")) if (root / o).exists()]
 
 
 def svg(stages: list[Stage], links: dict[str, str] | None = None, box_w: int = 150, box_h: int = 28,

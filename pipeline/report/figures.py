@@ -21,6 +21,14 @@ def _plt():
     return plt
 
 
+def _save(plt, fig, dest: Path, dpi: int) -> Path:
+    fig.tight_layout()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(dest, dpi=dpi, metadata=PNG_META)
+    plt.close(fig)
+    return dest
+
+
 def _groups(names: list[str]) -> list[list[str]]:
     """Losses share one axes (train vs val), so do accuracies, perplexities and series with the
     same last word (``train_pos_cos`` and ``train_neg_cos``); the rest gets one axes each."""
@@ -53,11 +61,7 @@ def plot_curve(curve: Curve, dest: Path, title: str) -> Path:
                 max(curve.series[n][1]) / max(min(curve.series[n][1]), 1e-12) > 50 for n in names):
             ax.set_yscale("log")
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(dest, dpi=90, metadata=PNG_META)
-    plt.close(fig)
-    return dest
+    return _save(plt, fig, dest, dpi=90)
 
 
 def plot_piano_roll(midi_path: Path, dest: Path, title: str, max_seconds: float = 60.0) -> Path | None:
@@ -82,8 +86,4 @@ def plot_piano_roll(midi_path: Path, dest: Path, title: str, max_seconds: float 
     ax.set_xlabel("seconds")
     ax.set_ylabel("pitch")
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(dest, dpi=80, metadata=PNG_META)
-    plt.close(fig)
-    return dest
+    return _save(plt, fig, dest, dpi=80)

@@ -8,9 +8,9 @@ All links are relative, so the folder opens from ``file://`` and can be copied a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.params.report import ReportParams
 from pipeline.report import dag
 from pipeline.report.assets import Assets
 from pipeline.report.collect import scan_reports
@@ -19,27 +19,20 @@ from pipeline.report.results import index_html
 from pipeline.report.stages_page import stages_html
 
 
-@dataclass(frozen=True)
-class SiteOptions:
-    title: str = "ostinato report"
-    max_samples: int = 8
-    max_table_rows: int = 60
-
-
-def build_site(root: Path, site: Path, opts: SiteOptions | None = None) -> dict:
+def build_site(root: Path, site: Path, p: ReportParams | None = None) -> dict:
     """Write the report for the repo at ``root`` into ``site`` (created); returns counts."""
-    opts = opts or SiteOptions()
+    p = p or ReportParams()
     root, site = Path(root), Path(site)
     site.mkdir(parents=True, exist_ok=True)
     stages = dag.load_stages(root / "dvc.yaml")
     reports = scan_reports(root / "reports", dag.report_outs(stages))
     families = group_families(reports, stages)
     assets = Assets(site)
-    index = index_html(assets, opts.title, families, dag.declared_metrics(root / "dvc.yaml"), len(stages),
-                       opts.max_samples, opts.max_table_rows)
+    index = index_html(assets, p.title, families, dag.declared_metrics(root / "dvc.yaml"), len(stages),
+                       p.max_samples, p.max_table_rows)
     (site / "index.html").write_text(index)
-    (site / "stages.html").write_text(stages_html(assets, opts.title, stages, reports, opts.max_samples,
-                                                  opts.max_table_rows))
+    (site / "stages.html").write_text(stages_html(assets, p.title, stages, reports, p.max_samples,
+                                                  p.max_table_rows))
     return {"stages": len(stages), "report_dirs": len(reports), "families": len(families),
             "headlines": sum(r.headline is not None for r in reports),
             **{k: assets.counts[k] for k in ("images", "curves", "samples", "audio")}}

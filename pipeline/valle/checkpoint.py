@@ -19,8 +19,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from pipeline.valle.model import Valle, ValleConfig
 from pipeline.train.checkpoint import canonical_safetensors
+from pipeline.valle.model import Valle, ValleConfig
 
 FORMAT = "ostinato-valle"
 UPSTREAM_CODEC = {"sample_rate": 32000, "frame_rate": 50}

@@ -7,10 +7,12 @@ released weights load strictly (``pipeline.valle.load``). Code layout is [B, T, 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
+from pipeline.train.named_config import from_table
 from pipeline.valle.layers import Decoder, SinePositional, TokenEmbedding
 from pipeline.valle.midi_tokens import FIELDS, MODEL_VOCAB
 
@@ -35,10 +37,17 @@ class ValleConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_name(cls, name: str, **overrides: Any) -> "ValleConfig":
+        """``CONFIGS[name]`` with ``overrides`` (field names) replaced."""
+        return from_table(CONFIGS, name, "VALL-E", **overrides)
 
-CONFIGS = {
+
+CONFIGS: dict[str, ValleConfig] = {
+    # ours: tiny CPU default; attention-weight dropout 0 lets CPU use fused attention
     "tiny": ValleConfig(attn_dropout=0.0),
-    "midi-valle": ValleConfig(d_model=1024, nhead=16, n_layers=12),  # the released 12 x 1024 model
+    # MIDI-VALLE's released checkpoint (lifeiteng/vall-e layout): 12 layers x 1024, 16 heads
+    "midi-valle": ValleConfig(d_model=1024, nhead=16, n_layers=12),
 }
 
 
@@ -174,8 +183,4 @@ class Valle(nn.Module):
 
 
 def build(cfg: ValleConfig | str = "tiny") -> Valle:
-    if isinstance(cfg, str):
-        if cfg not in CONFIGS:
-            raise KeyError(f"unknown VALL-E config {cfg!r}; known: {sorted(CONFIGS)}")
-        cfg = CONFIGS[cfg]
-    return Valle(cfg)
+    return Valle(ValleConfig.from_name(cfg) if isinstance(cfg, str) else cfg)

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from pipeline.valle.checkpoint import check_codec
 from pipeline.valle.data import TICKS_PER_SECOND
 from pipeline.valle.infer import synthesize_codes
-from pipeline.valle.checkpoint import check_codec
 from pipeline.valle.midi_tokens import midi_notes, notes_to_tokens
 
 Note = tuple[int, int, int, int]  # (onset tick, duration ticks, pitch, velocity) at 96 tpq, 120 bpm

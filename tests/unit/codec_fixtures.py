@@ -69,7 +69,8 @@ def audiocraft_state(nf: int = 2, D: int = 8, bins: int = 2048, n_q: int = 4, se
     def conv(prefix: str, cin: int, cout: int, k: int, transposed: bool = False) -> None:
         shape = (cin, cout, k) if transposed else (cout, cin, k)
         v = torch.randn(shape, generator=g) / math.sqrt(cin * k)
-        sd[f"{prefix}.weight_g"] = v.norm(dim=(1, 2), keepdim=True) * (0.8 + 0.4 * torch.rand(shape[0], 1, 1, generator=g))
+        scale = 0.8 + 0.4 * torch.rand(shape[0], 1, 1, generator=g)
+        sd[f"{prefix}.weight_g"] = v.norm(dim=(1, 2), keepdim=True) * scale
         sd[f"{prefix}.weight_v"] = v
         sd[f"{prefix}.bias"] = 0.01 * torch.randn(cout, generator=g)
 

@@ -108,17 +108,19 @@ def test_alignment_text_of_complete_and_capped_pieces():
 def test_one_dpo_iteration_on_notagen(tmp_path, policy):
     from pipeline.clamp.dpo_job import run_job
     from pipeline.notagen.checkpoint import load, save
+    from pipeline.params.clamp import AbcDpoParams
+    from pipeline.train.job import TrainJob
 
     save(policy, tmp_path / "policy")
     texts = [PIECE, PIECE.replace("d2 fe dc BA", "B2 AG FG A2"), PIECE.replace("B2 A2 G4", "c2 B2 A4"),
              PIECE.replace("G8|]", "G4 G4|]")]
     (tmp_path / "samples.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
-    job = {"policy": str(tmp_path / "policy"), "samples": str(tmp_path / "samples.jsonl"), "iteration": 1,
-           "chosen": [0, 1], "rejected": [2, 3], "beta": 0.1, "lam": 10.0, "batch_size": 2,
-           "train": dict(steps=6, lr=3e-3, warmup_steps=0, final_lr_frac=1.0, weight_decay=0.0, eval_every=3,
-                         checkpoint_every=3, progress=False, device="cpu", seed=1),
-           "ckpt_dir": str(tmp_path / "ckpt"), "model_dir": str(tmp_path / "iter_1"),
-           "report_dir": str(tmp_path / "iter_1" / "report")}
+    p = AbcDpoParams(beta=0.1, lam=10.0, batch_size=2, steps=6, lr=3e-3, warmup_steps=0, final_lr_frac=1.0,
+                     weight_decay=0.0, eval_every=3, checkpoint_every=3)
+    job = TrainJob(stage="abc_dpo", p=p, seed=1, device="cpu", ckpt_dir=tmp_path / "ckpt",
+                   model_dir=tmp_path / "iter_1", report_dir=tmp_path / "iter_1" / "report",
+                   inputs={"policy": str(tmp_path / "policy"), "samples": str(tmp_path / "samples.jsonl"),
+                           "iteration": 1, "chosen": [0, 1], "rejected": [2, 3]})
     metrics = run_job(job)
     assert metrics["pairs"] == 4 and metrics["unpatchifiable"] == {}
     assert metrics["val_loss"] < np.log(2)  # the policy moved away from the reference the right way
@@ -126,3 +128,37 @@ def test_one_dpo_iteration_on_notagen(tmp_path, policy):
     new = load(tmp_path / "iter_1")
     diff = sum(float((a - b).abs().sum()) for a, b in zip(new.state_dict().values(), policy.state_dict().values()))
     assert diff > 0
+
+
+def test_round_files_hold_no_wall_clock(tmp_path):
+    from pipeline.clamp.dpo_rounds import write_round
+
+    rows = [{"fp": "x", "prompt": 0, "j": 0, "text": "t", "seconds": 1.234, "complete": False}]
+    write_round(tmp_path, rows, np.zeros((1, 4), np.float32), {"n": 1}, [("Folk", "Traditional", "Voice")])
+    row = json.loads((tmp_path / "samples.jsonl").read_text())
+    assert row == {"index": 0, "prompt": 0, "j": 0, "text": "t", "complete": False}  # no fp, no seconds
+
+
+def test_dpo_report_reads_beta_and_lambda_from_the_params(tmp_path):
+    from pipeline.clamp.dpo_report import headline, write_reports
+    from pipeline.params.clamp import AbcDpoParams
+
+    counts = {"samples": 3, "chosen": 0, "rejected": 1, "failed_incomplete": 3}
+    summary = [{"k": 0, "mean_cosine": 0.5, "set_mean": 0.6, "complete": 0, "n": 3, "pairs": 0,
+                "preference_counts": counts},
+               {"k": 1, "mean_cosine": 0.55, "set_mean": 0.65, "complete": 1, "n": 3}]
+    write_reports(tmp_path / "report", tmp_path / "models", summary, AbcDpoParams(iterations=1, beta=0.25, lam=5))
+    head = json.loads((tmp_path / "report" / "headline.json").read_text())
+    assert "(beta 0.25, lambda 5)" in head["text"]
+    assert head["tables"][0]["rows"] == [[1, 3, 0, 0, 1, 0, "incomplete 3", None, None, None]]
+    assert json.loads((tmp_path / "report" / "metrics.json").read_text()) == {"clamp_score_k0": 0.5,
+                                                                              "clamp_score_k1": 0.55}
+    assert "(beta 0.1, lambda 10)" in headline(tmp_path, summary, AbcDpoParams())["text"]  # upstream's numbers
+
+
+def test_sampling_keys_are_params_and_leave_the_rest_to_dpo():
+    from pipeline.params.clamp import AbcDpoParams
+    from pipeline.params.train import TrainParams
+
+    assert AbcDpoParams.SAMPLING < set(AbcDpoParams.model_fields)
+    assert not AbcDpoParams.SAMPLING & set(TrainParams.model_fields)  # training keys never resample a round

@@ -1,6 +1,7 @@
 """The scorer's training: M3 masking, both objectives learn, the job writes loadable checkpoints."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -87,19 +88,20 @@ def test_both_objectives_learn(tmp_path):
 
 def test_job_writes_checkpoints_the_loader_reads(tmp_path):
     from pipeline.clamp.train_job import run_job
+    from pipeline.params.clamp import ClampTrainParams
+    from pipeline.train.job import TrainJob
 
     for split, ids in (("train", range(6)), ("val", range(6, 8))):
         d = tmp_path / "store" / split
         d.mkdir(parents=True)
         (d / "texts.jsonl").write_text("".join(json.dumps({"id": f"p{i}", "text": text(i)}) + "\n" for i in ids))
         (d / "labels.jsonl").write_text("".join(json.dumps({"id": f"p{i}", "n_parts": 2}) + "\n" for i in ids))
-    model = dict(patch_size=32, patch_length=16, hidden=64, layers=1, proj=32, decoder_layers=1, text_len=64,
-                 text_hidden=32, text_layers=1, mask_ratio=0.45, temperature=0.1, text_dropout=0.2, m3_steps=2,
-                 m3_lr=1e-3)
-    job = {"model": model, "train": dict(steps=2, lr=1e-3, warmup_steps=1, eval_every=2, checkpoint_every=2,
-                                         progress=False, device="cpu", seed=1),
-           "batch_size": 2, "store": str(tmp_path / "store"), "ckpt_dir": str(tmp_path / "ckpt"),
-           "model_dir": str(tmp_path / "model"), "report_dir": str(tmp_path / "report")}
+    p = ClampTrainParams(patch_size=32, patch_length=16, hidden=64, layers=1, proj=32, decoder_layers=1,
+                         text_len=64, text_hidden=32, text_layers=1, m3_steps=2, steps=2, batch_size=2, lr=1e-3,
+                         warmup_steps=1, eval_every=2, checkpoint_every=2)
+    job = TrainJob(stage="clamp_train", p=p, seed=1, device="cpu", ckpt_dir=tmp_path / "ckpt",
+                   model_dir=tmp_path / "model", report_dir=tmp_path / "report",
+                   inputs={"store": str(tmp_path / "store")})
     metrics = run_job(job)
     assert metrics["train_pieces"] == 6 and metrics["val_pieces"] == 2 and metrics["val_loss"] is not None
     assert (tmp_path / "report" / "plots" / "loss.csv").is_file()
@@ -109,3 +111,28 @@ def test_job_writes_checkpoints_the_loader_reads(tmp_path):
     scorer = load(tmp_path / "model" / "clamp.pth")
     assert scorer.music_features(text(0)).shape == (32,) and scorer.text_features(lines(0)).shape == (32,)
     assert load(tmp_path / "model" / "m3.pth").meta["kind"] == "m3"
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert config["params"]["m3_steps"] == 2 and "lr" not in config["params"]  # the section's own keys
+    assert config["model"]["text_positions"] == 66 and config["model"]["text_intermediate"] == 128
+
+
+def test_model_config_is_the_tiny_entry_with_the_sections_shapes():
+    from pipeline.clamp.model import CONFIGS
+    from pipeline.clamp.train_job import model_config
+    from pipeline.params.clamp import ClampTrainParams
+
+    assert model_config(ClampTrainParams()) == CONFIGS["tiny"]  # the entry is clamp_train's defaults
+    assert model_config(ClampTrainParams(hidden=64, text_len=32)) == replace(CONFIGS["tiny"], hidden=64,
+                                                                             text_positions=34)
+
+
+def test_named_configs_round_trip_through_their_state_dicts():
+    from pipeline.clamp.model import CONFIGS, config_from_state
+
+    tiny = ClampConfig.from_name("tiny", patch_length=16, hidden=64, layers=1, proj=32, text_positions=34,
+                                 text_hidden=32, text_intermediate=64)
+    kind, cfg = config_from_state(ClampModel(tiny).state_dict())
+    assert kind == "clamp" and cfg == replace(tiny, intermediate=4 * 64, decoder_layers=0)  # read off the shapes
+    with pytest.raises(ValueError, match="known"):
+        ClampConfig.from_name("huge")
+    assert CONFIGS["clamp2"].text_vocab == 250002 and CONFIGS["m3"].proj is None

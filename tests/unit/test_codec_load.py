@@ -7,10 +7,14 @@ import json
 import pytest
 import torch
 
-from pipeline.codec import CodecCheckpointError, CodecInputError, load, preset, save
+from pipeline.codec import CodecCheckpointError, CodecConfig, CodecInputError, load, save
 from pipeline.codec.model import Codec
 from tests.unit.codec_fixtures import (
-    audiocraft_state, audiocraft_to_hf_keys, hf_config, write_audiocraft_export, write_hf_dir,
+    audiocraft_state,
+    audiocraft_to_hf_keys,
+    hf_config,
+    write_audiocraft_export,
+    write_hf_dir,
 )
 
 pytestmark = pytest.mark.unit
@@ -78,7 +82,7 @@ def test_transformers_dir_matches_encodec_model(tmp_path, wave, bin_format):
 
 def test_own_dir_roundtrip(tmp_path, wave):
     torch.manual_seed(0)
-    codec = Codec(preset("tiny"))
+    codec = Codec(CodecConfig.from_name("tiny"))
     codec.train()
     codec(0.1 * torch.randn(2, 1, 8000))  # k-means init of the codebooks
     codec.eval()
@@ -128,7 +132,7 @@ def test_bad_files_are_named(tmp_path):
 
 
 def test_encode_rejects_bad_shapes():
-    codec = Codec(preset("tiny")).eval()
+    codec = Codec(CodecConfig.from_name("tiny")).eval()
     with pytest.raises(CodecInputError):
         codec.encode(torch.zeros(1, 1600))
     with pytest.raises(CodecInputError):

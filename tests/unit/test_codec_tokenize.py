@@ -9,9 +9,8 @@ import pytest
 import soundfile as sf
 
 from pipeline.codec import Codec, CodecConfig
-from pipeline.codec.tokenize import SegmentRejected, check_audio, midi_rows, piano_midi
+from pipeline.codec.tokenize import SegmentRejected, check_audio, midi_rows, piano_midi, tokenize_one
 from pipeline.params.codec import CodecTokenizeParams
-from stages.codec_tokenize import tokenize_one
 
 pytestmark = pytest.mark.unit
 SR = 16000

@@ -1,7 +1,9 @@
 """The codec's training pieces: objective, discriminator, crops, a real (tiny) adversarial run
-with resume, and the stage helpers."""
+with resume, the k-means hook, the typed job, and the named configs."""
 
 from __future__ import annotations
+
+from dataclasses import fields
 
 import numpy as np
 import pytest
@@ -110,6 +112,21 @@ def test_codec_adversarial_run_resumes_exactly(tmp_path):
         assert torch.equal(a, b), k
 
 
+def _job(tmp_path, name, spec, **p):
+    from pipeline.params.codec import CodecTrainParams
+    from pipeline.train.job import TrainJob
+
+    model = {"preset": "tiny", **{k: getattr(SMALL, k) for k in ("n_filters", "dimension", "bins", "n_q",
+                                                                 "kmeans_iters")}}
+    params = CodecTrainParams(model=model, steps=2, batch_size=2, lr=3e-4, grad_clip=1.0, eval_every=2, eval_batches=1,
+                              checkpoint_every=2, adv_start=1, vq_warmup=1, kmeans_crops=4, crop_s=0.2, disc_filters=2,
+                              disc_n_ffts=[256], mel_n_ffts=[256], n_mels=32, samples=1, **p)
+    job = TrainJob(stage="codec_train", p=params, seed=1, device="cpu", ckpt_dir=tmp_path / f"ckpt{name}",
+                   model_dir=tmp_path / f"model{name}", report_dir=tmp_path / f"rep{name}",
+                   inputs={"train_segments": [spec], "val_segments": [spec], "sample_rate": 16000, "init_from": None})
+    return TrainJob.from_json(job.to_json())  # as a torchrun worker gets it
+
+
 def test_run_job_writes_a_loadable_codec(tmp_path):
     import soundfile as sf
 
@@ -117,14 +134,8 @@ def test_run_job_writes_a_loadable_codec(tmp_path):
     sf.write(tmp_path / "a.flac", audio, 16000)
     spec = {"id": "s0", "audio": str(tmp_path / "a.flac"), "start": 0.0, "duration": 2.0, "sample_rate": 16000,
             "split": "train", "condition": "piano_dry"}
-    train = {"steps": 2, "lr": 3e-4, "grad_accum": 1, "warmup_steps": 0, "final_lr_frac": 1.0, "weight_decay": 0.0,
-             "grad_clip": 1.0, "eval_every": 2, "eval_batches": 1, "checkpoint_every": 2, "compile": False,
-             "bf16": True, "seed": 1, "device": "cpu", "disc_lr": 3e-4, "adv_start": 1}
-    job = {"codec": SMALL.to_dict(), "init_from": None, "sample_rate": 16000, "train": train, "batch_size": 2,
-           "vq_warmup": 1, "kmeans_crops": 4,
-           "crop_s": 0.2, "weights": {}, "adv_loss": "mse", "disc_filters": 2, "disc_n_ffts": [256],
-           "mel_n_ffts": [256], "n_mels": 32, "samples": 1, "train_segments": [spec], "val_segments": [spec],
-           "ckpt_dir": str(tmp_path / "ckpt"), "model_dir": str(tmp_path / "model"), "report_dir": str(tmp_path / "rep")}
+    job = _job(tmp_path, "", spec)
+    assert job.train_config(AdversarialConfig).betas == (0.5, 0.9)  # the codec params' optimiser defaults
     metrics = run_job(job)
     assert metrics["n_q"] == 2 and "recon_si_snr_db" in metrics and len(metrics["codebook_use"]) == 2
     assert (tmp_path / "rep/plots/loss.csv").read_text().splitlines()[0].startswith("step,train_loss,val_loss")
@@ -132,45 +143,95 @@ def test_run_job_writes_a_loadable_codec(tmp_path):
     codec = load(tmp_path / "model")
     assert codec.encode(torch.zeros(1, 1, 3200)).shape == (1, 2, 10)
     # fine-tuning from that checkpoint keeps its config (init_from)
-    job2 = job | {"init_from": str(tmp_path / "model"), "codec": None, "ckpt_dir": str(tmp_path / "ckpt2"),
-                  "model_dir": str(tmp_path / "model2"), "report_dir": str(tmp_path / "rep2")}
+    job2 = _job(tmp_path, "2", spec)
+    job2.inputs["init_from"] = str(tmp_path / "model")
     assert run_job(job2)["init_from"] == str(tmp_path / "model")
+    assert load(tmp_path / "model2").cfg == codec.cfg
 
 
 def test_stage_helpers_pick_held_out_segments_and_apply_overrides():
+    from pipeline.codec.segments import pick_segments
     from pipeline.params.codec import CodecTrainParams
-    from stages.codec_train import codec_config, pick_segments
 
     p = CodecTrainParams(model={"preset": "encodec_32khz", "n_q": 8}, val_segments=2, max_segments=3)
-    cfg = codec_config(p)
-    assert (cfg["sample_rate"], cfg["n_q"], cfg["bins"], cfg["pad_mode"]) == (32000, 8, 2048, "constant")
+    cfg = CodecConfig.from_params(p.model)
+    assert (cfg.sample_rate, cfg.n_q, cfg.bins, cfg.pad_mode) == (32000, 8, 2048, "constant")
     specs = [{"id": i, "split": s} for i, s in enumerate(["train"] * 6 + ["test", "test", "val"])]
-    train, val, source = pick_segments(specs, p)
+    train, val, source = pick_segments(specs, p.max_segments, p.val_segments)
     assert len(train) == 3 and {s["split"] for s in train} == {"train"} and source == "val" and len(val) == 1
-    train, val, source = pick_segments([s for s in specs if s["split"] != "val"], p)
+    train, val, source = pick_segments([s for s in specs if s["split"] != "val"], p.max_segments, p.val_segments)
     assert source == "test" and len(val) == 2
-    train, val, source = pick_segments(specs[:6], p)
+    train, val, source = pick_segments(specs[:6], p.max_segments, p.val_segments)
     assert source == "train" and len(val) == 2
 
 
-def test_deferred_quantizer_warms_up_unquantized_then_kmeans_inits_at_the_batch_index():
-    from pipeline.codec.train_job import CodebookInitAt
+def test_named_configs_and_the_params_model_section():
+    from pipeline.codec.config import CONFIGS
+    from pipeline.params.codec import CodecModelParams
+    from pipeline.train.named_config import ModelConfigError
+
+    assert CodecConfig.from_name("tiny", n_q=2).n_q == 2 and CodecConfig.from_name("tiny") is CONFIGS["tiny"]
+    with pytest.raises(ModelConfigError, match="known"):
+        CodecConfig.from_name("huge")
+    with pytest.raises(ModelConfigError, match="allowed"):
+        CodecConfig.from_name("tiny", depth=3)
+    # every name the params accept is a config, every nullable override a config field
+    assert set(CodecModelParams.model_fields["preset"].annotation.__args__) == set(CONFIGS)
+    assert set(CodecModelParams.model_fields) - {"preset"} <= {f.name for f in fields(CodecConfig)}
+
+
+def test_codebook_hook_warms_up_unquantized_then_kmeans_inits_at_the_step():
+    from pipeline.codec.codebook_init import CodebookInitAt
 
     torch.manual_seed(0)
     codec = Codec(SMALL).train()
     crops = CropBatches(waves(), 1600, 2, seed=1)
-    b = CodebookInitAt(crops, codec, 3, CropBatches(waves(), 1600, 8, seed=2), seed=5)
-    assert codec.defer_quantizer and not codec.quantizer_ready and b.describe()["codebook_init_at"] == 3
-    recon, commit, codes = codec(b.batch(2))
+    hook = CodebookInitAt(codec, 3, CropBatches(waves(), 1600, 8, seed=2), seed=5)
+    assert codec.defer_quantizer and not codec.quantizer_ready and hook.describe()["codebook_init_at"] == 3
+    hook(0, codec)  # the loop's start call
+    recon, commit, codes = codec(crops.batch(2))
     assert codes is None and float(commit) == 0.0 and not codec.quantizer_ready  # warm-up: no k-means yet
-    b.batch(3)
+    hook(2, codec)
+    assert not codec.quantizer_ready
+    hook(3, codec)  # 3 steps done: step 3's batches are quantized
     assert codec.quantizer_ready
     books = [e.clone() for e in codec.codebooks()]
-    recon, commit, codes = codec(b.batch(4))
+    hook(4, codec)  # once only
+    recon, commit, codes = codec(crops.batch(4))
     assert codes.shape == (2, SMALL.n_q, 5)
-    # seeded, so a resumed run (or another rank) gets the same codebooks
+    # seeded, so a resumed run (its start call) or another rank gets the same codebooks
     torch.manual_seed(0)
     again = Codec(SMALL).train()
-    CodebookInitAt(crops, again, 3, CropBatches(waves(), 1600, 8, seed=2), seed=5).batch(3)
+    CodebookInitAt(again, 3, CropBatches(waves(), 1600, 8, seed=2), seed=5)(5, again)
     for a, c in zip(again.codebooks(), books):
         assert torch.equal(a, c)
+
+
+def test_codebook_init_resumes_at_the_same_step(tmp_path):
+    """A run killed at the init step and resumed equals an uninterrupted one (the hook's start call)."""
+    from pipeline.codec.codebook_init import CodebookInitAt
+
+    obj = CodecObjective(16000, LossWeights(), "mse", (256,), 32)
+    cfg = AdversarialConfig(steps=4, adv_start=1, eval_every=2, checkpoint_every=2, device="cpu", progress=False,
+                            log_every=100)
+
+    def run(out, stop_at=None):
+        torch.manual_seed(0)
+        codec, disc = Codec(SMALL), MultiScaleSTFTDiscriminator(2, (256,), 1)
+        init = CodebookInitAt(codec, 2, CropBatches(waves(), 1600, 8, seed=2), seed=5)
+
+        def stop(step, _):
+            if step == stop_at:
+                raise KeyboardInterrupt
+
+        res = train_adversarial(codec, disc, obj, CropBatches(waves(), 1600, 2, seed=1), cfg, out,
+                                val=CropBatches(waves(), 1600, 2), hooks=[init, stop])
+        return codec, res
+
+    full, res = run(tmp_path / "a")
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "b", stop_at=2)
+    resumed, res2 = run(tmp_path / "b")
+    assert res2.resumed_from == 2 and res2.history == res.history
+    for (k, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), k

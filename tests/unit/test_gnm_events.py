@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from pipeline.gnm.decode import to_notes, write_midi
-from pipeline.gnm.events import NoBarsError, PitchRangeError, as_upstream, bar_indices, events
+from pipeline.gnm.encode import NoBarsError, PitchRangeError, as_upstream, bar_indices, events
 from pipeline.gnm.generation import GrammarGuard
 from pipeline.gnm.vocab import Vocab, VocabError
 from pipeline.sample.processors import GenerationState

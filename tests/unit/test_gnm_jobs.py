@@ -10,9 +10,10 @@ import torch
 
 from pipeline.cli import main
 from pipeline.data.token_store import write_split
-from pipeline.gnm.data import EmptyCategoryError, Pieces, PitchShifter, WindowBatches
-from pipeline.gnm.load import load
+from pipeline.gnm.checkpoint import load
+from pipeline.gnm.data import EmptyCategoryError, Pieces, PitchShifter, WindowBatches, select
 from pipeline.gnm.vocab import Vocab
+from pipeline.train.job import TrainJob
 
 pytestmark = pytest.mark.unit
 
@@ -80,32 +81,46 @@ def test_pitch_shift_keeps_pitches_in_range(store):
         assert 103 <= hi <= 108 and int(out[3].rsplit("_", 1)[1]) == 60 + hi - 106
 
 
+TRAIN = {"steps": 2, "lr": 1e-3, "warmup_steps": 0, "eval_every": 2, "checkpoint_every": 2, "batch_size": 2,
+         "seq_len": 24}
+
+
+def lm_job(stage: str, tmp_path, tag: str, inputs: dict, **params) -> TrainJob:
+    from pipeline.params import SECTIONS
+
+    return TrainJob(stage=stage, p=SECTIONS[stage](**TRAIN, **params), seed=42, device="cpu",
+                    ckpt_dir=tmp_path / f"c{tag}", model_dir=tmp_path / tag, report_dir=tmp_path / f"r{tag}",
+                    inputs=inputs)
+
+
 def test_lm_jobs_generality_then_mastery_with_adapters(store, tmp_path):
-    from pipeline.gnm.lm_job import run_job, select
+    from pipeline.gnm.lm_job import run_job
 
     root, vocab = store
-    train = {"steps": 2, "lr": 1e-3, "warmup_steps": 0, "eval_every": 2, "checkpoint_every": 2,
-             "grad_clip": 0.5, "weight_decay": 0.0, "device": "cpu", "progress": False}
-    common = {"tokens": str(root), "train": train, "batch_size": 2, "seq_len": 24, "augment": True,
-              "category": "category"}
-    gen = common | {"mode": "generality", "model": {"d_model": 16, "n_heads": 2, "n_layers": 2, "d_ff": 32,
-                                                    "d_word_embed": 16, "dropout": 0.0},
-                    "adapter_positions": [1], "ckpt_dir": str(tmp_path / "c1"), "model_dir": str(tmp_path / "g"),
-                    "report_dir": str(tmp_path / "rg")}
+    common = {"tokens": str(root), "category": "category"}
+    shape = {"d_model": 16, "n_heads": 2, "n_layers": 2, "d_ff": 32, "d_word_embed": 16, "dropout": 0.0,
+             "adapter_positions": [1]}
+    gen = lm_job("gnm_pretrain", tmp_path, "g", common | {"mode": "generality", "composers": []}, model=shape)
     m = run_job(gen)
     assert m["data"]["classes"] == ["Bach", "Mozart", "folk"] and m["val_loss"] > 0
-    again = gen | {"ckpt_dir": str(tmp_path / "c1b"), "model_dir": str(tmp_path / "g2"),
-                   "report_dir": str(tmp_path / "rg2")}
-    assert run_job(again)["val_loss"] == m["val_loss"]  # same params + seed -> same weights
+    again = lm_job("gnm_pretrain", tmp_path, "g2", gen.inputs, model=shape)
+    assert run_job(TrainJob.from_json(again.to_json()))["val_loss"] == m["val_loss"]  # the torchrun trip
     a, b = (torch.load(tmp_path / d / "params.pt", weights_only=True) for d in ("g", "g2"))
-    assert all(torch.equal(a[k], b[k]) for k in a)
-    mas = common | {"mode": "mastery", "composers": ["Bach", "Mozart"], "init_from": str(tmp_path / "g"),
-                    "adapter_positions": [1], "adapter_grad_clip": 2.5, "ckpt_dir": str(tmp_path / "c2"),
-                    "model_dir": str(tmp_path / "m"), "report_dir": str(tmp_path / "rm")}
+    assert all(torch.equal(a[k], b[k]) for k in a)  # same params + seed -> same weights
+    training = json.loads((tmp_path / "g" / "training.json").read_text())["train"]
+    assert "betas" not in training and training["seed"] == 42 and training["grad_clip"] == 0.5
+    mas = lm_job("gnm_finetune", tmp_path, "m",
+                 common | {"mode": "mastery", "composers": ["Bach", "Mozart"], "init_from": str(tmp_path / "g")})
     assert run_job(mas)["data"]["classes"] == ["Bach", "Mozart"]
     g, model = load(tmp_path / "g"), load(tmp_path / "m")
     assert model.config.adapter_positions == (1,) and not g.config.adapter_positions
     assert json.loads((tmp_path / "g" / "config.json").read_text())["meta"]["mastery_adapters"] == [1]
+    scratch = lm_job("gnm_scratch", tmp_path, "s", common | {"mode": "scratch", "composers": ["Bach", "Mozart"],
+                                                             "model": shape})
+    run_job(scratch)
+    s = load(tmp_path / "s")
+    assert s.config == g.config  # the generality shape, no adapters
+    assert json.loads((tmp_path / "s" / "config.json").read_text())["meta"]["mastery_adapters"] is None
     with pytest.raises(EmptyCategoryError, match="Haydn"):
         select(root, "train", vocab, "mastery", "category", ["Bach", "Haydn"])
 
@@ -114,21 +129,17 @@ def test_classifier_job_and_heldout_confusion(store, tmp_path):
     from pipeline.gnm.classifier_job import run_job
 
     root, _ = store
-    job = {"tokens": str(root), "composers": ["Bach", "Mozart"], "batch_size": 2, "seq_len": 24,
-           "augment": True, "eval_windows": 2,
-           "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_ff": 32, "dropout": 0.0},
-           "train": {"steps": 2, "lr": 1e-3, "warmup_steps": 0, "eval_every": 2, "checkpoint_every": 2,
-                     "device": "cpu", "progress": False},
-           "ckpt_dir": str(tmp_path / "c"), "model_dir": str(tmp_path / "m"), "report_dir": str(tmp_path / "r")}
+    job = lm_job("gnm_classifier", tmp_path, "m", {"tokens": str(root), "composers": ["Bach", "Mozart"]},
+                 eval_windows=2, d_model=16, n_heads=2, n_layers=1, d_ff=32, dropout=0.0)
     m = run_job(job)
     assert m["classes"] == ["Bach", "Mozart"] and 0 <= m["heldout_accuracy"] <= 1 and "val_accuracy" in m
-    held = json.loads((tmp_path / "r" / "heldout.json").read_text())
+    held = json.loads((tmp_path / "rm" / "heldout.json").read_text())
     assert np.allclose(np.asarray(held["confusion"]).sum(1), 1.0)
     assert load(tmp_path / "m").cls_head.out_features == 2
 
 
 def test_generate_cli_gnm(store, tmp_path, capsys):
-    from pipeline.gnm.load import save
+    from pipeline.gnm.checkpoint import save
     from pipeline.gnm.model import GnmConfig, GnmDecoder
 
     _, vocab = store

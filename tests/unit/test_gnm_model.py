@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pipeline.gnm.load import CheckpointError, VocabMismatchError, infer_config, load, save
+from pipeline.gnm.checkpoint import CheckpointError, VocabMismatchError, infer_config, load, save
 from pipeline.gnm.model import GnmConfig, GnmDecoder, StyleClassifier
 from pipeline.gnm.vocab import UnsafePickleError, Vocab
 
@@ -67,7 +67,7 @@ def test_state_dict_is_upstream_layout():
     plain = GnmDecoder(GnmConfig(251, d_model=32, n_heads=4, n_layers=10, d_ff=64, d_word_embed=32))
     assert len(plain.state_dict()) == 104
     with pytest.raises(ValueError, match="adapter positions"):
-        GnmConfig(len(vocab), n_layers=4, adapter_positions=(5,))
+        GnmConfig.from_name("tiny", vocab_size=len(vocab), adapter_positions=(5,))  # 4 layers
 
 
 def test_forward_matches_independent_reference():

@@ -46,7 +46,7 @@ def test_pack_stops_on_an_empty_train_split(tmp_path):
     from types import SimpleNamespace
 
     from pipeline.data.token_store import write_split
-    from stages.pack import pack_one
+    from pipeline.data.pack import pack_tokenizer
 
     src = tmp_path / "data/tokens/aria"
     for split in ("train", "val"):
@@ -55,4 +55,4 @@ def test_pack_stops_on_an_empty_train_split(tmp_path):
                                                     "pad_id": 0, "bos_id": 1, "eos_id": 2}))
     p = SimpleNamespace(seq_len=8, mode="concat")
     with pytest.raises(EmptySplitError, match=r"data/tokens/aria/train is empty .*data/tokens/aria/rejected.jsonl"):
-        pack_one(src, tmp_path / "out", p, logging.getLogger("t"))
+        pack_tokenizer(src, tmp_path / "out", p, logging.getLogger("t"))

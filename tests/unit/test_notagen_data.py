@@ -102,9 +102,18 @@ def test_objective_weight_and_perplexity():
     assert obj.val_metrics(0.0, {})["val_perplexity"] == 1.0
 
 
-def test_train_job_writes_model_prompts_and_metrics(tmp_path):
+def notagen_job(tmp_path, stage: str, p, inputs: dict, out: str):
+    from pipeline.train.job import TrainJob
+
+    return TrainJob(stage=stage, p=p, seed=42, device="cpu", ckpt_dir=tmp_path / "ckpt" / out,
+                    model_dir=tmp_path / out, report_dir=tmp_path / out / "report", inputs=inputs)
+
+
+def test_train_jobs_write_model_prompts_and_metrics(tmp_path):
+    """abc_pretrain (a named config + overrides) then abc_finetune (from it, prompted, shift3)."""
     from pipeline.notagen.checkpoint import load
     from pipeline.notagen.train_job import run_job
+    from pipeline.params.notagen import AbcFinetuneParams, AbcPretrainParams
 
     for split, n in (("train", 3), ("val", 1), ("test", 1)):
         (tmp_path / "tok" / split).mkdir(parents=True)
@@ -112,17 +121,19 @@ def test_train_job_writes_model_prompts_and_metrics(tmp_path):
         if split == "train":
             rows.append({"id": "bad", "text": "%A\n%B\n%C\nL:1/8\nK:C\n", "n_patches": 0})
         (tmp_path / "tok" / split / "texts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    job = {"stage": "t", "tokens_dir": str(tmp_path / "tok"), "keep_prompt": True, "transposition": "shift3",
-           "model": {"name": "tiny", "overrides": {"hidden": 64, "patch_layers": 1, "patch_length": 32}},
-           "train": {"steps": 2, "warmup_steps": 1, "eval_every": 2, "checkpoint_every": 2, "device": "cpu",
-                     "progress": False},
-           "batch_size": 2, "ckpt_dir": str(tmp_path / "ckpt"), "model_dir": str(tmp_path / "model"),
-           "report_dir": str(tmp_path / "report")}
-    metrics = run_job(job)
+    short = dict(steps=2, batch_size=2, warmup_steps=1, eval_every=2, checkpoint_every=2)
+    pre = AbcPretrainParams(model_overrides={"hidden": 64, "patch_layers": 1, "patch_length": 32}, **short)
+    metrics = run_job(notagen_job(tmp_path, "abc_pretrain", pre, {"tokens": str(tmp_path / "tok"),
+                                                                  "keep_prompt": False}, "pre"))
+    assert metrics["train_pieces"] == 3 and metrics["transposition"] == "15keys"
+    assert load(tmp_path / "pre").config.patch_length == 32
+    init = str(tmp_path / "pre" / "model.safetensors")
+    metrics = run_job(notagen_job(tmp_path, "abc_finetune", AbcFinetuneParams(**short),
+                                  {"tokens": str(tmp_path / "tok"), "keep_prompt": True, "init": init}, "model"))
     assert metrics["train_pieces"] == 3 and metrics["quarantined"] == 1 and metrics["test_perplexity"] > 1
     assert metrics["val_perplexity"] > 1
     assert json.loads((tmp_path / "model" / "prompts.json").read_text())[0]["composer"] == "Bach, Johann Sebastian"
-    assert "tune-body" in (tmp_path / "report" / "quarantine.jsonl").read_text()
+    assert "tune-body" in (tmp_path / "model" / "report" / "quarantine.jsonl").read_text()
     assert load(tmp_path / "model").config.patch_length == 32
     assert len(load_pieces(tmp_path / "tok", "train", False)) == 4
 

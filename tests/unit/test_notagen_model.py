@@ -11,7 +11,7 @@ pytestmark = pytest.mark.unit
 from pipeline.notagen.checkpoint import (  # noqa: E402
     NotaGenCheckpointError, PatchSizeMismatch, load, save,
 )
-from pipeline.notagen.model import NAMED_CONFIGS, NotaGenConfig, NotaGenModel, logprob  # noqa: E402
+from pipeline.notagen.model import CONFIGS, NotaGenConfig, NotaGenModel, logprob  # noqa: E402
 from pipeline.notagen.patchilizer import patchify  # noqa: E402
 
 # upstream's tiny test checkpoint: H 64, 2 patch layers, 1 char layer, PATCH_LENGTH 64
@@ -72,11 +72,31 @@ def test_key_layout_is_upstreams(tiny):
 
 
 def test_named_configs_have_released_shapes():
-    large = NAMED_CONFIGS["large"]
-    assert (large.hidden, large.patch_layers, large.char_layers, large.patch_length, large.heads) == (1280, 20, 6, 1024, 20)
-    assert NAMED_CONFIGS["small"].heads == 12 and NAMED_CONFIGS["medium"].patch_length == 2048
+    large = NotaGenConfig.from_name("large")
+    assert (large.hidden, large.patch_layers, large.char_layers, large.patch_length, large.heads) == \
+        (1280, 20, 6, 1024, 20)
+    assert CONFIGS["small"].heads == 12 and CONFIGS["medium"].patch_length == 2048
+    assert NotaGenConfig.from_name("tiny", hidden=64, patch_length=32) == NotaGenConfig(hidden=64, patch_length=32)
     with pytest.raises(ValueError, match="multiple of 64"):
         NotaGenConfig(hidden=100)
+    with pytest.raises(ValueError, match="allowed"):
+        NotaGenConfig.from_name("tiny", heads=2)
+    with pytest.raises(ValueError, match="known"):
+        NotaGenConfig.from_name("huge")
+
+
+def test_params_literals_match_the_model_config():
+    """abc_pretrain.model names a CONFIGS entry; model_overrides may set every NotaGenConfig field but
+    patch_size (the patchilizer's 16 characters)."""
+    from dataclasses import fields
+    from typing import get_args
+
+    from pipeline.params.notagen import AbcPretrainParams, NotagenModelKey, NotagenModelName
+
+    assert set(get_args(NotagenModelName)) == set(CONFIGS)
+    assert set(get_args(NotagenModelKey)) == {f.name for f in fields(NotaGenConfig)} - {"patch_size"}
+    with pytest.raises(ValueError, match="'hidden', 'patch_layers'"):
+        AbcPretrainParams(model_overrides={"patch_size": 8})
 
 
 def reference_logprob(model: NotaGenModel, patches: torch.Tensor) -> torch.Tensor:

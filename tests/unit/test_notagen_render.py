@@ -64,7 +64,7 @@ def test_failures_are_named(tmp_path):
 
 
 def test_pick_prefers_valid_then_falls_back():
-    from stages.abc_score_table import pick
+    from pipeline.clamp.sample_cards import pick
 
     rows = [{"complete": c} for c in (True, True, False, True)]
     scores = [0.9, 0.5, 0.99, 0.7]

@@ -21,12 +21,13 @@ import numpy as np
 import pytest
 import yaml
 
+from pipeline.params.report import ReportParams
 from pipeline.report import dag
 from pipeline.report.collect import scan_reports
 from pipeline.report.families import group_families
 from pipeline.report.headline import HeadlineError, ci, parse_headline, write_headline
 from pipeline.report.markdown import to_html
-from pipeline.report.site import SiteOptions, build_site
+from pipeline.report.site import build_site
 from pipeline.report.tables import fmt_num
 
 pytestmark = pytest.mark.unit
@@ -108,6 +109,7 @@ def fake_repo(root: Path) -> Path:
     (r / "data/summary.md").write_text("# Data\n\n- pieces: 213\n- rejected: 0\n\n## composer\n\n"
                                        "| label | train | val | test |\n|---|---|---|---|\n| bach | 47 | 5 | 8 |\n")
     (r / "data/manifest.json").write_text(json.dumps({"stage": "ingest", "params": {"ingest": {"x": 1}}, "seed": 42}))
+    (r / "data/environment.json").write_text(json.dumps({"python": "3.11.7", "timings": {"wall_s": 12.5}}))
     (r / "aria_tokenize/stats.json").write_text(json.dumps({"pieces": 200, "tokens": 81234, "vocab": 17731}))
     # aria_pretrain: a training stage (metrics.json + plots/loss.csv) without a headline
     loss_csv(r / "aria_pretrain/plots/loss.csv")
@@ -225,7 +227,9 @@ def test_collect_classifies_files(tmp_path: Path) -> None:
     assert list(reps).index("aria_pretrain") < list(reps).index("aria_probe")
     assert reps["aria_tokenize"].owner == "aria_tokenize" and reps["scratch"].owner is None
     assert reps["data"].manifests[0][1]["stage"] == "ingest"
-    assert {rel for rel, _ in reps["data"].metrics} == {"metrics.json", "stats.json"}
+    assert {rel for rel, _ in reps["data"].metrics} == {"metrics.json", "stats.json"}  # not environment.json:
+    assert "environment.json" not in reps["data"].other  # its timings would make the site differ run to run
+    assert dict(reps["aria_pretrain"].metrics)["metrics.json"] == {"val_loss": 1.3123, "train_loss": 1.25}  # no speed
     curves = {c.rel: c for c in reps["aria_pretrain"].curves}
     assert set(curves) == {"plots/loss.csv", "plots/lr.json"}
     assert set(curves["plots/loss.csv"].series) == {"train_loss", "val_loss", "lr"} and curves["plots/loss.csv"].x == "step"
@@ -322,7 +326,7 @@ def test_report_stage_depends_on_every_reports_out() -> None:
 def render(tmp_path: Path) -> tuple[Path, dict]:
     root = fake_repo(tmp_path / "repo")
     site = tmp_path / "site"
-    counts = build_site(root, site, SiteOptions(title="ostinato test report", max_samples=5))
+    counts = build_site(root, site, ReportParams(title="ostinato test report", max_samples=5))
     return site, counts
 
 
@@ -384,14 +388,14 @@ def test_stages_page_and_links(tmp_path: Path) -> None:
             assert not path or (site / path).is_file(), ref  # every link resolves inside the site
             assert not frag or frag in ids, ref
     first = [(site / p).read_bytes() for p in ("index.html", "stages.html")]
-    build_site(tmp_path / "repo", site, SiteOptions(title="ostinato test report", max_samples=5))
+    build_site(tmp_path / "repo", site, ReportParams(title="ostinato test report", max_samples=5))
     assert [(site / p).read_bytes() for p in ("index.html", "stages.html")] == first  # deterministic
 
 
 def test_aria_headlines_follow_the_contract(tmp_path: Path) -> None:
     """The two Aria stages' headline builders write what the report reads, without problems."""
-    from stages.aria_generate import generation_headline
-    from stages.aria_probe import probe_headline
+    from pipeline.aria.generate import generation_headline
+    from pipeline.aria.probe import probe_headline
 
     res = {"accuracy": 0.8, "macro_f1": 0.7, "ci95": {"accuracy": [0.6, 0.9], "macro_f1": [0.5, 0.8]},
            "classes": ["bach", "mozart"], "n_train": 20, "n_test": 10, "majority_accuracy": 0.5}

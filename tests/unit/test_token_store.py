@@ -97,7 +97,7 @@ def test_write_dataset_splits_and_quarantine(tmp_path):
 
 
 def test_tokenize_task_quarantines_corrupt_midi(tmp_path):
-    from stages.aria_tokenize import tokenize_aria_shard
+    from pipeline.aria.tokenize import tokenize_rows
     from pipeline.aria.tokenizer import AbsTokenizer
 
     midi = tmp_path / "midi"
@@ -111,7 +111,7 @@ def test_tokenize_task_quarantines_corrupt_midi(tmp_path):
     rows = [{"id": names[f], "midi": f"midi/{f}", "split": "train", "composer": "bach"} for f in files]
     rows.append({"id": "gone", "midi": "midi/missing.mid", "split": "val", "composer": None})
     tok = AbsTokenizer()
-    results = tokenize_aria_shard.fn(rows, dict(tok.config), ["composer"], str(tmp_path))
+    results = tokenize_rows(rows, dict(tok.config), ["composer"], str(tmp_path))
     by_id = {r["id"]: r for r in results}
     assert len(results) == len(rows)
     assert not by_id["bad"]["ok"] and by_id["bad"]["reason"] == "unreadable" and by_id["bad"]["detail"]

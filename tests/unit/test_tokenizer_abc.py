@@ -214,3 +214,25 @@ def test_patchify_round_trip(chorale_text):
     assert unpatchify(patchify("abc", patch_size=4)) == "abc"
     with pytest.raises(AbcError):
         patchify("caf\u00e9")
+
+
+def test_tokenize_rows_and_the_store(tmp_path):
+    """abc_tokenize's work (pipeline/notagen/tokenize.py): a native ABC tune is prompted, checked and
+    patchified; a MIDI-only piece and a missing file are quarantined; the store keeps every text."""
+    from pipeline.notagen.tokenize import tokenize_rows, write_store
+    from pipeline.params.notagen import AbcTokenizeParams
+
+    (tmp_path / "t.abc").write_text("X:1\nT:t\nL:1/8\nM:4/4\nK:G\nGABc d2 B2|c2 A2 G4|]\n")
+    rows = [{"id": "a", "split": "train", "score": "t.abc", "composer": "bach", "period": "baroque", "n_parts": 1},
+            {"id": "b", "split": "train", "midi": "b.mid"},
+            {"id": "c", "split": "val", "score": "missing.abc"}]
+    p = AbcTokenizeParams(composer_names={"bach": "Bach, Johann Sebastian"})
+    results = tokenize_rows(rows, p, str(tmp_path))
+    assert [r["ok"] for r in results] == [True, False, False]
+    assert [r.get("reason") for r in results[1:]] == ["no_score", "missing_file"]
+    assert results[0]["text"].startswith("%Baroque\n%Bach, Johann Sebastian\n%Voice\n")
+    stats, info = write_store(tmp_path / "store", rows, results, p.patch_size)
+    assert info["vocab_size"] == 128 and info["patch_size"] == 16 and len(info["bos_patch"]) == 16
+    assert stats["splits"]["train"]["patches"] == results[0]["label"]["n_patches"]
+    texts = (tmp_path / "store" / "train" / "texts.jsonl").read_text()
+    assert '"id": "a"' in texts and (tmp_path / "store" / "tokenizer.json").is_file()

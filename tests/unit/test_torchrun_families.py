@@ -4,7 +4,7 @@ loss curve of 1 process with batch B (same tiny data, same seed), and only rank 
 One torchrun launch runs all families' jobs in turn (``torchrun_families.run_all``), while the
 1-process references run here in the pytest process; so the file costs one process-group start,
 not one per family. The Aria LM and the contrastive gather have their own 2-process tests
-(test_train_loop.py, test_contrastive_gather.py).
+(test_aria_jobs.py, test_contrastive_gather.py).
 """
 
 from __future__ import annotations

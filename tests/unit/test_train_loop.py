@@ -4,10 +4,6 @@ checkpoint format (weights_only), fingerprint mismatch starts fresh, batch shard
 import json
 import logging
 import math
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -156,38 +152,6 @@ def test_batches_are_step_indexed_and_sharded():
     assert first_epoch.tolist() == list(range(0, 30, 3))
     shards = [RowBatches(r, 5, seed=5, rank=k, world_size=2).batch(0)[:, 0].tolist() for k in (0, 1)]
     assert sorted(shards[0] + shards[1]) == list(range(0, 30, 3))  # disjoint, cover the epoch
-
-
-# ----------------------------------------------------------------------------- torchrun
-def test_torchrun_two_cpu_processes_gloo(tmp_path):
-    """Two ranks (gloo) train a tiny model a few steps through the stage's own job function."""
-    from pipeline.data.token_store import pack
-    from pipeline.aria.tokenizer import AbsTokenizer
-
-    tok = AbsTokenizer()
-    tokenizer = {"vocab_size": tok.vocab_size, "pad_id": tok.pad_id, "config": tok.config,
-                 "config_hash": tok.config_hash()}
-    pieces = [np.random.default_rng(i).integers(40, 200, size=50) for i in range(8)]
-    (tmp_path / "pack").mkdir()
-    for split in ("train", "val"):
-        np.save(tmp_path / "pack" / f"{split}.npy", pack(pieces, 33, tok.pad_id))
-    job = {"stage": "pretrain", "data": {"kind": "pack", "dir": str(tmp_path / "pack")},
-           "tokenizer": tokenizer, "model": {"name": "tiny", "overrides": {"d_model": 32, "n_heads": 2, "n_layers": 1}},
-           "train": {"steps": 3, "lr": 1e-3, "warmup_steps": 1, "eval_every": 3, "checkpoint_every": 2,
-                     "device": "cpu", "progress": False},
-           "batch_size": 2, "augment": False, "ckpt_dir": str(tmp_path / "ckpt"),
-           "model_dir": str(tmp_path / "model"), "report_dir": str(tmp_path / "report")}
-    code = ("from pipeline.train.distributed import launch;"
-            f"launch('pipeline.aria.lm:run_job', {{'job': {job!r}}}, 2)")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
-    assert metrics["steps"] == 3 and math.isfinite(metrics["val_loss"])
-    assert metrics["tokens"] == 3 * 2 * 2 * 32  # steps x world x batch x (seq_len - 1)
-    from pipeline.aria.model import load
-
-    assert load(tmp_path / "model" / "model.safetensors").config.d_model == 32
 
 
 def test_aria_rows_insert_dim_and_augment_keep_the_row_shape():

@@ -6,16 +6,15 @@ import pytest
 import soundfile as sf
 import torch
 
-from pipeline.codec import Codec, preset
-from pipeline.codec import save as save_codec
 from pipeline.cli import main
-from pipeline.valle.data import PairError, check_pair
+from pipeline.codec import Codec, CodecConfig
+from pipeline.codec import save as save_codec
 from pipeline.valle.checkpoint import CodecMismatch, save_valle
+from pipeline.valle.data import PairError, check_pair
 from pipeline.valle.midi_tokens import notes_to_tokens, tokens_to_notes
 from pipeline.valle.model import Valle, ValleConfig
 from pipeline.valle.plan import NoPromptError, plan
-from pipeline.valle.synthesis import (PromptTooShort, SynthesisOptions, joint_tokens, stitch,
-                                      synthesize)
+from pipeline.valle.synthesis import PromptTooShort, SynthesisOptions, joint_tokens, stitch, synthesize
 
 pytestmark = pytest.mark.unit
 
@@ -76,7 +75,7 @@ def test_joint_tokens_and_stitch():
 @pytest.fixture(scope="module")
 def tiny():
     torch.manual_seed(0)
-    codec = Codec(preset("tiny")).eval()
+    codec = Codec(CodecConfig.from_name("tiny")).eval()
     model = Valle(ValleConfig(d_model=32, nhead=2, n_layers=1, audio_bins=codec.bins)).eval()
     model.codec_info = {"sample_rate": codec.sample_rate, "frame_rate": codec.frame_rate}
     return model, codec

@@ -33,13 +33,16 @@ def _stores(root, n=5):
 
 
 def _job(tmp_path, steps):
-    return {"tokens": str(tmp_path / "tok"), "codec": {"sample_rate": 16000, "frame_rate": 50.0, "n_q": 2, "bins": 16},
-            "model": {"name": "tiny", "overrides": {"d_model": 16, "nhead": 2, "n_layers": 1}},
-            "init": None, "train_stage": 0, "max_frames": 60, "max_tail_s": 4.0, "batch_size": 2,
-            "train": {"steps": steps, "lr": 1e-3, "warmup_steps": 1, "eval_every": 2, "checkpoint_every": 2,
-                      "log_every": 1, "seed": 1, "device": "cpu", "progress": False},
-            "ckpt_dir": str(tmp_path / "ckpt"), "model_dir": str(tmp_path / "model"),
-            "report_dir": str(tmp_path / "report"), "fingerprint": {"test": 1}}
+    from pipeline.params.valle import ValleTrainParams
+    from pipeline.train.job import TrainJob
+
+    p = ValleTrainParams(model_overrides={"d_model": 16, "nhead": 2, "n_layers": 1}, max_frames=60, batch_size=2,
+                         steps=steps, lr=1e-3, warmup_steps=1, eval_every=2, checkpoint_every=2)
+    job = TrainJob(stage="valle_train", p=p, seed=1, device="cpu", ckpt_dir=tmp_path / "ckpt",
+                   model_dir=tmp_path / "model", report_dir=tmp_path / "report", fingerprint={"test": 1},
+                   inputs={"tokens": str(tmp_path / "tok"), "init": None,
+                           "codec": {"sample_rate": 16000, "frame_rate": 50.0, "n_q": 2, "bins": 16}})
+    return TrainJob.from_json(job.to_json())  # as a torchrun worker gets it
 
 
 def test_train_job_writes_weights_report_and_resumes(tmp_path):
@@ -57,3 +60,20 @@ def test_train_job_writes_weights_report_and_resumes(tmp_path):
     assert m2["val_loss"] == pytest.approx(m1["val_loss"], rel=1e-4)  # the same run, resumed
     model = load(tmp_path / "model")
     assert model.cfg.n_quantizers == 2 and model.cfg.audio_bins == 16 and model.codec_info["frame_rate"] == 50.0
+
+
+def test_model_keys_are_the_overridable_config_fields():
+    import dataclasses
+    import typing
+
+    from pydantic import ValidationError
+
+    from pipeline.params.valle import ValleModelKey, ValleTrainParams
+    from pipeline.valle.model import CONFIGS, ValleConfig
+
+    from_codec = {"n_quantizers", "audio_bins"}  # set from the codec by the job, never by the user
+    assert set(typing.get_args(ValleModelKey)) == {f.name for f in dataclasses.fields(ValleConfig)} - from_codec
+    assert set(typing.get_args(ValleTrainParams.model_fields["model"].annotation)) == set(CONFIGS)
+    with pytest.raises(ValidationError, match="d_model"):  # the error names the allowed keys
+        ValleTrainParams(model_overrides={"depth": 2})
+    assert ValleConfig.from_name("tiny", n_layers=3).n_layers == 3 and ValleConfig.from_name("tiny") is CONFIGS["tiny"]

@@ -74,7 +74,7 @@ def build(cfg: dict) -> torch.nn.Module:
     cfg.pop("meta", None)
     if kind == "classifier":
         return StyleClassifier(**cfg)
-    return GnmDecoder(GnmConfig(**cfg))
+    return GnmDecoder(GnmConfig.from_name("generality", **cfg))  # what cfg leaves out is upstream's
 
 
 def load(path: str | Path, vocab: str | Path | Vocab | None = None, *, n_heads: int | None = None,
