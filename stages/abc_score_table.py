@@ -14,6 +14,7 @@ import time
 from prefect import flow, get_run_logger
 
 from pipeline.clamp.score_table import calibrated_plagiarism, write_score_table
+from pipeline.clamp.table import COLUMNS
 from pipeline.config import load_section, repo_root
 from pipeline.orchestration.stage import StageOutputs, params_dump
 
@@ -31,7 +32,8 @@ def abc_score_table() -> None:
                                   finetune=root / FINETUNE, scorer=root / SCORER, store=root / STORE)
         out.commit(params_dump("abc_score_table"), inputs=[DPO_DATA, DPO_MODELS, SCORER, STORE],
                    extra={"plagiarism": plag})
-    get_run_logger().info("abc_score_table: %d rows (%.1f s)", len(table), time.perf_counter() - t0)
+    get_run_logger().info("abc_score_table: %s (%.1f s)", [dict(zip(COLUMNS, row)) for row in table],
+                          time.perf_counter() - t0)
 
 
 if __name__ == "__main__":

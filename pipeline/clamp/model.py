@@ -63,6 +63,12 @@ def _heads(hidden: int) -> int:
     return max(1, hidden // 64)  # upstream: head_dim 64
 
 
+def freeze_pooler(bert: nn.Module) -> None:
+    """The pooler is kept for upstream's key layout, never used: no gradient (DDP refuses those)."""
+    for q in (bert.pooler.parameters() if getattr(bert, "pooler", None) is not None else ()):
+        q.requires_grad_(False)
+
+
 class M3PatchEncoder(nn.Module):
     """one-hot(128) of each patch's chars -> Linear(P*128 -> H) -> BERT over patches."""
 
@@ -74,6 +80,10 @@ class M3PatchEncoder(nn.Module):
             vocab_size=1, hidden_size=cfg.hidden, num_hidden_layers=cfg.layers,
             num_attention_heads=_heads(cfg.hidden), intermediate_size=cfg.intermediate or 4 * cfg.hidden,
             max_position_embeddings=cfg.patch_length))
+        # patches come in as inputs_embeds and the pooled output is unused: the 1-token word
+        # embedding and the pooler never get a gradient; frozen so DDP accepts the model
+        self.base.embeddings.word_embeddings.weight.requires_grad_(False)
+        freeze_pooler(self.base)
 
     def embed(self, patches: torch.Tensor) -> torch.Tensor:
         """Linear over the char-major one-hot, computed as a gather-sum of weight columns
@@ -107,6 +117,7 @@ class ClampModel(nn.Module):
                 num_attention_heads=_heads(cfg.text_hidden), intermediate_size=cfg.text_intermediate,
                 max_position_embeddings=cfg.text_positions, type_vocab_size=cfg.text_type_vocab,
                 pad_token_id=1, bos_token_id=0, eos_token_id=2))
+            freeze_pooler(self.text_model)  # features are a masked mean of the last hidden state
             self.text_proj = nn.Linear(cfg.text_hidden, cfg.proj)
         self.music_model = M3PatchEncoder(cfg)
         if cfg.proj:

@@ -20,7 +20,6 @@ from pipeline.notagen.abc_check import validate_interleaved
 from pipeline.notagen.checkpoint import load as load_policy
 from pipeline.params.clamp import AbcScoreTableParams
 from pipeline.report.headline import write_headline
-from pipeline.train.loop import run_logger
 
 
 def calibrated_plagiarism(dpo_data: Path, param: float) -> float:
@@ -59,7 +58,6 @@ def headline(full: list[list], samples: list[dict]) -> dict:
 def write_score_table(rep: Path, p: AbcScoreTableParams, plagiarism: float, *, dpo_data: Path, dpo_models: Path,
                       finetune: Path, scorer: Path, store: Path) -> list[list]:
     """table.json, metrics.json, plots/score_curve.png, samples/ and headline.json into ``rep``; the rows per K."""
-    log = run_logger()
     clamp = load_scorer(scorer / "clamp.pth")
     train = read_split(store, "train")
     held = read_split(store, p.perplexity_split) or read_split(store, "val")
@@ -89,7 +87,6 @@ def write_score_table(rep: Path, p: AbcScoreTableParams, plagiarism: float, *, d
         scored = json.loads((unit / "scores.json").read_text())
         check = sample_check(rows_k, scored["max_similarity"], plagiarism)
         samples += cards(rep, k, rows_k, scored["piece_scores"], check, p, info)
-        log.info("K=%d: %s", k, dict(zip(COLUMNS, vals)))
     (rep / "plots").mkdir(parents=True, exist_ok=True)
     plot_curve(rep / "plots" / "score_curve.png", table, gt_vals[1])
     full = table + [gt_vals]

@@ -7,7 +7,7 @@ shapes), so a shape typo shows up as a count far from upstream's before any GPU 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -33,30 +33,29 @@ def _meta_count(make: Callable[[], torch.nn.Module]) -> int:
 
 
 def aria(sec) -> list[Row]:
-    from pipeline.aria.model import CONFIGS, count_parameters
+    from pipeline.aria.model import ModelConfig, count_parameters
 
-    cfg = CONFIGS[sec.model].replace(**dict(sec.model_overrides)) if sec.model_overrides else CONFIGS[sec.model]
+    cfg = ModelConfig.from_name(sec.model, **dict(sec.model_overrides))
     shape = f"{cfg.n_layers} x {cfg.d_model}, {cfg.n_heads} heads, vocab {cfg.vocab_size}"
     return [Row("aria", f"aria {sec.model}", shape, count_parameters(cfg), 650_000_000 if sec.model == "medium" else None,
                 "specs/aria-checkpoint.md: about 650M (seed-systems: ~660M by count)")]
 
 
 def codec(sec) -> list[Row]:
-    from pipeline.codec.config import preset
+    from pipeline.codec.config import CodecConfig
     from pipeline.codec.model import Codec
 
     m = sec.model
-    over = {k: v for k in ("n_filters", "dimension", "n_q", "bins", "kmeans_iters") if (v := getattr(m, k)) is not None}
-    cfg = preset(m.preset, **over)
+    cfg = CodecConfig.from_params(m)
     shape = f"{cfg.sample_rate} Hz, {cfg.n_filters} filters, {cfg.dimension}-dim, {cfg.n_q} x {cfg.bins} codes"
     return [Row("codec", f"codec {m.preset}", shape, _meta_count(lambda: Codec(cfg)), None,
                 "no count published in the references")]
 
 
 def valle(sec) -> list[Row]:
-    from pipeline.valle.model import CONFIGS, Valle
+    from pipeline.valle.model import Valle, ValleConfig
 
-    cfg = replace(CONFIGS[sec.model], **dict(sec.model_overrides))
+    cfg = ValleConfig.from_name(sec.model, **dict(sec.model_overrides))
     return [Row("valle", f"VALL-E {sec.model}", f"{cfg.n_layers} x {cfg.d_model}, {cfg.nhead} heads (AR + NAR)",
                 _meta_count(lambda: Valle(cfg)), None, "no count published in the references")]
 
@@ -64,7 +63,7 @@ def valle(sec) -> list[Row]:
 def gnm(sec) -> list[Row]:
     from pipeline.gnm.model import GnmConfig, GnmDecoder
 
-    cfg = GnmConfig(vocab_size=GNM_VOCAB, **sec.model.model_dump())
+    cfg = GnmConfig.from_name("tiny", vocab_size=GNM_VOCAB, **sec.model.model_dump())
     up = 46_000_000 if (cfg.n_layers, cfg.d_model) == (12, 512) else None
     return [Row("gnm", "GnM mastery", f"{cfg.n_layers} x {cfg.d_model}, adapters {list(cfg.adapter_positions)}",
                 _meta_count(lambda: GnmDecoder(cfg)), up, "seed-systems (project page): about 46M")]
@@ -74,13 +73,11 @@ NOTAGEN_UPSTREAM = {"small": 110_000_000, "medium": 244_000_000, "large": 516_00
 
 
 def notagen(sec) -> list[Row]:
-    from pipeline.notagen.model import NAMED_CONFIGS, NotaGenModel
+    from pipeline.notagen.model import NotaGenConfig, NotaGenModel
 
     rows = []
     for name in dict.fromkeys([sec.model, *NOTAGEN_UPSTREAM]):  # the profile's model first, then every size
-        cfg = NAMED_CONFIGS[name]
-        if name == sec.model and sec.model_overrides:
-            cfg = replace(cfg, **dict(sec.model_overrides))
+        cfg = NotaGenConfig.from_name(name, **(dict(sec.model_overrides) if name == sec.model else {}))
         rows.append(Row("notagen", f"NotaGen {name}" + (" (trained)" if name == sec.model else ""),
                         f"{cfg.patch_layers} patch + {cfg.char_layers} char layers x {cfg.hidden}, "
                         f"{cfg.patch_length} patches", _meta_count(lambda: NotaGenModel(cfg)),
@@ -91,8 +88,8 @@ def notagen(sec) -> list[Row]:
 def m3(sec) -> list[Row]:
     from pipeline.clamp.model import ClampConfig, M3PatchEncoder
 
-    cfg = ClampConfig(patch_size=sec.patch_size, patch_length=sec.patch_length, hidden=sec.hidden,
-                      layers=sec.layers, proj=None)
+    cfg = ClampConfig.from_name("tiny", patch_size=sec.patch_size, patch_length=sec.patch_length, hidden=sec.hidden,
+                                layers=sec.layers, proj=None)
     return [Row("clamp", "M3 encoder", f"{cfg.layers} x {cfg.hidden}, patch {cfg.patch_size}, {cfg.patch_length} patches",
                 _meta_count(lambda: M3PatchEncoder(cfg)), None, "no count published in the references")]
 

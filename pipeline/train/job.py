@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.data.jsonl import write_json
+from pipeline.orchestration.stage import ENVIRONMENT, split_timings
 from pipeline.params import SECTIONS
 from pipeline.params.base import Section
 from pipeline.train.loop import TrainConfig
@@ -71,7 +73,9 @@ def run_training(entry: str, job: TrainJob, launcher: str = "python", nproc: int
         from pipeline.train.distributed import launch
 
         launch("pipeline.train.job:run_entry", {"entry": entry, "job": job.to_json()}, nproc)
-        return json.loads((Path(job.report_dir) / "metrics.json").read_text())
+        report = Path(job.report_dir)
+        timings = json.loads((report / ENVIRONMENT).read_text())["timings"] if (report / ENVIRONMENT).exists() else {}
+        return json.loads((report / "metrics.json").read_text()) | timings
     if launcher != "python":
         raise ValueError(f"runtime.launcher must be 'python' or 'torchrun', got {launcher!r}")
     return _resolve(entry)(job)
@@ -95,8 +99,9 @@ def history_columns(history: list[dict[str, Any]]) -> list[str]:
 
 
 def write_training_outputs(result, report_dir: str | Path, steps: int, extra: dict | None = None) -> dict:
-    """``<report_dir>/metrics.json`` (final validation metrics, throughput, size, resume point +
-    ``extra``) and ``<report_dir>/plots/loss.csv`` (every history column); returns the metrics."""
+    """``<report_dir>/metrics.json`` (final validation metrics, size, resume point + ``extra``) and
+    ``<report_dir>/plots/loss.csv`` (every history column); returns the metrics with the run's
+    speed, which the stage's commit records in ``environment.json``: never in a hashed output."""
     report_dir = Path(report_dir)
     (report_dir / "plots").mkdir(parents=True, exist_ok=True)
     model = result.model
@@ -105,7 +110,9 @@ def write_training_outputs(result, report_dir: str | Path, steps: int, extra: di
                "tokens": result.tokens, "steps": steps,
                "parameters": sum(p.numel() for p in model.parameters()),
                "resumed_from_step": result.resumed_from, **(extra or {})}
-    (report_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    stable, timings = split_timings(metrics)
+    write_json(report_dir / "metrics.json", stable)
+    write_json(report_dir / ENVIRONMENT, {"timings": timings})  # the commit rewrites it, timings kept
     cols = history_columns(result.history)
     with open(report_dir / "plots" / "loss.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")

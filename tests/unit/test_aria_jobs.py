@@ -15,21 +15,13 @@ from pipeline.data.token_store import pack, write_split
 from pipeline.params import SECTIONS
 from pipeline.train.job import TrainJob, run_training
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_thread")]
 
 TOK = AbsTokenizer()
 TOKENIZER = {"vocab_size": TOK.vocab_size, "pad_id": TOK.pad_id, "config": TOK.config,
              "config_hash": TOK.config_hash()}
 SMALL = {"d_model": 32, "n_heads": 2, "n_layers": 1}
 TRAIN = dict(steps=2, lr=1e-3, warmup_steps=1, eval_every=2, checkpoint_every=2, batch_size=2, augment=False)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def pieces(n=8, length=50):

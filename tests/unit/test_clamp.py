@@ -10,7 +10,7 @@ from pipeline.clamp.model import ClampConfig, ClampModel, M3Model
 from pipeline.clamp.patches import PatchError, encode, extraction_segments, segments
 from pipeline.clamp.scores import max_similarity, mean_cosine_score, piece_scores, set_mean_score
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_thread")]
 
 PIECE = """%Baroque
 %Bach, Johann Sebastian
@@ -28,14 +28,6 @@ V:2 nm="Bass" clef=bass
 
 TINY = dict(patch_size=64, patch_length=64, hidden=64, layers=1, proj=48, text_vocab=72, text_positions=130,
             text_hidden=32, text_layers=1, text_intermediate=64)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def tiny_clamp(seed=0, **kw):

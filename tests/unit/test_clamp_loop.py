@@ -12,7 +12,7 @@ from pipeline.clamp.model import ClampConfig, ClampModel
 from pipeline.clamp.rounds import alignment_text, prompt_triples, sample_round, scoring_text, score_round
 from pipeline.clamp.scorer import Scorer
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_thread")]
 
 PIECE = """%Folk
 %Traditional
@@ -27,14 +27,6 @@ V:2 nm="Bass" clef=bass
 [V:1]B2 A2 G4|[V:2]G,2 D,2 G,,4|
 [V:1]G8|][V:2]G,,8|]
 """
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

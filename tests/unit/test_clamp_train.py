@@ -15,7 +15,7 @@ from pipeline.clamp.patches import MASK_ID, encode
 from pipeline.clamp.text import VOCAB_SIZE
 from pipeline.train.loop import TrainConfig, train
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_thread")]
 
 TUNES = ["C2 E2 G2 c2", "A,2 C2 E2 A2", "G2 B2 d2 g2", "F2 A2 c2 f2", "D2 F2 A2 d2", "E2 G2 B2 e2"]
 KEYS = ["C", "G", "D", "A", "E", "F", "Bb", "Eb"]
@@ -41,14 +41,6 @@ CFG = ClampConfig(patch_size=32, patch_length=16, hidden=64, layers=1, proj=32, 
 def tcfg(**kw):
     return TrainConfig(**{**dict(steps=30, lr=3e-3, warmup_steps=2, eval_every=10, checkpoint_every=30,
                                  progress=False, device="cpu", seed=3, weight_decay=0.0), **kw})
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_masking_selects_45_percent_and_keeps_pads():

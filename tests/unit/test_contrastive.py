@@ -15,17 +15,9 @@ from pipeline.aria.tokenizer import AbsTokenizer, Note, Piece
 from pipeline.aria.pairs import PairBatches
 from pipeline.train.contrastive import ContrastiveObjective, info_nce
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_thread")]
 
 TOK = AbsTokenizer()
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def tiny(emb_size=None, seed=0):

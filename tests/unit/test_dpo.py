@@ -10,17 +10,9 @@ from pipeline.train import checkpoint as ckpt
 from pipeline.train.dpo import DPOObjective, PreferenceBatches, dpo_positive_loss
 from pipeline.train.loop import TrainConfig, train
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_thread")]
 
 V = 12
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: threads only add contention on a busy machine
-    yield
-    torch.set_num_threads(n)
 
 
 class Bigram(torch.nn.Module):

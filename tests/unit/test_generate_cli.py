@@ -13,17 +13,9 @@ from pipeline.aria.prompt import prompt_tokens, read_prompt
 from pipeline.sample.sampling import SamplingError
 from pipeline.aria.tokenizer import AbsTokenizer
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_thread")]
 
 TOK = AbsTokenizer()
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # a tiny model: threads only add contention on a busy machine
-    yield
-    torch.set_num_threads(n)
 
 
 def checkpoint(path, vocab=TOK.vocab_size, max_seq_len=512, seed=0):

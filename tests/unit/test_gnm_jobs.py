@@ -15,15 +15,7 @@ from pipeline.gnm.data import EmptyCategoryError, Pieces, PitchShifter, WindowBa
 from pipeline.gnm.vocab import Vocab
 from pipeline.train.job import TrainJob
 
-pytestmark = pytest.mark.unit
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_thread")]
 
 
 def piece_tokens(rng, bars=6, tempo=80):

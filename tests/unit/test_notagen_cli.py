@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_thread")]
 
 from pipeline.cli import main  # noqa: E402
 from pipeline.notagen.checkpoint import save  # noqa: E402
@@ -18,14 +18,6 @@ TRIPLES = [{"period": "Baroque", "composer": "Bach, Johann Sebastian", "instrume
            {"period": "Folk", "composer": "Traditional", "instrumentation": "Voice", "pieces": 8},
            {"period": "Renaissance", "composer": "Palestrina, Giovanni Pierluigi da", "instrumentation": "Chorus",
             "pieces": 4}]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_thread")]
 
 from pipeline.notagen.data import PatchBatches, PieceItems, Piece, load_pieces, prompt_of, training_text  # noqa: E402
 from pipeline.notagen.keys import _PC, KEYS_15, canonical, key_signature, shifted_key, transpose  # noqa: E402
@@ -21,14 +21,6 @@ RAW = ("%Baroque\n%Bach, Johann Sebastian\n%Chorus\nX:1\nL:1/8\nM:4/4\nK:F#m\nV:
        "[V:1]A2 B2 c2 e2|[V:2]F,2 G,2 A,2 G,2|\n"
        "[V:1]z8|[V:2]A,C, E,2 A,,2 ^E,2|\n"
        "[V:1]F6 :|[V:2]F,6 :|\n")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_training_text_matches_upstream_layout():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_thread")]
 
 from pipeline.notagen.generation import generate  # noqa: E402
 from pipeline.notagen.model import NotaGenConfig, NotaGenModel  # noqa: E402
@@ -16,14 +16,6 @@ from pipeline.notagen.rests import reduce_rests, restore_rests  # noqa: E402
 PROMPT = ["%Baroque", "%Bach, Johann Sebastian", "%Choral"]
 PIECE = ("%Baroque\n%Bach, Johann Sebastian\n%Choral\nL:1/8\nM:4/4\nK:C\nV:1\nV:2\n"
          "[V:1]c2 d2 e2 f2|[V:2]z8|\n[V:1]g8|][V:2]C8|]\n")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: threads only add contention on a busy machine
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers import GPT2LMHeadModel
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_thread")]
 
 from pipeline.notagen.checkpoint import (  # noqa: E402
     NotaGenCheckpointError, PatchSizeMismatch, load, save,
@@ -38,14 +38,6 @@ def upstream_keys(cfg: NotaGenConfig) -> list[tuple[str, tuple]]:
     keys += [(f"{c}transformer.h.{i}.{s}", shape[s]) for i in range(cfg.char_layers) for s in layer]
     keys += [(c + "transformer.ln_f.weight", (H,)), (c + "transformer.ln_f.bias", (H,)), (c + "lm_head.weight", (128, H))]
     return keys
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: threads only add contention on a busy machine
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

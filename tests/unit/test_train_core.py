@@ -20,18 +20,10 @@ from pipeline.train.loop import train
 from pipeline.train.objectives import LMObjective
 from train_core_checks import check_grad_accum, check_resume, config
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_thread")]
 
 TOK = AbsTokenizer()
 VOCAB, PAD = 40, 2
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def lm(seed=0):

@@ -16,18 +16,10 @@ from pipeline.train.loop import TrainConfig, train
 from pipeline.train.objectives import LMObjective
 from pipeline.train.schedule import lr_at, make_scheduler
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_thread")]
 
 VOCAB, PAD = 40, 2
 CFG = ModelConfig(d_model=32, n_heads=2, n_layers=1, vocab_size=VOCAB, max_seq_len=32)
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: threads only add contention on a busy machine
-    yield
-    torch.set_num_threads(n)
 
 
 def rows(n=16, t=17, seed=0):

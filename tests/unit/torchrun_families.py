@@ -20,8 +20,8 @@ import numpy as np
 GLOBAL_BATCH = 4
 STEPS = 3
 # eval every step: each history row then holds that step's train loss (the curve we compare)
-TRAIN = {"steps": STEPS, "lr": 3e-3, "warmup_steps": 0, "final_lr_frac": 1.0, "eval_every": 1, "eval_batches": 1,
-         "checkpoint_every": STEPS, "seed": 3, "device": "cpu", "progress": False}
+LOOP = {"steps": STEPS, "lr": 3e-3, "warmup_steps": 0, "final_lr_frac": 1.0, "eval_every": 1, "eval_batches": 1,
+        "checkpoint_every": STEPS}
 
 ABC = ("%Baroque\n%Bach, Johann Sebastian\n%Chorus\nX:1\nL:1/8\nM:4/4\nK:F#m\nV:1 nm=\"Soprano\"\n"
        "V:2 nm=\"Bass\" clef=bass\n[V:1]cB|[V:2]A,G,|\n[V:1]A2 B2 c2 e2|[V:2]F,2 G,2 A,2 G,2|\n"
@@ -29,15 +29,21 @@ ABC = ("%Baroque\n%Bach, Johann Sebastian\n%Chorus\nX:1\nL:1/8\nM:4/4\nK:F#m\nV:
 ABC_VARIANTS = ("A2 B2 c2 e2", "c2 B2 A2 G2", "e2 d2 c2 B2", "F2 A2 c2 f2", "B2 c2 d2 e2", "G2 F2 E2 D2")
 
 
-def _outs(root: Path, fam: str, tag: str) -> dict:
-    return {"ckpt_dir": str(root / tag / fam / "ckpt"), "model_dir": str(root / tag / fam / "model"),
-            "report_dir": str(root / tag / fam / "report")}
+def _job(stage: str, p, root: Path, fam: str, tag: str, inputs: dict) -> dict:
+    """A stage's typed job as the JSON a torchrun worker receives."""
+    from pipeline.train.job import TrainJob
+
+    d = root / tag / fam
+    return TrainJob(stage=stage, p=p, seed=3, device="cpu", ckpt_dir=d / "ckpt", model_dir=d / "model",
+                    report_dir=d / "report", inputs=inputs).to_json()
 
 
 def _codec(root: Path) -> tuple:
     import soundfile as sf
+    import torch
 
-    from pipeline.codec import CodecConfig
+    from pipeline.codec import Codec, CodecConfig, save
+    from pipeline.params.codec import CodecTrainParams
 
     sr, t = 16000, np.arange(16000) / 16000
     specs = []
@@ -47,21 +53,27 @@ def _codec(root: Path) -> tuple:
         specs.append({"id": f"s{k}", "audio": str(root / f"codec{k}.flac"), "start": 0.0, "duration": 1.0,
                       "sample_rate": sr, "split": "train", "condition": "piano_dry"})
     # no k-means init / dead-code expiry: they draw random vectors, by design not equal across world
-    # sizes; a fast EMA (decay 0.5) so unsynchronised codebooks show within 3 steps
-    cfg = CodecConfig(n_filters=2, dimension=8, bins=16, n_q=2, ratios=(8, 5, 4, 2), kmeans_init=False,
-                      threshold_ema_dead_code=0.0, decay=0.5)
+    # sizes; a fast EMA (decay 0.5) so unsynchronised codebooks show within 3 steps. The params'
+    # model section cannot say that, so the codec starts from a saved one (init_from: its config wins)
+    torch.manual_seed(0)
+    save(Codec(CodecConfig(n_filters=2, dimension=8, bins=16, n_q=2, ratios=(8, 5, 4, 2), kmeans_init=False,
+                           threshold_ema_dead_code=0.0, decay=0.5)), root / "codec_init")
+    inputs = {"train_segments": specs, "val_segments": specs[:1], "sample_rate": sr, "init_from": str(root / "codec_init")}
+
     # feature matching divides by the mean |D(x)| of each rank's own batch (as audiocraft per GPU),
     # so it is not a per-item mean and N processes differ from 1 by design: weighted 0 here
-    base = {"codec": cfg.to_dict(), "init_from": None, "sample_rate": sr, "crop_s": 0.1, "weights": {"feat": 0.0},
-            "adv_loss": "mse", "disc_filters": 2, "disc_n_ffts": [128], "mel_n_ffts": [128], "n_mels": 16,
-            "samples": 1, "train_segments": specs, "val_segments": specs[:1]}
-    train = TRAIN | {"disc_lr": 3e-3, "adv_start": 1}
-    return "pipeline.codec.train_job:run_job", lambda w, tag: base | {"train": train, "batch_size": GLOBAL_BATCH // w,
-                                                                     **_outs(root, "codec", tag)}
+    def job_for(w: int, tag: str) -> dict:
+        p = CodecTrainParams(**LOOP, batch_size=GLOBAL_BATCH // w, disc_lr=3e-3, adv_start=1, crop_s=0.1,
+                             weights={"feat": 0.0}, adv_loss="mse", disc_filters=2, disc_n_ffts=[128],
+                             mel_n_ffts=[128], n_mels=16, samples=1)
+        return _job("codec_train", p, root, "codec", tag, inputs)
+
+    return "pipeline.codec.train_job:run_job", job_for
 
 
 def _valle(root: Path) -> tuple:
     from pipeline.data.token_store import write_split
+    from pipeline.params.valle import ValleTrainParams
     from pipeline.valle.midi_tokens import notes_to_tokens
 
     rng = np.random.default_rng(0)
@@ -72,16 +84,21 @@ def _valle(root: Path) -> tuple:
         write_split(root / "valle" / "codes" / split, [(lab, rng.integers(0, 16, (2, 40))) for lab in labs])
         write_split(root / "valle" / "midi" / split,
                     [(lab, notes_to_tokens([(t + 7 * i, d, p, v) for t, d, p, v in notes])) for i, lab in enumerate(labs)])
-    base = {"tokens": str(root / "valle"), "codec": {"sample_rate": 16000, "frame_rate": 50.0, "n_q": 2, "bins": 16},
-            "model": {"name": "tiny", "overrides": {"d_model": 16, "nhead": 2, "n_layers": 1, "dropout": 0.0}},
-            "init": None, "train_stage": 0, "max_frames": 60, "max_tail_s": 4.0}
-    return "pipeline.valle.train_job:run_job", lambda w, tag: base | {"train": TRAIN, "batch_size": GLOBAL_BATCH // w,
-                                                                     **_outs(root, "valle", tag)}
+    inputs = {"tokens": str(root / "valle"), "init": None,
+              "codec": {"sample_rate": 16000, "frame_rate": 50.0, "n_q": 2, "bins": 16}}
+
+    def job_for(w: int, tag: str) -> dict:
+        p = ValleTrainParams(**LOOP, batch_size=GLOBAL_BATCH // w, max_frames=60,
+                             model_overrides={"d_model": 16, "nhead": 2, "n_layers": 1, "dropout": 0.0})
+        return _job("valle_train", p, root, "valle", tag, inputs)
+
+    return "pipeline.valle.train_job:run_job", job_for
 
 
 def _gnm(root: Path) -> tuple[tuple, tuple]:
     from pipeline.data.token_store import write_split
     from pipeline.gnm.vocab import Vocab
+    from pipeline.params.gnm import GnmClassifierParams, GnmPretrainParams
 
     rng = np.random.default_rng(0)
 
@@ -101,29 +118,59 @@ def _gnm(root: Path) -> tuple[tuple, tuple]:
     for split, ps in pieces.items():
         write_split(tok / split, [({"id": f"{split}{i}", "gnm_composer": c, "category": c or "folk"},
                                    np.asarray(vocab.encode(t))) for i, (c, t) in enumerate(ps)])
-    common = {"tokens": str(tok), "seq_len": 24, "augment": True}
-    lm = common | {"mode": "generality", "category": "category", "adapter_positions": [],
-                   "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_ff": 32, "d_word_embed": 16, "dropout": 0.0}}
-    cls = common | {"composers": ["Bach", "Mozart"], "eval_windows": 1,
-                    "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_ff": 32, "dropout": 0.0}}
-    return (("pipeline.gnm.lm_job:run_job", lambda w, tag: lm | {"train": TRAIN, "batch_size": GLOBAL_BATCH // w,
-                                                                 **_outs(root, "gnm_lm", tag)}),
-            ("pipeline.gnm.classifier_job:run_job", lambda w, tag: cls | {"train": TRAIN, "batch_size": GLOBAL_BATCH // w,
-                                                                          **_outs(root, "gnm_classifier", tag)}))
+    shape = {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_ff": 32, "dropout": 0.0}
+
+    def lm(w: int, tag: str) -> dict:
+        p = GnmPretrainParams(**LOOP, batch_size=GLOBAL_BATCH // w, seq_len=24, augment=True,
+                              model=shape | {"d_word_embed": 16, "adapter_positions": []})
+        return _job("gnm_pretrain", p, root, "gnm_lm", tag,
+                    {"mode": "generality", "tokens": str(tok), "category": "category", "composers": []})
+
+    def classifier(w: int, tag: str) -> dict:
+        p = GnmClassifierParams(**LOOP, **shape, batch_size=GLOBAL_BATCH // w, seq_len=24, augment=True, eval_windows=1)
+        return _job("gnm_classifier", p, root, "gnm_classifier", tag, {"tokens": str(tok), "composers": ["Bach", "Mozart"]})
+
+    return ("pipeline.gnm.lm_job:run_job", lm), ("pipeline.gnm.classifier_job:run_job", classifier)
 
 
 def _notagen(root: Path) -> tuple:
+    from pipeline.params.notagen import AbcPretrainParams
+
     tok = root / "notagen"
     for split, n in (("train", 4), ("val", 2)):
         (tok / split).mkdir(parents=True)
         rows = [{"id": f"{split}{i}", "text": ABC.replace("A2 B2 c2 e2", ABC_VARIANTS[i]), "n_patches": 0}
                 for i in range(n)]
         (tok / split / "texts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    base = {"stage": "t", "tokens_dir": str(tok), "keep_prompt": True, "transposition": "shift3",
-            "model": {"name": "tiny", "overrides": {"hidden": 64, "patch_layers": 1, "char_layers": 1,
-                                                    "patch_length": 32, "dropout": 0.0}}}
-    return "pipeline.notagen.train_job:run_job", lambda w, tag: base | {"train": TRAIN, "batch_size": GLOBAL_BATCH // w,
-                                                                       **_outs(root, "notagen", tag)}
+
+    def job_for(w: int, tag: str) -> dict:
+        p = AbcPretrainParams(**LOOP, batch_size=GLOBAL_BATCH // w, transposition="15keys",
+                              model_overrides={"hidden": 64, "patch_layers": 1, "char_layers": 1, "patch_length": 32,
+                                               "dropout": 0.0})
+        return _job("abc_pretrain", p, root, "notagen", tag, {"tokens": str(tok), "keep_prompt": True})
+
+    return "pipeline.notagen.train_job:run_job", job_for
+
+
+def _clamp(root: Path) -> tuple:
+    from pipeline.params.clamp import ClampTrainParams
+
+    store = root / "clamp"
+    for split, n in (("train", 4), ("val", 2)):
+        (store / split).mkdir(parents=True)
+        rows = [{"id": f"{split}{i}", "text": ABC.replace("A2 B2 c2 e2", ABC_VARIANTS[i]), "n_patches": 0}
+                for i in range(n)]
+        (store / split / "texts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        (store / split / "labels.jsonl").write_text("".join(json.dumps({"id": r["id"], "n_parts": 2}) + "\n"
+                                                            for r in rows))
+
+    def job_for(w: int, tag: str) -> dict:
+        p = ClampTrainParams(**LOOP, batch_size=GLOBAL_BATCH // w, patch_size=32, patch_length=16, hidden=64, layers=1,
+                             proj=32, decoder_layers=1, text_len=64, text_hidden=32, text_layers=1, m3_steps=3,
+                             text_dropout=0.0)
+        return _job("clamp_train", p, root, "clamp", tag, {"store": str(store)})
+
+    return "pipeline.clamp.train_job:run_job", job_for
 
 
 def _dpo(root: Path) -> tuple:
@@ -131,16 +178,21 @@ def _dpo(root: Path) -> tuple:
 
     from pipeline.notagen.checkpoint import save
     from pipeline.notagen.model import NotaGenConfig, NotaGenModel
+    from pipeline.params.clamp import AbcDpoParams
 
     torch.manual_seed(0)
     save(NotaGenModel(NotaGenConfig(hidden=64, patch_layers=1, char_layers=1, patch_length=32, dropout=0.0)).eval(),
          root / "dpo_policy")
     texts = [ABC.replace("A2 B2 c2 e2", v) for v in ABC_VARIANTS[:4]]
     (root / "samples.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
-    base = {"policy": str(root / "dpo_policy"), "samples": str(root / "samples.jsonl"), "iteration": 1,
-            "chosen": [0, 1], "rejected": [2, 3], "beta": 0.1, "lam": 10.0}
-    return "pipeline.clamp.dpo_job:run_job", lambda w, tag: base | {
-        "train": TRAIN | {"lr": 1e-2, "weight_decay": 0.0}, "batch_size": GLOBAL_BATCH // w, **_outs(root, "dpo", tag)}
+    inputs = {"policy": str(root / "dpo_policy"), "samples": str(root / "samples.jsonl"), "iteration": 1,
+              "chosen": [0, 1], "rejected": [2, 3]}
+
+    def job_for(w: int, tag: str) -> dict:
+        p = AbcDpoParams(**(LOOP | {"lr": 1e-2, "weight_decay": 0.0}), batch_size=GLOBAL_BATCH // w)
+        return _job("abc_dpo", p, root, "dpo", tag, inputs)
+
+    return "pipeline.clamp.dpo_job:run_job", job_for
 
 
 def fixtures(root: str | Path) -> dict[str, tuple]:
@@ -148,7 +200,7 @@ def fixtures(root: str | Path) -> dict[str, tuple]:
     root = Path(root)
     lm, cls = _gnm(root)
     return {"codec": _codec(root), "valle": _valle(root), "gnm_lm": lm, "gnm_classifier": cls,
-            "notagen": _notagen(root), "dpo": _dpo(root)}
+            "notagen": _notagen(root), "clamp": _clamp(root), "dpo": _dpo(root)}
 
 
 def history(job: dict) -> list[dict]:
@@ -195,6 +247,7 @@ def run_all(jobs: list[list], writes_log: str) -> None:
     import torch.distributed as dist
 
     from pipeline.train import distributed as D
+    from pipeline.train.job import TrainJob
 
     rank = int(os.environ.get("RANK", 0))
     writes: list[str] = []
@@ -209,7 +262,7 @@ def run_all(jobs: list[list], writes_log: str) -> None:
         for family, entry, job in jobs:
             module, _, fn = entry.partition(":")
             try:
-                getattr(importlib.import_module(module), fn)(job)
+                getattr(importlib.import_module(module), fn)(TrainJob.from_json(job))
             except Exception:  # noqa: BLE001 - reported to the test, which fails on it
                 errors[family] = traceback.format_exc()[-3000:]
     finally:
