@@ -40,10 +40,18 @@ def llama_peer(cfg: ModelConfig):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     hf = LlamaConfig(
-        vocab_size=cfg.vocab_size, hidden_size=cfg.d_model, intermediate_size=cfg.ff_mult * cfg.d_model,
-        num_hidden_layers=cfg.n_layers, num_attention_heads=cfg.n_heads, num_key_value_heads=cfg.n_heads,
-        max_position_embeddings=cfg.max_seq_len, rope_theta=cfg.rope_base, tie_word_embeddings=False,
-        attention_bias=False, mlp_bias=False, attn_implementation="sdpa",
+        vocab_size=cfg.vocab_size,
+        hidden_size=cfg.d_model,
+        intermediate_size=cfg.ff_mult * cfg.d_model,
+        num_hidden_layers=cfg.n_layers,
+        num_attention_heads=cfg.n_heads,
+        num_key_value_heads=cfg.n_heads,
+        max_position_embeddings=cfg.max_seq_len,
+        rope_theta=cfg.rope_base,
+        tie_word_embeddings=False,
+        attention_bias=False,
+        mlp_bias=False,
+        attn_implementation="sdpa",
     )
     torch.manual_seed(0)
     return LlamaForCausalLM(hf)
@@ -121,7 +129,7 @@ def bench_decode(new_tokens: int, prompt_len: int, rounds: int) -> tuple[dict, d
         run(8)
     for _ in range(rounds):
         for k, run in runs.items():
-            outs[k], w, c = timed(lambda: run(new_tokens))
+            outs[k], w, c = timed(lambda: run(new_tokens))  # noqa: B023 (called at once)
             walls[k].append(w)
             cpus[k].append(c)
     res = {k: rates(new_tokens, walls[k], cpus[k], pick=min) for k in runs}
@@ -150,16 +158,22 @@ def load_mlx(model):
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run of every path (seconds)")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch threads (default 1: stable on a shared 2-core box; try 2 on a quiet one)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: stable on a shared 2-core box; try 2 on a quiet one)",
+    )
     ap.add_argument("--json", type=Path, help="also write the numbers here")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     batch, seq, steps = (1, 64, 1) if args.quick else (4, 512, 5)
     new_tokens, rounds = (32, 1) if args.quick else (1024, 2)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()} (interop {torch.get_num_interop_threads()})")
-    print(f"model d{CFG.d_model} x {CFG.n_layers} layers, {CFG.n_heads} heads, ffn {CFG.ff_mult * CFG.d_model}, "
-          f"vocab {CFG.vocab_size}; fp32 CPU; MLX threads are managed by MLX")
+    print(
+        f"model d{CFG.d_model} x {CFG.n_layers} layers, {CFG.n_heads} heads, ffn {CFG.ff_mult * CFG.d_model}, "
+        f"vocab {CFG.vocab_size}; fp32 CPU; MLX threads are managed by MLX"
+    )
 
     train = bench_train(batch, seq, steps)
     decode, info = bench_decode(new_tokens, 16, rounds=rounds)
@@ -190,8 +204,14 @@ def main(argv=None) -> dict:
     print(f"\ngreedy KV-cache tokens == no-cache tokens: {info['cache_equals_no_cache']}")
     if "mlx_same_prefix" in info:
         print(f"MLX greedy tokens identical to torch for the first {info['mlx_same_prefix']} of {new_tokens}")
-    result = {"threads": torch.get_num_threads(), "quick": args.quick, "train": train, "decode": decode,
-              "ratios": ratios, **info}
+    result = {
+        "threads": torch.get_num_threads(),
+        "quick": args.quick,
+        "train": train,
+        "decode": decode,
+        "ratios": ratios,
+        **info,
+    }
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
     return result

@@ -62,13 +62,21 @@ def main() -> None:
         codes = ours.encode(wave)
         hf_codes = hf.encode(wave).audio_codes
         same = bool(torch.equal(codes, hf_codes[0]))
-        t = timed_interleaved({"enc": lambda: ours.encode(wave), "hf_enc": lambda: hf.encode(wave),
-                               "dec": lambda: ours.decode(codes), "hf_dec": lambda: hf.decode(hf_codes, [None])},
-                              args.repeats)
+        t = timed_interleaved(
+            {
+                "enc": lambda: ours.encode(wave),
+                "hf_enc": lambda: hf.encode(wave),
+                "dec": lambda: ours.decode(codes),
+                "hf_dec": lambda: hf.decode(hf_codes, [None]),
+            },
+            args.repeats,
+        )
         t_enc, t_hf_enc, t_dec, t_hf_dec = t["enc"], t["hf_enc"], t["dec"], t["hf_dec"]
     n_params = sum(p.numel() for p in ours.parameters())
-    print(f"codec {args.config}: {ours.sample_rate} Hz, {ours.n_q} x {ours.bins} codes, {ours.frame_rate:g} frames/s, "
-          f"{n_params / 1e6:.2f}M parameters, {args.seconds:g} s of audio, {torch.get_num_threads()} threads")
+    print(
+        f"codec {args.config}: {ours.sample_rate} Hz, {ours.n_q} x {ours.bins} codes, {ours.frame_rate:g} frames/s, "
+        f"{n_params / 1e6:.2f}M parameters, {args.seconds:g} s of audio, {torch.get_num_threads()} threads"
+    )
     print(f"codes identical to transformers EncodecModel: {same}")
     print(f"ours encode RTF {args.seconds / t_enc:8.1f}x   decode RTF {args.seconds / t_dec:8.1f}x")
     print(f"HF   encode RTF {args.seconds / t_hf_enc:8.1f}x   decode RTF {args.seconds / t_hf_dec:8.1f}x")

@@ -13,16 +13,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import stages  # noqa: F401  (Prefect env before prefect is imported)
 from prefect import flow, task
 
+import stages  # noqa: F401  (Prefect env before prefect is imported)
 from pipeline.config import RuntimeParams
-from pipeline.params.data import AcousticCondition, IngestLimits, Music21Source
 from pipeline.data.ingest import process_candidate
 from pipeline.data.render import render_midi, resolve_soundfont
 from pipeline.data.sources import list_music21
 from pipeline.orchestration.runners import make_task_runner, map_shards
 from pipeline.orchestration.stage import prefect_api
+from pipeline.params.data import AcousticCondition, IngestLimits, Music21Source
 
 
 @task
@@ -54,18 +54,35 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pieces", type=int, default=48)
     ap.add_argument("--render", type=int, default=16)
-    ap.add_argument("--runner", choices=["processes", "threads"], default=None,
-                    help="Prefect task runner (default: processes, as the stages; threads with --quick)")
+    ap.add_argument(
+        "--runner",
+        choices=["processes", "threads"],
+        default=None,
+        help="Prefect task runner (default: processes, as the stages; threads with --quick)",
+    )
     ap.add_argument("--quick", action="store_true", help="2 pieces, 1 render, threads: a smoke run")
     args = ap.parse_args()
     if args.quick:
         args.pieces, args.render = 2, 1
     runner = args.runner or ("threads" if args.quick else "processes")
-    src = Music21Source(collections={
-        "bach": {"composer": "bach", "period": "baroque", "genre": "chorale", "paths": ["bach/bwv*.mxl"],
-                 "cap": args.pieces // 2},
-        "folk": {"composer": "traditional", "period": "folk", "genre": "folk_song",
-                 "paths": ["essenFolksong/*.abc"], "cap": args.pieces - args.pieces // 2}})
+    src = Music21Source(
+        collections={
+            "bach": {
+                "composer": "bach",
+                "period": "baroque",
+                "genre": "chorale",
+                "paths": ["bach/bwv*.mxl"],
+                "cap": args.pieces // 2,
+            },
+            "folk": {
+                "composer": "traditional",
+                "period": "folk",
+                "genre": "folk_song",
+                "paths": ["essenFolksong/*.abc"],
+                "cap": args.pieces - args.pieces // 2,
+            },
+        }
+    )
     cands = list_music21(src)
     sf2 = resolve_soundfont("default", Path("."))
     rows = []
@@ -82,8 +99,10 @@ def main() -> None:
     print(f"{'workers':>8} {'ingest files/s':>15} {'render x real-time':>19}")
     for w, fps, rtf in rows:
         print(f"{w:>8} {fps:>15.2f} {rtf:>19.1f}")
-    print(f"ratio 2/1 workers: ingest {rows[1][1] / rows[0][1]:.2f}x, render {rows[1][2] / rows[0][2]:.2f}x "
-          f"({len(cands)} pieces ingested, {len(midis)} rendered at 32 kHz, {runner})")
+    print(
+        f"ratio 2/1 workers: ingest {rows[1][1] / rows[0][1]:.2f}x, render {rows[1][2] / rows[0][2]:.2f}x "
+        f"({len(cands)} pieces ingested, {len(midis)} rendered at 32 kHz, {runner})"
+    )
 
 
 if __name__ == "__main__":

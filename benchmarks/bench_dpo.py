@@ -66,6 +66,7 @@ def main() -> None:
             loss.backward()
             opt.step()
             opt.zero_grad(set_to_none=True)
+
         return run
 
     finetune = step(lambda: lm(policy, (plain[None], torch.ones(1, a.patches, dtype=torch.long))).loss)
@@ -77,8 +78,10 @@ def main() -> None:
         dp.append(median_step(dpo_step, 1))
     ft_w, ft_c = statistics.median(x[0] for x in ft), statistics.median(x[1] for x in ft)
     dp_w, dp_c = statistics.median(x[0] for x in dp), statistics.median(x[1] for x in dp)
-    print(f"NotaGen hidden {a.hidden} x {cfg.patch_layers}+{cfg.char_layers} layers, {a.patches} patches, "
-          f"{a.threads} thread(s), {a.rounds} rounds")
+    print(
+        f"NotaGen hidden {a.hidden} x {cfg.patch_layers}+{cfg.char_layers} layers, {a.patches} patches, "
+        f"{a.threads} thread(s), {a.rounds} rounds"
+    )
     print(f"{'step':<12}{'wall s':>10}{'cpu s':>10}")
     print(f"{'fine-tune':<12}{ft_w:>10.3f}{ft_c:>10.3f}")
     print(f"{'DPO pair':<12}{dp_w:>10.3f}{dp_c:>10.3f}")

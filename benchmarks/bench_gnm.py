@@ -31,17 +31,29 @@ from pipeline.sample.generate import generate  # noqa: E402
 
 def vocab() -> Vocab:
     """Upstream's full reachable 251-token vocabulary."""
-    return Vocab.build(["Composer_None", "BOS_None", "Bar_None", "EOS_None"]
-                       + [f"Tempo_{t}" for t in (40, 80, 120, 160)] + [f"Beat_{g}" for g in range(48)]
-                       + [f"Time_Signature_{s}" for s in ("2/4", "3/4", "4/4", "3/8", "6/8")])
+    return Vocab.build(
+        ["Composer_None", "BOS_None", "Bar_None", "EOS_None"]
+        + [f"Tempo_{t}" for t in (40, 80, 120, 160)]
+        + [f"Beat_{g}" for g in range(48)]
+        + [f"Time_Signature_{s}" for s in ("2/4", "3/4", "4/4", "3/8", "6/8")]
+    )
 
 
 def run(model, v: Vocab, events: int, use_cache: bool, seed: int) -> tuple[list[int], float, float]:
     guard = GrammarGuard(v, 1, max_bars=10**6, temperature=1.1)
     w0, c0 = time.perf_counter(), time.process_time()
-    out = generate(model, [[v.composer_id(None)]], max_new_tokens=events - 1, pad_id=v.pad_id, seed=seed,
-                   temperature=1.1, top_p=0.99, banned_ids=[v.id("EOS_None")], processors=[guard],
-                   use_cache=use_cache)
+    out = generate(
+        model,
+        [[v.composer_id(None)]],
+        max_new_tokens=events - 1,
+        pad_id=v.pad_id,
+        seed=seed,
+        temperature=1.1,
+        top_p=0.99,
+        banned_ids=[v.id("EOS_None")],
+        processors=[guard],
+        use_cache=use_cache,
+    )
     return out[0], time.perf_counter() - w0, time.process_time() - c0
 
 
@@ -57,25 +69,43 @@ def main(argv=None) -> int:
     d, layers = (64, 2) if a.quick else (128, 4)
     v = vocab()
     torch.manual_seed(0)
-    model = GnmDecoder(GnmConfig(len(v), d_model=d, n_heads=4, n_layers=layers, d_ff=4 * d, d_word_embed=d,
-                                 adapter_positions=(1,), max_seq_len=events + 8)).eval()
+    model = GnmDecoder(
+        GnmConfig(
+            len(v),
+            d_model=d,
+            n_heads=4,
+            n_layers=layers,
+            d_ff=4 * d,
+            d_word_embed=d,
+            adapter_positions=(1,),
+            max_seq_len=events + 8,
+        )
+    ).eval()
     rows = {}
     for name, cache in (("kv_cache", True), ("no_cache (upstream)", False)):
         ids, wall, cpu = run(model, v, events, cache, seed=0)
         n = len(ids)
-        rows[name] = {"events": n, "wall_s": round(wall, 3), "tokens_per_s": round(n / wall, 1),
-                      "tokens_per_cpu_s": round(n / max(cpu, 1e-9), 1)}
+        rows[name] = {
+            "events": n,
+            "wall_s": round(wall, 3),
+            "tokens_per_s": round(n / wall, 1),
+            "tokens_per_cpu_s": round(n / max(cpu, 1e-9), 1),
+        }
     # same weights + seed: both paths must sample the same events (logits agree to ~1e-6)
     same = run(model, v, min(events, 64), True, 1)[0] == run(model, v, min(events, 64), False, 1)[0]
     kv, peer = rows["kv_cache"], rows["no_cache (upstream)"]
-    ratio = {"wall": round(kv["tokens_per_s"] / peer["tokens_per_s"], 2),
-             "cpu": round(kv["tokens_per_cpu_s"] / peer["tokens_per_cpu_s"], 2)}
+    ratio = {
+        "wall": round(kv["tokens_per_s"] / peer["tokens_per_s"], 2),
+        "cpu": round(kv["tokens_per_cpu_s"] / peer["tokens_per_cpu_s"], 2),
+    }
     print(f"GnM decoder d{d} x {layers} layers, {events} events, batch 1, torch threads {a.threads}")
     print(f"{'path':22s} {'events':>7s} {'wall s':>8s} {'tok/s':>9s} {'tok/cpu-s':>10s}")
     for name, r in rows.items():
         print(f"{name:22s} {r['events']:7d} {r['wall_s']:8.2f} {r['tokens_per_s']:9.1f} {r['tokens_per_cpu_s']:10.1f}")
-    print(f"KV cache speed-up ratio: {ratio['wall']}x wall, {ratio['cpu']}x CPU (goal >= 5x at 1,200 events); "
-          f"same events both paths: {same}")
+    print(
+        f"KV cache speed-up ratio: {ratio['wall']}x wall, {ratio['cpu']}x CPU (goal >= 5x at 1,200 events); "
+        f"same events both paths: {same}"
+    )
     if a.json:
         a.json.write_text(json.dumps({"events": events, "rows": rows, "ratio": ratio}, indent=2) + "\n")
     return 0

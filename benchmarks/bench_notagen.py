@@ -59,13 +59,21 @@ def bench_generation(model, context: int, patches: int, rounds: int) -> dict:
     for name, cache in (("cached", True), ("recompute", False)):
         best = None
         for _ in range(rounds):
-            g, wall, cpu = timed(lambda: generate(model, prompt, seed=0, max_patches=patches, use_cache=cache,
-                                                  restore=False))
+            g, wall, cpu = timed(
+                lambda: generate(model, prompt, seed=0, max_patches=patches, use_cache=cache, restore=False)  # noqa: B023
+            )
             if best is None or wall < best[1]:
                 best = (g, wall, cpu)
         g, wall, cpu = best
-        res[name] = {"chars": g.chars, "patches": g.patches, "wall_s": wall, "cpu_s": cpu,
-                     "chars_per_s": g.chars / wall, "chars_per_cpu_s": g.chars / max(cpu, 1e-9), "text": g.text}
+        res[name] = {
+            "chars": g.chars,
+            "patches": g.patches,
+            "wall_s": wall,
+            "cpu_s": cpu,
+            "chars_per_s": g.chars / wall,
+            "chars_per_cpu_s": g.chars / max(cpu, 1e-9),
+            "text": g.text,
+        }
     if res["cached"]["text"] != res["recompute"]["text"]:
         raise AssertionError("cached and recomputed generation differ")
     for r in res.values():
@@ -83,8 +91,14 @@ def bench_batch(model, n: int, patches: int) -> dict:
     one, wo, co = timed(lambda: [generate(model, prompt, seed=s, max_patches=patches, restore=False) for s in seeds])
     if [g.text for g in batch] != [g.text for g in one]:
         raise AssertionError("batched and one-by-one generation differ")
-    return {"pieces": n, "patches": patches, "batch_cpu_s": cb, "one_by_one_cpu_s": co, "ratio_cpu": co / cb,
-            "ratio_wall": wo / wb}
+    return {
+        "pieces": n,
+        "patches": patches,
+        "batch_cpu_s": cb,
+        "one_by_one_cpu_s": co,
+        "ratio_cpu": co / cb,
+        "ratio_wall": wo / wb,
+    }
 
 
 def bench_steps(cfg: NotaGenConfig, piece_patches: int, rounds: int) -> dict:
@@ -128,36 +142,53 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--context", type=int, default=512)
     ap.add_argument("--patches", type=int, default=16)
-    ap.add_argument("--shape", choices=["tiny", "small"], default="tiny",
-                    help="generation model: tiny (the DAG's) or NotaGen-small's 768 x 12 + 3 layers")
+    ap.add_argument(
+        "--shape",
+        choices=["tiny", "small"],
+        default="tiny",
+        help="generation model: tiny (the DAG's) or NotaGen-small's 768 x 12 + 3 layers",
+    )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     context, patches, rounds = (64, 4, 1) if args.quick else (args.context, args.patches, 2)
     dims = {"tiny": (128, 3, 1), "small": (768, 12, 3)}[args.shape]
-    cfg = NotaGenConfig(hidden=dims[0], patch_layers=dims[1], char_layers=dims[2],
-                        patch_length=max(128, context + 2 * patches))
+    cfg = NotaGenConfig(
+        hidden=dims[0], patch_layers=dims[1], char_layers=dims[2], patch_length=max(128, context + 2 * patches)
+    )
     torch.manual_seed(0)
     model = NotaGenModel(cfg).eval()
     gen = bench_generation(model, context, patches, rounds)
     batch = bench_batch(model, 2 if args.quick else 8, 4 if args.quick else 32)
-    steps = bench_steps(NotaGenConfig(hidden=128, patch_layers=3, char_layers=1, patch_length=256),
-                        32 if args.quick else 128, 1 if args.quick else 5)
+    steps = bench_steps(
+        NotaGenConfig(hidden=128, patch_layers=3, char_layers=1, patch_length=256),
+        32 if args.quick else 128,
+        1 if args.quick else 5,
+    )
     print(f"NotaGen {args.shape} ({sum(p.numel() for p in model.parameters()):,} params), threads {args.threads}")
     print(f"generation at {gen['context_patches']} context patches, {gen['cached']['patches']} new patches:")
     for name in ("cached", "recompute"):
         r = gen[name]
-        print(f"  {name:9s} {r['chars']:5d} chars  {r['chars_per_s']:9.1f} chars/s  {r['chars_per_cpu_s']:9.1f} chars/cpu-s")
+        print(
+            f"  {name:9s} {r['chars']:5d} chars  {r['chars_per_s']:9.1f} chars/s  {r['chars_per_cpu_s']:9.1f} chars/cpu-s"  # noqa: E501
+        )
     print(f"  ratio cached/recompute: {gen['ratio_wall']:.1f}x wall, {gen['ratio_cpu']:.1f}x cpu (goal >= 5x)")
-    print(f"batched generation, {batch['pieces']} pieces x {batch['patches']} patches: "
-          f"{batch['ratio_cpu']:.1f}x cpu, {batch['ratio_wall']:.1f}x wall vs one by one")
+    print(
+        f"batched generation, {batch['pieces']} pieces x {batch['patches']} patches: "
+        f"{batch['ratio_cpu']:.1f}x cpu, {batch['ratio_wall']:.1f}x wall vs one by one"
+    )
     print(f"training steps at {steps['piece_patches']} patches per piece:")
     for name in ("finetune_step", "dpo_step"):
         print(f"  {name:13s} {steps[name]['wall_s'] * 1e3:8.1f} ms wall  {steps[name]['cpu_s'] * 1e3:8.1f} ms cpu")
     print(f"  ratio DPO/fine-tune: {steps['ratio_wall']:.2f}x wall, {steps['ratio_cpu']:.2f}x cpu (upstream ~2-3x)")
     if args.json:
-        args.json.write_text(json.dumps({"generation": gen, "batch": batch, "steps": steps, "threads": args.threads,
-                                         "quick": args.quick}, indent=2) + "\n")
+        args.json.write_text(
+            json.dumps(
+                {"generation": gen, "batch": batch, "steps": steps, "threads": args.threads, "quick": args.quick},
+                indent=2,
+            )
+            + "\n"
+        )
 
 
 if __name__ == "__main__":

@@ -17,11 +17,10 @@ system fails on is left out of all.
 
 from __future__ import annotations
 
-import sys
-
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.aria.tokenizer import AbsTokenizer
-from pipeline.gnm.remi import RemiTokenizer, build_config
+from pipeline.aria.tokenizer import AbsTokenizer  # noqa: E402
+from pipeline.gnm.remi import RemiTokenizer, build_config  # noqa: E402
 
 
 def corpus_files(n: int) -> list[Path]:
@@ -113,16 +112,27 @@ def main(argv=None) -> dict:
             walls.append(time.perf_counter() - w0)
             cpus.append(time.process_time() - c0)
         wall, cpu = statistics.median(walls), statistics.median(cpus)
-        results[name] = {"seconds": wall, "cpu_seconds": cpu, "notes_per_s": notes / wall,
-                         "tokens_per_s": toks / wall, "tokens": toks, "tokens_per_note": toks / max(notes, 1)}
+        results[name] = {
+            "seconds": wall,
+            "cpu_seconds": cpu,
+            "notes_per_s": notes / wall,
+            "tokens_per_s": toks / wall,
+            "tokens": toks,
+            "tokens_per_note": toks / max(notes, 1),
+        }
 
     print(f"\n{'system':<34} {'s':>7} {'notes/s':>10} {'tokens/s':>11} {'tok/note':>9}")
     for name, r in results.items():
-        print(f"{name:<34} {r['seconds']:>7.3f} {r['notes_per_s']:>10.0f} {r['tokens_per_s']:>11.0f} "
-              f"{r['tokens_per_note']:>9.2f}")
+        print(
+            f"{name:<34} {r['seconds']:>7.3f} {r['notes_per_s']:>10.0f} {r['tokens_per_s']:>11.0f} "
+            f"{r['tokens_per_note']:>9.2f}"
+        )
     base = results["ours: Aria abs (AbsTokenizer)"]["notes_per_s"]
-    ratios = {f"Aria abs / {name}": base / r["notes_per_s"] for name, r in results.items()
-              if not name.startswith("ours: Aria")}
+    ratios = {
+        f"Aria abs / {name}": base / r["notes_per_s"]
+        for name, r in results.items()
+        if not name.startswith("ours: Aria")
+    }
     print(f"\n{'ratio (notes/s)':<50} {'x':>7}")
     for k, v in ratios.items():
         print(f"{k:<50} {v:>6.2f}x")

@@ -9,16 +9,18 @@ import importlib
 import sys
 
 # What ``ostinato --help`` says first: what the tool is for, in user terms.
-DESCRIPTION = ("ostinato: one reproducible DVC + Prefect pipeline for music models (Aria, MIDI-VALLE, "
-               "Generality-to-Mastery, NotaGen). 'make repro' builds everything; these commands check "
-               "your data and params, generate and embed with trained checkpoints, and serve the "
-               "experiment UI.")
+DESCRIPTION = (
+    "ostinato: one reproducible DVC + Prefect pipeline for music models (Aria, MIDI-VALLE, "
+    "Generality-to-Mastery, NotaGen). 'make repro' builds everything; these commands check "
+    "your data and params, generate and embed with trained checkpoints, and serve the "
+    "experiment UI."
+)
 EPILOG = "Run 'ostinato COMMAND --help' for a command's options. Docs: README.md."
 
 COMMANDS = {
     "data": "validate a folder of MIDI before a run (ostinato data check DIR)",
     "params": "check params.yaml or apply a profile from profiles/ (e.g. micro)",
-    "generate": "generate music with a trained checkpoint: --family aria (continue a MIDI prompt), gnm (composer style)",
+    "generate": "generate music with a trained checkpoint: --family aria (continue a MIDI prompt), gnm, notagen",
     "embed": "print or save embeddings of MIDI files",
     "synthesize": "MIDI + an audio prompt -> audio with a VALL-E checkpoint and a codec",
     "serve": "start the Prefect UI on 127.0.0.1 and serve the repro deployment",

@@ -52,7 +52,9 @@ def read_params_file(path: Path | None = None) -> tuple[Path, dict[str, Any]]:
 def _format_errors(path: Path, section: str, err: ValidationError) -> str:
     lines = []
     for e in err.errors():
-        loc = ".".join(str(p) for p in (section, *e["loc"]) if not str(p).startswith(("Music21Source", "MidiDirSource")))
+        loc = ".".join(
+            str(p) for p in (section, *e["loc"]) if not str(p).startswith(("Music21Source", "MidiDirSource"))
+        )
         if e["type"] == "extra_forbidden":
             lines.append(f"{path}: unknown key '{loc}'")
         else:

@@ -12,9 +12,11 @@ _NEEDED = ("prefect", "pydantic", "yaml", "numpy")
 
 
 def missing_deps_message(module: str) -> str:
-    return (f"ostinato: {sys.executable} cannot import '{module}': this Python lacks ostinato's "
-            "dependencies. Activate the project venv first (`source .venv/bin/activate`, made by "
-            "`make setup`), or use `make repro` / `make ui`, which use it for you.")
+    return (
+        f"ostinato: {sys.executable} cannot import '{module}': this Python lacks ostinato's "
+        "dependencies. Activate the project venv first (`source .venv/bin/activate`, made by "
+        "`make setup`), or use `make repro` / `make ui`, which use it for you."
+    )
 
 
 def _one_line_for_missing_module(exc_type, exc, tb, _previous=sys.excepthook):

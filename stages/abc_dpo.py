@@ -25,8 +25,15 @@ CKPT = "models/.ckpt/abc_dpo"
 @flow(name="abc_dpo")
 def abc_dpo() -> None:
     base, p, rt, root = load_section("base"), load_section("abc_dpo"), load_section("runtime"), repo_root()
-    paths = DpoPaths(root=root, data=root / DATA, models=root / MODELS, finetune=root / FINETUNE,
-                     scorer=root / SCORER, store=root / STORE, ckpt=root / CKPT)
+    paths = DpoPaths(
+        root=root,
+        data=root / DATA,
+        models=root / MODELS,
+        finetune=root / FINETUNE,
+        scorer=root / SCORER,
+        store=root / STORE,
+        ckpt=root / CKPT,
+    )
     params = params_dump("base", "abc_dpo")
     with StageOutputs("abc_dpo", [REPORT]) as out:
         summary = run_dpo(p, base.seed, rt, paths, out[REPORT], params)

@@ -28,10 +28,15 @@ def abc_finetune() -> None:
     init = root / PRETRAIN / "model.safetensors"
     if not init.is_file():
         raise FileNotFoundError(f"no NotaGen checkpoint to fine-tune from at {init}: run the abc_pretrain stage first")
-    train_stage("abc_finetune", ENTRY, model=MODEL, report=REPORT, deps=[TOKENS, PRETRAIN],
-                inputs={"tokens": str(root / TOKENS), "keep_prompt": True, "init": str(init)},
-                finish=lambda out, metrics: write_finetune_report(out[MODEL], out[REPORT], p, base.seed, rt.device,
-                                                                  metrics))
+    train_stage(
+        "abc_finetune",
+        ENTRY,
+        model=MODEL,
+        report=REPORT,
+        deps=[TOKENS, PRETRAIN],
+        inputs={"tokens": str(root / TOKENS), "keep_prompt": True, "init": str(init)},
+        finish=lambda out, metrics: write_finetune_report(out[MODEL], out[REPORT], p, base.seed, rt.device, metrics),
+    )
 
 
 if __name__ == "__main__":

@@ -23,9 +23,15 @@ MODEL, REPORT, TOKENS = "models/abc_pretrain", "reports/abc_pretrain", "data/tok
 @flow(name="abc_pretrain")
 def abc_pretrain() -> None:
     root = repo_root()
-    train_stage("abc_pretrain", ENTRY, model=MODEL, report=REPORT, deps=[TOKENS],
-                inputs={"tokens": str(root / TOKENS), "keep_prompt": False},  # pretraining drops the prompt lines
-                finish=lambda out, metrics: write_pretrain_report(out[REPORT], root / TOKENS, metrics))
+    train_stage(
+        "abc_pretrain",
+        ENTRY,
+        model=MODEL,
+        report=REPORT,
+        deps=[TOKENS],
+        inputs={"tokens": str(root / TOKENS), "keep_prompt": False},  # pretraining drops the prompt lines
+        finish=lambda out, metrics: write_pretrain_report(out[REPORT], root / TOKENS, metrics),
+    )
 
 
 if __name__ == "__main__":

@@ -28,12 +28,22 @@ def abc_score_table() -> None:
     p, root = load_section("abc_score_table"), repo_root()
     plag = calibrated_plagiarism(root / DPO_DATA, load_section("abc_dpo").plagiarism)
     with StageOutputs("abc_score_table", [REPORT]) as out:
-        table = write_score_table(out[REPORT], p, plag, dpo_data=root / DPO_DATA, dpo_models=root / DPO_MODELS,
-                                  finetune=root / FINETUNE, scorer=root / SCORER, store=root / STORE)
-        out.commit(params_dump("abc_score_table"), inputs=[DPO_DATA, DPO_MODELS, SCORER, STORE],
-                   extra={"plagiarism": plag})
-    get_run_logger().info("abc_score_table: %s (%.1f s)", [dict(zip(COLUMNS, row)) for row in table],
-                          time.perf_counter() - t0)
+        table = write_score_table(
+            out[REPORT],
+            p,
+            plag,
+            dpo_data=root / DPO_DATA,
+            dpo_models=root / DPO_MODELS,
+            finetune=root / FINETUNE,
+            scorer=root / SCORER,
+            store=root / STORE,
+        )
+        out.commit(
+            params_dump("abc_score_table"), inputs=[DPO_DATA, DPO_MODELS, SCORER, STORE], extra={"plagiarism": plag}
+        )
+    get_run_logger().info(
+        "abc_score_table: %s (%.1f s)", [dict(zip(COLUMNS, row)) for row in table], time.perf_counter() - t0
+    )
 
 
 if __name__ == "__main__":

@@ -34,15 +34,19 @@ def abc_tokenize() -> None:
     rows = read_jsonl(root / INGEST / "index.jsonl")
     log.info("abc_tokenize: %d pieces, patch size %d", len(rows), p.patch_size)
     with StageOutputs("abc_tokenize", [OUT, REPORT]) as out:
-        results = map_shards(tokenize_abc_shard, rows, max(1, rt.shard_size // 2), p=p,
-                             ingest_dir=str(root / INGEST))
+        results = map_shards(tokenize_abc_shard, rows, max(1, rt.shard_size // 2), p=p, ingest_dir=str(root / INGEST))
         stats, tokenizer = write_store(out[OUT], rows, results, p.patch_size)
         write_json(out[REPORT] / "stats.json", stats)
         out.commit(params_dump("abc_tokenize"), inputs=[INGEST], extra={"tokenizer": tokenizer})
-    log.info("abc_tokenize: %d tokenized, %d rejected %s, patches %s, char use %.3f (%.1f s)",
-             stats["tokenized"], stats["rejected"], stats["rejects_by_reason"],
-             {s: v["patches"] for s, v in stats["splits"].items()}, stats["vocab_use"],
-             time.perf_counter() - t0)
+    log.info(
+        "abc_tokenize: %d tokenized, %d rejected %s, patches %s, char use %.3f (%.1f s)",
+        stats["tokenized"],
+        stats["rejected"],
+        stats["rejects_by_reason"],
+        {s: v["patches"] for s, v in stats["splits"].items()},
+        stats["vocab_use"],
+        time.perf_counter() - t0,
+    )
 
 
 if __name__ == "__main__":

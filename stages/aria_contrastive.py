@@ -30,10 +30,19 @@ def contrastive() -> None:
     root = repo_root()
     tokenizer = json.loads((root / PRETRAIN / "tokenizer.json").read_text())
     require_pieces(f"{INGEST}/index.jsonl train split", count_split(read_jsonl(root / INGEST / "index.jsonl"), "train"))
-    train_stage("aria_contrastive", ENTRY, model=MODEL, report=REPORT, deps=[PRETRAIN, INGEST],
-                inputs={"ingest": str(root / INGEST), "init_from": str(root / PRETRAIN / "model.safetensors"),
-                        "tokenizer": tokenizer},
-                manifest={"tokenizer_hash": tokenizer.get("config_hash")})
+    train_stage(
+        "aria_contrastive",
+        ENTRY,
+        model=MODEL,
+        report=REPORT,
+        deps=[PRETRAIN, INGEST],
+        inputs={
+            "ingest": str(root / INGEST),
+            "init_from": str(root / PRETRAIN / "model.safetensors"),
+            "tokenizer": tokenizer,
+        },
+        manifest={"tokenizer_hash": tokenizer.get("config_hash")},
+    )
 
 
 if __name__ == "__main__":

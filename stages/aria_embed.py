@@ -28,8 +28,9 @@ def embed() -> None:
     require_pieces(f"{INGEST}/index.jsonl splits {list(p.splits)}", len(rows))
     models = {"contrastive": CONTRASTIVE, "frozen": PRETRAIN}
     with StageOutputs("aria_embed", [OUT]) as out:
-        seconds = embed_corpus(out[OUT], root / INGEST, rows, tok, p, {k: root / m for k, m in models.items()},
-                               base.seed)
+        seconds = embed_corpus(
+            out[OUT], root / INGEST, rows, tok, p, {k: root / m for k, m in models.items()}, base.seed
+        )
         inputs = [INGEST] + [models[k] for k in ("frozen", "contrastive") if k in p.embedders]
         out.commit(params_dump("base", "aria_embed"), inputs=inputs, seed=base.seed, extra={"wall_s": seconds})
 

@@ -28,10 +28,20 @@ def finetune() -> None:
     pre = json.loads((root / PRETRAIN / "config.json").read_text())
     tokenizer = json.loads((root / TOKENS / "tokenizer.json").read_text())
     check_same_tokenizer(pre["tokenizer_hash"], tokenizer["config_hash"], PRETRAIN, "rerun aria_pretrain")
-    train_stage("aria_finetune", ENTRY, model=MODEL, report=REPORT, deps=[PRETRAIN, TOKENS],
-                inputs={"tokens": str(root / TOKENS), "tokenizer": tokenizer, "seq_len": pre["model"]["max_seq_len"],
-                        "init_from": str(root / PRETRAIN / "model.safetensors")},
-                manifest={"tokenizer_hash": tokenizer["config_hash"]})
+    train_stage(
+        "aria_finetune",
+        ENTRY,
+        model=MODEL,
+        report=REPORT,
+        deps=[PRETRAIN, TOKENS],
+        inputs={
+            "tokens": str(root / TOKENS),
+            "tokenizer": tokenizer,
+            "seq_len": pre["model"]["max_seq_len"],
+            "init_from": str(root / PRETRAIN / "model.safetensors"),
+        },
+        manifest={"tokenizer_hash": tokenizer["config_hash"]},
+    )
 
 
 if __name__ == "__main__":

@@ -25,10 +25,12 @@ def generate() -> None:
     device = resolve_device(rt.device) if p.backend == "torch" else "cpu"
     soundfont = resolve_soundfont(p.audio.soundfont, root)
     with StageOutputs("aria_generate", [OUT]) as out:
-        speed = generate_samples(root / MODEL, root / TOKENS, root / INGEST, p, base.seed, device, soundfont,
-                                 out[OUT], MODEL)
-        out.commit(params_dump("base", "aria_generate"), inputs=[MODEL, f"{TOKENS}/test", INGEST], seed=base.seed,
-                   extra=speed)
+        speed = generate_samples(
+            root / MODEL, root / TOKENS, root / INGEST, p, base.seed, device, soundfont, out[OUT], MODEL
+        )
+        out.commit(
+            params_dump("base", "aria_generate"), inputs=[MODEL, f"{TOKENS}/test", INGEST], seed=base.seed, extra=speed
+        )
 
 
 if __name__ == "__main__":

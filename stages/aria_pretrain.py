@@ -29,9 +29,15 @@ def pretrain() -> None:
     require_pieces(f"{PACK} train split", meta["splits"]["train"]["pieces"], "data/tokens/aria/rejected.jsonl")
     tokenizer = json.loads((root / TOKENIZER).read_text())
     check_same_tokenizer(meta["config_hash"], tokenizer["config_hash"], PACK, "rerun pack")
-    train_stage("aria_pretrain", ENTRY, model=MODEL, report=REPORT, deps=[PACK, TOKENIZER],
-                inputs={"pack": str(root / PACK), "tokenizer": tokenizer},
-                manifest={"tokenizer_hash": tokenizer["config_hash"]})
+    train_stage(
+        "aria_pretrain",
+        ENTRY,
+        model=MODEL,
+        report=REPORT,
+        deps=[PACK, TOKENIZER],
+        inputs={"pack": str(root / PACK), "tokenizer": tokenizer},
+        manifest={"tokenizer_hash": tokenizer["config_hash"]},
+    )
 
 
 if __name__ == "__main__":

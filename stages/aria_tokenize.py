@@ -24,11 +24,21 @@ def tokenize_aria() -> None:
     require_pieces("data/ingest/index.jsonl train split", count_split(rows, "train"))
     with StageOutputs("aria_tokenize", [OUT, REPORT]) as out:
         info, stats = tokenize_corpus(rows, root / INGEST, p, rt.shard_size, out[OUT], out[REPORT])
-        out.commit(params_dump("aria_tokenize"), inputs=[INGEST],
-                   extra={"tokenizer": {k: info[k] for k in ("name", "config_hash", "vocab_size")}})
-    get_run_logger().info("aria_tokenize: %d pieces, %d tokenized, %d rejected %s, tokens %s, vocab %d, use %.3f",
-                          len(rows), stats["tokenized"], stats["rejected"], stats["rejects_by_reason"],
-                          {s: v["tokens"] for s, v in stats["splits"].items()}, info["vocab_size"], stats["vocab_use"])
+        out.commit(
+            params_dump("aria_tokenize"),
+            inputs=[INGEST],
+            extra={"tokenizer": {k: info[k] for k in ("name", "config_hash", "vocab_size")}},
+        )
+    get_run_logger().info(
+        "aria_tokenize: %d pieces, %d tokenized, %d rejected %s, tokens %s, vocab %d, use %.3f",
+        len(rows),
+        stats["tokenized"],
+        stats["rejected"],
+        stats["rejects_by_reason"],
+        {s: v["tokens"] for s, v in stats["splits"].items()},
+        info["vocab_size"],
+        stats["vocab_use"],
+    )
 
 
 if __name__ == "__main__":

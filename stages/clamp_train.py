@@ -20,8 +20,9 @@ MODEL, REPORT, STORE = "models/clamp_train", "reports/clamp_train", "data/tokens
 
 @flow(name="clamp_train")
 def clamp_train() -> None:
-    metrics = train_stage("clamp_train", ENTRY, model=MODEL, report=REPORT, deps=[STORE],
-                          inputs={"store": str(repo_root() / STORE)})
+    metrics = train_stage(
+        "clamp_train", ENTRY, model=MODEL, report=REPORT, deps=[STORE], inputs={"store": str(repo_root() / STORE)}
+    )
     get_run_logger().info("clamp_train: %s", metrics)
 
 

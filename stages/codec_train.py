@@ -31,20 +31,40 @@ def codec_train() -> None:
         raise ValueError(f"codec_train: no segments in {CUTS} for conditions {p.conditions}")
     rate, rates = CodecConfig.from_params(p.model).sample_rate, sorted({s["sample_rate"] for s in specs})
     if not p.init_from and rates != [rate]:
-        raise CodecSampleRateError(f"segments are at {rates} Hz but codec preset {p.model.preset!r} takes "
-                                   f"{rate} Hz: set render_audio.sample_rate to {rate}")
+        raise CodecSampleRateError(
+            f"segments are at {rates} Hz but codec preset {p.model.preset!r} takes "
+            f"{rate} Hz: set render_audio.sample_rate to {rate}"
+        )
     if p.init_from and not (root / p.init_from).exists():
         raise FileNotFoundError(f"codec_train.init_from: {root / p.init_from} does not exist")
     train, val, val_source = pick_segments(specs, p.max_segments, p.val_segments)
-    log.info("codec_train: %s codec, %d train / %d %s segments", p.init_from or p.model.preset, len(train),
-             len(val), val_source)
-    metrics = train_stage("codec_train", ENTRY, model=MODEL, report=REPORT,
-                          inputs={"train_segments": train, "val_segments": val, "sample_rate": rates[0],
-                                  "init_from": str(root / p.init_from) if p.init_from else None},
-                          deps=[CUTS, *([p.init_from] if p.init_from else [])],
-                          finish=lambda out, m: write_train_headline(out[REPORT], m, val_source))
-    log.info("codec_train: SI-SNR %.2f dB, log-mel L1 %.3f, %.0f samples/s", metrics.get("recon_si_snr_db") or 0,
-             metrics.get("recon_logmel_l1") or 0, metrics.get("samples_per_s") or 0)
+    log.info(
+        "codec_train: %s codec, %d train / %d %s segments",
+        p.init_from or p.model.preset,
+        len(train),
+        len(val),
+        val_source,
+    )
+    metrics = train_stage(
+        "codec_train",
+        ENTRY,
+        model=MODEL,
+        report=REPORT,
+        inputs={
+            "train_segments": train,
+            "val_segments": val,
+            "sample_rate": rates[0],
+            "init_from": str(root / p.init_from) if p.init_from else None,
+        },
+        deps=[CUTS, *([p.init_from] if p.init_from else [])],
+        finish=lambda out, m: write_train_headline(out[REPORT], m, val_source),
+    )
+    log.info(
+        "codec_train: SI-SNR %.2f dB, log-mel L1 %.3f, %.0f samples/s",
+        metrics.get("recon_si_snr_db") or 0,
+        metrics.get("recon_logmel_l1") or 0,
+        metrics.get("samples_per_s") or 0,
+    )
 
 
 if __name__ == "__main__":

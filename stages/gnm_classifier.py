@@ -22,8 +22,15 @@ MODEL, REPORT = "models/gnm_classifier", "reports/gnm_classifier"
 def gnm_classifier() -> None:
     meta = events_meta("gnm_classifier")
     inputs = {"tokens": str(repo_root() / TOKENS), "composers": meta["mastery_composers"]}
-    metrics = train_stage("gnm_classifier", ENTRY, model=MODEL, report=REPORT, inputs=inputs, deps=[TOKENS],
-                          manifest={"vocab_hash": meta["vocab_hash"]})
+    metrics = train_stage(
+        "gnm_classifier",
+        ENTRY,
+        model=MODEL,
+        report=REPORT,
+        inputs=inputs,
+        deps=[TOKENS],
+        manifest={"vocab_hash": meta["vocab_hash"]},
+    )
     get_run_logger().info("gnm_classifier: %s", metrics)
 
 

@@ -22,8 +22,15 @@ MODEL, REPORT, INIT = "models/gnm_finetune", "reports/gnm_finetune", "models/gnm
 def gnm_finetune() -> None:
     meta = events_meta("gnm_finetune")
     inputs = lm_inputs("mastery", meta, init_from=str(repo_root() / INIT))
-    metrics = train_stage("gnm_finetune", ENTRY, model=MODEL, report=REPORT, inputs=inputs,
-                          deps=[TOKENS, INIT], manifest={"vocab_hash": meta["vocab_hash"]})
+    metrics = train_stage(
+        "gnm_finetune",
+        ENTRY,
+        model=MODEL,
+        report=REPORT,
+        inputs=inputs,
+        deps=[TOKENS, INIT],
+        manifest={"vocab_hash": meta["vocab_hash"]},
+    )
     get_run_logger().info("gnm_finetune: %s", metrics)
 
 

@@ -29,10 +29,21 @@ def gnm_generate() -> None:
     base, p, rt, root = load_section("base"), load_section("gnm_generate"), load_section("runtime"), repo_root()
     meta = json.loads((root / TOKENS / "tokenizer_meta.json").read_text())
     with StageOutputs("gnm_generate", [OUT]) as out:
-        metrics = write_samples({m: root / MODELS[m] for m in p.models}, meta["mastery_composers"], p, base.seed,
-                                resolve_device(rt.device), resolve_soundfont(p.audio.soundfont, root), out[OUT])
-        out.commit(params_dump("base", "gnm_generate"), inputs=[MODELS[m] for m in p.models] + [TOKENS],
-                   seed=base.seed, extra={"metrics": metrics})
+        metrics = write_samples(
+            {m: root / MODELS[m] for m in p.models},
+            meta["mastery_composers"],
+            p,
+            base.seed,
+            resolve_device(rt.device),
+            resolve_soundfont(p.audio.soundfont, root),
+            out[OUT],
+        )
+        out.commit(
+            params_dump("base", "gnm_generate"),
+            inputs=[MODELS[m] for m in p.models] + [TOKENS],
+            seed=base.seed,
+            extra={"metrics": metrics},
+        )
     get_run_logger().info("gnm_generate: %s", metrics)
 
 

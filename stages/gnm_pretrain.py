@@ -20,8 +20,15 @@ MODEL, REPORT = "models/gnm_pretrain", "reports/gnm_pretrain"
 @flow(name="gnm_pretrain")
 def gnm_pretrain() -> None:
     meta = events_meta("gnm_pretrain")
-    metrics = train_stage("gnm_pretrain", ENTRY, model=MODEL, report=REPORT, inputs=lm_inputs("generality", meta),
-                          deps=[TOKENS], manifest={"vocab_hash": meta["vocab_hash"]})
+    metrics = train_stage(
+        "gnm_pretrain",
+        ENTRY,
+        model=MODEL,
+        report=REPORT,
+        inputs=lm_inputs("generality", meta),
+        deps=[TOKENS],
+        manifest={"vocab_hash": meta["vocab_hash"]},
+    )
     get_run_logger().info("gnm_pretrain: %s", metrics)
 
 

@@ -23,8 +23,15 @@ def gnm_scratch() -> None:
     meta = events_meta("gnm_scratch")
     shape = load_section("gnm_pretrain").model.model_dump(mode="json")  # the generality shape
     inputs = lm_inputs("scratch", meta, model=shape)
-    metrics = train_stage("gnm_scratch", ENTRY, model=MODEL, report=REPORT, inputs=inputs,
-                          deps=[TOKENS], manifest={"vocab_hash": meta["vocab_hash"]})
+    metrics = train_stage(
+        "gnm_scratch",
+        ENTRY,
+        model=MODEL,
+        report=REPORT,
+        inputs=inputs,
+        deps=[TOKENS],
+        manifest={"vocab_hash": meta["vocab_hash"]},
+    )
     get_run_logger().info("gnm_scratch: %s", metrics)
 
 

@@ -27,11 +27,20 @@ def gnm_tokenize() -> None:
     with StageOutputs("gnm_tokenize", [OUT, REPORT]) as out:
         info, stats = tokenize_corpus(rows, p, base.seed, root / INGEST, out[OUT], rt.shard_size)
         write_json(out[REPORT] / "stats.json", stats)
-        out.commit(params_dump("base", "gnm_tokenize"), inputs=[INGEST],
-                   extra={"tokenizer": {k: info[k] for k in ("name", "vocab_hash", "vocab_size")}})
-    get_run_logger().info("gnm_tokenize: %d tokenized, %d rejected %s, vocab %d (%s), %.1f s", stats["tokenized"],
-                          stats["rejected"], stats["rejects_by_reason"], stats["vocab_size"],
-                          stats["vocab_hash"][:12], time.perf_counter() - t0)
+        out.commit(
+            params_dump("base", "gnm_tokenize"),
+            inputs=[INGEST],
+            extra={"tokenizer": {k: info[k] for k in ("name", "vocab_hash", "vocab_size")}},
+        )
+    get_run_logger().info(
+        "gnm_tokenize: %d tokenized, %d rejected %s, vocab %d (%s), %.1f s",
+        stats["tokenized"],
+        stats["rejected"],
+        stats["rejects_by_reason"],
+        stats["vocab_size"],
+        stats["vocab_hash"][:12],
+        time.perf_counter() - t0,
+    )
 
 
 if __name__ == "__main__":

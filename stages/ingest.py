@@ -27,8 +27,15 @@ def ingest() -> None:
     cands, problems = list_sources(p.sources, repo_root())
     log.info("ingest: %d candidates from %d source(s)", len(cands), len(p.sources))
     with StageOutputs("ingest", [OUT, REPORT]) as out:
-        metrics = ingest_corpus(cands, problems, p, base.seed, out[OUT], out[REPORT],
-                                process=partial(map_shards, ingest_shard, size=rt.shard_size))
+        metrics = ingest_corpus(
+            cands,
+            problems,
+            p,
+            base.seed,
+            out[OUT],
+            out[REPORT],
+            process=partial(map_shards, ingest_shard, size=rt.shard_size),
+        )
         out.commit(params_dump("base", "ingest"), seed=base.seed)
     log.info("ingest: %s", ", ".join(f"{k}={v}" for k, v in metrics.items()))
 

@@ -29,12 +29,17 @@ def render_audio() -> None:
     log.info("render_audio: %d recordings at %d Hz", len(jobs), p.sample_rate)
     with StageOutputs("render_audio", [OUT, REPORT]) as out:
         t0 = time.perf_counter()
-        metrics = render_corpus(jobs, p, out[OUT], out[REPORT], root,
-                                render=partial(map_shards, render_shard, size=rt.shard_size))
+        metrics = render_corpus(
+            jobs, p, out[OUT], out[REPORT], root, render=partial(map_shards, render_shard, size=rt.shard_size)
+        )
         wall_s = time.perf_counter() - t0
         out.commit(params_dump("render_audio"), inputs=[INDEX], extra={"wall_s": wall_s})  # -> environment.json
-    log.info("render_audio: %s; real-time factor %.1fx on %d workers", metrics,
-             metrics["audio_hours"] * 3600 / max(wall_s, 1e-9), rt.workers)
+    log.info(
+        "render_audio: %s; real-time factor %.1fx on %d workers",
+        metrics,
+        metrics["audio_hours"] * 3600 / max(wall_s, 1e-9),
+        rt.workers,
+    )
 
 
 if __name__ == "__main__":

@@ -25,11 +25,13 @@ def segment() -> None:
     log = get_run_logger()
     base, p, rt, root = load_section("base"), load_section("segment"), load_section("runtime"), repo_root()
     cuts = load_cuts(root / CUTS)
-    require_pieces(f"{CUTS} (rendered recordings)", len(cuts),
-                   "data/render_audio/rejected.jsonl and data/ingest/rejected.jsonl")
+    require_pieces(
+        f"{CUTS} (rendered recordings)", len(cuts), "data/render_audio/rejected.jsonl and data/ingest/rejected.jsonl"
+    )
     with StageOutputs("segment", [OUT]) as out:
-        stats = segment_corpus(cuts, p, base.seed, out[OUT], root,
-                               segment=partial(map_shards, segment_shard, size=rt.shard_size))
+        stats = segment_corpus(
+            cuts, p, base.seed, out[OUT], root, segment=partial(map_shards, segment_shard, size=rt.shard_size)
+        )
         out.commit(params_dump("base", "segment"), inputs=[CUTS], seed=base.seed)
     log.info("segment: %s", stats)
 

@@ -27,8 +27,12 @@ def valle_eval() -> None:
     codec = load_codec(root / CODEC)
     with StageOutputs("valle_eval", [REPORT]) as out:
         metrics = write_eval_report(root / SYNTH, codec, p, base.seed, out[REPORT])
-        out.commit(params_dump("base", "valle_eval"), inputs=[SYNTH, CODEC], seed=base.seed,
-                   extra={"segments": metrics["segments"]})
+        out.commit(
+            params_dump("base", "valle_eval"),
+            inputs=[SYNTH, CODEC],
+            seed=base.seed,
+            extra={"segments": metrics["segments"]},
+        )
     log.info("valle_eval: %s", metrics["table"])
 
 

@@ -34,18 +34,25 @@ AUDIO = "data/render_audio"  # the recordings the segment cuts point into
 @flow(name="valle_synthesize")
 def valle_synthesize() -> None:
     log = get_run_logger()
-    base, p, render, root = (load_section("base"), load_section("valle_synthesize"),
-                             load_section("render_audio"), repo_root())
+    base, p, render, root = (
+        load_section("base"),
+        load_section("valle_synthesize"),
+        load_section("render_audio"),
+        repo_root(),
+    )
     torch.manual_seed(base.seed)
     model, codec = load_valle(root / MODEL), load_codec(root / CODEC)
     check_codec(model, codec)  # another codebook count / sample rate: fail here, named
     split, jobs = plan(read_jsonl(root / SEGMENTS / "index.jsonl"), p.recordings, p.max_segments, base.seed)
     cuts = load_cuts(root / SEGMENTS / "cuts.jsonl.gz")
     with StageOutputs("valle_synthesize", [OUT]) as out:
-        summary = synthesize_held_out(model, codec, split, jobs, cuts, p, render.conditions, base.seed, root,
-                                      out[OUT])
-        out.commit(params_dump("base", "valle_synthesize", "render_audio"),
-                   inputs=[MODEL, CODEC, SEGMENTS, AUDIO], seed=base.seed, extra=summary)  # wall_s: environment.json
+        summary = synthesize_held_out(model, codec, split, jobs, cuts, p, render.conditions, base.seed, root, out[OUT])
+        out.commit(
+            params_dump("base", "valle_synthesize", "render_audio"),
+            inputs=[MODEL, CODEC, SEGMENTS, AUDIO],
+            seed=base.seed,
+            extra=summary,
+        )  # wall_s: environment.json
     log.info("valle_synthesize: %s", summary)
 
 

@@ -27,12 +27,17 @@ def valle_train() -> None:
     codec = codec_facts(load_codec(root / CODEC))
     if p.init and not (root / p.init).exists():
         raise FileNotFoundError(f"valle_train.init: {root / p.init} does not exist")
-    log.info("valle_train: model %s %s, train_stage %d, codec %s", p.model, dict(p.model_overrides),
-             p.train_stage, codec)
-    metrics = train_stage("valle_train", ENTRY, model=MODEL, report=REPORT,
-                          inputs={"tokens": str(root / TOKENS), "codec": codec,
-                                  "init": str(root / p.init) if p.init else None},
-                          deps=[TOKENS, CODEC, *([p.init] if p.init else [])])
+    log.info(
+        "valle_train: model %s %s, train_stage %d, codec %s", p.model, dict(p.model_overrides), p.train_stage, codec
+    )
+    metrics = train_stage(
+        "valle_train",
+        ENTRY,
+        model=MODEL,
+        report=REPORT,
+        inputs={"tokens": str(root / TOKENS), "codec": codec, "init": str(root / p.init) if p.init else None},
+        deps=[TOKENS, CODEC, *([p.init] if p.init else [])],
+    )
     log.info("valle_train: %s", metrics)
 
 

@@ -22,26 +22,30 @@ def checked_path(checkpoint: str | Path, tok: AbsTokenizer, head: str | None = N
     shapes, meta = read_header(path)
     if head == "emb" and EMB_HEAD not in shapes:
         kind = "a language model (lm_head.weight)" if LM_HEAD in shapes else "not an Aria embedding model"
-        raise CheckpointError(f"checkpoint {path} has no {EMB_HEAD}: it is {kind}; embeddings need a "
-                              f"contrastive checkpoint (e.g. models/aria_contrastive)")
+        raise CheckpointError(
+            f"checkpoint {path} has no {EMB_HEAD}: it is {kind}; embeddings need a "
+            f"contrastive checkpoint (e.g. models/aria_contrastive)"
+        )
     if head == "lm" and LM_HEAD not in shapes:
         raise CheckpointError(f"checkpoint {path} has no {LM_HEAD}: expected a pretrained LM")
     have = meta.get("tokenizer_hash")
     if have and have != tok.config_hash():
-        raise CheckpointError(f"checkpoint {path} was trained with tokenizer {have}, this tokenizer is "
-                              f"{tok.config_hash()} (vocab {tok.vocab_size}): different vocabularies")
+        raise CheckpointError(
+            f"checkpoint {path} was trained with tokenizer {have}, this tokenizer is "
+            f"{tok.config_hash()} (vocab {tok.vocab_size}): different vocabularies"
+        )
     return path
 
 
-def load_checked(checkpoint: str | Path, tok: AbsTokenizer, head: str | None = None,
-                 device: str | torch.device = "cpu"):
+def load_checked(
+    checkpoint: str | Path, tok: AbsTokenizer, head: str | None = None, device: str | torch.device = "cpu"
+):
     """Load strictly (float32, eval); wrong head, vocabulary or tokenizer hash is a CheckpointError."""
     path = checked_path(checkpoint, tok, head)
     return load(path, expected_vocab_size=tok.vocab_size, device=device, dtype=torch.float32)
 
 
-def load_model(checkpoint: str | Path, tok: AbsTokenizer, backend: str = "torch",
-               device: torch.device | str = "cpu"):
+def load_model(checkpoint: str | Path, tok: AbsTokenizer, backend: str = "torch", device: torch.device | str = "cpu"):
     """A model to continue prompts with, on the torch or the MLX backend (checked as above)."""
     if backend == "torch":
         return load_checked(checkpoint, tok, device=device)

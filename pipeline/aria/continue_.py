@@ -36,9 +36,19 @@ class Sampling:
         return out
 
 
-def continue_prompt(model, tok: AbsTokenizer, prompt: list, *, variations: int = 1, length: int = 2048,
-                    sampling: Sampling = Sampling(), end: bool = False, seed: int | None = None,
-                    backend: str = "torch", progress: bool = False) -> list[list[int]]:
+def continue_prompt(
+    model,
+    tok: AbsTokenizer,
+    prompt: list,
+    *,
+    variations: int = 1,
+    length: int = 2048,
+    sampling: Sampling = Sampling(),
+    end: bool = False,
+    seed: int | None = None,
+    backend: str = "torch",
+    progress: bool = False,
+) -> list[list[int]]:
     """``variations`` continuations (prompt included, ids) of ``prompt`` (tokens)."""
     s = sampling.resolved()
     if variations < 1 or length < 1:
@@ -46,15 +56,30 @@ def continue_prompt(model, tok: AbsTokenizer, prompt: list, *, variations: int =
     ids = tok.encode(prompt)
     max_len = int(model.config.max_seq_len)
     if len(ids) >= max_len:
-        raise ValueError(f"the prompt is {len(ids)} tokens, longer than the model context "
-                         f"(max_seq_len {max_len}) leaves room for: shorten --prompt-duration")
+        raise ValueError(
+            f"the prompt is {len(ids)} tokens, longer than the model context "
+            f"(max_seq_len {max_len}) leaves room for: shorten --prompt-duration"
+        )
     budget = min(max_len - len(ids), length)
     if end and budget <= END_WINDOW:
-        raise ValueError(f"--end needs more than {END_WINDOW} new tokens, only {budget} fit "
-                         f"(length {length}, context {max_len}, prompt {len(ids)} tokens)")
+        raise ValueError(
+            f"--end needs more than {END_WINDOW} new tokens, only {budget} fit "
+            f"(length {length}, context {max_len}, prompt {len(ids)} tokens)"
+        )
     if backend == "mlx":
         model = mlx_backend.port().TorchAdapter(model)
     processors = [ForceEnd(tok, len(ids) + budget - END_WINDOW)] if end else []
-    return generate(model, [ids] * variations, max_new_tokens=budget, eos_id=tok.eos_id, pad_id=tok.pad_id,
-                    seed=seed, temperature=s.temp, min_p=s.min_p, top_p=s.top_p, top_k=s.top_k,
-                    processors=processors, progress=progress)
+    return generate(
+        model,
+        [ids] * variations,
+        max_new_tokens=budget,
+        eos_id=tok.eos_id,
+        pad_id=tok.pad_id,
+        seed=seed,
+        temperature=s.temp,
+        min_p=s.min_p,
+        top_p=s.top_p,
+        top_k=s.top_k,
+        processors=processors,
+        progress=progress,
+    )

@@ -61,17 +61,33 @@ def run_job(job: TrainJob) -> dict | None:
         problems += val_problems
         model = init_from_lm(job.inputs["init_from"], p.emb_size, tok, tcfg.seed)
         if p.max_tokens > model.config.max_seq_len:
-            raise ValueError(f"contrastive.max_tokens {p.max_tokens} exceeds the pretrained model's "
-                             f"max_seq_len {model.config.max_seq_len}")
-        views = dict(notes=tuple(p.slice_notes), max_tokens=p.max_tokens, seed=tcfg.seed, rank=info.rank,
-                     world_size=info.world_size)
+            raise ValueError(
+                f"contrastive.max_tokens {p.max_tokens} exceeds the pretrained model's "
+                f"max_seq_len {model.config.max_seq_len}"
+            )
+        views = dict(
+            notes=tuple(p.slice_notes),
+            max_tokens=p.max_tokens,
+            seed=tcfg.seed,
+            rank=info.rank,
+            world_size=info.world_size,
+        )
         batches = PairBatches(train_pieces, tok, p.batch_size, **views, augment=p.augment)
         val = None
         if len(val_pieces) // max(info.world_size, 1) >= 2:
             val = PairBatches(val_pieces, tok, p.batch_size, **views)
         objective = ContrastiveObjective(tok.eos_id, tok.pad_id, p.temperature)
-        result = train(model, objective, batches, tcfg, job.ckpt_dir, resume=job.resume, val=val,
-                       fingerprint_extra=job.fingerprint, dist_info=info)
+        result = train(
+            model,
+            objective,
+            batches,
+            tcfg,
+            job.ckpt_dir,
+            resume=job.resume,
+            val=val,
+            fingerprint_extra=job.fingerprint,
+            dist_info=info,
+        )
         metrics = None
         if info.is_main:
             data = {"train_pieces": len(train_pieces), "val_pieces": len(val_pieces), "unreadable": problems}
@@ -87,8 +103,9 @@ def pair_accuracy(model, objective, batches) -> float | None:
 
     if batches is None:
         return None
-    whole = PairBatches(batches.pieces, batches.tok, batches.batch_size, batches.notes, batches.max_tokens,
-                        seed=batches.seed)
+    whole = PairBatches(
+        batches.pieces, batches.tok, batches.batch_size, batches.notes, batches.max_tokens, seed=batches.seed
+    )
     model.eval()
     accs = [objective(model, b).stats["pair_acc"] for b in whole.once()]
     return float(np.mean(accs)) if accs else None
@@ -100,22 +117,45 @@ def write_outputs(job: TrainJob, tcfg: TrainConfig, result, objective, val, data
     p, tokenizer = job.p, job.inputs["tokenizer"]
     model = result.model.to("cpu").eval()
     job.model_dir.mkdir(parents=True, exist_ok=True)
-    save(model, job.model_dir / "model.safetensors",
-         metadata={"tokenizer_hash": tokenizer.get("config_hash") or "", "vocab_size": str(tokenizer["vocab_size"]),
-                   "stage": job.stage, "temperature": str(p.temperature)})
+    save(
+        model,
+        job.model_dir / "model.safetensors",
+        metadata={
+            "tokenizer_hash": tokenizer.get("config_hash") or "",
+            "vocab_size": str(tokenizer["vocab_size"]),
+            "stage": job.stage,
+            "temperature": str(p.temperature),
+        },
+    )
     first = result.history[0]["train_loss"] if result.history else None
-    extra = {"train_loss": _r(result.history[-1]["train_loss"]) if result.history else None,
-             "first_train_loss": _r(first), "val_pair_acc": _r(pair_accuracy(model, objective, val)),
-             "val_batch_size": val.batch_size if val is not None else None,
-             "loss_at_chance": _r(float(np.log(p.batch_size))),
-             "train_pieces": data["train_pieces"], "val_pieces": data["val_pieces"],
-             "unreadable_pieces": len(data["unreadable"])}
+    extra = {
+        "train_loss": _r(result.history[-1]["train_loss"]) if result.history else None,
+        "first_train_loss": _r(first),
+        "val_pair_acc": _r(pair_accuracy(model, objective, val)),
+        "val_batch_size": val.batch_size if val is not None else None,
+        "loss_at_chance": _r(float(np.log(p.batch_size))),
+        "train_pieces": data["train_pieces"],
+        "val_pieces": data["val_pieces"],
+        "unreadable_pieces": len(data["unreadable"]),
+    }
     metrics = write_training_outputs(result, job.report_dir, tcfg.steps, extra)
-    write_json(job.model_dir / "config.json", {
-        "model": model.config.to_dict(), "tokenizer": tokenizer, "tokenizer_hash": tokenizer.get("config_hash"),
-        "stage": job.stage, "init_from": job.inputs["init_from"], "temperature": p.temperature,
-        "slice_notes": list(p.slice_notes), "max_tokens": p.max_tokens, "augment": p.augment,
-        "batch_size": p.batch_size, "train": train_settings(job, tcfg), "metrics": split_timings(metrics)[0]})
+    write_json(
+        job.model_dir / "config.json",
+        {
+            "model": model.config.to_dict(),
+            "tokenizer": tokenizer,
+            "tokenizer_hash": tokenizer.get("config_hash"),
+            "stage": job.stage,
+            "init_from": job.inputs["init_from"],
+            "temperature": p.temperature,
+            "slice_notes": list(p.slice_notes),
+            "max_tokens": p.max_tokens,
+            "augment": p.augment,
+            "batch_size": p.batch_size,
+            "train": train_settings(job, tcfg),
+            "metrics": split_timings(metrics)[0],
+        },
+    )
     write_json(job.model_dir / "tokenizer.json", tokenizer)
     write_json(job.report_dir / "unreadable.json", data["unreadable"])
     return metrics

@@ -41,8 +41,13 @@ LABEL_FIELDS = ("composer", "period", "genre", "collection", "source", "n_parts"
 def index_row(row: dict, piece) -> dict:
     labels = {k: row.get(k) for k in LABEL_FIELDS if row.get(k) is not None}
     labels |= {k: v for k, v in (row.get("labels") or {}).items() if k not in labels and v is not None}
-    return {"id": row["id"], "split": row.get("split"), "source_id": row.get("source_id"),
-            "n_notes": len(piece.notes), "labels": labels}
+    return {
+        "id": row["id"],
+        "split": row.get("split"),
+        "source_id": row.get("source_id"),
+        "n_notes": len(piece.notes),
+        "labels": labels,
+    }
 
 
 def retrieval_slices(rows: list[dict], pieces: list, split: str, notes: int, seed: int) -> tuple[list, list[dict]]:
@@ -88,8 +93,10 @@ def embed_neural(kind: str, corpus: Corpus, tok: AbsTokenizer, p: AriaEmbedParam
     rows = [chunk_ids(tok, slice_notes(piece, s, n), max_tokens) for piece, views in slices for s, n in views]
     ret = encode_rows(encoder, rows, tok.pad_id, tok.eos_id, p.batch_tokens, tick) if rows else {}
     bar.close()
-    return {name: (v, ret[name].reshape(len(slices), 2, -1) if rows else np.zeros((0, 2, v.shape[1]), np.float32),
-                   counts) for name, v in emb.items()}
+    return {
+        name: (v, ret[name].reshape(len(slices), 2, -1) if rows else np.zeros((0, 2, v.shape[1]), np.float32), counts)
+        for name, v in emb.items()
+    }
 
 
 @task(name="embed-handcrafted", cache_policy=NO_CACHE)
@@ -100,18 +107,27 @@ def embed_handcrafted(corpus: Corpus) -> dict:
     return {"handcrafted": (x, views.reshape(len(slices), 2, -1), None)}
 
 
-def write_embedding(d: Path, x: np.ndarray, ret: np.ndarray, counts: list[int] | None, index: list[dict],
-                    ret_index: list[dict]) -> None:
+def write_embedding(
+    d: Path, x: np.ndarray, ret: np.ndarray, counts: list[int] | None, index: list[dict], ret_index: list[dict]
+) -> None:
     d.mkdir(parents=True)
     np.save(d / "embeddings.npy", x.astype(np.float32))
     np.save(d / "retrieval.npy", ret.astype(np.float32))
-    write_jsonl([r | ({"chunks": c} if counts else {}) for r, c in zip(index, counts or [None] * len(index))],
-                d / "index.jsonl")
+    write_jsonl(
+        [r | ({"chunks": c} if counts else {}) for r, c in zip(index, counts or [None] * len(index))], d / "index.jsonl"
+    )
     write_jsonl(ret_index, d / "retrieval.jsonl")
 
 
-def embed_corpus(out: Path, ingest: Path, rows: list[dict], tok: AbsTokenizer, p: AriaEmbedParams,
-                 checkpoints: dict[str, Path], seed: int) -> dict[str, float]:
+def embed_corpus(
+    out: Path,
+    ingest: Path,
+    rows: list[dict],
+    tok: AbsTokenizer,
+    p: AriaEmbedParams,
+    checkpoints: dict[str, Path],
+    seed: int,
+) -> dict[str, float]:
     """Embed the pieces of index ``rows`` with every embedder of ``p`` into ``out`` (see module doc);
     ``checkpoints``: embedder kind -> model dir. Returns the seconds each embedder took (for the log
     and environment.json, never a hashed output)."""
@@ -121,22 +137,39 @@ def embed_corpus(out: Path, ingest: Path, rows: list[dict], tok: AbsTokenizer, p
     rows = [r for r in rows if r["id"] not in bad]
     index = [index_row(r, x) for r, x in zip(rows, pieces)]
     slices, ret_index = retrieval_slices(rows, pieces, p.retrieval_split, p.retrieval_notes, seed)
-    log.info("embed: %d pieces (%d unreadable) of splits %s, %d retrieval pairs from %s, embedders %s",
-             len(pieces), len(rejected), list(p.splits), len(slices), p.retrieval_split, list(p.embedders))
-    stats = {"pieces": len(pieces), "unreadable": len(rejected), "retrieval_pairs": len(slices),
-             "retrieval_skipped_short": sum(r.get("split") == p.retrieval_split for r in rows) - len(slices),
-             "embeddings": {}}
+    log.info(
+        "embed: %d pieces (%d unreadable) of splits %s, %d retrieval pairs from %s, embedders %s",
+        len(pieces),
+        len(rejected),
+        list(p.splits),
+        len(slices),
+        p.retrieval_split,
+        list(p.embedders),
+    )
+    stats = {
+        "pieces": len(pieces),
+        "unreadable": len(rejected),
+        "retrieval_pairs": len(slices),
+        "retrieval_skipped_short": sum(r.get("split") == p.retrieval_split for r in rows) - len(slices),
+        "embeddings": {},
+    }
     seconds = {}
     for kind in p.embedders:
         t0 = time.perf_counter()
         corpus = Corpus(pieces, slices)
-        results = (embed_handcrafted(corpus) if kind == "handcrafted"
-                   else embed_neural(kind, corpus, tok, p, checkpoints[kind]))
+        results = (
+            embed_handcrafted(corpus)
+            if kind == "handcrafted"
+            else embed_neural(kind, corpus, tok, p, checkpoints[kind])
+        )
         seconds[kind] = round(time.perf_counter() - t0, 2)
         for name, (x, ret, counts) in results.items():
             write_embedding(out / name, x, ret, counts, index, ret_index)
-            stats["embeddings"][name] = {"dim": int(x.shape[1]), "from": kind,
-                                         "chunks": int(sum(counts)) if counts else None}
+            stats["embeddings"][name] = {
+                "dim": int(x.shape[1]),
+                "from": kind,
+                "chunks": int(sum(counts)) if counts else None,
+            }
         log.info("embed %s: %s in %.1f s", kind, sorted(results), seconds[kind])
     write_jsonl(rejected, out / "rejected.jsonl")
     write_json(out / "stats.json", stats)

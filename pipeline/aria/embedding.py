@@ -17,9 +17,16 @@ from pipeline.aria.tokenizer import AbsTokenizer
 from pipeline.data.notes import Piece
 
 
-def embed_pieces(encoder, tok: AbsTokenizer, pieces: Sequence[Piece], chunk_notes: int = 300,
-                 max_tokens: int = 2048, batch_tokens: int = 16384, max_chunks: int | None = None,
-                 progress: Callable[[int], None] | None = None) -> tuple[dict[str, np.ndarray], list[int]]:
+def embed_pieces(
+    encoder,
+    tok: AbsTokenizer,
+    pieces: Sequence[Piece],
+    chunk_notes: int = 300,
+    max_tokens: int = 2048,
+    batch_tokens: int = 16384,
+    max_chunks: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[dict[str, np.ndarray], list[int]]:
     """Global embeddings {name: [P, D]} (mean over each piece's chunks) and chunks per piece."""
     max_tokens = min(max_tokens, encoder.max_seq_len)
     rows, owner, counts = [], [], []

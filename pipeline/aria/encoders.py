@@ -49,16 +49,23 @@ class TrunkEncoder:
         return {"frozen_mean": mean, "frozen_last": last}
 
 
-def encode_rows(encoder, rows: Sequence[Sequence[int]], pad_id: int, eos_id: int,
-                batch_tokens: int = 16384, progress: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+def encode_rows(
+    encoder,
+    rows: Sequence[Sequence[int]],
+    pad_id: int,
+    eos_id: int,
+    batch_tokens: int = 16384,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, np.ndarray]:
     """Encode token rows (each ends with ``<E>``) in length-sorted batches of at most
     ``batch_tokens`` padded tokens; returns {name: float32 [len(rows), D]} in input order."""
     if not rows:
         raise ValueError("nothing to encode")
     too_long = [i for i, r in enumerate(rows) if len(r) > encoder.max_seq_len]
     if too_long:
-        raise ValueError(f"{len(too_long)} rows are longer than the model's max_seq_len "
-                         f"{encoder.max_seq_len}: lower max_tokens")
+        raise ValueError(
+            f"{len(too_long)} rows are longer than the model's max_seq_len {encoder.max_seq_len}: lower max_tokens"
+        )
     device = next(encoder.model.parameters()).device
     order = sorted(range(len(rows)), key=lambda i: -len(rows[i]))
     out: dict[str, np.ndarray] = {}
@@ -66,7 +73,7 @@ def encode_rows(encoder, rows: Sequence[Sequence[int]], pad_id: int, eos_id: int
     while i < len(order):
         width = len(rows[order[i]])
         take = max(1, batch_tokens // max(width, 1))
-        idx = order[i:i + take]
+        idx = order[i : i + take]
         ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
         for r, j in enumerate(idx):
             ids[r, : len(rows[j])] = torch.as_tensor(rows[j], dtype=torch.long)

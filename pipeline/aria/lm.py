@@ -42,8 +42,9 @@ def load_pack(pack_dir: str | Path, split: str) -> np.ndarray:
     return rows
 
 
-def filtered_rows(tokens_dir: str | Path, split: str, filters: dict[str, list], seq_len: int,
-                  pad_id: int, mode: str = "concat") -> tuple[np.ndarray, dict]:
+def filtered_rows(
+    tokens_dir: str | Path, split: str, filters: dict[str, list], seq_len: int, pad_id: int, mode: str = "concat"
+) -> tuple[np.ndarray, dict]:
     """Pieces of ``split`` whose labels pass ``filters``, packed in memory; plus counts."""
     from pipeline.data.token_store import TokenStore, pack
 
@@ -53,8 +54,12 @@ def filtered_rows(tokens_dir: str | Path, split: str, filters: dict[str, list], 
         seen = {k: sorted({str(label_value(lab, k)) for lab in store.labels}) for k in filters}
         raise ValueError(f"no {split} piece matches filters {filters}; values present: {seen}")
     rows = pack([np.asarray(store.piece(i)) for i in keep], seq_len, pad_id, mode)
-    return rows, {"pieces": len(keep), "of": len(store), "rows": int(len(rows)),
-                  "tokens": int(sum(store.lengths[i] for i in keep))}
+    return rows, {
+        "pieces": len(keep),
+        "of": len(store),
+        "rows": int(len(rows)),
+        "tokens": int(sum(store.lengths[i] for i in keep)),
+    }
 
 
 class AriaRows:
@@ -119,8 +124,12 @@ def build_model(job: TrainJob, vocab_size: int, seq_len: int, tokenizer_hash: st
         path = Path(job.inputs["init_from"])
         if not path.is_file():
             raise FileNotFoundError(f"no checkpoint to fine-tune from at {path}")
-        check_same_tokenizer(read_header(path)[1].get("tokenizer_hash"), tokenizer_hash, str(path),
-                             "fine-tune from a checkpoint of this tokenizer, or rerun its pretraining")
+        check_same_tokenizer(
+            read_header(path)[1].get("tokenizer_hash"),
+            tokenizer_hash,
+            str(path),
+            "fine-tune from a checkpoint of this tokenizer, or rerun its pretraining",
+        )
         model = aria.load(path, expected_vocab_size=vocab_size, dtype=torch.float32)
         if model.config.max_seq_len < seq_len:
             raise ValueError(f"{path} has max_seq_len {model.config.max_seq_len} < data seq_len {seq_len}")
@@ -144,12 +153,23 @@ def run_job(job: TrainJob) -> dict | None:
         torch.manual_seed(tcfg.seed)  # identical initial weights on every rank
         model = build_model(job, vocab, seq_len, tokenizer.get("config_hash"))
         bs, shard = job.p.batch_size, dict(rank=info.rank, world_size=info.world_size)
-        batches = RowBatches(train_rows, bs, seed=tcfg.seed, **shard,
-                             transform=AriaRows(tokenizer["config"], pad_id, job.p.augment))
-        val = RowBatches(val_rows, bs, seed=tcfg.seed, shuffle=False, **shard,
-                         transform=AriaRows(tokenizer["config"], pad_id, False))
-        result = train(model, LMObjective(pad_id), batches, tcfg, job.ckpt_dir, resume=job.resume, val=val,
-                       fingerprint_extra=job.fingerprint, dist_info=info)
+        batches = RowBatches(
+            train_rows, bs, seed=tcfg.seed, **shard, transform=AriaRows(tokenizer["config"], pad_id, job.p.augment)
+        )
+        val = RowBatches(
+            val_rows, bs, seed=tcfg.seed, shuffle=False, **shard, transform=AriaRows(tokenizer["config"], pad_id, False)
+        )
+        result = train(
+            model,
+            LMObjective(pad_id),
+            batches,
+            tcfg,
+            job.ckpt_dir,
+            resume=job.resume,
+            val=val,
+            fingerprint_extra=job.fingerprint,
+            dist_info=info,
+        )
         metrics = write_outputs(job, tcfg, result, tokenizer, data_info) if info.is_main else None
     return metrics
 
@@ -166,13 +186,24 @@ def write_outputs(job: TrainJob, tcfg: TrainConfig, result, tokenizer: dict, dat
     model = result.model.to("cpu").eval()
     job.model_dir.mkdir(parents=True, exist_ok=True)
     tok_hash = tokenizer.get("config_hash")
-    save(model, job.model_dir / "model.safetensors",
-         metadata={"tokenizer_hash": tok_hash or "", "vocab_size": str(tokenizer["vocab_size"]), "stage": job.stage})
+    save(
+        model,
+        job.model_dir / "model.safetensors",
+        metadata={"tokenizer_hash": tok_hash or "", "vocab_size": str(tokenizer["vocab_size"]), "stage": job.stage},
+    )
     metrics = write_training_outputs(result, job.report_dir, tcfg.steps)
     # only what the weights determine: timings stay in reports/, so equal runs give equal bytes
-    write_json(job.model_dir / "config.json", {
-        "model": model.config.to_dict(), "tokenizer": tokenizer, "tokenizer_hash": tok_hash,
-        "stage": job.stage, "data": data_info, "train": train_settings(job, tcfg),
-        "metrics": {k: metrics[k] for k in ("val_loss", "val_perplexity", "tokens", "steps", "parameters")}})
+    write_json(
+        job.model_dir / "config.json",
+        {
+            "model": model.config.to_dict(),
+            "tokenizer": tokenizer,
+            "tokenizer_hash": tok_hash,
+            "stage": job.stage,
+            "data": data_info,
+            "train": train_settings(job, tcfg),
+            "metrics": {k: metrics[k] for k in ("val_loss", "val_perplexity", "tokens", "steps", "parameters")},
+        },
+    )
     write_json(job.model_dir / "tokenizer.json", tokenizer)
     return metrics

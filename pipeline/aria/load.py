@@ -44,15 +44,19 @@ def expected_shapes(cfg, head: str) -> dict[str, tuple[int, ...]]:
     shapes = {TOK_EMB: (cfg.vocab_size, d)}
     for i in range(cfg.n_layers):
         p = f"model.encode_layers.{i}."
-        shapes.update({
-            p + "mixed_qkv.weight": (3 * d, d),
-            p + "att_proj_linear.weight": (d, d),
-            p + "ff_gate_proj.weight": (h, d),
-            p + "ff_up_proj.weight": (h, d),
-            p + "ff_down_proj.weight": (d, h),
-            p + "norm1.weight": (d,), p + "norm1.bias": (d,),
-            p + "norm2.weight": (d,), p + "norm2.bias": (d,),
-        })
+        shapes.update(
+            {
+                p + "mixed_qkv.weight": (3 * d, d),
+                p + "att_proj_linear.weight": (d, d),
+                p + "ff_gate_proj.weight": (h, d),
+                p + "ff_up_proj.weight": (h, d),
+                p + "ff_down_proj.weight": (d, h),
+                p + "norm1.weight": (d,),
+                p + "norm1.bias": (d,),
+                p + "norm2.weight": (d,),
+                p + "norm2.bias": (d,),
+            }
+        )
     shapes["model.out_layer_norm.weight"] = (d,)
     shapes["model.out_layer_norm.bias"] = (d,)
     if head == "lm":
@@ -64,25 +68,24 @@ def expected_shapes(cfg, head: str) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def infer_config(
-    shapes: Mapping[str, Sequence[int]], metadata: Mapping[str, str] | None = None, **overrides
-):
+def infer_config(shapes: Mapping[str, Sequence[int]], metadata: Mapping[str, str] | None = None, **overrides):
     """(ModelConfig, head) from tensor shapes, our metadata and overrides; see module doc."""
     if TOK_EMB not in shapes:
         raise CheckpointError(f"missing key {TOK_EMB}: not an Aria checkpoint (keys: {_short(shapes)})")
     heads = [k for k in (LM_HEAD, EMB_HEAD) if k in shapes]
     if len(heads) != 1:
-        raise CheckpointError(
-            f"expected exactly one of {LM_HEAD} (LM) or {EMB_HEAD} (embedding model), found {heads}"
-        )
+        raise CheckpointError(f"expected exactly one of {LM_HEAD} (LM) or {EMB_HEAD} (embedding model), found {heads}")
     head = "lm" if heads[0] == LM_HEAD else "emb"
     vocab, d = (int(s) for s in shapes[TOK_EMB])
     layers = {int(m.group(1)) for k in shapes if (m := _LAYER_RE.match(k))}
     gate = shapes.get("model.encode_layers.0.ff_gate_proj.weight")
     ff_mult = int(gate[0]) // d if gate is not None and int(gate[0]) % d == 0 else 4
     inferred = {
-        "d_model": d, "vocab_size": vocab, "n_layers": max(layers) + 1 if layers else 0,
-        "ff_mult": ff_mult, "emb_size": int(shapes[EMB_HEAD][0]) if head == "emb" else None,
+        "d_model": d,
+        "vocab_size": vocab,
+        "n_layers": max(layers) + 1 if layers else 0,
+        "ff_mult": ff_mult,
+        "emb_size": int(shapes[EMB_HEAD][0]) if head == "emb" else None,
     }
     for key in _SHAPE_FIELDS:
         if key in overrides and overrides[key] != inferred[key]:
@@ -106,9 +109,7 @@ def infer_config(
         raise CheckpointError(f"cannot build a config from the checkpoint: {e}") from e
 
 
-def check_shapes(
-    shapes: Mapping[str, Sequence[int]], cfg, head: str, expected_vocab_size: int | None = None
-) -> None:
+def check_shapes(shapes: Mapping[str, Sequence[int]], cfg, head: str, expected_vocab_size: int | None = None) -> None:
     """Raise CheckpointError unless ``shapes`` is exactly the state dict of (cfg, head)."""
     if expected_vocab_size is not None and cfg.vocab_size != expected_vocab_size:
         raise CheckpointError(
@@ -144,8 +145,10 @@ def read_header(path: str | Path) -> tuple[dict[str, tuple[int, ...]], dict[str,
             shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
             metadata = dict(f.metadata() or {})
     except (SafetensorError, OSError, ValueError) as e:
-        raise CheckpointError(f"{path} is not a safetensors checkpoint ({e}); expected a "
-                              f"model.safetensors file or a directory holding one") from None
+        raise CheckpointError(
+            f"{path} is not a safetensors checkpoint ({e}); expected a "
+            f"model.safetensors file or a directory holding one"
+        ) from None
     return shapes, metadata
 
 

@@ -13,17 +13,36 @@ from typing import Iterable
 import mido
 
 from pipeline.data.notes import (
-    DEFAULT_TEMPO, DRUM, FAMILIES, MidiError, Piece, read_midi_file as _read_midi_file, read_piece,
+    DEFAULT_TEMPO,
+    DRUM,
+    FAMILIES,
+    MidiError,
+    Piece,
+    read_piece,
+)
+from pipeline.data.notes import (
+    read_midi_file as _read_midi_file,
 )
 
-IGNORED_FAMILIES = frozenset(
-    {"chromatic", "synth_pad", "synth_effect", "ethnic", "percussive", "sfx"}
-)
+IGNORED_FAMILIES = frozenset({"chromatic", "synth_pad", "synth_effect", "ethnic", "percussive", "sfx"})
 KEPT_FAMILIES = tuple(f for f in FAMILIES if f not in IGNORED_FAMILIES)
 FAMILY_PROGRAM = {
-    "piano": 0, "chromatic": 13, "organ": 16, "guitar": 24, "bass": 32, "strings": 40,
-    "ensemble": 48, "brass": 56, "reed": 64, "pipe": 73, "synth_lead": 80, "synth_pad": 88,
-    "synth_effect": 96, "ethnic": 104, "percussive": 112, "sfx": 120,
+    "piano": 0,
+    "chromatic": 13,
+    "organ": 16,
+    "guitar": 24,
+    "bass": 32,
+    "strings": 40,
+    "ensemble": 48,
+    "brass": 56,
+    "reed": 64,
+    "pipe": 73,
+    "synth_lead": 80,
+    "synth_pad": 88,
+    "synth_effect": 96,
+    "ethnic": 104,
+    "percussive": 112,
+    "sfx": 120,
 }
 DRUM_CHANNEL = 9
 TICKS_PER_BEAT_OUT = 500  # with DEFAULT_TEMPO: 1 tick = 1 ms

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 import mlx.core as mx  # optional: pipeline.aria.mlx_backend turns its absence into a named error
 import mlx.nn as nn
+import numpy as np
 
 from pipeline.aria.load import CheckpointError, checked_config
 from pipeline.aria.model_config import ModelConfig
@@ -54,9 +53,7 @@ class Block(nn.Module):
         self.ff_down_proj = nn.Linear(hidden, d, bias=False)
 
     def rope(self, x, start_pos):
-        return mx.fast.rope(
-            x, self.head_dim, traditional=False, base=self.rope_base, scale=1.0, offset=start_pos
-        )
+        return mx.fast.rope(x, self.head_dim, traditional=False, base=self.rope_base, scale=1.0, offset=start_pos)
 
     def __call__(self, x, cache=None, layer=0, start_pos=0):
         b, t, d = x.shape
@@ -66,9 +63,7 @@ class Block(nn.Module):
         if cache is not None:
             k, v = cache.update(layer, k, v, start_pos)
         # "causal" is aligned lower-right in MLX, so it is right for chunked prefill too.
-        y = mx.fast.scaled_dot_product_attention(
-            q, k, v, scale=self.head_dim**-0.5, mask="causal" if t > 1 else None
-        )
+        y = mx.fast.scaled_dot_product_attention(q, k, v, scale=self.head_dim**-0.5, mask="causal" if t > 1 else None)
         x = x + self.att_proj_linear(y.transpose(0, 2, 1, 3).reshape(b, t, d))
         h = self.norm2(x)
         return x + self.ff_down_proj(nn.silu(self.ff_gate_proj(h)) * self.ff_up_proj(h))

@@ -30,9 +30,7 @@ from pipeline.sample.kv_cache import KVCache
 # ----------------------------------------------------------------------------- rotary
 
 
-def rope_cos_sin(
-    head_dim: int, positions: torch.Tensor, base: float = 500000.0
-) -> tuple[torch.Tensor, torch.Tensor]:
+def rope_cos_sin(head_dim: int, positions: torch.Tensor, base: float = 500000.0) -> tuple[torch.Tensor, torch.Tensor]:
     """cos/sin tables [T, head_dim/2] in float32: angle = pos * base^(-2i/head_dim)."""
     i = torch.arange(0, head_dim, 2, device=positions.device, dtype=torch.float32)
     inv_freq = 1.0 / (base ** (i / head_dim))
@@ -40,9 +38,7 @@ def rope_cos_sin(
     return angles.cos(), angles.sin()
 
 
-def rope_tables(
-    head_dim: int, positions: torch.Tensor, base: float = 500000.0
-) -> tuple[torch.Tensor, torch.Tensor]:
+def rope_tables(head_dim: int, positions: torch.Tensor, base: float = 500000.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Full-width float32 tables [T, head_dim] for :func:`apply_rope`: (cos|cos, -sin|sin)."""
     cos, sin = rope_cos_sin(head_dim, positions, base)
     return torch.cat((cos, cos), dim=-1), torch.cat((-sin, sin), dim=-1)
@@ -96,9 +92,7 @@ class Block(nn.Module):
         return x + (self.resid_drop(ff) if self.dropout else ff)
 
 
-def attention_mask(
-    t: int, start_pos: int, key_mask: torch.Tensor | None, device: torch.device
-) -> torch.Tensor | None:
+def attention_mask(t: int, start_pos: int, key_mask: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
     """Boolean mask [B|1, 1, T, S] (True = attend), S = start_pos + T; None when plain causal works.
 
     Query i (absolute position start_pos+i) sees keys j <= start_pos+i that ``key_mask`` keeps.
@@ -132,9 +126,7 @@ class Transformer(nn.Module):
         cfg = self.config
         b, t = idx.shape
         if start_pos + t > cfg.max_seq_len:
-            raise ValueError(
-                f"positions {start_pos}..{start_pos + t - 1} exceed max_seq_len {cfg.max_seq_len}"
-            )
+            raise ValueError(f"positions {start_pos}..{start_pos + t - 1} exceed max_seq_len {cfg.max_seq_len}")
         positions = torch.arange(start_pos, start_pos + t, device=idx.device)
         cos, sin = rope_tables(cfg.head_dim, positions, cfg.rope_base)
         mask = attention_mask(t, start_pos, key_mask, idx.device)
@@ -166,8 +158,13 @@ class _AriaBase(nn.Module):
         p = self.model.tok_embeddings.weight
         cfg = self.config
         return KVCache(
-            cfg.n_layers, batch_size, cfg.n_heads, max_len or cfg.max_seq_len, cfg.head_dim,
-            dtype=p.dtype, device=p.device,
+            cfg.n_layers,
+            batch_size,
+            cfg.n_heads,
+            max_len or cfg.max_seq_len,
+            cfg.head_dim,
+            dtype=p.dtype,
+            device=p.device,
         )
 
 
@@ -286,7 +283,19 @@ def load(
 
 
 __all__ = [
-    "CONFIGS", "CheckpointError", "KVCache", "ModelConfig", "Transformer", "TransformerEMB",
-    "TransformerLM", "apply_rope", "build", "count_parameters", "find_first", "load",
-    "rope_cos_sin", "rope_tables", "save",
+    "CONFIGS",
+    "CheckpointError",
+    "KVCache",
+    "ModelConfig",
+    "Transformer",
+    "TransformerEMB",
+    "TransformerLM",
+    "apply_rope",
+    "build",
+    "count_parameters",
+    "find_first",
+    "load",
+    "rope_cos_sin",
+    "rope_tables",
+    "save",
 ]

@@ -16,8 +16,7 @@ import torch
 from pipeline.aria.tokenizer import slice_notes
 
 
-def view_ids(tok, piece, n_notes: int, max_tokens: int, rng: np.random.Generator,
-             augment: bool = False) -> list[int]:
+def view_ids(tok, piece, n_notes: int, max_tokens: int, rng: np.random.Generator, augment: bool = False) -> list[int]:
     """One view: a random run of ``n_notes`` consecutive notes (the whole piece if shorter),
     tokenised with no metadata prefix, no ``<D>``, cut to ``max_tokens - 1`` ids, then ``<E>``."""
     total = len(piece.notes)
@@ -47,8 +46,19 @@ class PairBatches:
     (pieces in order, slices seeded by batch number), so every evaluation sees the same pairs.
     """
 
-    def __init__(self, pieces: Sequence, tok, batch_size: int, notes: tuple[int, int], max_tokens: int,
-                 *, seed: int = 0, rank: int = 0, world_size: int = 1, augment: bool = False) -> None:
+    def __init__(
+        self,
+        pieces: Sequence,
+        tok,
+        batch_size: int,
+        notes: tuple[int, int],
+        max_tokens: int,
+        *,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        augment: bool = False,
+    ) -> None:
         if len(pieces) < 2:
             raise ValueError(f"contrastive training needs at least 2 pieces, got {len(pieces)}")
         if batch_size < 2:
@@ -65,13 +75,19 @@ class PairBatches:
         self.seed, self.rank, self.world_size, self.augment = seed, rank, world_size, augment
 
     def describe(self) -> dict:
-        return {"kind": "aria_pairs", "notes": list(self.notes), "max_tokens": self.max_tokens,
-                "augment": self.augment, "pieces": len(self.pieces)}
+        return {
+            "kind": "aria_pairs",
+            "notes": list(self.notes),
+            "max_tokens": self.max_tokens,
+            "augment": self.augment,
+            "pieces": len(self.pieces),
+        }
 
     def _pair(self, piece, rng: np.random.Generator, augment: bool) -> tuple[list[int], list[int]]:
         lo, hi = self.notes
-        return tuple(view_ids(self.tok, piece, int(rng.integers(lo, hi + 1)), self.max_tokens, rng, augment)
-                     for _ in range(2))
+        return tuple(
+            view_ids(self.tok, piece, int(rng.integers(lo, hi + 1)), self.max_tokens, rng, augment) for _ in range(2)
+        )
 
     def _stack(self, pairs: list[tuple[list[int], list[int]]]) -> torch.Tensor:
         rows = [p[0] for p in pairs] + [p[1] for p in pairs]

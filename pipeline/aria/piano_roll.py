@@ -17,8 +17,9 @@ def piano_roll(piece: Piece, n_prompt_notes: int, path: str | Path, title: str =
     fig, ax = plt.subplots(figsize=(10, 3.5), dpi=80)
     for i, n in enumerate(piece.notes):
         color = "tab:blue" if i < n_prompt_notes else "tab:orange"
-        ax.broken_barh([(n.start_ms / 1000, max(n.end_ms - n.start_ms, 10) / 1000)], (n.pitch - 0.4, 0.8),
-                       facecolors=color)
+        ax.broken_barh(
+            [(n.start_ms / 1000, max(n.end_ms - n.start_ms, 10) / 1000)], (n.pitch - 0.4, 0.8), facecolors=color
+        )
     if 0 < n_prompt_notes < len(piece.notes):  # the last prompt onset: where continuing starts
         ax.axvline(max(n.start_ms for n in piece.notes[:n_prompt_notes]) / 1000, color="k", lw=0.8, ls="--")
     ax.set_xlabel("seconds")

@@ -44,34 +44,64 @@ def probe_headline(results: dict[str, dict[str, dict]], retrieval: dict[str, dic
             continue
         first = next(iter(done.values()))
         desc = f"{task} ({len(first['classes'])} classes, {first['n_train']} train / {first['n_test']} test)"
-        rows.append([desc, "accuracy", *[_probe_cell(per[e], "accuracy") if e in per else None for e in embedders],
-                     first["majority_accuracy"]])
-        rows.append(["", "macro-F1", *[_probe_cell(per[e], "macro_f1") if e in per else None for e in embedders],
-                     None])
+        rows.append(
+            [
+                desc,
+                "accuracy",
+                *[_probe_cell(per[e], "accuracy") if e in per else None for e in embedders],
+                first["majority_accuracy"],
+            ]
+        )
+        rows.append(["", "macro-F1", *[_probe_cell(per[e], "macro_f1") if e in per else None for e in embedders], None])
         best = max(done, key=lambda e: done[e]["macro_f1"])
         figures.append(f"confusion/{task}__{best}.png")
-    tables = [{"caption": "Linear probes on held-out pieces: point estimate [95% bootstrap CI]; majority class = "
-                          "always predicting the most frequent training class.",
-               "columns": ["task", "metric", *embedders, "majority class"], "rows": rows, "digits": 2}]
+    tables = [
+        {
+            "caption": "Linear probes on held-out pieces: point estimate [95% bootstrap CI]; majority class = "
+            "always predicting the most frequent training class.",
+            "columns": ["task", "metric", *embedders, "majority class"],
+            "rows": rows,
+            "digits": 2,
+        }
+    ]
     if retrieval:
-        tables.append({"caption": "Retrieval: find the other slice of the same piece among all test pieces "
-                                  "(cosine similarity, both directions averaged).",
-                       "columns": ["embedder", "pieces", "top-1", "top-5", "chance top-1", "chance top-5", "mean rank"],
-                       "rows": [[e, r["n"], r["top1"], r["top5"], r["chance_top1"], r["chance_top5"], r["mean_rank"]]
-                                for e, r in retrieval.items()], "digits": 2})
-    return {"family": "aria", "family_title": "Aria", "title": "What the embeddings know: linear probes",
-            "order": 10, "text": header, "tables": tables, "figures": figures}
+        tables.append(
+            {
+                "caption": "Retrieval: find the other slice of the same piece among all test pieces "
+                "(cosine similarity, both directions averaged).",
+                "columns": ["embedder", "pieces", "top-1", "top-5", "chance top-1", "chance top-5", "mean rank"],
+                "rows": [
+                    [e, r["n"], r["top1"], r["top5"], r["chance_top1"], r["chance_top5"], r["mean_rank"]]
+                    for e, r in retrieval.items()
+                ],
+                "digits": 2,
+            }
+        )
+    return {
+        "family": "aria",
+        "family_title": "Aria",
+        "title": "What the embeddings know: linear probes",
+        "order": 10,
+        "text": header,
+        "tables": tables,
+        "figures": figures,
+    }
 
 
 def probe_header(embed: str, pieces: int, cfg: ProbeConfig) -> str:
     """The protocol in one paragraph, above the tables."""
-    return (f"Embeddings from `{embed}` ({pieces} pieces). Probe: {cfg.method}"
-            + (f" (one nn.Linear, AdamW lr {cfg.lr:g}, weight decay {cfg.weight_decay:g}, {cfg.epochs} epochs, "
-               f"batch {cfg.batch_size}, {cfg.warmup_steps} warm-up steps then linear decay to 10%)"
-               if cfg.method == "linear" else " (sklearn LogisticRegression)")
-            + f"{', features standardised with train statistics' if cfg.standardize else ''}; "
-            f"classes with fewer than k={cfg.min_class_count} pieces dropped; seed {cfg.seed}; "
-            f"CIs from {cfg.bootstrap} bootstrap resamples of the test pieces.")
+    return (
+        f"Embeddings from `{embed}` ({pieces} pieces). Probe: {cfg.method}"
+        + (
+            f" (one nn.Linear, AdamW lr {cfg.lr:g}, weight decay {cfg.weight_decay:g}, {cfg.epochs} epochs, "
+            f"batch {cfg.batch_size}, {cfg.warmup_steps} warm-up steps then linear decay to 10%)"
+            if cfg.method == "linear"
+            else " (sklearn LogisticRegression)"
+        )
+        + f"{', features standardised with train statistics' if cfg.standardize else ''}; "
+        f"classes with fewer than k={cfg.min_class_count} pieces dropped; seed {cfg.seed}; "
+        f"CIs from {cfg.bootstrap} bootstrap resamples of the test pieces."
+    )
 
 
 def load_embeddings(embed_dir: Path, names: list[str] | None, extra_metadata: Path | None):
@@ -102,13 +132,25 @@ def probe_all(data: dict, tasks: list[str], cfg: ProbeConfig, out: Path) -> dict
             if "skipped" in res:
                 log.info("linear_probe %s / %s: skipped (%s)", task, name, res["skipped"])
                 continue
-            plot_confusion(res["confusion"], res["classes"], f"{task} / {name}: accuracy "
-                           f"{res['accuracy']:.2f}, macro-F1 {res['macro_f1']:.2f} (n={res['n_test']})",
-                           out / "confusion" / f"{task}__{name}.png")
+            plot_confusion(
+                res["confusion"],
+                res["classes"],
+                f"{task} / {name}: accuracy {res['accuracy']:.2f}, macro-F1 {res['macro_f1']:.2f} (n={res['n_test']})",
+                out / "confusion" / f"{task}__{name}.png",
+            )
             cis = {k: "[%.3f, %.3f]" % tuple(v) for k, v in res["ci95"].items()}
-            log.info("linear_probe %s / %s: accuracy %.3f %s, macro-F1 %.3f %s (%s, %d train / %d test)",
-                     task, name, res["accuracy"], cis.get("accuracy", ""), res["macro_f1"],
-                     cis.get("macro_f1", ""), res["protocol"], res["n_train"], res["n_test"])
+            log.info(
+                "linear_probe %s / %s: accuracy %.3f %s, macro-F1 %.3f %s (%s, %d train / %d test)",
+                task,
+                name,
+                res["accuracy"],
+                cis.get("accuracy", ""),
+                res["macro_f1"],
+                cis.get("macro_f1", ""),
+                res["protocol"],
+                res["n_train"],
+                res["n_test"],
+            )
     return results
 
 
@@ -125,8 +167,9 @@ def retrieval_all(embed_dir: Path, dirs: dict[str, Path]) -> dict[str, dict]:
     return retrieval
 
 
-def probe_embeddings(embed_dir: Path, embed_name: str, p: AriaProbeParams, out: Path,
-                     extra_metadata: Path | None = None) -> dict | None:
+def probe_embeddings(
+    embed_dir: Path, embed_name: str, p: AriaProbeParams, out: Path, extra_metadata: Path | None = None
+) -> dict | None:
     """Every probe and the retrieval check into ``out``; returns the extra-metadata summary (or None)."""
     cfg = ProbeConfig(**p.model_dump(include=set(ProbeConfig.__dataclass_fields__)))
     dirs, data, extra = load_embeddings(embed_dir, p.embedders, extra_metadata)
@@ -135,8 +178,10 @@ def probe_embeddings(embed_dir: Path, embed_name: str, p: AriaProbeParams, out: 
     retrieval = retrieval_all(embed_dir, dirs)
     header = probe_header(embed_name, pieces, cfg)
     write_json(out / "metrics.json", metrics_json(results, retrieval))
-    write_json(out / "results.json", {"tasks": results, "retrieval": retrieval, "extra_metadata": extra,
-                                      "embedders": list(dirs), "pieces": pieces})
+    write_json(
+        out / "results.json",
+        {"tasks": results, "retrieval": retrieval, "extra_metadata": extra, "embedders": list(dirs), "pieces": pieces},
+    )
     (out / "table.md").write_text(table_md(results, retrieval, header))
     write_headline(out, probe_headline(results, retrieval, header))
     return extra

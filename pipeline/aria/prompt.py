@@ -18,8 +18,7 @@ def read_prompt(path: str | Path) -> Piece:
     return read_midi_file(path, "prompt MIDI")
 
 
-def prompt_tokens(tok: AbsTokenizer, piece: Piece | None, prompt_duration: float,
-                  metadata: dict | None = None) -> list:
+def prompt_tokens(tok: AbsTokenizer, piece: Piece | None, prompt_duration: float, metadata: dict | None = None) -> list:
     """Tokens of the notes with onset <= prompt_duration s (no <D>, no <E>); [piano, <S>] if none."""
     if prompt_duration < 0:
         raise ValueError(f"prompt duration must be >= 0 seconds, got {prompt_duration}")

@@ -16,13 +16,27 @@ from typing import Any, Iterator, Sequence
 import mido
 
 from pipeline.aria.midi import (
-    DRUM_DUR_MS, KEPT_FAMILIES, TokenizerError, assign_channels, read_notes, write_midi,
+    DRUM_DUR_MS,
+    KEPT_FAMILIES,
+    TokenizerError,
+    assign_channels,
+    read_notes,
+    write_midi,
 )
 from pipeline.data.notes import DRUM, Note, Pedal, Piece, rebase, slice_notes
 
 __all__ = [
-    "AbsTokenizer", "Piece", "Note", "TokenizerError", "read_notes", "slice_notes", "snap",
-    "pitch_shift", "velocity_shift", "tempo_scale", "augment",
+    "AbsTokenizer",
+    "Piece",
+    "Note",
+    "TokenizerError",
+    "read_notes",
+    "slice_notes",
+    "snap",
+    "pitch_shift",
+    "velocity_shift",
+    "tempo_scale",
+    "augment",
 ]
 
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -35,8 +49,20 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "include_delimiter": False,
 }
 SPECIALS = ("<S>", "<E>", "<P>", "<U>", "<D>", "<T>")
-COMPOSERS = ("bach", "beethoven", "mozart", "chopin", "rachmaninoff", "liszt", "debussy",
-             "schubert", "brahms", "ravel", "satie", "scarlatti")
+COMPOSERS = (
+    "bach",
+    "beethoven",
+    "mozart",
+    "chopin",
+    "rachmaninoff",
+    "liszt",
+    "debussy",
+    "schubert",
+    "brahms",
+    "ravel",
+    "satie",
+    "scarlatti",
+)
 FORMS = ("sonata", "prelude", "nocturne", "étude", "waltz", "mazurka", "impromptu", "fugue")
 GENRES = ("jazz", "classical")
 METADATA_NAMES = {"composer": COMPOSERS, "form": FORMS, "genre": GENRES}
@@ -150,14 +176,16 @@ class AbsTokenizer:
         return q
 
     # ------------------------------------------------------------ MIDI -> tokens
-    def tokenize(self, midi, add_dim_tok: bool = False, add_eos_tok: bool = True,
-                 metadata: dict | None = None, rng=None) -> list:
+    def tokenize(
+        self, midi, add_dim_tok: bool = False, add_eos_tok: bool = True, metadata: dict | None = None, rng=None
+    ) -> list:
         """MIDI path, bytes, mido.MidiFile or Piece -> tokens (prefixes, <S>, notes, <E>)."""
         piece = midi if isinstance(midi, Piece) else read_notes(midi)
         return self.tokenize_piece(piece, add_dim_tok, add_eos_tok, metadata, rng)
 
-    def tokenize_piece(self, piece: Piece, add_dim_tok: bool = False, add_eos_tok: bool = True,
-                       metadata: dict | None = None, rng=None) -> list:
+    def tokenize_piece(
+        self, piece: Piece, add_dim_tok: bool = False, add_eos_tok: bool = True, metadata: dict | None = None, rng=None
+    ) -> list:
         notes = [n for n in piece.notes if self._keeps(n)]
         if not notes:
             name = piece.source or "<piece>"
@@ -241,9 +269,9 @@ class AbsTokenizer:
             kind = self._kind(tokens[i])
             if kind in TIMED:
                 want = ("onset", "dur") if kind == "note" else ("onset",)
-                got = tuple(self._kind(t) for t in tokens[i + 1:i + 1 + len(want)])
+                got = tuple(self._kind(t) for t in tokens[i + 1 : i + 1 + len(want)])
                 if got == want:
-                    yield kind, tokens[i:i + 1 + len(want)]
+                    yield kind, tokens[i : i + 1 + len(want)]
                     i += 1 + len(want)
                     continue
                 kind = "other"
@@ -283,8 +311,7 @@ class AbsTokenizer:
     def pitch_shift(self, x, semitones: int):
         """Transpose pitched notes (drums untouched); notes pushed out of 0..127 are dropped."""
         if isinstance(x, Piece):
-            notes = [n if n.family == DRUM else replace(n, pitch=n.pitch + semitones)
-                     for n in x.notes]
+            notes = [n if n.family == DRUM else replace(n, pitch=n.pitch + semitones) for n in x.notes]
             return replace(x, notes=[n for n in notes if 0 <= n.pitch < 128])
         out = []
         for kind, g in self.groups(x):
@@ -300,9 +327,13 @@ class AbsTokenizer:
         """Move velocities by `steps` grid steps, clamped to the non-zero grid."""
         delta = steps * self.velocity_step
         if isinstance(x, Piece):
-            return replace(x, notes=[n if n.family == DRUM else
-                                     replace(n, velocity=min(127, max(1, n.velocity + delta)))
-                                     for n in x.notes])
+            return replace(
+                x,
+                notes=[
+                    n if n.family == DRUM else replace(n, velocity=min(127, max(1, n.velocity + delta)))
+                    for n in x.notes
+                ],
+            )
         top = self.velocity_grid[-1]
         out = []
         for kind, g in self.groups(x):
@@ -349,8 +380,9 @@ class AbsTokenizer:
             out += toks
         return out
 
-    def augment(self, x, rng, max_pitch: int = 5, max_velocity_steps: int = 1,
-                max_tempo_change: float = 0.2, mixup: bool = True):
+    def augment(
+        self, x, rng, max_pitch: int = 5, max_velocity_steps: int = 1, max_tempo_change: float = 0.2, mixup: bool = True
+    ):
         """Pretraining augmentation: tempo x U(1 +- 0.2) (+ note mixup), pitch +-5, velocity +-1."""
         semitones = _randint(rng, -max_pitch, max_pitch)
         steps = _randint(rng, -max_velocity_steps, max_velocity_steps)
@@ -374,15 +406,16 @@ def _scale_piece(piece: Piece, factor: float) -> Piece:
     def sc(ms):
         return None if ms is None else round(ms * factor)
 
-    notes = [replace(n, start_ms=sc(n.start_ms), end_ms=sc(n.end_ms), off_ms=sc(n.off_ms),
-                     ticks=None) for n in piece.notes]
-    pedals = [replace(p, start_ms=sc(p.start_ms), end_ms=sc(p.end_ms), ticks=None)
-              for p in piece.pedals]
+    notes = [
+        replace(n, start_ms=sc(n.start_ms), end_ms=sc(n.end_ms), off_ms=sc(n.off_ms), ticks=None) for n in piece.notes
+    ]
+    pedals = [replace(p, start_ms=sc(p.start_ms), end_ms=sc(p.end_ms), ticks=None) for p in piece.pedals]
     return Piece(notes, pedals, None, piece.source)
 
 
 def _mixup(placed: list, rng, abs_step: int) -> None:
     """Shuffle, in place, each run of consecutive note/drum groups with the same new onset."""
+
     def key(p):
         return (p[2] // abs_step, p[1][1]) if p[0] in ("note", "drum") else None
 

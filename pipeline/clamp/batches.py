@@ -28,7 +28,7 @@ def _window(p: np.ndarray, length: int, rng: np.random.Generator | None) -> np.n
     if len(p) <= length:
         return p
     start = int(rng.integers(0, len(p) - length + 1)) if rng is not None else 0
-    return p[start:start + length]
+    return p[start : start + length]
 
 
 def corrupt(patches: np.ndarray, rng: np.random.Generator, ratio: float) -> tuple[np.ndarray, np.ndarray]:
@@ -48,8 +48,17 @@ def corrupt(patches: np.ndarray, rng: np.random.Generator, ratio: float) -> tupl
 
 
 class _Base:
-    def __init__(self, pieces: list[Piece], batch_size: int, patch_length: int, *, seed: int = 0,
-                 rank: int = 0, world_size: int = 1, min_batch: int = 1) -> None:
+    def __init__(
+        self,
+        pieces: list[Piece],
+        batch_size: int,
+        patch_length: int,
+        *,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        min_batch: int = 1,
+    ) -> None:
         if len(pieces) < min_batch:
             raise ValueError(f"need at least {min_batch} pieces, got {len(pieces)}")
         if not 0 <= rank < world_size:
@@ -63,8 +72,13 @@ class _Base:
         return self.patch_length
 
     def describe(self) -> dict:
-        return {"kind": type(self).__name__, "pieces": len(self.pieces), "batch_size": self.batch_size,
-                "patch_length": self.patch_length, "seed": self.seed}
+        return {
+            "kind": type(self).__name__,
+            "pieces": len(self.pieces),
+            "batch_size": self.batch_size,
+            "patch_length": self.patch_length,
+            "seed": self.seed,
+        }
 
     def batch(self, i: int):
         rng = np.random.default_rng([self.seed, self.rank, self.world_size, i])
@@ -97,8 +111,9 @@ class _Base:
 class MaskedPatchBatches(_Base):
     """(inputs, targets, mask, selected) for :class:`MaskedPatchObjective`."""
 
-    def __init__(self, pieces: list[Piece], batch_size: int, patch_length: int, *, mask_ratio: float = 0.45,
-                 **kw) -> None:
+    def __init__(
+        self, pieces: list[Piece], batch_size: int, patch_length: int, *, mask_ratio: float = 0.45, **kw
+    ) -> None:
         super().__init__(pieces, batch_size, patch_length, **kw)
         self.mask_ratio = float(mask_ratio)
 
@@ -117,8 +132,16 @@ class MaskedPatchBatches(_Base):
 class ClampBatches(_Base):
     """(patches, patch mask, text ids, text mask) pairs for :class:`ClampObjective`."""
 
-    def __init__(self, pieces: list[Piece], batch_size: int, patch_length: int, *, text_len: int = 128,
-                 text_dropout: float = 0.0, **kw) -> None:
+    def __init__(
+        self,
+        pieces: list[Piece],
+        batch_size: int,
+        patch_length: int,
+        *,
+        text_len: int = 128,
+        text_dropout: float = 0.0,
+        **kw,
+    ) -> None:
         super().__init__(pieces, batch_size, patch_length, min_batch=2, **kw)
         self.text_len, self.text_dropout = int(text_len), float(text_dropout)
 
@@ -127,11 +150,17 @@ class ClampBatches(_Base):
 
     def _make(self, pieces, rng, fixed_rng=None):
         x, m, _ = self._patch_rows(pieces, rng)
-        texts = [encode_text(drop_lines(p.lines, rng, self.text_dropout) if rng is not None else p.lines,
-                             self.text_len) for p in pieces]
+        texts = [
+            encode_text(drop_lines(p.lines, rng, self.text_dropout) if rng is not None else p.lines, self.text_len)
+            for p in pieces
+        ]
         T = max(len(t) for t in texts)
         ids = np.full((len(texts), T), TEXT_PAD, dtype=np.int64)
         for i, t in enumerate(texts):
             ids[i, : len(t)] = t
-        return (torch.from_numpy(x), torch.from_numpy(m), torch.from_numpy(ids),
-                torch.from_numpy((ids != TEXT_PAD).astype(np.int64)))
+        return (
+            torch.from_numpy(x),
+            torch.from_numpy(m),
+            torch.from_numpy(ids),
+            torch.from_numpy((ids != TEXT_PAD).astype(np.int64)),
+        )

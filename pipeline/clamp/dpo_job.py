@@ -65,19 +65,47 @@ def run_job(job: TrainJob) -> dict | None:
         rejected = [i for i in rejected if i in items]
         index = sorted(items)
         pos = {i: n for n, i in enumerate(index)}
-        batches = PreferenceBatches([items[i] for i in index], [pos[i] for i in chosen], [pos[i] for i in rejected],
-                                    p.batch_size, seed=tcfg.seed, rank=info.rank, world_size=info.world_size)
+        batches = PreferenceBatches(
+            [items[i] for i in index],
+            [pos[i] for i in chosen],
+            [pos[i] for i in rejected],
+            p.batch_size,
+            seed=tcfg.seed,
+            rank=info.rank,
+            world_size=info.world_size,
+        )
         objective = DPOObjective(reference, notagen_logprob, beta=p.beta, lam=p.lam, tokens=patch_tokens)
-        result = train(PolicyScores(policy, notagen_logprob), objective, batches, tcfg, job.ckpt_dir,
-                       resume=job.resume, val=batches, fingerprint_extra=job.fingerprint, dist_info=info)
+        result = train(
+            PolicyScores(policy, notagen_logprob),
+            objective,
+            batches,
+            tcfg,
+            job.ckpt_dir,
+            resume=job.resume,
+            val=batches,
+            fingerprint_extra=job.fingerprint,
+            dist_info=info,
+        )
         if not info.is_main:
             return None
         model_dir = Path(job.model_dir)
-        save(result.model.policy.to("cpu").eval(), model_dir,
-             extra_meta={"stage": job.stage, "iteration": inp["iteration"]})
-        extra = {"iteration": inp["iteration"], "pairs": batches.n_pairs, "chosen": len(chosen),
-                 "rejected": len(rejected), "unpatchifiable": bad, "beta": p.beta, "lambda": p.lam}
+        save(
+            result.model.policy.to("cpu").eval(),
+            model_dir,
+            extra_meta={"stage": job.stage, "iteration": inp["iteration"]},
+        )
+        extra = {
+            "iteration": inp["iteration"],
+            "pairs": batches.n_pairs,
+            "chosen": len(chosen),
+            "rejected": len(rejected),
+            "unpatchifiable": bad,
+            "beta": p.beta,
+            "lambda": p.lam,
+        }
         metrics = write_training_outputs(result, job.report_dir, tcfg.steps, extra)
-        write_json(model_dir / "dpo.json", {"train": dataclasses.asdict(tcfg), "metrics": split_timings(metrics)[0],
-                                            "policy_from": inp["policy"]})  # no wall-clock: a hashed output
+        write_json(
+            model_dir / "dpo.json",
+            {"train": dataclasses.asdict(tcfg), "metrics": split_timings(metrics)[0], "policy_from": inp["policy"]},
+        )  # no wall-clock: a hashed output
         return metrics

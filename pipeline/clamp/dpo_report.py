@@ -30,19 +30,53 @@ def headline(models: Path, summary: list[dict], p: AbcDpoParams) -> dict:
     table = []
     for r in summary[:-1]:
         k, c = r["k"] + 1, r["preference_counts"]
-        m = json.loads((models / f"iter_{k}" / "report" / "metrics.json").read_text()) \
-            if (models / f"iter_{k}" / "report" / "metrics.json").is_file() else {}
+        m = (
+            json.loads((models / f"iter_{k}" / "report" / "metrics.json").read_text())
+            if (models / f"iter_{k}" / "report" / "metrics.json").is_file()
+            else {}
+        )
         fails = ", ".join(f"{n[7:]} {v}" for n, v in c.items() if n.startswith("failed_")) or "none"
-        table.append([k, r["n"], r["complete"], c.get("chosen"), c.get("rejected"), r["pairs"], fails,
-                      m.get("val_loss"), m.get("val_accuracy"), m.get("val_margin")])
+        table.append(
+            [
+                k,
+                r["n"],
+                r["complete"],
+                c.get("chosen"),
+                c.get("rejected"),
+                r["pairs"],
+                fails,
+                m.get("val_loss"),
+                m.get("val_accuracy"),
+                m.get("val_margin"),
+            ]
+        )
     return {
-        "family": "notagen", "family_title": "NotaGen", "title": "CLaMP-DPO iterations", "order": 25,
+        "family": "notagen",
+        "family_title": "NotaGen",
+        "title": "CLaMP-DPO iterations",
+        "order": 25,
         "text": "Each iteration: the previous policy's samples ranked by CLaMP score; chosen = the best that pass "
-                "the checks (complete, bars aligned, instruments grouped, no near copy), rejected = the worst; "
-                f"then DPO-Positive (beta {p.beta:g}, lambda {p.lam:g}) against a frozen copy of that policy.",
-        "tables": [{"caption": "Preference sets and DPO per iteration (val_* on fixed preference pairs)",
-                    "columns": ["iteration", "samples", "complete", "chosen", "rejected", "pairs", "filtered out",
-                                "DPO loss", "pair accuracy", "reward margin"], "rows": table}]}
+        "the checks (complete, bars aligned, instruments grouped, no near copy), rejected = the worst; "
+        f"then DPO-Positive (beta {p.beta:g}, lambda {p.lam:g}) against a frozen copy of that policy.",
+        "tables": [
+            {
+                "caption": "Preference sets and DPO per iteration (val_* on fixed preference pairs)",
+                "columns": [
+                    "iteration",
+                    "samples",
+                    "complete",
+                    "chosen",
+                    "rejected",
+                    "pairs",
+                    "filtered out",
+                    "DPO loss",
+                    "pair accuracy",
+                    "reward margin",
+                ],
+                "rows": table,
+            }
+        ],
+    }
 
 
 def write_reports(report: Path, models: Path, summary: list[dict], p: AbcDpoParams) -> None:

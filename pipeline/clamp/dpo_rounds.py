@@ -55,16 +55,23 @@ class DpoPaths:
 
 
 def sampling_kwargs(p: AbcDpoParams) -> dict:
-    return {"top_k": p.top_k, "top_p": p.top_p, "temperature": p.sample_temperature, "max_chars": p.max_chars,
-            "max_seconds": p.max_seconds}
+    return {
+        "top_k": p.top_k,
+        "top_p": p.top_p,
+        "temperature": p.sample_temperature,
+        "max_chars": p.max_chars,
+        "max_seconds": p.max_seconds,
+    }
 
 
 def write_round(tmp: Path, samples: list[dict], feats, scores: dict, prompts) -> None:
     """samples.jsonl (without the fingerprint and the wall-clock seconds), features.npy, scores.json."""
     with open(tmp / "samples.jsonl", "w", encoding="utf-8") as fh:
         for i, s in enumerate(samples):
-            fh.write(json.dumps({"index": i, **{k: v for k, v in s.items() if k not in ("fp", "seconds")}},
-                                sort_keys=True) + "\n")
+            fh.write(
+                json.dumps({"index": i, **{k: v for k, v in s.items() if k not in ("fp", "seconds")}}, sort_keys=True)
+                + "\n"
+            )
     np.save(tmp / "features.npy", feats)
     write_json(tmp / "scores.json", {**scores, "prompts": [list(t) for t in prompts]})
 
@@ -74,8 +81,13 @@ def preferences(unit: Path, scores: dict, portion: float, plagiarism: float) -> 
     texts = [r["interleaved"] if r["complete"] else None for r in rows]
     check = piece_check(texts, np.asarray(scores["max_similarity"]), plagiarism, aligned)
     prefs = select(scores["piece_scores"], check, portion)
-    return {"chosen": prefs.chosen, "rejected": prefs.rejected, "pairs": prefs.pairs, "counts": prefs.counts,
-            "plagiarism_threshold": plagiarism}
+    return {
+        "chosen": prefs.chosen,
+        "rejected": prefs.rejected,
+        "pairs": prefs.pairs,
+        "counts": prefs.counts,
+        "plagiarism_threshold": plagiarism,
+    }
 
 
 def calibrate_plagiarism(scorer, reference, store: Path, floor: float) -> tuple[float, dict]:
@@ -84,8 +96,9 @@ def calibrate_plagiarism(scorer, reference, store: Path, floor: float) -> tuple[
     held = read_split(store, "val") if (store / "val" / "texts.jsonl").is_file() else []
     if not held:
         return floor, {"floor": floor, "heldout_pieces": 0}
-    return plagiarism_threshold(scorer.music_features_batch([drop_comment_lines(x.text) for x in held]),
-                                reference, floor)
+    return plagiarism_threshold(
+        scorer.music_features_batch([drop_comment_lines(x.text) for x in held]), reference, floor
+    )
 
 
 class DpoRounds:
@@ -100,32 +113,62 @@ class DpoRounds:
         self.reference = self.scorer.music_features_batch([drop_comment_lines(x.text) for x in ref_pieces])
         self.prompts = prompt_triples(ref_pieces, p.prompts, p.prompt_list, p.max_chars)
         if not p.prompt_list:
-            log.info("abc_dpo: prompts = the %d most frequent triples whose median piece fits max_chars=%d: %s",
-                     p.prompts, p.max_chars, [(r["triple"], r["pieces"], r["median_chars"])
-                                              for r in prompt_table(ref_pieces)[:6]])
+            log.info(
+                "abc_dpo: prompts = the %d most frequent triples whose median piece fits max_chars=%d: %s",
+                p.prompts,
+                p.max_chars,
+                [(r["triple"], r["pieces"], r["median_chars"]) for r in prompt_table(ref_pieces)[:6]],
+            )
         self.plag, self.plag_stats = calibrate_plagiarism(self.scorer, self.reference, paths.store, p.plagiarism)
-        log.info("abc_dpo: plagiarism threshold %.4f (abc_dpo.plagiarism %.2f; held-out real pieces: %s)", self.plag,
-                 p.plagiarism, self.plag_stats)
-        self.inputs = {"finetune": hash_path(paths.finetune), "scorer": hash_path(paths.scorer),
-                       "store": hash_path(paths.store / "train")}
-        log.info("abc_dpo: K=%d, prompts %s x %d samples, reference %d pieces", p.iterations, self.prompts,
-                 p.samples_per_prompt, len(ref_pieces))
+        log.info(
+            "abc_dpo: plagiarism threshold %.4f (abc_dpo.plagiarism %.2f; held-out real pieces: %s)",
+            self.plag,
+            p.plagiarism,
+            self.plag_stats,
+        )
+        self.inputs = {
+            "finetune": hash_path(paths.finetune),
+            "scorer": hash_path(paths.scorer),
+            "store": hash_path(paths.store / "train"),
+        }
+        log.info(
+            "abc_dpo: K=%d, prompts %s x %d samples, reference %d pieces",
+            p.iterations,
+            self.prompts,
+            p.samples_per_prompt,
+            len(ref_pieces),
+        )
 
     def samples(self, k: int, fp_policy: str, policy_path: Path) -> tuple[Path, str]:
         """Round k's unit (built unless up to date) and its fingerprint."""
         p, log = self.p, self.log
-        fp = fingerprint({"policy": fp_policy, "sampling": p.model_dump(include=AbcDpoParams.SAMPLING),
-                          "scorer": self.inputs["scorer"], "store": self.inputs["store"], "seed": self.seed,
-                          "round": k})
+        fp = fingerprint(
+            {
+                "policy": fp_policy,
+                "sampling": p.model_dump(include=AbcDpoParams.SAMPLING),
+                "scorer": self.inputs["scorer"],
+                "store": self.inputs["store"],
+                "seed": self.seed,
+                "round": k,
+            }
+        )
         unit = self.paths.data / f"samples_{k}"
         if is_done(unit, fp):
             log.info("round %d: samples up to date (%s)", k, fp)
             return unit, fp
         partial = self.paths.data / f".samples_{k}.partial.jsonl"
         policy = load_policy(policy_path, device=self.device)
-        rows = sample_round(policy, self.prompts, p.samples_per_prompt, sampling_kwargs(p), self.seed, k, partial, fp,
-                            progress=lambda n, t: log.info("round %d: sample %d/%d", k, n, t)
-                            if n == t or n % 8 == 0 else None)
+        rows = sample_round(
+            policy,
+            self.prompts,
+            p.samples_per_prompt,
+            sampling_kwargs(p),
+            self.seed,
+            k,
+            partial,
+            fp,
+            progress=lambda n, t: log.info("round %d: sample %d/%d", k, n, t) if n == t or n % 8 == 0 else None,
+        )
         log.info("round %d: %d pieces sampled in %.1f s", k, len(rows), sum(r["seconds"] for r in rows))
         feats, scores = score_round(self.scorer, rows, self.reference)
         with building(unit, fp, {"round": k, "policy": str(policy_path.relative_to(self.paths.root))}) as tmp:
@@ -152,13 +195,31 @@ class DpoRounds:
         with building(munit, fp, {"iteration": it}) as tmp:
             write_json(tmp / "preferences.json", prefs)
             if prefs["pairs"]:
-                job = TrainJob(stage="abc_dpo", p=p, seed=self.seed, device=self.rt.device,
-                               ckpt_dir=self.paths.ckpt / f"iter_{it}", model_dir=tmp, report_dir=tmp / "report",
-                               inputs={"policy": str(policy_path), "samples": str(unit / "samples.jsonl"),
-                                       "iteration": it, "chosen": prefs["chosen"], "rejected": prefs["rejected"]},
-                               fingerprint={"unit": fp})
-                log.info("iteration %d: DPO on %d chosen x %d rejected = %d pairs, %d steps", it,
-                         len(prefs["chosen"]), len(prefs["rejected"]), prefs["pairs"], p.steps)
+                job = TrainJob(
+                    stage="abc_dpo",
+                    p=p,
+                    seed=self.seed,
+                    device=self.rt.device,
+                    ckpt_dir=self.paths.ckpt / f"iter_{it}",
+                    model_dir=tmp,
+                    report_dir=tmp / "report",
+                    inputs={
+                        "policy": str(policy_path),
+                        "samples": str(unit / "samples.jsonl"),
+                        "iteration": it,
+                        "chosen": prefs["chosen"],
+                        "rejected": prefs["rejected"],
+                    },
+                    fingerprint={"unit": fp},
+                )
+                log.info(
+                    "iteration %d: DPO on %d chosen x %d rejected = %d pairs, %d steps",
+                    it,
+                    len(prefs["chosen"]),
+                    len(prefs["rejected"]),
+                    prefs["pairs"],
+                    p.steps,
+                )
                 run_training(ENTRY, job, self.rt.launcher, self.rt.nproc_per_node)
             else:
                 save_policy(load_policy(policy_path), tmp, extra_meta={"stage": "abc_dpo", "carried": "true"})
@@ -172,18 +233,30 @@ class DpoRounds:
         for k in range(p.iterations + 1):
             unit, fp_samples = self.samples(k, fp_policy, policy_path)
             scores = json.loads((unit / "scores.json").read_text())
-            row = {"k": k, "mean_cosine": scores["all"]["mean_cosine"], "set_mean": scores["all"]["set_mean"],
-                   "complete": scores["complete"], "n": scores["n"]}
-            log.info("round %d: CLaMP score %.4f (mean cosine) / %.4f (set means), %d/%d complete", k,
-                     row["mean_cosine"], row["set_mean"], row["complete"], row["n"])
+            row = {
+                "k": k,
+                "mean_cosine": scores["all"]["mean_cosine"],
+                "set_mean": scores["all"]["set_mean"],
+                "complete": scores["complete"],
+                "n": scores["n"],
+            }
+            log.info(
+                "round %d: CLaMP score %.4f (mean cosine) / %.4f (set means), %d/%d complete",
+                k,
+                row["mean_cosine"],
+                row["set_mean"],
+                row["complete"],
+                row["n"],
+            )
             if k == p.iterations:
                 summary.append(row)
                 break
             policy_path, fp_policy = self.train(k, unit, scores, fp_samples, policy_path)
             prefs = json.loads((policy_path / "preferences.json").read_text())
             summary.append(row | {"pairs": prefs["pairs"], "preference_counts": prefs["counts"]})
-        gone = prune(self.paths.data, {f"samples_{k}" for k in range(p.iterations + 1)}) + \
-            prune(self.paths.models, {f"iter_{k}" for k in range(1, p.iterations + 1)})
+        gone = prune(self.paths.data, {f"samples_{k}" for k in range(p.iterations + 1)}) + prune(
+            self.paths.models, {f"iter_{k}" for k in range(1, p.iterations + 1)}
+        )
         if gone:
             log.info("abc_dpo: removed units beyond K=%d: %s", p.iterations, gone)
         return summary
@@ -191,14 +264,24 @@ class DpoRounds:
     def write_manifests(self, params: dict, summary: list[dict]) -> None:
         """manifest.json of the two persistent outs (what their units were made from)."""
         for d in (self.paths.data, self.paths.models):
-            write_json(d / "manifest.json", {
-                "stage": "abc_dpo", "iterations": self.p.iterations, "params": params, "inputs": self.inputs,
-                "prompts": [list(t) for t in self.prompts], "plagiarism_threshold": self.plag,
-                "plagiarism_calibration": self.plag_stats, "summary": summary})
+            write_json(
+                d / "manifest.json",
+                {
+                    "stage": "abc_dpo",
+                    "iterations": self.p.iterations,
+                    "params": params,
+                    "inputs": self.inputs,
+                    "prompts": [list(t) for t in self.prompts],
+                    "plagiarism_threshold": self.plag,
+                    "plagiarism_calibration": self.plag_stats,
+                    "summary": summary,
+                },
+            )
 
 
-def run_dpo(p: AbcDpoParams, seed: int, runtime: RuntimeParams, paths: DpoPaths, report: Path,
-            params: dict) -> list[dict]:
+def run_dpo(
+    p: AbcDpoParams, seed: int, runtime: RuntimeParams, paths: DpoPaths, report: Path, params: dict
+) -> list[dict]:
     """All K rounds, then the report (``report``) and the persistent outs' manifests; the summary rows."""
     t0 = time.perf_counter()
     paths.data.mkdir(parents=True, exist_ok=True)
@@ -207,6 +290,7 @@ def run_dpo(p: AbcDpoParams, seed: int, runtime: RuntimeParams, paths: DpoPaths,
     summary = rounds.run()
     write_reports(report, paths.models, summary, p)
     rounds.write_manifests(params, summary)
-    rounds.log.info("abc_dpo: %s (%.1f s)", [(r["k"], round(r["mean_cosine"], 4)) for r in summary],
-                    time.perf_counter() - t0)
+    rounds.log.info(
+        "abc_dpo: %s (%.1f s)", [(r["k"], round(r["mean_cosine"], 4)) for r in summary], time.perf_counter() - t0
+    )
     return summary

@@ -48,14 +48,34 @@ class ClampConfig:
 
 CONFIGS: dict[str, ClampConfig] = {
     # ours: tiny CPU default (clamp_train's defaults), character-level text tower (pipeline/clamp/text.py)
-    "tiny": ClampConfig(patch_size=64, patch_length=128, hidden=128, layers=2, proj=128, decoder_layers=1,
-                        text_vocab=TEXT_VOCAB, text_positions=130, text_hidden=64, text_layers=1,
-                        text_intermediate=256),
+    "tiny": ClampConfig(
+        patch_size=64,
+        patch_length=128,
+        hidden=128,
+        layers=2,
+        proj=128,
+        decoder_layers=1,
+        text_vocab=TEXT_VOCAB,
+        text_positions=130,
+        text_hidden=64,
+        text_layers=1,
+        text_intermediate=256,
+    ),
     # upstream: M3 (clamp2 config.py: patch 64 x 512 patches, 12 x 768, 3-layer char decoder), no text tower
     "m3": ClampConfig(patch_size=64, patch_length=512, hidden=768, layers=12, proj=None, decoder_layers=3),
     # upstream: CLaMP 2 (clamp2 config.py: the M3 encoder, feature 768; text tower xlm-roberta-base)
-    "clamp2": ClampConfig(patch_size=64, patch_length=512, hidden=768, layers=12, proj=768, text_vocab=250002,
-                          text_positions=514, text_hidden=768, text_layers=12, text_intermediate=3072),
+    "clamp2": ClampConfig(
+        patch_size=64,
+        patch_length=512,
+        hidden=768,
+        layers=12,
+        proj=768,
+        text_vocab=250002,
+        text_positions=514,
+        text_hidden=768,
+        text_layers=12,
+        text_intermediate=3072,
+    ),
 }
 
 
@@ -65,7 +85,7 @@ def _heads(hidden: int) -> int:
 
 def freeze_pooler(bert: nn.Module) -> None:
     """The pooler is kept for upstream's key layout, never used: no gradient (DDP refuses those)."""
-    for q in (bert.pooler.parameters() if getattr(bert, "pooler", None) is not None else ()):
+    for q in bert.pooler.parameters() if getattr(bert, "pooler", None) is not None else ():
         q.requires_grad_(False)
 
 
@@ -76,10 +96,16 @@ class M3PatchEncoder(nn.Module):
         super().__init__()
         self.patch_size = cfg.patch_size
         self.patch_embedding = nn.Linear(cfg.patch_size * VOCAB, cfg.hidden)
-        self.base = BertModel(BertConfig(
-            vocab_size=1, hidden_size=cfg.hidden, num_hidden_layers=cfg.layers,
-            num_attention_heads=_heads(cfg.hidden), intermediate_size=cfg.intermediate or 4 * cfg.hidden,
-            max_position_embeddings=cfg.patch_length))
+        self.base = BertModel(
+            BertConfig(
+                vocab_size=1,
+                hidden_size=cfg.hidden,
+                num_hidden_layers=cfg.layers,
+                num_attention_heads=_heads(cfg.hidden),
+                intermediate_size=cfg.intermediate or 4 * cfg.hidden,
+                max_position_embeddings=cfg.patch_length,
+            )
+        )
         # patches come in as inputs_embeds and the pooled output is unused: the 1-token word
         # embedding and the pooler never get a gradient; frozen so DDP accepts the model
         self.base.embeddings.word_embeddings.weight.requires_grad_(False)
@@ -112,11 +138,20 @@ class ClampModel(nn.Module):
         super().__init__()
         self.cfg = cfg
         if cfg.text_vocab:
-            self.text_model = XLMRobertaModel(XLMRobertaConfig(
-                vocab_size=cfg.text_vocab, hidden_size=cfg.text_hidden, num_hidden_layers=cfg.text_layers,
-                num_attention_heads=_heads(cfg.text_hidden), intermediate_size=cfg.text_intermediate,
-                max_position_embeddings=cfg.text_positions, type_vocab_size=cfg.text_type_vocab,
-                pad_token_id=1, bos_token_id=0, eos_token_id=2))
+            self.text_model = XLMRobertaModel(
+                XLMRobertaConfig(
+                    vocab_size=cfg.text_vocab,
+                    hidden_size=cfg.text_hidden,
+                    num_hidden_layers=cfg.text_layers,
+                    num_attention_heads=_heads(cfg.text_hidden),
+                    intermediate_size=cfg.text_intermediate,
+                    max_position_embeddings=cfg.text_positions,
+                    type_vocab_size=cfg.text_type_vocab,
+                    pad_token_id=1,
+                    bos_token_id=0,
+                    eos_token_id=2,
+                )
+            )
             freeze_pooler(self.text_model)  # features are a masked mean of the last hidden state
             self.text_proj = nn.Linear(cfg.text_hidden, cfg.proj)
         self.music_model = M3PatchEncoder(cfg)
@@ -152,9 +187,17 @@ class M3Model(nn.Module):
         self.cfg = cfg
         self.encoder = M3PatchEncoder(cfg)
         self.decoder = nn.Module()
-        self.decoder.base = GPT2LMHeadModel(GPT2Config(
-            vocab_size=VOCAB, n_positions=cfg.patch_size, n_embd=cfg.hidden,
-            n_layer=max(1, cfg.decoder_layers), n_head=_heads(cfg.hidden), bos_token_id=1, eos_token_id=2))
+        self.decoder.base = GPT2LMHeadModel(
+            GPT2Config(
+                vocab_size=VOCAB,
+                n_positions=cfg.patch_size,
+                n_embd=cfg.hidden,
+                n_layer=max(1, cfg.decoder_layers),
+                n_head=_heads(cfg.hidden),
+                bos_token_id=1,
+                eos_token_id=2,
+            )
+        )
 
     def reconstruct_logits(self, states: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """states [N, H], targets [N, P] -> logits [N, P, 128]: position 0 (the state) predicts
@@ -202,10 +245,13 @@ def config_from_state(state: dict) -> tuple[str, ClampConfig]:
         text["text_layers"] = _layers(state, "text_model.encoder.layer.")
         text["text_intermediate"] = state["text_model.encoder.layer.0.intermediate.dense.weight"].shape[0]
     cfg = ClampConfig(
-        patch_size=pe.shape[1] // VOCAB, hidden=pe.shape[0],
+        patch_size=pe.shape[1] // VOCAB,
+        hidden=pe.shape[0],
         patch_length=state[enc + "base.embeddings.position_embeddings.weight"].shape[0],
         layers=_layers(state, enc + "base.encoder.layer."),
         intermediate=state[enc + "base.encoder.layer.0.intermediate.dense.weight"].shape[0],
         proj=state["music_proj.weight"].shape[0] if "music_proj.weight" in state else None,
-        decoder_layers=_layers(state, "decoder.base.transformer.h."), **text)
+        decoder_layers=_layers(state, "decoder.base.transformer.h."),
+        **text,
+    )
     return kind, cfg

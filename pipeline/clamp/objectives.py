@@ -35,8 +35,9 @@ class MaskedPatchObjective:
         logits = model(inputs, mask, selected, targets)
         tgt = targets[selected]
         n = (tgt != PAD_ID).sum()
-        loss = F.cross_entropy(logits.flatten(0, 1).float(), tgt.flatten(), ignore_index=PAD_ID,
-                               reduction="sum") / n.clamp(min=1)
+        loss = F.cross_entropy(
+            logits.flatten(0, 1).float(), tgt.flatten(), ignore_index=PAD_ID, reduction="sum"
+        ) / n.clamp(min=1)
         with torch.no_grad():
             hit = ((logits.argmax(-1) == tgt) & (tgt != PAD_ID)).sum() / n.clamp(min=1)
         return Loss(loss, n.float(), {"char_acc": float(hit)})

@@ -37,8 +37,7 @@ def to_ascii(text: str) -> str:
 
 def drop_comment_lines(text: str) -> str:
     """NotaGen's extraction copy drops ``%`` lines (the prompt) but keeps ``%%`` directives."""
-    return "".join(ln for ln in text.splitlines(keepends=True)
-                   if not (ln.startswith("%") and not ln.startswith("%%")))
+    return "".join(ln for ln in text.splitlines(keepends=True) if not (ln.startswith("%") and not ln.startswith("%%")))
 
 
 def split_bars(line: str) -> list[str]:

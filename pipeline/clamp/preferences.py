@@ -46,9 +46,11 @@ def instruments_grouped(text: str) -> tuple[bool, str]:
 Check = Callable[[int], tuple[bool, str]]
 
 
-def piece_check(texts: list[str | None], max_sim: np.ndarray, plagiarism: float,
-                aligned: Callable[[str], tuple[bool, str]]) -> Check:
+def piece_check(
+    texts: list[str | None], max_sim: np.ndarray, plagiarism: float, aligned: Callable[[str], tuple[bool, str]]
+) -> Check:
     """The chosen-side checks of piece i, cheapest first; (ok, reason)."""
+
     def check(i: int) -> tuple[bool, str]:
         text = texts[i]
         if text is None:
@@ -60,6 +62,7 @@ def piece_check(texts: list[str | None], max_sim: np.ndarray, plagiarism: float,
             return False, "instruments_split"
         ok, _ = aligned(text)
         return (True, "ok") if ok else (False, "misaligned")
+
     return check
 
 
@@ -95,8 +98,13 @@ def select(scores, check: Check, portion: float = 0.1) -> Preferences:
         else:
             failed[why] += 1
     rejected = [i for i in reversed(order) if i not in chosen][:k]
-    counts = {"samples": n, "per_side": k, "chosen": len(chosen), "rejected": len(rejected),
-              **{f"failed_{r}": c for r, c in sorted(failed.items())}}
+    counts = {
+        "samples": n,
+        "per_side": k,
+        "chosen": len(chosen),
+        "rejected": len(rejected),
+        **{f"failed_{r}": c for r, c in sorted(failed.items())},
+    }
     if not chosen or not rejected:
         raise EmptyPreferenceSet(counts)
     return Preferences(chosen, rejected, counts)

@@ -44,8 +44,9 @@ def prompt_table(pieces: list[AbcPiece]) -> list[dict]:
     return sorted(rows, key=lambda r: (-r["pieces"], r["triple"]))
 
 
-def prompt_triples(pieces: list[AbcPiece], n: int, explicit=None,
-                   max_chars: int | None = None) -> list[tuple[str, str, str]]:
+def prompt_triples(
+    pieces: list[AbcPiece], n: int, explicit=None, max_chars: int | None = None
+) -> list[tuple[str, str, str]]:
     """The ``explicit`` triples (each must occur in the fine-tune set: an unknown one is a named
     error), else the ``n`` most frequent ones whose median piece fits in ``max_chars`` generated
     characters (a prompt whose pieces cannot end within the cap never yields a complete sample,
@@ -60,8 +61,11 @@ def prompt_triples(pieces: list[AbcPiece], n: int, explicit=None,
         return [t for t, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]
     rows = prompt_table(pieces)
     fit = [r["triple"] for r in rows if r["median_chars"] <= max_chars]
-    rest = [r["triple"] for r in sorted(rows, key=lambda r: (r["median_chars"], -r["pieces"], r["triple"]))
-            if r["median_chars"] > max_chars]
+    rest = [
+        r["triple"]
+        for r in sorted(rows, key=lambda r: (r["median_chars"], -r["pieces"], r["triple"]))
+        if r["median_chars"] > max_chars
+    ]
     return (fit + rest)[:n]
 
 
@@ -90,9 +94,18 @@ def alignment_text(sample: dict) -> str | None:
     return restored
 
 
-def sample_round(policy, prompts: list[tuple[str, str, str]], per_prompt: int, sampling: dict, seed: int, k: int,
-                 partial: Path, fp: str, progress: Callable[[int, int], None] | None = None,
-                 chunk: int = 8) -> list[dict]:
+def sample_round(
+    policy,
+    prompts: list[tuple[str, str, str]],
+    per_prompt: int,
+    sampling: dict,
+    seed: int,
+    k: int,
+    partial: Path,
+    fp: str,
+    progress: Callable[[int, int], None] | None = None,
+    chunk: int = 8,
+) -> list[dict]:
     """``per_prompt`` pieces for each prompt triple; resumes from ``partial`` rows of fingerprint ``fp``.
 
     The missing pieces of a prompt are generated ``chunk`` at a time with ``generate_batch`` (each
@@ -111,14 +124,26 @@ def sample_round(policy, prompts: list[tuple[str, str, str]], per_prompt: int, s
         for pi, triple in enumerate(prompts):
             todo = [j for j in range(per_prompt) if (pi, j) not in done]
             for start in range(0, len(todo), chunk):
-                js = todo[start:start + chunk]
+                js = todo[start : start + chunk]
                 seeds = [sample_seed(seed, k, pi, j) for j in js]
                 kw = sampling | {"max_seconds": sampling["max_seconds"] * len(js)}
                 for j, s, g in zip(js, seeds, generate_batch(policy, [f"%{x}" for x in triple], seeds=seeds, **kw)):
-                    row = {"fp": fp, "prompt": pi, "j": j, "seed": s, "period": triple[0], "composer": triple[1],
-                           "instrumentation": triple[2], "text": g.text, "interleaved": g.interleaved,
-                           "stop": g.stop, "complete": g.complete, "restore_error": g.restore_error,
-                           "chars": g.chars, "seconds": round(g.seconds, 3)}
+                    row = {
+                        "fp": fp,
+                        "prompt": pi,
+                        "j": j,
+                        "seed": s,
+                        "period": triple[0],
+                        "composer": triple[1],
+                        "instrumentation": triple[2],
+                        "text": g.text,
+                        "interleaved": g.interleaved,
+                        "stop": g.stop,
+                        "complete": g.complete,
+                        "restore_error": g.restore_error,
+                        "chars": g.chars,
+                        "seconds": round(g.seconds, 3),
+                    }
                     fh.write(json.dumps(row, sort_keys=True) + "\n")
                     done[(pi, j)] = row
                 fh.flush()
@@ -135,9 +160,13 @@ def score_round(scorer, samples: list[dict], reference: np.ndarray) -> tuple[np.
     per = piece_scores(feats, reference)
     sim = max_similarity(feats, reference)
     ok = np.array([bool(s["complete"]) for s in samples])
-    summary = {"all": score_all(feats, reference), "n": len(samples), "complete": int(ok.sum()),
-               "complete_scores": score_all(feats[ok], reference) if ok.any() else None,
-               "piece_scores": [round(float(x), 6) for x in per], "max_similarity": [round(float(x), 6) for x in sim],
-               "stops": dict(Counter(s["stop"] for s in samples))}
+    summary = {
+        "all": score_all(feats, reference),
+        "n": len(samples),
+        "complete": int(ok.sum()),
+        "complete_scores": score_all(feats[ok], reference) if ok.any() else None,
+        "piece_scores": [round(float(x), 6) for x in per],
+        "max_similarity": [round(float(x), 6) for x in sim],
+        "stops": dict(Counter(s["stop"] for s in samples)),
+    }
     return feats, summary
-

@@ -17,8 +17,9 @@ from pipeline.params.clamp import AbcScoreTableParams
 def render(out_dir: Path, name: str, sample: dict, p: AbcScoreTableParams) -> dict:
     """ABC, MusicXML, MIDI and audio of one sample; a failure is recorded, never fatal."""
     try:
-        return write_piece(out_dir, name, sample["text"], sample["interleaved"], sample_rate=p.sample_rate,
-                           max_seconds=p.audio_seconds)
+        return write_piece(
+            out_dir, name, sample["text"], sample["interleaved"], sample_rate=p.sample_rate, max_seconds=p.audio_seconds
+        )
     except ScoreRenderError as e:
         found = {f.suffix.lstrip("."): f.name for f in out_dir.glob(f"{name}.*")}
         return {k: v for k, v in found.items() if k in ("abc", "musicxml", "mid")} | {"error": str(e)[:300]}
@@ -34,6 +35,7 @@ def sample_check(rows_k: list[dict], max_similarity, plagiarism: float):
     def check(i: int) -> tuple[bool, str]:
         ok, why = chosen(i)
         return validate_interleaved(texts[i]) if ok else (ok, why)
+
     return check
 
 
@@ -50,16 +52,20 @@ def pick(rows_k: list[dict], scores: list[float], n: int, check) -> list[tuple[i
     return valid + failed[: n - len(valid)]
 
 
-def cards(rep: Path, k: int, rows_k: list[dict], scores: list[float], check, p: AbcScoreTableParams,
-          info: dict) -> list[dict]:
+def cards(
+    rep: Path, k: int, rows_k: list[dict], scores: list[float], check, p: AbcScoreTableParams, info: dict
+) -> list[dict]:
     """Render the ``render_per_k`` picked samples of round k (:func:`pick`); one report card each."""
     out = []
     for n, (i, why) in enumerate(pick(rows_k, scores, p.render_per_k, check)):
         files = render(rep / "samples", f"k{k}_{n}", rows_k[i], p)
         info.setdefault("rendered", []).append(files | {"index": i, "picked": why})
         prompt = " / ".join(rows_k[i][f] for f in ("period", "composer", "instrumentation"))
-        card = {"name": f"K={k}, sample {i}", "caption": f"{prompt}; CLaMP score {scores[i]:.3f}; {why[:120]}"
-                + (f"; not rendered: {files['error']}" if "error" in files else "")}
+        card = {
+            "name": f"K={k}, sample {i}",
+            "caption": f"{prompt}; CLaMP score {scores[i]:.3f}; {why[:120]}"
+            + (f"; not rendered: {files['error']}" if "error" in files else ""),
+        }
         midi = files.get("midi") or files.get("mid")
         if midi:
             card["midi"] = [f"samples/{midi}"]

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 # Upstream numbers (issue 12 / seed-systems 4.6): average CLaMP 2 score per K.
-ANCHORS = {"NotaGen README, Schubert demo": [0.324, 0.579, 0.778],
-           "NotaGen paper (NotaGen rows)": [0.570, 0.674, 0.708, 0.730]}
+ANCHORS = {
+    "NotaGen README, Schubert demo": [0.324, 0.579, 0.778],
+    "NotaGen paper (NotaGen rows)": [0.570, 0.674, 0.708, 0.730],
+}
 GROUND_TRUTH_ANCHOR = 0.792
 
 

@@ -41,47 +41,81 @@ def rounds(dpo_data: Path) -> list[int]:
 
 def headline(full: list[list], samples: list[dict]) -> dict:
     return {
-        "family": "notagen", "family_title": "NotaGen", "title": "CLaMP-DPO score table", "order": 30,
+        "family": "notagen",
+        "family_title": "NotaGen",
+        "title": "CLaMP-DPO score table",
+        "order": 30,
         "text": "Per CLaMP-DPO iteration K: pieces sampled from the policy, scored by our CLaMP scorer against "
-                "the fine-tune set (mean cosine to the mean feature, as NotaGen's `statistics.py`; and the cosine "
-                "of the set means, as clamp2's `clamp2_score.py`). Label accuracies are probes on scorer "
-                "features of real pieces; perplexity is per character on held-out pieces. Tiny models: "
-                "compare the trend over K, not the level, with upstream.",
-        "tables": [{"caption": "NotaGen table per K (ours) and the held-out ground truth", "columns": COLUMNS,
-                    "rows": full, "digits": 3},
-                   {"caption": "Upstream anchors (average CLaMP 2 score per K; paper ground truth "
-                               f"{GROUND_TRUTH_ANCHOR})",
-                    "columns": ["source", "K=0", "K=1", "K=2", "K=3"], "rows": anchor_rows()}],
-        "figures": ["plots/score_curve.png"], "samples": samples}
+        "the fine-tune set (mean cosine to the mean feature, as NotaGen's `statistics.py`; and the cosine "
+        "of the set means, as clamp2's `clamp2_score.py`). Label accuracies are probes on scorer "
+        "features of real pieces; perplexity is per character on held-out pieces. Tiny models: "
+        "compare the trend over K, not the level, with upstream.",
+        "tables": [
+            {
+                "caption": "NotaGen table per K (ours) and the held-out ground truth",
+                "columns": COLUMNS,
+                "rows": full,
+                "digits": 3,
+            },
+            {
+                "caption": f"Upstream anchors (average CLaMP 2 score per K; paper ground truth {GROUND_TRUTH_ANCHOR})",
+                "columns": ["source", "K=0", "K=1", "K=2", "K=3"],
+                "rows": anchor_rows(),
+            },
+        ],
+        "figures": ["plots/score_curve.png"],
+        "samples": samples,
+    }
 
 
-def write_score_table(rep: Path, p: AbcScoreTableParams, plagiarism: float, *, dpo_data: Path, dpo_models: Path,
-                      finetune: Path, scorer: Path, store: Path) -> list[list]:
+def write_score_table(
+    rep: Path,
+    p: AbcScoreTableParams,
+    plagiarism: float,
+    *,
+    dpo_data: Path,
+    dpo_models: Path,
+    finetune: Path,
+    scorer: Path,
+    store: Path,
+) -> list[list]:
     """table.json, metrics.json, plots/score_curve.png, samples/ and headline.json into ``rep``; the rows per K."""
     clamp = load_scorer(scorer / "clamp.pth")
     train = read_split(store, "train")
     held = read_split(store, p.perplexity_split) or read_split(store, "val")
     reference = clamp.music_features_batch([drop_comment_lines(x.text) for x in train])
-    probes = {t: fit_probe(reference, [x.prompt[0 if t == "period" else 2] for x in train], p.probe_c)
-              for t in TASKS}
+    probes = {t: fit_probe(reference, [x.prompt[0 if t == "period" else 2] for x in train], p.probe_c) for t in TASKS}
     held_feats = clamp.music_features_batch([drop_comment_lines(x.text) for x in held])
     held_texts = [x.text for x in held[: p.perplexity_pieces]]
-    gt_vals, gt_info = row("ground truth (held-out)", held_feats, reference,
-                           labels={"period": [x.prompt[0] for x in held],
-                                   "instrumentation": [x.prompt[2] for x in held]},
-                           probes=probes, valid=[True] * len(held), aligned_texts=[x.text for x in held],
-                           check=validate_interleaved, plagiarism=plagiarism, ppl=None)
+    gt_vals, gt_info = row(
+        "ground truth (held-out)",
+        held_feats,
+        reference,
+        labels={"period": [x.prompt[0] for x in held], "instrumentation": [x.prompt[2] for x in held]},
+        probes=probes,
+        valid=[True] * len(held),
+        aligned_texts=[x.text for x in held],
+        check=validate_interleaved,
+        plagiarism=plagiarism,
+        ppl=None,
+    )
     table, details, samples = [], {"ground_truth": gt_info}, []
     for k in rounds(dpo_data):
         unit = dpo_data / f"samples_{k}"
         rows_k = [json.loads(x) for x in (unit / "samples.jsonl").read_text().splitlines() if x.strip()]
         policy = load_policy(finetune if k == 0 else dpo_models / f"iter_{k}")
-        vals, info = row(f"NotaGen (ours), K={k}", np.load(unit / "features.npy"), reference,
-                         labels={"period": [r["period"] for r in rows_k],
-                                 "instrumentation": [r["instrumentation"] for r in rows_k]},
-                         probes=probes, valid=[bool(r["complete"]) for r in rows_k],
-                         aligned_texts=[alignment_text(r) or "" for r in rows_k],
-                         check=validate_interleaved, plagiarism=plagiarism, ppl=perplexity(policy, held_texts))
+        vals, info = row(
+            f"NotaGen (ours), K={k}",
+            np.load(unit / "features.npy"),
+            reference,
+            labels={"period": [r["period"] for r in rows_k], "instrumentation": [r["instrumentation"] for r in rows_k]},
+            probes=probes,
+            valid=[bool(r["complete"]) for r in rows_k],
+            aligned_texts=[alignment_text(r) or "" for r in rows_k],
+            check=validate_interleaved,
+            plagiarism=plagiarism,
+            ppl=perplexity(policy, held_texts),
+        )
         table.append(vals)
         details[f"k{k}"] = info
         scored = json.loads((unit / "scores.json").read_text())
@@ -90,8 +124,16 @@ def write_score_table(rep: Path, p: AbcScoreTableParams, plagiarism: float, *, d
     (rep / "plots").mkdir(parents=True, exist_ok=True)
     plot_curve(rep / "plots" / "score_curve.png", table, gt_vals[1])
     full = table + [gt_vals]
-    write_json(rep / "table.json", {"columns": COLUMNS, "rows": full, "details": details, "anchors": anchor_rows(),
-                                    "ground_truth_anchor": GROUND_TRUTH_ANCHOR})
+    write_json(
+        rep / "table.json",
+        {
+            "columns": COLUMNS,
+            "rows": full,
+            "details": details,
+            "anchors": anchor_rows(),
+            "ground_truth_anchor": GROUND_TRUTH_ANCHOR,
+        },
+    )
     metrics = {f"clamp_score_k{k}": r[1] for k, r in enumerate(table)}
     write_json(rep / "metrics.json", metrics | {"clamp_score_ground_truth": gt_vals[1]})
     write_headline(rep, headline(full, samples))

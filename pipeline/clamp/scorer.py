@@ -27,8 +27,9 @@ class CheckpointError(ValueError):
 class Scorer:
     """Eval-mode CLaMP music tower with upstream's feature extraction and both estimators."""
 
-    def __init__(self, model: ClampModel, device: str | torch.device = "cpu", batch_segments: int = 16,
-                 meta: dict | None = None) -> None:
+    def __init__(
+        self, model: ClampModel, device: str | torch.device = "cpu", batch_segments: int = 16, meta: dict | None = None
+    ) -> None:
         self.model = model.to(device).eval()
         self.cfg: ClampConfig = model.cfg
         self.device = torch.device(device)
@@ -55,13 +56,13 @@ class Scorer:
                 weights.append(wt)
         feats = np.zeros((len(windows), self.dim), dtype=np.float32)
         for s in range(0, len(windows), self.batch_segments):
-            chunk = windows[s:s + self.batch_segments]
+            chunk = windows[s : s + self.batch_segments]
             x = np.zeros((len(chunk), L, P), dtype=np.int64)
             m = np.zeros((len(chunk), L), dtype=np.int64)
             for i, wdw in enumerate(chunk):
                 x[i, : len(wdw)], m[i, : len(wdw)] = wdw, 1
             f = self.model.music_features(torch.from_numpy(x).to(self.device), torch.from_numpy(m).to(self.device))
-            feats[s:s + len(chunk)] = f.float().cpu().numpy()
+            feats[s : s + len(chunk)] = f.float().cpu().numpy()
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         wsum = np.zeros(len(texts), dtype=np.float64)
         for f, o, wt in zip(feats, owners, weights):
@@ -134,5 +135,8 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Scorer:
     kind, model = build(state)
     if kind == "m3":
         model = as_clamp(model)
-    return Scorer(model, device, meta={"kind": kind, "epoch": meta.get("epoch"),
-                                       "min_eval_loss": meta.get("min_eval_loss"), "path": str(path)})
+    return Scorer(
+        model,
+        device,
+        meta={"kind": kind, "epoch": meta.get("epoch"), "min_eval_loss": meta.get("min_eval_loss"), "path": str(path)},
+    )

@@ -68,12 +68,15 @@ def plagiarism_threshold(heldout, reference, floor: float = 0.95) -> tuple[float
     """
     sim = max_similarity(heldout, reference)
     level = float(sim.max())
-    stats = {"floor": float(floor), "heldout_pieces": int(len(sim)), "heldout_max": round(level, 6),
-             "heldout_median": round(float(np.median(sim)), 6)}
+    stats = {
+        "floor": float(floor),
+        "heldout_pieces": int(len(sim)),
+        "heldout_max": round(level, 6),
+        "heldout_median": round(float(np.median(sim)), 6),
+    }
     return max(float(floor), level), stats
 
 
 def score_all(generated, reference) -> dict[str, float]:
     """Both estimators, named."""
-    return {"mean_cosine": mean_cosine_score(generated, reference),
-            "set_mean": set_mean_score(generated, reference)}
+    return {"mean_cosine": mean_cosine_score(generated, reference), "set_mean": set_mean_score(generated, reference)}

@@ -17,8 +17,18 @@ import numpy as np
 
 from pipeline.clamp.scores import max_similarity, mean_cosine_score, set_mean_score
 
-COLUMNS = ["system", "CLaMP score", "CLaMP score (set means)", "bar-alignment error", "period acc",
-           "instrumentation acc", "perplexity", "valid", "plagiarism", "pieces"]
+COLUMNS = [
+    "system",
+    "CLaMP score",
+    "CLaMP score (set means)",
+    "bar-alignment error",
+    "period acc",
+    "instrumentation acc",
+    "perplexity",
+    "valid",
+    "plagiarism",
+    "pieces",
+]
 TASKS = ("period", "instrumentation")
 
 
@@ -51,17 +61,36 @@ def alignment_errors(texts: list[str], check) -> tuple[int, dict[str, int]]:
     return bad, why
 
 
-def row(name: str, feats: np.ndarray, reference: np.ndarray, *, labels: dict[str, list[str]], probes: dict,
-        valid: list[bool], aligned_texts: list[str], check, plagiarism: float,
-        ppl: float | None) -> tuple[list, dict]:
+def row(
+    name: str,
+    feats: np.ndarray,
+    reference: np.ndarray,
+    *,
+    labels: dict[str, list[str]],
+    probes: dict,
+    valid: list[bool],
+    aligned_texts: list[str],
+    check,
+    plagiarism: float,
+    ppl: float | None,
+) -> tuple[list, dict]:
     """One table row and its details (counts, reasons)."""
     n = len(feats)
     bad, why = alignment_errors(aligned_texts, check)
     acc = {t: probe_accuracy(probes.get(t), feats, labels[t]) for t in TASKS}
     plag = float(np.mean(max_similarity(feats, reference) > plagiarism)) if n else None
-    vals = [name, mean_cosine_score(feats, reference) if n else None, set_mean_score(feats, reference) if n else None,
-            bad / len(aligned_texts) if aligned_texts else None, acc["period"], acc["instrumentation"], ppl,
-            float(np.mean(valid)) if n else None, plag, n]
+    vals = [
+        name,
+        mean_cosine_score(feats, reference) if n else None,
+        set_mean_score(feats, reference) if n else None,
+        bad / len(aligned_texts) if aligned_texts else None,
+        acc["period"],
+        acc["instrumentation"],
+        ppl,
+        float(np.mean(valid)) if n else None,
+        plag,
+        n,
+    ]
     return vals, {"alignment_failures": why, "checked": len(aligned_texts)}
 
 

@@ -48,15 +48,24 @@ def label_with_prompt(piece) -> dict:
 
 def pieces(store: str, split: str, patch_size: int) -> list[Piece]:
     """The M3 patches (prompt lines dropped, as extraction does) and metadata lines of a split."""
-    return [Piece(encode(drop_comment_lines(p.text), patch_size), metadata_lines(label_with_prompt(p)))
-            for p in read_split(store, split)]
+    return [
+        Piece(encode(drop_comment_lines(p.text), patch_size), metadata_lines(label_with_prompt(p)))
+        for p in read_split(store, split)
+    ]
 
 
 def save_pth(model: torch.nn.Module, path: Path, steps: int, val_loss: float | None) -> None:
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     tmp = path.with_suffix(".tmp")
-    torch.save({"model": state, "epoch": steps, "best_epoch": steps,
-                "min_eval_loss": float(val_loss) if val_loss is not None else float("nan")}, tmp)
+    torch.save(
+        {
+            "model": state,
+            "epoch": steps,
+            "best_epoch": steps,
+            "min_eval_loss": float(val_loss) if val_loss is not None else float("nan"),
+        },
+        tmp,
+    )
     tmp.replace(path)
 
 
@@ -69,28 +78,59 @@ def run_job(job: TrainJob) -> dict | None:
         val_p = pieces(job.inputs["store"], "val", cfg.patch_size)
         kw = dict(seed=tcfg.seed, rank=info.rank, world_size=info.world_size)
         if info.is_main:
-            run_logger().info("clamp_train: M3 %d steps (lr %g), CLaMP %d steps (lr %g), batch %d, H %d x %d layers, "
-                              "patch %d x %d", m3cfg.steps, m3cfg.lr, tcfg.steps, tcfg.lr, p.batch_size, cfg.hidden,
-                              cfg.layers, cfg.patch_size, cfg.patch_length)
+            run_logger().info(
+                "clamp_train: M3 %d steps (lr %g), CLaMP %d steps (lr %g), batch %d, H %d x %d layers, patch %d x %d",
+                m3cfg.steps,
+                m3cfg.lr,
+                tcfg.steps,
+                tcfg.lr,
+                p.batch_size,
+                cfg.hidden,
+                cfg.layers,
+                cfg.patch_size,
+                cfg.patch_length,
+            )
 
         torch.manual_seed(tcfg.seed)
         m3 = M3Model(cfg)
         masked = MaskedPatchBatches(train_p, p.batch_size, cfg.patch_length, mask_ratio=p.mask_ratio, **kw)
-        m3_val = (MaskedPatchBatches(val_p, p.batch_size, cfg.patch_length, mask_ratio=p.mask_ratio, **kw)
-                  if val_p else None)
-        m3_res = train(m3, MaskedPatchObjective(), masked, m3cfg, Path(job.ckpt_dir) / "m3", resume=job.resume,
-                       val=m3_val, fingerprint_extra=job.fingerprint, dist_info=info)
+        m3_val = (
+            MaskedPatchBatches(val_p, p.batch_size, cfg.patch_length, mask_ratio=p.mask_ratio, **kw) if val_p else None
+        )
+        m3_res = train(
+            m3,
+            MaskedPatchObjective(),
+            masked,
+            m3cfg,
+            Path(job.ckpt_dir) / "m3",
+            resume=job.resume,
+            val=m3_val,
+            fingerprint_extra=job.fingerprint,
+            dist_info=info,
+        )
 
         torch.manual_seed(tcfg.seed + 1)
         clamp = ClampModel(cfg)
         clamp.music_model.load_state_dict(m3_res.model.encoder.state_dict())
-        pairs = ClampBatches(train_p, p.batch_size, cfg.patch_length, text_len=p.text_len,
-                             text_dropout=p.text_dropout, **kw)
-        pair_val = (ClampBatches(val_p, p.batch_size, cfg.patch_length, text_len=p.text_len, **kw)
-                    if len(val_p) // info.world_size >= 2 else None)
-        res = train(clamp, ClampObjective(p.temperature), pairs, tcfg, Path(job.ckpt_dir) / "clamp",
-                    resume=job.resume, val=pair_val, fingerprint_extra={"m3": job.fingerprint, "phase": "clamp"},
-                    dist_info=info)
+        pairs = ClampBatches(
+            train_p, p.batch_size, cfg.patch_length, text_len=p.text_len, text_dropout=p.text_dropout, **kw
+        )
+        pair_val = (
+            ClampBatches(val_p, p.batch_size, cfg.patch_length, text_len=p.text_len, **kw)
+            if len(val_p) // info.world_size >= 2
+            else None
+        )
+        res = train(
+            clamp,
+            ClampObjective(p.temperature),
+            pairs,
+            tcfg,
+            Path(job.ckpt_dir) / "clamp",
+            resume=job.resume,
+            val=pair_val,
+            fingerprint_extra={"m3": job.fingerprint, "phase": "clamp"},
+            dist_info=info,
+        )
         if not info.is_main:
             return None
         model_dir, report_dir = Path(job.model_dir), Path(job.report_dir)
@@ -99,12 +139,23 @@ def run_job(job: TrainJob) -> dict | None:
         save_pth(res.model, model_dir / "clamp.pth", tcfg.steps, res.val_loss)
         m3_metrics = write_training_outputs(m3_res, report_dir / "m3", m3cfg.steps)
         first = res.history[0] if res.history else {}
-        extra = {"m3_val_loss": m3_metrics["val_loss"], "m3_val_char_acc": m3_metrics.get("val_char_acc"),
-                 "first_train_loss": first.get("train_loss"), "loss_at_chance": float(np.log(pairs.batch_size)),
-                 "train_pieces": len(train_p), "val_pieces": len(val_p)}
+        extra = {
+            "m3_val_loss": m3_metrics["val_loss"],
+            "m3_val_char_acc": m3_metrics.get("val_char_acc"),
+            "first_train_loss": first.get("train_loss"),
+            "loss_at_chance": float(np.log(pairs.batch_size)),
+            "train_pieces": len(train_p),
+            "val_pieces": len(val_p),
+        }
         metrics = write_training_outputs(res, report_dir, tcfg.steps, extra)
         own = p.model_dump(exclude=set(TrainParams.model_fields))  # the model and data keys of the section
-        write_json(model_dir / "config.json", {"model": cfg.to_dict(), "params": own,
-                                               "metrics": split_timings(metrics)[0],
-                                               "text": "metadata lines, character vocabulary (pipeline/clamp/text.py)"})
+        write_json(
+            model_dir / "config.json",
+            {
+                "model": cfg.to_dict(),
+                "params": own,
+                "metrics": split_timings(metrics)[0],
+                "text": "metadata lines, character vocabulary (pipeline/clamp/text.py)",
+            },
+        )
         return metrics

@@ -11,5 +11,13 @@ from pipeline.codec.keymap import CodecCheckpointError
 from pipeline.codec.load import load, save
 from pipeline.codec.model import Codec, CodecInputError, CodecSampleRateError
 
-__all__ = ["Codec", "CodecCheckpointError", "CodecConfig", "CodecConfigError", "CodecInputError",
-           "CodecSampleRateError", "load", "save"]
+__all__ = [
+    "Codec",
+    "CodecCheckpointError",
+    "CodecConfig",
+    "CodecConfigError",
+    "CodecInputError",
+    "CodecSampleRateError",
+    "load",
+    "save",
+]

@@ -63,8 +63,10 @@ class CodecConfig:
         if self.n_q < 1 or self.dimension < 1 or self.n_filters < 1:
             raise CodecConfigError("n_q, dimension and n_filters must be >= 1")
         if self.renormalize:
-            raise CodecConfigError("renormalize=true codecs (per-chunk scales) are not supported; "
-                                   "Piano-Encodec and MusicGen's 32 kHz codec use renormalize=false")
+            raise CodecConfigError(
+                "renormalize=true codecs (per-chunk scales) are not supported; "
+                "Piano-Encodec and MusicGen's 32 kHz codec use renormalize=false"
+            )
 
     @property
     def hop_length(self) -> int:
@@ -91,8 +93,9 @@ class CodecConfig:
     @classmethod
     def from_params(cls, model) -> "CodecConfig":
         """From the ``codec_train.model`` params section: its ``preset`` plus every non-null field."""
-        return cls.from_name(model.preset, **{k: v for k, v in model.model_dump().items()
-                                              if k != "preset" and v is not None})
+        return cls.from_name(
+            model.preset, **{k: v for k, v in model.model_dump().items() if k != "preset" and v is not None}
+        )
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "CodecConfig":
@@ -107,15 +110,30 @@ class CodecConfig:
         from transformers import EncodecConfig
 
         return EncodecConfig(
-            target_bandwidths=[self.bandwidth_kbps], sampling_rate=self.sample_rate,
-            audio_channels=self.channels, normalize=self.renormalize, chunk_length_s=None, overlap=None,
-            hidden_size=self.dimension, num_filters=self.n_filters,
-            num_residual_layers=self.n_residual_layers, upsampling_ratios=list(self.ratios),
-            norm_type=self.norm, kernel_size=self.kernel_size, last_kernel_size=self.last_kernel_size,
-            residual_kernel_size=self.residual_kernel_size, dilation_growth_rate=self.dilation_base,
-            use_causal_conv=self.causal, pad_mode=self.pad_mode, compress=self.compress,
-            num_lstm_layers=self.lstm, trim_right_ratio=self.trim_right_ratio, codebook_size=self.bins,
-            codebook_dim=self.dimension, use_conv_shortcut=not self.true_skip)
+            target_bandwidths=[self.bandwidth_kbps],
+            sampling_rate=self.sample_rate,
+            audio_channels=self.channels,
+            normalize=self.renormalize,
+            chunk_length_s=None,
+            overlap=None,
+            hidden_size=self.dimension,
+            num_filters=self.n_filters,
+            num_residual_layers=self.n_residual_layers,
+            upsampling_ratios=list(self.ratios),
+            norm_type=self.norm,
+            kernel_size=self.kernel_size,
+            last_kernel_size=self.last_kernel_size,
+            residual_kernel_size=self.residual_kernel_size,
+            dilation_growth_rate=self.dilation_base,
+            use_causal_conv=self.causal,
+            pad_mode=self.pad_mode,
+            compress=self.compress,
+            num_lstm_layers=self.lstm,
+            trim_right_ratio=self.trim_right_ratio,
+            codebook_size=self.bins,
+            codebook_dim=self.dimension,
+            use_conv_shortcut=not self.true_skip,
+        )
 
 
 CONFIGS: dict[str, CodecConfig] = {
@@ -126,8 +144,9 @@ CONFIGS: dict[str, CodecConfig] = {
     "tiny": CodecConfig(threshold_ema_dead_code=0.5),
     # audiocraft's MusicGen 32 kHz EnCodec = MIDI-VALLE's Piano-Encodec (hop 640 -> 50 Hz, 4 x 2048 codes,
     # 64 filters, 128-dim latent, constant padding; a loaded file's xp.cfg wins)
-    "encodec_32khz": CodecConfig(sample_rate=32_000, n_filters=64, dimension=128, ratios=(8, 5, 4, 4),
-                                 n_q=4, bins=2048, kmeans_iters=50),
+    "encodec_32khz": CodecConfig(
+        sample_rate=32_000, n_filters=64, dimension=128, ratios=(8, 5, 4, 4), n_q=4, bins=2048, kmeans_iters=50
+    ),
 }
 
 

@@ -16,8 +16,16 @@ import torch
 
 
 class CropBatches:
-    def __init__(self, waves: Sequence[np.ndarray], crop: int, batch_size: int, *, seed: int = 0,
-                 rank: int = 0, world_size: int = 1) -> None:
+    def __init__(
+        self,
+        waves: Sequence[np.ndarray],
+        crop: int,
+        batch_size: int,
+        *,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
         if not len(waves):
             raise ValueError("no audio to train the codec on")
         if crop < 1 or batch_size < 1:
@@ -35,13 +43,19 @@ class CropBatches:
         return self.crop
 
     def describe(self) -> dict:
-        return {"kind": "audio_crops", "waves": len(self.waves), "samples": int(sum(len(w) for w in self.waves)),
-                "crop": self.crop, "batch_size": self.batch_size, "seed": self.seed}
+        return {
+            "kind": "audio_crops",
+            "waves": len(self.waves),
+            "samples": int(sum(len(w) for w in self.waves)),
+            "crop": self.crop,
+            "batch_size": self.batch_size,
+            "seed": self.seed,
+        }
 
     def _crop(self, j: int, offset: int) -> np.ndarray:
         w = self.waves[j]
         out = np.zeros(self.crop, dtype=np.float32)
-        piece = w[offset: offset + self.crop]
+        piece = w[offset : offset + self.crop]
         out[: len(piece)] = piece.astype(np.float32) / (32767.0 if w.dtype == np.int16 else 1.0)
         return out
 
@@ -62,6 +76,8 @@ class CropBatches:
         for n, start in enumerate(range(0, len(mine), self.batch_size)):
             if max_batches is not None and n >= max_batches:
                 return
-            crops = [self._crop(j, max(len(self.waves[j]) - self.crop, 0) // 2)
-                     for j in mine[start:start + self.batch_size]]
+            crops = [
+                self._crop(j, max(len(self.waves[j]) - self.crop, 0) // 2)
+                for j in mine[start : start + self.batch_size]
+            ]
             yield torch.from_numpy(np.stack(crops))[:, None]

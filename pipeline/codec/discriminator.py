@@ -22,8 +22,16 @@ def _pad(kernel: tuple[int, int], dilation: tuple[int, int] = (1, 1)) -> tuple[i
 
 
 class STFTDiscriminator(nn.Module):
-    def __init__(self, filters: int, n_fft: int, hop: int, channels: int = 1, max_filters: int = 256,
-                 dilations: Sequence[int] = (1, 2, 4), kernel: tuple[int, int] = (3, 9)) -> None:
+    def __init__(
+        self,
+        filters: int,
+        n_fft: int,
+        hop: int,
+        channels: int = 1,
+        max_filters: int = 256,
+        dilations: Sequence[int] = (1, 2, 4),
+        kernel: tuple[int, int] = (3, 9),
+    ) -> None:
         super().__init__()
         self.n_fft, self.hop = n_fft, hop
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
@@ -31,8 +39,9 @@ class STFTDiscriminator(nn.Module):
         width = filters
         for i, d in enumerate(dilations):
             out = min(filters * 2 ** (i + 1), max_filters)
-            convs.append(weight_norm(nn.Conv2d(width, out, kernel, stride=(1, 2), dilation=(d, 1),
-                                               padding=_pad(kernel, (d, 1)))))
+            convs.append(
+                weight_norm(nn.Conv2d(width, out, kernel, stride=(1, 2), dilation=(d, 1), padding=_pad(kernel, (d, 1))))
+            )
             width = out
         sq = (kernel[0], kernel[0])
         convs.append(weight_norm(nn.Conv2d(width, width, sq, padding=_pad(sq))))
@@ -41,8 +50,16 @@ class STFTDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         b, c, t = x.shape
-        z = torch.stft(x.reshape(b * c, t).float(), self.n_fft, self.hop, self.n_fft, window=self.window,
-                       normalized=True, center=True, return_complex=True)
+        z = torch.stft(
+            x.reshape(b * c, t).float(),
+            self.n_fft,
+            self.hop,
+            self.n_fft,
+            window=self.window,
+            normalized=True,
+            center=True,
+            return_complex=True,
+        )
         z = torch.view_as_real(z).reshape(b, c, z.shape[-2], z.shape[-1], 2)  # [B, C, F, T, 2]
         z = z.permute(0, 1, 4, 3, 2).reshape(b, 2 * c, z.shape[3], z.shape[2])  # [B, 2C, T, F]
         fmap = []
@@ -55,11 +72,13 @@ class STFTDiscriminator(nn.Module):
 class MultiScaleSTFTDiscriminator(nn.Module):
     """One STFT discriminator per FFT size (hop = n_fft / 4)."""
 
-    def __init__(self, filters: int = 8, n_ffts: Sequence[int] = (512, 1024, 256), channels: int = 1,
-                 max_filters: int = 256) -> None:
+    def __init__(
+        self, filters: int = 8, n_ffts: Sequence[int] = (512, 1024, 256), channels: int = 1, max_filters: int = 256
+    ) -> None:
         super().__init__()
         self.discriminators = nn.ModuleList(
-            STFTDiscriminator(filters, int(n), int(n) // 4, channels, max_filters) for n in n_ffts)
+            STFTDiscriminator(filters, int(n), int(n) // 4, channels, max_filters) for n in n_ffts
+        )
 
     def forward(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[list[torch.Tensor]]]:
         logits, fmaps = [], []

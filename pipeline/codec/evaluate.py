@@ -49,10 +49,13 @@ def recon_metrics(codec: Codec, waves: Sequence[np.ndarray]) -> tuple[dict, list
             counts[q] += np.bincount(codes[q], minlength=codec.bins)
     probs = counts / counts.sum(axis=1, keepdims=True)
     ent = -(np.where(probs > 0, probs * np.log(np.where(probs > 0, probs, 1)), 0)).sum(axis=1)
-    metrics = {"recon_si_snr_db": round(float(np.mean(snrs)), 3), "recon_logmel_l1": round(float(np.mean(mels)), 4),
-               "codebook_use": [round(float((c > 0).mean()), 4) for c in counts],
-               "codebook_perplexity": [round(float(math.exp(e)), 2) for e in ent],
-               "recon_segments": len(waves)}
+    metrics = {
+        "recon_si_snr_db": round(float(np.mean(snrs)), 3),
+        "recon_logmel_l1": round(float(np.mean(mels)), 4),
+        "codebook_use": [round(float((c > 0).mean()), 4) for c in counts],
+        "codebook_perplexity": [round(float(math.exp(e)), 2) for e in ent],
+        "recon_segments": len(waves),
+    }
     return metrics, recons
 
 

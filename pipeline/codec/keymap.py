@@ -20,11 +20,15 @@ import re
 import torch
 
 _WN = {"weight_g": "parametrizations.weight.original0", "weight_v": "parametrizations.weight.original1"}
-_AC_CONV = re.compile(r"^(encoder|decoder)\.model\.(\d+)\.(?:conv\.conv|convtr\.convtr)\."
-                      r"(weight_g|weight_v|bias|weight)$")
+_AC_CONV = re.compile(
+    r"^(encoder|decoder)\.model\.(\d+)\.(?:conv\.conv|convtr\.convtr)\."
+    r"(weight_g|weight_v|bias|weight)$"
+)
 _AC_NORM = re.compile(r"^(encoder|decoder)\.model\.(\d+)\.(?:conv|convtr)\.norm\.(weight|bias)$")
-_AC_BLOCK = re.compile(r"^(encoder|decoder)\.model\.(\d+)\.(block\.\d+|shortcut)\.conv\.conv\."
-                       r"(weight_g|weight_v|bias|weight)$")
+_AC_BLOCK = re.compile(
+    r"^(encoder|decoder)\.model\.(\d+)\.(block\.\d+|shortcut)\.conv\.conv\."
+    r"(weight_g|weight_v|bias|weight)$"
+)
 _AC_LSTM = re.compile(r"^(encoder|decoder)\.model\.(\d+)\.lstm\.(\w+)$")
 _AC_VQ = re.compile(r"^quantizer\.vq\.layers\.(\d+)\._codebook\.(inited|cluster_size|embed|embed_avg)$")
 _HF_VQ = re.compile(r"^quantizer\.layers\.(\d+)\.codebook\.(inited|cluster_size|embed|embed_avg)$")
@@ -88,21 +92,22 @@ def to_transformers(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     for k, v in sd.items():
         if m := _OUR_VQ.match(k):
             name = "inited" if m[2] == "initted" else m[2]
-            out[f"quantizer.layers.{m[1]}.codebook.{name}"] = (
-                v.float().reshape(1) if m[2] == "initted" else v[0])
+            out[f"quantizer.layers.{m[1]}.codebook.{name}"] = v.float().reshape(1) if m[2] == "initted" else v[0]
         else:
             out[k] = v
     return out
 
 
-def strict_load(model: torch.nn.Module, sd: dict[str, torch.Tensor], source: str,
-                unknown: list[str] = ()) -> None:
+def strict_load(model: torch.nn.Module, sd: dict[str, torch.Tensor], source: str, unknown: list[str] = ()) -> None:
     """Copy ``sd`` into ``model``; any missing / unexpected / mis-shaped key is one named error."""
     want = model.state_dict()
     missing = sorted(set(want) - set(sd))
     unexpected = sorted(set(unknown) | (set(sd) - set(want)))
-    shaped = sorted(f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(want[k].shape)}"
-                    for k in set(sd) & set(want) if tuple(sd[k].shape) != tuple(want[k].shape))
+    shaped = sorted(
+        f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(want[k].shape)}"
+        for k in set(sd) & set(want)
+        if tuple(sd[k].shape) != tuple(want[k].shape)
+    )
     if missing or unexpected or shaped:
         parts = []
         for label, keys in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", shaped)):

@@ -37,14 +37,19 @@ def save(codec: Codec, out_dir: str | Path, extra: dict[str, Any] | None = None)
     out_dir.mkdir(parents=True, exist_ok=True)
     sd = {k: v.detach().cpu().contiguous() for k, v in codec.state_dict().items()}
     save_file(sd, str(out_dir / WEIGHTS_FILE), metadata={"format": FORMAT})
-    meta = {"format": FORMAT, "version": 1, "codec": codec.cfg.to_dict(),
-            "frame_rate": codec.frame_rate, "bandwidth_kbps": codec.cfg.bandwidth_kbps, **(extra or {})}
+    meta = {
+        "format": FORMAT,
+        "version": 1,
+        "codec": codec.cfg.to_dict(),
+        "frame_rate": codec.frame_rate,
+        "bandwidth_kbps": codec.cfg.bandwidth_kbps,
+        **(extra or {}),
+    }
     (out_dir / CONFIG_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return out_dir
 
 
-def _build(cfg: CodecConfig, sd: dict, source: str, unknown: list[str] = (),
-           pad_mode: str | None = None) -> Codec:
+def _build(cfg: CodecConfig, sd: dict, source: str, unknown: list[str] = (), pad_mode: str | None = None) -> Codec:
     if pad_mode is not None:
         cfg = replace(cfg, pad_mode=pad_mode)
     codec = Codec(cfg)
@@ -64,14 +69,16 @@ def _load_dir(path: Path, pad_mode: str | None) -> Codec:
 
     cfg_path = path / CONFIG_FILE
     if not cfg_path.is_file():
-        raise CodecCheckpointError(f"{path}: no config.json "
-                                   "(expected our codec dir or a transformers EncodecModel dir)")
+        raise CodecCheckpointError(
+            f"{path}: no config.json (expected our codec dir or a transformers EncodecModel dir)"
+        )
     meta = json.loads(cfg_path.read_text())
     if meta.get("format") == FORMAT:
         if not (path / WEIGHTS_FILE).is_file():
             raise CodecCheckpointError(f"{path}: missing {WEIGHTS_FILE}")
-        return _build(CodecConfig.from_dict(meta["codec"]), load_file(str(path / WEIGHTS_FILE)),
-                      str(path), pad_mode=pad_mode)
+        return _build(
+            CodecConfig.from_dict(meta["codec"]), load_file(str(path / WEIGHTS_FILE)), str(path), pad_mode=pad_mode
+        )
     if meta.get("model_type") == "encodec":
         cfg = config_from_hf(meta)
         if (path / WEIGHTS_FILE).is_file():
@@ -90,11 +97,14 @@ def _load_audiocraft(path: Path, pad_mode: str | None) -> Codec:
     if not isinstance(pkg, dict):
         raise CodecCheckpointError(f"{path}: not an audiocraft compression export (top level is not a dict)")
     if "pretrained" in pkg and "best_state" not in pkg:
-        raise CodecCheckpointError(f"{path}: points to the pretrained model {pkg['pretrained']!r}, which "
-                                   "would need a download; pass a local checkpoint of it instead")
+        raise CodecCheckpointError(
+            f"{path}: points to the pretrained model {pkg['pretrained']!r}, which "
+            "would need a download; pass a local checkpoint of it instead"
+        )
     if "xp.cfg" not in pkg or "best_state" not in pkg:
-        raise CodecCheckpointError(f"{path}: expected audiocraft export keys 'xp.cfg' and 'best_state', "
-                                   f"found {sorted(pkg)[:8]}")
+        raise CodecCheckpointError(
+            f"{path}: expected audiocraft export keys 'xp.cfg' and 'best_state', found {sorted(pkg)[:8]}"
+        )
     state = pkg["best_state"]
     if isinstance(state, dict) and isinstance(state.get("model"), dict):  # a solver checkpoint
         state = state["model"]
@@ -103,8 +113,14 @@ def _load_audiocraft(path: Path, pad_mode: str | None) -> Codec:
     return _build(cfg, sd, str(path), unknown, pad_mode)
 
 
-def load(path: str | Path, *, pad_mode: str | None = None, sample_rate: int | None = None,
-         n_q: int | None = None, device: str | torch.device = "cpu") -> Codec:
+def load(
+    path: str | Path,
+    *,
+    pad_mode: str | None = None,
+    sample_rate: int | None = None,
+    n_q: int | None = None,
+    device: str | torch.device = "cpu",
+) -> Codec:
     """The codec at ``path`` in eval mode. ``pad_mode`` overrides the checkpoint's (for tests
     and experiments only); ``sample_rate`` / ``n_q`` are checked when given (named error)."""
     path = Path(path)

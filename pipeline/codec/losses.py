@@ -23,9 +23,15 @@ def mel_filters(sample_rate: int, n_fft: int, n_mels: int) -> torch.Tensor:
     """[n_mels, n_fft // 2 + 1] Slaney mel filters."""
     from transformers.audio_utils import mel_filter_bank
 
-    fb = mel_filter_bank(num_frequency_bins=n_fft // 2 + 1, num_mel_filters=n_mels, min_frequency=0.0,
-                         max_frequency=sample_rate / 2, sampling_rate=sample_rate, norm="slaney",
-                         mel_scale="slaney")
+    fb = mel_filter_bank(
+        num_frequency_bins=n_fft // 2 + 1,
+        num_mel_filters=n_mels,
+        min_frequency=0.0,
+        max_frequency=sample_rate / 2,
+        sampling_rate=sample_rate,
+        norm="slaney",
+        mel_scale="slaney",
+    )
     return torch.from_numpy(fb.T.copy()).float()
 
 
@@ -34,8 +40,15 @@ class MultiScaleMelLoss(nn.Module):
     ``floor_db`` dB below the example's loudest real mel bin, so the log term is level-invariant and
     bins far below the music saturate instead of dominating the gradient on quiet audio."""
 
-    def __init__(self, sample_rate: int, n_ffts: Sequence[int] = (256, 512, 1024), n_mels: int = 64,
-                 log_eps: float = 1e-5, floor_db: float | None = None, log_loss: str = "l2") -> None:
+    def __init__(
+        self,
+        sample_rate: int,
+        n_ffts: Sequence[int] = (256, 512, 1024),
+        n_mels: int = 64,
+        log_eps: float = 1e-5,
+        floor_db: float | None = None,
+        log_loss: str = "l2",
+    ) -> None:
         super().__init__()
         if log_loss not in ("l1", "l2"):
             raise ValueError(f"log_loss must be 'l1' or 'l2', got {log_loss!r}")
@@ -47,8 +60,15 @@ class MultiScaleMelLoss(nn.Module):
             self.register_buffer(f"win{n}", torch.hann_window(n), persistent=False)
 
     def mel(self, x: torch.Tensor, n: int) -> torch.Tensor:
-        spec = torch.stft(x.reshape(-1, x.shape[-1]).float(), n, n // 4, n, window=getattr(self, f"win{n}"),
-                          center=True, return_complex=True).abs()
+        spec = torch.stft(
+            x.reshape(-1, x.shape[-1]).float(),
+            n,
+            n // 4,
+            n,
+            window=getattr(self, f"win{n}"),
+            center=True,
+            return_complex=True,
+        ).abs()
         return getattr(self, f"fb{n}") @ spec
 
     def eps(self, real_mel: torch.Tensor) -> torch.Tensor | float:
@@ -76,8 +96,9 @@ def generator_adv_loss(logits_fake: list[torch.Tensor], kind: str) -> torch.Tens
     return torch.stack(terms).mean()
 
 
-def discriminator_adv_loss(logits_real: list[torch.Tensor], logits_fake: list[torch.Tensor],
-                           kind: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def discriminator_adv_loss(
+    logits_real: list[torch.Tensor], logits_fake: list[torch.Tensor], kind: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(total, real part, fake part), averaged over sub-discriminators."""
     if kind == "hinge":
         real = torch.stack([F.relu(1 - lr).mean() for lr in logits_real]).mean()

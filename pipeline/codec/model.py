@@ -30,11 +30,18 @@ class CodecSampleRateError(ValueError):
 def _rvq(cfg: CodecConfig) -> nn.Module:
     from vector_quantize_pytorch import ResidualVQ
 
-    return ResidualVQ(dim=cfg.dimension, num_quantizers=cfg.n_q, codebook_size=cfg.bins,
-                      decay=cfg.decay, kmeans_init=cfg.kmeans_init, kmeans_iters=cfg.kmeans_iters,
-                      threshold_ema_dead_code=cfg.threshold_ema_dead_code, commitment_weight=1.0,
-                      sync_codebook=None)  # None: all-reduce the EMA statistics when a process group is up
-                                           # (torchrun), so N processes update the codebooks as 1 would
+    return ResidualVQ(
+        dim=cfg.dimension,
+        num_quantizers=cfg.n_q,
+        codebook_size=cfg.bins,
+        decay=cfg.decay,
+        kmeans_init=cfg.kmeans_init,
+        kmeans_iters=cfg.kmeans_iters,
+        threshold_ema_dead_code=cfg.threshold_ema_dead_code,
+        commitment_weight=1.0,
+        sync_codebook=None,
+    )  # None: all-reduce the EMA statistics when a process group is up
+    # (torchrun), so N processes update the codebooks as 1 would
 
 
 class Codec(nn.Module):
@@ -77,8 +84,10 @@ class Codec(nn.Module):
 
     def check_rate(self, sample_rate: int) -> None:
         if int(sample_rate) != self.sample_rate:
-            raise CodecSampleRateError(f"audio at {sample_rate} Hz, but this codec takes {self.sample_rate} Hz "
-                                       "(resample it, or use a codec built for that rate)")
+            raise CodecSampleRateError(
+                f"audio at {sample_rate} Hz, but this codec takes {self.sample_rate} Hz "
+                "(resample it, or use a codec built for that rate)"
+            )
 
     def _check_wave(self, wave: torch.Tensor) -> torch.Tensor:
         if not torch.is_tensor(wave) or wave.dim() != 3 or wave.shape[1] != self.cfg.channels:
@@ -100,8 +109,7 @@ class Codec(nn.Module):
         residual = emb.transpose(1, 2).reshape(-1, emb.shape[1])
         codes = []
         for embed in self.codebooks():
-            dist = -(residual.pow(2).sum(1, keepdim=True) - 2 * residual @ embed.t()
-                     + embed.pow(2).sum(1)[None, :])
+            dist = -(residual.pow(2).sum(1, keepdim=True) - 2 * residual @ embed.t() + embed.pow(2).sum(1)[None, :])
             idx = dist.argmax(dim=-1)
             residual = residual - embed[idx]
             codes.append(idx)

@@ -35,16 +35,31 @@ class LossWeights:
 class CodecObjective:
     name = "codec"
 
-    def __init__(self, sample_rate: int, weights: LossWeights = LossWeights(), adv_loss: str = "mse",
-                 mel_n_ffts: tuple[int, ...] = (256, 512, 1024), n_mels: int = 64,
-                 mel_floor_db: float | None = None, mel_log_loss: str = "l2", mel_after_warmup: bool = False) -> None:
+    def __init__(
+        self,
+        sample_rate: int,
+        weights: LossWeights = LossWeights(),
+        adv_loss: str = "mse",
+        mel_n_ffts: tuple[int, ...] = (256, 512, 1024),
+        n_mels: int = 64,
+        mel_floor_db: float | None = None,
+        mel_log_loss: str = "l2",
+        mel_after_warmup: bool = False,
+    ) -> None:
         if adv_loss not in ("mse", "hinge"):
             raise ValueError(f"adv_loss must be 'mse' or 'hinge', got {adv_loss!r}")
         self.weights, self.adv_loss, self.mel_after_warmup = weights, adv_loss, mel_after_warmup
         self.mel = MultiScaleMelLoss(sample_rate, mel_n_ffts, n_mels, floor_db=mel_floor_db, log_loss=mel_log_loss)
-        self._hp = {"sample_rate": sample_rate, "weights": asdict(weights), "adv_loss": adv_loss,
-                    "mel_n_ffts": list(mel_n_ffts), "n_mels": n_mels, "mel_floor_db": mel_floor_db,
-                    "mel_log_loss": mel_log_loss, "mel_after_warmup": mel_after_warmup}
+        self._hp = {
+            "sample_rate": sample_rate,
+            "weights": asdict(weights),
+            "adv_loss": adv_loss,
+            "mel_n_ffts": list(mel_n_ffts),
+            "n_mels": n_mels,
+            "mel_floor_db": mel_floor_db,
+            "mel_log_loss": mel_log_loss,
+            "mel_after_warmup": mel_after_warmup,
+        }
 
     def hparams(self) -> dict:
         return dict(self._hp)
@@ -65,8 +80,9 @@ class CodecObjective:
         warming = getattr(codec, "defer_quantizer", False) and not codec.quantizer_ready
         return 0.0 if self.mel_after_warmup and warming else self.weights.mel
 
-    def _recon(self, fake: torch.Tensor, real: torch.Tensor, commit: torch.Tensor,
-               mel_weight: float) -> tuple[torch.Tensor, dict]:
+    def _recon(
+        self, fake: torch.Tensor, real: torch.Tensor, commit: torch.Tensor, mel_weight: float
+    ) -> tuple[torch.Tensor, dict]:
         w = self.weights
         l1 = (fake - real).abs().mean()
         mel = self.mel(fake, real)

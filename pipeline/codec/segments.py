@@ -21,11 +21,20 @@ def read_specs(cuts_path: Path, root: Path, conditions: list[str] | None = None)
         if conditions is not None and custom.get("condition") not in conditions:
             continue
         source = Path(cut.recording.sources[0].source)
-        specs.append({"id": cut.id, "audio": str(source if source.is_absolute() else root / source),
-                      "start": float(cut.start), "duration": float(cut.duration),
-                      "sample_rate": int(cut.sampling_rate), "split": custom.get("split", "train"),
-                      "condition": custom.get("condition"), "piece_id": custom.get("piece_id"),
-                      "midi": custom.get("midi"), "recording_id": cut.recording_id})
+        specs.append(
+            {
+                "id": cut.id,
+                "audio": str(source if source.is_absolute() else root / source),
+                "start": float(cut.start),
+                "duration": float(cut.duration),
+                "sample_rate": int(cut.sampling_rate),
+                "split": custom.get("split", "train"),
+                "condition": custom.get("condition"),
+                "piece_id": custom.get("piece_id"),
+                "midi": custom.get("midi"),
+                "recording_id": cut.recording_id,
+            }
+        )
     return specs
 
 

@@ -36,16 +36,29 @@ def write_token_dataset(codec, specs: list[dict], p, root: Path, data: Path, rep
         splits[split] = write_split(data / "codes" / split, ((r["label"], r["codes"]) for r in mine))
         write_split(data / "midi" / split, ((r["label"], r["midi"]) for r in mine))
     audio_s = sum(r["label"]["duration"] for r in ok)
-    info = {"sample_rate": codec.sample_rate, "n_q": codec.n_q, "bins": codec.bins,
-            "frame_rate": codec.frame_rate, "hop_length": codec.hop_length, "model": model_hash}
+    info = {
+        "sample_rate": codec.sample_rate,
+        "n_q": codec.n_q,
+        "bins": codec.bins,
+        "frame_rate": codec.frame_rate,
+        "hop_length": codec.hop_length,
+        "model": model_hash,
+    }
     write_json(data / "codec.json", info)
-    stats = {"segments": len(specs), "tokenized": len(ok), "rejected": len(rejected),
-             "rejects_by_reason": dict(sorted(Counter(r["reason"] for r in rejected).items())),
-             "splits": splits, "frames": int(sum(r["label"]["frames"] for r in ok)), "audio_seconds": round(audio_s, 2)}
+    stats = {
+        "segments": len(specs),
+        "tokenized": len(ok),
+        "rejected": len(rejected),
+        "rejects_by_reason": dict(sorted(Counter(r["reason"] for r in rejected).items())),
+        "splits": splits,
+        "frames": int(sum(r["label"]["frames"] for r in ok)),
+        "audio_seconds": round(audio_s, 2),
+    }
     write_json(data / "stats.json", stats)
     write_jsonl(rejected, data / "rejected.jsonl")
     write_jsonl(rejected, report / "rejected.jsonl")
     write_json(report / "metrics.json", stats | {"codec": info})
-    run_logger().info("codec_tokenize: %.1f s of audio in %.1f s (%.1fx real time)", audio_s, wall,
-                      audio_s / max(wall, 1e-9))
+    run_logger().info(
+        "codec_tokenize: %.1f s of audio in %.1f s (%.1fx real time)", audio_s, wall, audio_s / max(wall, 1e-9)
+    )
     return stats | {"wall_s": round(wall, 2)}

@@ -56,8 +56,9 @@ def piano_midi(path: Path) -> tuple[bytes, float]:
         pm = load_pm(path)
     except Exception as e:
         raise SegmentRejected("unreadable_midi", f"{path}: {type(e).__name__}: {e}") from None
-    notes = sorted((n for inst in pm.instruments if not inst.is_drum for n in inst.notes),
-                   key=lambda n: (n.start, n.pitch, n.end))
+    notes = sorted(
+        (n for inst in pm.instruments if not inst.is_drum for n in inst.notes), key=lambda n: (n.start, n.pitch, n.end)
+    )
     if not notes:
         raise SegmentRejected("no_notes", f"{path}: no pitched notes")
     out = pretty_midi.PrettyMIDI(initial_tempo=120.0)
@@ -99,7 +100,13 @@ def tokenize_one(codec, spec: dict, p, root: Path) -> dict:
         codes = codec.encode(torch.from_numpy(wave)[None, None])[0].numpy()
     except SegmentRejected as e:
         return {**base, "ok": False, "reason": e.reason, "detail": e.detail[:300]}
-    label = {k: spec.get(k) for k in ("id", "recording_id", "piece_id", "condition", "split", "start", "duration",
-                                      "midi")}
-    return {**base, "ok": True, "codes": codes, "midi": midi,
-            "label": label | {"frames": int(codes.shape[1]), "notes": int(len(midi) - 2)}}
+    label = {
+        k: spec.get(k) for k in ("id", "recording_id", "piece_id", "condition", "split", "start", "duration", "midi")
+    }
+    return {
+        **base,
+        "ok": True,
+        "codes": codes,
+        "midi": midi,
+        "label": label | {"frames": int(codes.shape[1]), "notes": int(len(midi) - 2)},
+    }

@@ -42,8 +42,16 @@ def build_codec(p: CodecTrainParams, init_from: str | None, sample_rate: int) ->
 
 
 def objective(p: CodecTrainParams, sample_rate: int) -> CodecObjective:
-    return CodecObjective(sample_rate, LossWeights(**p.weights.model_dump()), p.adv_loss, tuple(p.mel_n_ffts),
-                          p.n_mels, p.mel_floor_db, p.mel_log_loss, p.mel_after_warmup)
+    return CodecObjective(
+        sample_rate,
+        LossWeights(**p.weights.model_dump()),
+        p.adv_loss,
+        tuple(p.mel_n_ffts),
+        p.n_mels,
+        p.mel_floor_db,
+        p.mel_log_loss,
+        p.mel_after_warmup,
+    )
 
 
 def run_job(job: TrainJob) -> dict | None:
@@ -64,24 +72,46 @@ def run_job(job: TrainJob) -> dict | None:
             kmeans = CropBatches(train_waves, crop, p.kmeans_crops, seed=cfg.seed + 1)
             hooks = [CodebookInitAt(codec, p.vq_warmup, kmeans, cfg.seed)]
             fingerprint |= hooks[0].describe()
-        result = train_adversarial(codec, disc, objective(p, codec.sample_rate), batches, cfg, job.ckpt_dir,
-                                   resume=job.resume, val=val, fingerprint_extra=fingerprint, hooks=hooks,
-                                   dist_info=info)
+        result = train_adversarial(
+            codec,
+            disc,
+            objective(p, codec.sample_rate),
+            batches,
+            cfg,
+            job.ckpt_dir,
+            resume=job.resume,
+            val=val,
+            fingerprint_extra=fingerprint,
+            hooks=hooks,
+            dist_info=info,
+        )
         for hook in hooks:
             hook.init_now()  # vq_warmup >= steps: still give the saved codec real codebooks
         if not info.is_main:
             return None
         codec.eval()
-        save(codec, job.model_dir, extra={"init_from": init_from, "steps": cfg.steps,
-                                          "trained_on": {"segments": len(train_waves)}})
+        save(
+            codec,
+            job.model_dir,
+            extra={"init_from": init_from, "steps": cfg.steps, "trained_on": {"segments": len(train_waves)}},
+        )
         recon, recons = recon_metrics(codec, val_waves)
-        samples = _write_samples(job.report_dir, job.inputs["val_segments"], val_waves, recons, codec.sample_rate,
-                                 p.samples)
-        extra = {"codec": codec.cfg.to_dict(), "sample_rate": codec.sample_rate, "n_q": codec.n_q,
-                 "bins": codec.bins, "frame_rate": codec.frame_rate,
-                 "bandwidth_kbps": round(codec.cfg.bandwidth_kbps, 3), "train_segments": len(train_waves),
-                 "val_segments": len(val_waves), "samples_per_s": round(result.tokens_per_s, 1),
-                 "init_from": init_from, **recon}
+        samples = _write_samples(
+            job.report_dir, job.inputs["val_segments"], val_waves, recons, codec.sample_rate, p.samples
+        )
+        extra = {
+            "codec": codec.cfg.to_dict(),
+            "sample_rate": codec.sample_rate,
+            "n_q": codec.n_q,
+            "bins": codec.bins,
+            "frame_rate": codec.frame_rate,
+            "bandwidth_kbps": round(codec.cfg.bandwidth_kbps, 3),
+            "train_segments": len(train_waves),
+            "val_segments": len(val_waves),
+            "samples_per_s": round(result.tokens_per_s, 1),
+            "init_from": init_from,
+            **recon,
+        }
         metrics = write_training_outputs(result, job.report_dir, cfg.steps, extra=extra)
         write_json(job.report_dir / "samples.json", samples)
         return metrics

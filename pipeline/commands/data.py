@@ -8,13 +8,14 @@ from collections import Counter
 from pathlib import Path
 
 from pipeline.config import load_section
-from pipeline.params.data import IngestLimits, MidiDirSource, SplitParams
 from pipeline.data.ingest import finalize, process_candidate
 from pipeline.data.sources import list_midi_dir, unique_ids
+from pipeline.params.data import IngestLimits, MidiDirSource, SplitParams
 
-
-CHECK_HELP = ("Parse every .mid/.midi file under DIR (and its metadata) exactly as the ingest stage\n"
-              "would, and list what would be accepted, rejected (with a reason) or dropped as a duplicate.")
+CHECK_HELP = (
+    "Parse every .mid/.midi file under DIR (and its metadata) exactly as the ingest stage\n"
+    "would, and list what would be accepted, rejected (with a reason) or dropped as a duplicate."
+)
 EXIT_CODES = """exit codes:
   0  every file would be accepted (duplicates alone do not fail the check)
   1  at least one file or metadata row would be rejected (listed as REJECT lines, or under
@@ -24,8 +25,13 @@ EXIT_CODES = """exit codes:
 
 def add_arguments(p) -> None:
     sub = p.add_subparsers(dest="action", required=True)
-    c = sub.add_parser("check", help="validate a folder of .mid/.midi files", description=CHECK_HELP,
-                       epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    c = sub.add_parser(
+        "check",
+        help="validate a folder of .mid/.midi files",
+        description=CHECK_HELP,
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     c.add_argument("dir", type=Path)
     c.add_argument("--metadata", help="CSV/JSONL table, MAESTRO/ATEPP CSV or Aria metadata.json")
     c.add_argument("--format", default="auto", choices=["auto", "table", "maestro", "atepp", "aria_eval"])
@@ -34,19 +40,31 @@ def add_arguments(p) -> None:
 
 
 def check(directory: Path, metadata: str | None, fmt: str, limits: IngestLimits) -> dict:
-    src = MidiDirSource(path=str(directory.resolve()), metadata=str(Path(metadata).resolve()) if metadata else None,
-                        metadata_format=fmt, name="check")
+    src = MidiDirSource(
+        path=str(directory.resolve()),
+        metadata=str(Path(metadata).resolve()) if metadata else None,
+        metadata_format=fmt,
+        name="check",
+    )
     cands, problems = list_midi_dir(src, Path("/"))
     cands = unique_ids(cands)
     results = [process_candidate(c, limits, None) for c in cands]
     rows = [r["row"] for r in results if r["ok"]]
     index, dups = finalize(rows, 0, SplitParams())
     rejected = [vars(p) for p in problems] + [r["rejection"] for r in results if not r["ok"]]
-    return {"accepted": [{"file": r["source_id"], "notes": r["n_notes"], "seconds": r["duration_s"],
-                          "labels": {k: r[k] for k in ("composer", "period", "genre") if r[k] != "unknown"}
-                          | r["labels"]} for r in index],
-            "duplicates": [{"file": d["source_id"], "duplicate_of": d["duplicate_of"]} for d in dups],
-            "rejected": [{"file": r["source_id"], "reason": r["reason"], "detail": r["detail"]} for r in rejected]}
+    return {
+        "accepted": [
+            {
+                "file": r["source_id"],
+                "notes": r["n_notes"],
+                "seconds": r["duration_s"],
+                "labels": {k: r[k] for k in ("composer", "period", "genre") if r[k] != "unknown"} | r["labels"],
+            }
+            for r in index
+        ],
+        "duplicates": [{"file": d["source_id"], "duplicate_of": d["duplicate_of"]} for d in dups],
+        "rejected": [{"file": r["source_id"], "reason": r["reason"], "detail": r["detail"]} for r in rejected],
+    }
 
 
 def run(args) -> int:
@@ -55,8 +73,10 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(f"{len(report['accepted'])} accepted, {len(report['rejected'])} rejected, "
-              f"{len(report['duplicates'])} duplicates in {args.dir}")
+        print(
+            f"{len(report['accepted'])} accepted, {len(report['rejected'])} rejected, "
+            f"{len(report['duplicates'])} duplicates in {args.dir}"
+        )
         for r in report["rejected"]:
             print(f"  REJECT {r['file']}: {r['reason']} {r['detail']}")
         for d in report["duplicates"]:

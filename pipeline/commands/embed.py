@@ -17,13 +17,21 @@ from pathlib import Path
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="MIDI files to embed")
-    p.add_argument("--checkpoint", required=True, type=Path,
-                   help="Aria embedding checkpoint (.safetensors with emb_head), or a directory holding "
-                        "model.safetensors (e.g. models/aria_contrastive)")
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        type=Path,
+        help="Aria embedding checkpoint (.safetensors with emb_head), or a directory holding "
+        "model.safetensors (e.g. models/aria_contrastive)",
+    )
     p.add_argument("--out", type=Path, help="save the embeddings as a .npy array [files, emb_size]")
     p.add_argument("--chunk-notes", type=int, default=300, help="notes per chunk (default 300)")
-    p.add_argument("--max-tokens", type=int, default=2048,
-                   help="tokens per chunk, <E> included (default 2048, capped by the model's context)")
+    p.add_argument(
+        "--max-tokens",
+        type=int,
+        default=2048,
+        help="tokens per chunk, <E> included (default 2048, capped by the model's context)",
+    )
     p.add_argument("--show", type=int, default=4, help="values printed per file (default 4)")
     p.add_argument("--device", default=None, help="torch device: auto (default), cpu, cuda, cuda:N, mps")
 
@@ -34,8 +42,8 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.aria.checkpoints import load_checked
     from pipeline.aria.embedding import embed_pieces
     from pipeline.aria.encoders import EmbEncoder
-    from pipeline.aria.pieces import read_midi
     from pipeline.aria.load import resolve_checkpoint, tokenizer_for
+    from pipeline.aria.pieces import read_midi
     from pipeline.train.distributed import resolve_device
 
     if args.chunk_notes < 1:
@@ -57,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for f, v, n in zip(args.files, x, chunks):
         head = " ".join(f"{float(a):+.4f}" for a in v[: args.show])
-        print(f"{f.name}\t[{head}{' ...' if len(v) > args.show else ''}]\tnorm={float(np.linalg.norm(v)):.4f}"
-              f"\tchunks={n}\tdim={len(v)}")
+        print(
+            f"{f.name}\t[{head}{' ...' if len(v) > args.show else ''}]\tnorm={float(np.linalg.norm(v)):.4f}"
+            f"\tchunks={n}\tdim={len(v)}"
+        )
     return 0

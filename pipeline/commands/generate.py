@@ -28,13 +28,21 @@ def _module(family: str):
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--family", choices=list(FAMILIES), default="aria",
-                   help="which generator (default aria); each family's options are listed below")
-    p.add_argument("--checkpoint", type=Path,
-                   help="aria: safetensors file or its directory (required); gnm: a model directory "
-                        "(default models/gnm_finetune) or an upstream .pt with --vocab")
-    p.add_argument("--temp", "--temperature", dest="temp", type=float,
-                   help="sampling temperature (aria default 0.98, gnm 1.1)")
+    p.add_argument(
+        "--family",
+        choices=list(FAMILIES),
+        default="aria",
+        help="which generator (default aria); each family's options are listed below",
+    )
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="aria: safetensors file or its directory (required); gnm: a model directory "
+        "(default models/gnm_finetune) or an upstream .pt with --vocab",
+    )
+    p.add_argument(
+        "--temp", "--temperature", dest="temp", type=float, help="sampling temperature (aria default 0.98, gnm 1.1)"
+    )
     p.add_argument("--top-p", type=float, help="nucleus truncation (aria: conflicts with --min-p; gnm default 0.99)")
     p.add_argument("--seed", type=int, help="random seed (default: nondeterministic)")
     p.add_argument("--save-dir", type=Path, default=Path("generations"), help="where output files go")
@@ -47,10 +55,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    foreign = [f"--{dest.replace('_', '-')} (a --family {fam} option)"
-               for fam, owned in _OWNED.items() if fam != args.family
-               for dest, default in owned.items() if getattr(args, dest, default) != default
-               and dest not in getattr(_module(args.family), "SHARED", ())]  # options a family reads too
+    foreign = [
+        f"--{dest.replace('_', '-')} (a --family {fam} option)"
+        for fam, owned in _OWNED.items()
+        if fam != args.family
+        for dest, default in owned.items()
+        if getattr(args, dest, default) != default and dest not in getattr(_module(args.family), "SHARED", ())
+    ]  # options a family reads too
     if foreign:
         raise ValueError(f"--family {args.family} does not take {', '.join(foreign)}")
     return _module(args.family).run(args)

@@ -21,28 +21,35 @@ def add_arguments(p) -> None:
     """Aria's own options; --checkpoint, --temp, --top-p, --seed, --save-dir, --device are common
     (pipeline/commands/generate.py)."""
     p.add_argument("--prompt-midi", type=Path, help="MIDI to continue (default: an empty prompt, [piano, <S>])")
-    p.add_argument("--prompt-duration", type=float, default=15.0,
-                   help="seconds of the prompt MIDI to keep: notes with onset <= this (default 15)")
+    p.add_argument(
+        "--prompt-duration",
+        type=float,
+        default=15.0,
+        help="seconds of the prompt MIDI to keep: notes with onset <= this (default 15)",
+    )
     p.add_argument("--variations", type=int, default=1, help="continuations to sample (default 1)")
     p.add_argument("--min-p", type=float, help="min-p truncation (default 0.035 unless --top-p is given)")
     p.add_argument("--top-k", type=int, help="keep the k most likely tokens (after min-p/top-p)")
     p.add_argument("--length", type=int, default=2048, help="max new tokens (capped by the context; default 2048)")
-    p.add_argument("--end", action="store_true",
-                   help="force the <D> (ending) token in the last 130 tokens so pieces end")
+    p.add_argument(
+        "--end", action="store_true", help="force the <D> (ending) token in the last 130 tokens so pieces end"
+    )
     p.add_argument("--backend", choices=["torch", "mlx"], default="torch")
 
 
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: see orchestration/env.py
-    from pipeline.aria.load import resolve_checkpoint, tokenizer_for
     from pipeline.aria.checkpoints import load_model
     from pipeline.aria.continue_ import Sampling, continue_prompt
     from pipeline.aria.decoded import write_midi
+    from pipeline.aria.load import resolve_checkpoint, tokenizer_for
     from pipeline.aria.prompt import prompt_tokens, read_prompt
 
     if args.checkpoint is None:
-        raise ValueError("--checkpoint is required: an Aria safetensors file or a directory holding "
-                         "model.safetensors (e.g. models/aria_finetune)")
+        raise ValueError(
+            "--checkpoint is required: an Aria safetensors file or a directory holding "
+            "model.safetensors (e.g. models/aria_finetune)"
+        )
     temp = DEFAULT_TEMP if args.temp is None else args.temp
     sampling = Sampling(temp, args.min_p, args.top_p, args.top_k).resolved()  # conflicts first
     if args.variations < 1:
@@ -61,15 +68,26 @@ def run(args: argparse.Namespace) -> int:
 
         device = resolve_device(args.device or "auto")
     model = load_model(checkpoint, tok, args.backend, device)
-    outs = continue_prompt(model, tok, prompt, variations=args.variations, length=args.length,
-                           sampling=sampling, end=args.end, seed=args.seed, backend=args.backend,
-                           progress=True)
+    outs = continue_prompt(
+        model,
+        tok,
+        prompt,
+        variations=args.variations,
+        length=args.length,
+        sampling=sampling,
+        end=args.end,
+        seed=args.seed,
+        backend=args.backend,
+        progress=True,
+    )
     args.save_dir.mkdir(parents=True, exist_ok=True)
     stem = args.prompt_midi.stem if args.prompt_midi is not None else "unconditional"
     for k, ids in enumerate(outs):
         path = args.save_dir / f"{stem}-{k}.mid"
         piece_out = write_midi(tok, ids, path)
         ended = ids[-1] == tok.eos_id
-        print(f"{path}: {len(ids) - len(prompt)} new tokens, {len(piece_out.notes)} notes in all"
-              f"{', ended with <E>' if ended else ''}")
+        print(
+            f"{path}: {len(ids) - len(prompt)} new tokens, {len(piece_out.notes)} notes in all"
+            f"{', ended with <E>' if ended else ''}"
+        )
     return 0

@@ -40,8 +40,12 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"-n must be >= 1, got {n}")
     if bool(args.composer) == bool(args.all_composers):
         raise ValueError("give exactly one of --composer NAME or --all-composers")
-    model = load(args.checkpoint or DEFAULT_CHECKPOINT, vocab=args.vocab, n_heads=args.heads,
-                 device=resolve_device(args.device or "auto"))
+    model = load(
+        args.checkpoint or DEFAULT_CHECKPOINT,
+        vocab=args.vocab,
+        n_heads=args.heads,
+        device=resolve_device(args.device or "auto"),
+    )
     vocab = model.vocab
     if args.all_composers:
         composers = [c for c in vocab.composers if c not in ("None", "Schumann")]
@@ -51,11 +55,18 @@ def run(args: argparse.Namespace) -> int:
     args.save_dir.mkdir(parents=True, exist_ok=True)
     for i, composer in enumerate(composers):
         seed = None if args.seed is None else args.seed + i
-        pieces, info = sample_pieces(model, vocab, composer, n, seed=seed,
-                                     temperature=1.1 if args.temp is None else args.temp,
-                                     top_p=0.99 if args.top_p is None else args.top_p,
-                                     max_bars=args.max_bars or 128, max_events=args.max_events or 1200,
-                                     progress=True)
+        pieces, info = sample_pieces(
+            model,
+            vocab,
+            composer,
+            n,
+            seed=seed,
+            temperature=1.1 if args.temp is None else args.temp,
+            top_p=0.99 if args.top_p is None else args.top_p,
+            max_bars=args.max_bars or 128,
+            max_events=args.max_events or 1200,
+            progress=True,
+        )
         for k, events in enumerate(pieces):
             stem = args.save_dir / f"{composer_name(composer)}_{k}"
             stem.with_suffix(".txt").write_text("\n".join(events) + "\n")

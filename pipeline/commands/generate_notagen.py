@@ -65,10 +65,16 @@ def run(args: argparse.Namespace) -> int:
     model = load(checkpoint, device=resolve_device(args.device or "auto"))
     args.save_dir.mkdir(parents=True, exist_ok=True)
     for k in range(n):
-        g = generate(model, [f"%{x}" for x in triple], top_k=9 if args.top_k is None else args.top_k,
-                     top_p=0.9 if args.top_p is None else args.top_p, temperature=1.2 if args.temp is None else args.temp,
-                     seed=(args.seed + k) if args.seed is not None else int.from_bytes(os.urandom(4), "little"),
-                     max_chars=args.max_chars or 102400, max_seconds=args.max_seconds or 1200.0)
+        g = generate(
+            model,
+            [f"%{x}" for x in triple],
+            top_k=9 if args.top_k is None else args.top_k,
+            top_p=0.9 if args.top_p is None else args.top_p,
+            temperature=1.2 if args.temp is None else args.temp,
+            seed=(args.seed + k) if args.seed is not None else int.from_bytes(os.urandom(4), "little"),
+            max_chars=args.max_chars or 102400,
+            max_seconds=args.max_seconds or 1200.0,
+        )
         name = "_".join(_slug(x) for x in triple) + f"_{k}"
         try:
             files = write_piece(args.save_dir, name, g.text, g.interleaved, audio=not args.no_audio)
@@ -77,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
             files, note = {"abc": f"{name}.abc"}, f" (not rendered: {e})"
         if g.interleaved is None and g.stop == "eos":
             note += f" (rests not restored: {g.restore_error})"
-        print(f"{args.save_dir / name}: {g.patches} patches, {g.chars} chars, stop {g.stop}, "
-              f"{g.seconds:.1f} s -> {', '.join(sorted(files))}{note}")
+        print(
+            f"{args.save_dir / name}: {g.patches} patches, {g.chars} chars, stop {g.stop}, "
+            f"{g.seconds:.1f} s -> {', '.join(sorted(files))}{note}"
+        )
     return 0

@@ -37,8 +37,16 @@ def aria(sec) -> list[Row]:
 
     cfg = ModelConfig.from_name(sec.model, **dict(sec.model_overrides))
     shape = f"{cfg.n_layers} x {cfg.d_model}, {cfg.n_heads} heads, vocab {cfg.vocab_size}"
-    return [Row("aria", f"aria {sec.model}", shape, count_parameters(cfg), 650_000_000 if sec.model == "medium" else None,
-                "specs/aria-checkpoint.md: about 650M (seed-systems: ~660M by count)")]
+    return [
+        Row(
+            "aria",
+            f"aria {sec.model}",
+            shape,
+            count_parameters(cfg),
+            650_000_000 if sec.model == "medium" else None,
+            "specs/aria-checkpoint.md: about 650M (seed-systems: ~660M by count)",
+        )
+    ]
 
 
 def codec(sec) -> list[Row]:
@@ -48,16 +56,32 @@ def codec(sec) -> list[Row]:
     m = sec.model
     cfg = CodecConfig.from_params(m)
     shape = f"{cfg.sample_rate} Hz, {cfg.n_filters} filters, {cfg.dimension}-dim, {cfg.n_q} x {cfg.bins} codes"
-    return [Row("codec", f"codec {m.preset}", shape, _meta_count(lambda: Codec(cfg)), None,
-                "no count published in the references")]
+    return [
+        Row(
+            "codec",
+            f"codec {m.preset}",
+            shape,
+            _meta_count(lambda: Codec(cfg)),
+            None,
+            "no count published in the references",
+        )
+    ]
 
 
 def valle(sec) -> list[Row]:
     from pipeline.valle.model import Valle, ValleConfig
 
     cfg = ValleConfig.from_name(sec.model, **dict(sec.model_overrides))
-    return [Row("valle", f"VALL-E {sec.model}", f"{cfg.n_layers} x {cfg.d_model}, {cfg.nhead} heads (AR + NAR)",
-                _meta_count(lambda: Valle(cfg)), None, "no count published in the references")]
+    return [
+        Row(
+            "valle",
+            f"VALL-E {sec.model}",
+            f"{cfg.n_layers} x {cfg.d_model}, {cfg.nhead} heads (AR + NAR)",
+            _meta_count(lambda: Valle(cfg)),
+            None,
+            "no count published in the references",
+        )
+    ]
 
 
 def gnm(sec) -> list[Row]:
@@ -65,8 +89,16 @@ def gnm(sec) -> list[Row]:
 
     cfg = GnmConfig.from_name("tiny", vocab_size=GNM_VOCAB, **sec.model.model_dump())
     up = 46_000_000 if (cfg.n_layers, cfg.d_model) == (12, 512) else None
-    return [Row("gnm", "GnM mastery", f"{cfg.n_layers} x {cfg.d_model}, adapters {list(cfg.adapter_positions)}",
-                _meta_count(lambda: GnmDecoder(cfg)), up, "seed-systems (project page): about 46M")]
+    return [
+        Row(
+            "gnm",
+            "GnM mastery",
+            f"{cfg.n_layers} x {cfg.d_model}, adapters {list(cfg.adapter_positions)}",
+            _meta_count(lambda: GnmDecoder(cfg)),
+            up,
+            "seed-systems (project page): about 46M",
+        )
+    ]
 
 
 NOTAGEN_UPSTREAM = {"small": 110_000_000, "medium": 244_000_000, "large": 516_000_000}
@@ -78,24 +110,50 @@ def notagen(sec) -> list[Row]:
     rows = []
     for name in dict.fromkeys([sec.model, *NOTAGEN_UPSTREAM]):  # the profile's model first, then every size
         cfg = NotaGenConfig.from_name(name, **(dict(sec.model_overrides) if name == sec.model else {}))
-        rows.append(Row("notagen", f"NotaGen {name}" + (" (trained)" if name == sec.model else ""),
-                        f"{cfg.patch_layers} patch + {cfg.char_layers} char layers x {cfg.hidden}, "
-                        f"{cfg.patch_length} patches", _meta_count(lambda: NotaGenModel(cfg)),
-                        NOTAGEN_UPSTREAM.get(name), "seed-systems 4.2 table"))
+        rows.append(
+            Row(
+                "notagen",
+                f"NotaGen {name}" + (" (trained)" if name == sec.model else ""),
+                f"{cfg.patch_layers} patch + {cfg.char_layers} char layers x {cfg.hidden}, {cfg.patch_length} patches",
+                _meta_count(lambda: NotaGenModel(cfg)),  # noqa: B023 (called at once)
+                NOTAGEN_UPSTREAM.get(name),
+                "seed-systems 4.2 table",
+            )
+        )
     return rows
 
 
 def m3(sec) -> list[Row]:
     from pipeline.clamp.model import ClampConfig, M3PatchEncoder
 
-    cfg = ClampConfig.from_name("tiny", patch_size=sec.patch_size, patch_length=sec.patch_length, hidden=sec.hidden,
-                                layers=sec.layers, proj=None)
-    return [Row("clamp", "M3 encoder", f"{cfg.layers} x {cfg.hidden}, patch {cfg.patch_size}, {cfg.patch_length} patches",
-                _meta_count(lambda: M3PatchEncoder(cfg)), None, "no count published in the references")]
+    cfg = ClampConfig.from_name(
+        "tiny",
+        patch_size=sec.patch_size,
+        patch_length=sec.patch_length,
+        hidden=sec.hidden,
+        layers=sec.layers,
+        proj=None,
+    )
+    return [
+        Row(
+            "clamp",
+            "M3 encoder",
+            f"{cfg.layers} x {cfg.hidden}, patch {cfg.patch_size}, {cfg.patch_length} patches",
+            _meta_count(lambda: M3PatchEncoder(cfg)),
+            None,
+            "no count published in the references",
+        )
+    ]
 
 
-BUILDERS = {"aria_pretrain": aria, "codec_train": codec, "valle_train": valle, "gnm_pretrain": gnm,
-            "abc_pretrain": notagen, "clamp_train": m3}
+BUILDERS = {
+    "aria_pretrain": aria,
+    "codec_train": codec,
+    "valle_train": valle,
+    "gnm_pretrain": gnm,
+    "abc_pretrain": notagen,
+    "clamp_train": m3,
+}
 
 
 def count_rows(tree: dict) -> list[Row]:

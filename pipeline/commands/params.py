@@ -5,9 +5,8 @@ file is not touched) and prints each model's parameter count next to upstream's.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import tempfile
+from pathlib import Path
 
 import yaml
 

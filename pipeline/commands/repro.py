@@ -25,15 +25,25 @@ def _free_port() -> int:
 
 
 def run(args) -> int:
-    from pipeline.orchestration.server import DEFAULT_HOST, DEFAULT_PORT, PrefectServer, api_url, server_healthy, start_server
+    from pipeline.orchestration.server import (
+        DEFAULT_HOST,
+        DEFAULT_PORT,
+        PrefectServer,
+        api_url,
+        server_healthy,
+        start_server,
+    )
 
     root = repo_root()
     validate_all(root / "params.yaml")  # DVC deletes a stage's outputs before the stage reads params
     server = None
     if not os.environ.get("PREFECT_API_URL"):
         ui = api_url(DEFAULT_HOST, DEFAULT_PORT)
-        server = (PrefectServer(url=ui, started=False) if server_healthy(ui)
-                  else start_server(root, port=_free_port(), services=False))
+        server = (
+            PrefectServer(url=ui, started=False)
+            if server_healthy(ui)
+            else start_server(root, port=_free_port(), services=False)
+        )
         server.export()
         print(f"ostinato repro: stages report to the Prefect API at {server.url}", flush=True)
     try:

@@ -17,9 +17,11 @@ from pipeline.orchestration.server import DEFAULT_HOST, DEFAULT_PORT, is_loopbac
 def add_arguments(p) -> None:
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"server port (default {DEFAULT_PORT})")
     p.add_argument("--host", default=DEFAULT_HOST, help=f"bind address (default {DEFAULT_HOST})")
-    p.add_argument("--allow-remote", action="store_true",
-                   help="allow a non-loopback --host (the UI has no authentication and can run "
-                        "dvc exp run in this repo)")
+    p.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a non-loopback --host (the UI has no authentication and can run dvc exp run in this repo)",
+    )
 
 
 def _interrupt(signum, frame):
@@ -35,16 +37,24 @@ def run(args) -> int:
         signal.signal(sig, _interrupt)
     root = repo_root()
     if not is_loopback(args.host) and not args.allow_remote:
-        raise ValueError(f"--host {args.host} is not a loopback address; the UI has no authentication. "
-                         "Pass --allow-remote to expose it anyway.")
+        raise ValueError(
+            f"--host {args.host} is not a loopback address; the UI has no authentication. "
+            "Pass --allow-remote to expose it anyway."
+        )
     t0 = time.perf_counter()
     server = start_server(root, port=args.port, host=args.host, allow_remote=args.allow_remote)
-    how = (f"started in {server.startup_s:.1f} s, log {server.log_path}" if server.started
-           else "reusing the server already answering there")
+    how = (
+        f"started in {server.startup_s:.1f} s, log {server.log_path}"
+        if server.started
+        else "reusing the server already answering there"
+    )
     print(f"Prefect UI: {server.ui_url}  ({how})", flush=True)
     if not is_loopback(args.host):
-        print(f"WARNING: bound to {args.host}: anyone who can reach port {args.port} can run "
-              "experiments in this repo", file=sys.stderr, flush=True)
+        print(
+            f"WARNING: bound to {args.host}: anyone who can reach port {args.port} can run experiments in this repo",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         server.export()
         os.environ["PREFECT_HOME"] = str(root / ".prefect")
@@ -54,10 +64,13 @@ def run(args) -> int:
         os.chdir(root)
         from pipeline.orchestration.deploy import DEPLOYMENT, serve_repro
 
-        print(f"Serving deployment 'repro/{DEPLOYMENT}' (one run at a time) after "
-              f"{time.perf_counter() - t0:.1f} s. Open {server.ui_url}/deployments, pick 'repro', "
-              "Run > Custom run, add set_params like segment.drop_under_s=2.0. "
-              "Commit first: --temp runs ignore untracked files. Ctrl-C to stop.", flush=True)
+        print(
+            f"Serving deployment 'repro/{DEPLOYMENT}' (one run at a time) after "
+            f"{time.perf_counter() - t0:.1f} s. Open {server.ui_url}/deployments, pick 'repro', "
+            "Run > Custom run, add set_params like segment.drop_under_s=2.0. "
+            "Commit first: --temp runs ignore untracked files. Ctrl-C to stop.",
+            flush=True,
+        )
         serve_repro()
     except KeyboardInterrupt:
         pass

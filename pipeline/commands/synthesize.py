@@ -20,20 +20,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("midi", type=Path, metavar="MIDI", help="the MIDI file to synthesise")
     p.add_argument("--prompt-wav", required=True, type=Path, help="audio prompt (any rate, mono or stereo)")
     p.add_argument("--prompt-midi", required=True, type=Path, help="the MIDI of the prompt recording")
-    p.add_argument("--checkpoint", required=True, type=Path,
-                   help="VALL-E: models/valle_train, a .safetensors, or MIDI-VALLE's best-valid-loss.pt")
-    p.add_argument("--codec", required=True, type=Path,
-                   help="codec: models/codec_train, a transformers Encodec dir, or an audiocraft export")
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        type=Path,
+        help="VALL-E: models/valle_train, a .safetensors, or MIDI-VALLE's best-valid-loss.pt",
+    )
+    p.add_argument(
+        "--codec",
+        required=True,
+        type=Path,
+        help="codec: models/codec_train, a transformers Encodec dir, or an audiocraft export",
+    )
     p.add_argument("--out", type=Path, help="output .wav/.flac (default: <midi>__prompt-<wav>.wav)")
     p.add_argument("--prompt-seconds", type=float, default=3.0)
     p.add_argument("--min-prompt-seconds", type=float, default=1.0)
     p.add_argument("--segment-seconds", type=float, default=15.0)
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--top-k", type=int, default=None, help="default: off (upstream's -100)")
-    p.add_argument("--max-tail-seconds", type=float, default=4.0,
-                   help="prompt audio may outlast its MIDI by this much (default 4)")
-    p.add_argument("--min-length-factor", type=float, default=0.8,
-                   help="ban EOS before this fraction of each window's frames (upstream: 0)")
+    p.add_argument(
+        "--max-tail-seconds", type=float, default=4.0, help="prompt audio may outlast its MIDI by this much (default 4)"
+    )
+    p.add_argument(
+        "--min-length-factor",
+        type=float,
+        default=0.8,
+        help="ban EOS before this fraction of each window's frames (upstream: 0)",
+    )
     p.add_argument("--seed", type=int, default=0)
 
 
@@ -67,14 +80,23 @@ def run(args: argparse.Namespace) -> int:
     prompt_notes, _ = retimed(args.prompt_midi, 0.0, args.prompt_seconds)
     audio_s = len(wave) / sr
     if audio_s < args.min_prompt_seconds:
-        raise PromptTooShort(f"{args.prompt_wav}: the audio prompt is {audio_s:.2f} s; at least "
-                             f"{args.min_prompt_seconds} s is needed")
+        raise PromptTooShort(
+            f"{args.prompt_wav}: the audio prompt is {audio_s:.2f} s; at least {args.min_prompt_seconds} s is needed"
+        )
     _, midi_total = retimed(args.prompt_midi)
     if audio_s > midi_total + args.max_tail_seconds or midi_total > audio_s + 0.5:
-        raise LengthMismatch(f"prompt audio is {audio_s:.2f} s but its MIDI lasts {midi_total:.2f} s "
-                             "(they must be the same recording)")
-    opts = SynthesisOptions(args.prompt_seconds, args.min_prompt_seconds, args.temperature, args.top_k,
-                            1.25, args.seed, args.min_length_factor)
+        raise LengthMismatch(
+            f"prompt audio is {audio_s:.2f} s but its MIDI lasts {midi_total:.2f} s (they must be the same recording)"
+        )
+    opts = SynthesisOptions(
+        args.prompt_seconds,
+        args.min_prompt_seconds,
+        args.temperature,
+        args.top_k,
+        1.25,
+        args.seed,
+        args.min_length_factor,
+    )
     _, total = retimed(args.midi)
     segments, t = [], 0.0
     while t < total - 1e-3:
@@ -94,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
     audio = stitch(segments, codec.sample_rate, 0.05)
     out_path = args.out or args.midi.with_name(f"{args.midi.stem}__prompt-{args.prompt_wav.stem}.wav")
     sf.write(str(out_path), np.clip(audio, -1, 1), codec.sample_rate)
-    print(f"wrote {out_path} ({len(audio) / codec.sample_rate:.1f} s at {codec.sample_rate} Hz, "
-          f"prompt {args.prompt_wav.name})")
+    print(
+        f"wrote {out_path} ({len(audio) / codec.sample_rate:.1f} s at {codec.sample_rate} Hz, "
+        f"prompt {args.prompt_wav.name})"
+    )
     return 0

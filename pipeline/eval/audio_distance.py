@@ -62,9 +62,15 @@ def chroma_distance(generated: np.ndarray, reference: np.ndarray, sr: int) -> fl
 def mel_db(wave: np.ndarray, sr: int) -> np.ndarray:
     import librosa
 
-    mel = librosa.feature.melspectrogram(y=to_eval_rate(wave, sr), sr=EVAL_SR, n_fft=2048,
-                                         win_length=int(0.05 * EVAL_SR), hop_length=int(0.012 * EVAL_SR),
-                                         n_mels=80, fmax=12_000)
+    mel = librosa.feature.melspectrogram(
+        y=to_eval_rate(wave, sr),
+        sr=EVAL_SR,
+        n_fft=2048,
+        win_length=int(0.05 * EVAL_SR),
+        hop_length=int(0.012 * EVAL_SR),
+        n_mels=80,
+        fmax=12_000,
+    )
     db = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None)
     return np.clip((db - DB_RANGE[0]) / (DB_RANGE[1] - DB_RANGE[0]), 0.0, 1.0)
 
@@ -73,7 +79,7 @@ def spectrogram_distance(generated: np.ndarray, reference: np.ndarray, sr: int) 
     g, r = mel_db(generated, sr), mel_db(reference, sr)
     n = min(g.shape[1], r.shape[1])
     g, r = g[:, :n], r[:, :n]
-    denom = float((r ** 2).sum())
+    denom = float((r**2).sum())
     if denom <= 0:
         raise AudioEvalError("the reference spectrogram is silent")
     return float(np.sqrt(((g - r) ** 2).sum() / denom))
@@ -83,6 +89,5 @@ def logmel_frames(wave: np.ndarray, sr: int) -> np.ndarray:
     """[frames, 64] log-mel frames (FAD embedding independent of the codec)."""
     import librosa
 
-    mel = librosa.feature.melspectrogram(y=to_eval_rate(wave, sr), sr=EVAL_SR, n_fft=1024,
-                                         hop_length=512, n_mels=64)
+    mel = librosa.feature.melspectrogram(y=to_eval_rate(wave, sr), sr=EVAL_SR, n_fft=1024, hop_length=512, n_mels=64)
     return np.log(mel + 1e-6).T.astype(np.float64)

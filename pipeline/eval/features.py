@@ -19,8 +19,12 @@ from pipeline.data.notes import DRUM, Piece
 DURATION_EDGES_MS = (0, 50, 100, 200, 400, 800, 1600, 3200, np.inf)
 DENSITY_EDGES = (0, 1, 2, 3, 4, 6, 8, 12, 16, 24, np.inf)
 MAX_INTERVAL = 12
-SIZES = {"pitch_class": 12, "interval": 2 * MAX_INTERVAL + 1, "duration": len(DURATION_EDGES_MS) - 1,
-         "onset_density": len(DENSITY_EDGES) - 1}
+SIZES = {
+    "pitch_class": 12,
+    "interval": 2 * MAX_INTERVAL + 1,
+    "duration": len(DURATION_EDGES_MS) - 1,
+    "onset_density": len(DENSITY_EDGES) - 1,
+}
 DIM = sum(SIZES.values())
 
 
@@ -54,8 +58,12 @@ def feature_blocks(piece: Piece) -> dict[str, np.ndarray]:
     if len(all_starts):
         windows = np.bincount((all_starts - all_starts.min()) // 1000)
         dens = np.histogram(windows, bins=DENSITY_EDGES)[0]
-    return {"pitch_class": _normalised(pc), "interval": _normalised(iv),
-            "duration": _normalised(dur), "onset_density": _normalised(dens)}
+    return {
+        "pitch_class": _normalised(pc),
+        "interval": _normalised(iv),
+        "duration": _normalised(dur),
+        "onset_density": _normalised(dens),
+    }
 
 
 def handcrafted(piece: Piece) -> np.ndarray:

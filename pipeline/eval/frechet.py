@@ -50,8 +50,7 @@ def fad(reference: np.ndarray, evaluated: np.ndarray) -> float:
     return frechet_distance(*stats(reference), *stats(evaluated))
 
 
-def fad_inf(reference: np.ndarray, evaluated: np.ndarray, *, steps: int = 25, min_n: int = 500,
-            seed: int = 0) -> dict:
+def fad_inf(reference: np.ndarray, evaluated: np.ndarray, *, steps: int = 25, min_n: int = 500, seed: int = 0) -> dict:
     """FAD extrapolated to infinitely many evaluated frames: intercept of FAD ~ a/n + b."""
     rng = np.random.default_rng(seed)
     mu_r, cov_r = stats(reference)
@@ -65,12 +64,17 @@ def fad_inf(reference: np.ndarray, evaluated: np.ndarray, *, steps: int = 25, mi
     slope, intercept = np.polyfit(1.0 / ns, scores, 1)
     pred = slope / ns + intercept
     r2 = 1 - np.sum((scores - pred) ** 2) / max(np.sum((scores - np.mean(scores)) ** 2), 1e-12)
-    return {"fad_inf": float(intercept), "slope": float(slope), "r2": float(r2),
-            "points": [[int(n), float(s)] for n, s in zip(ns, scores)]}
+    return {
+        "fad_inf": float(intercept),
+        "slope": float(slope),
+        "r2": float(r2),
+        "points": [[int(n), float(s)] for n, s in zip(ns, scores)],
+    }
 
 
-def bootstrap_interval(n_items: int, statistic: Callable[[np.ndarray], float], *, n_boot: int = 200,
-                       level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+def bootstrap_interval(
+    n_items: int, statistic: Callable[[np.ndarray], float], *, n_boot: int = 200, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
     """Percentile interval of ``statistic(item_indices)`` over item resamples with replacement."""
     rng = np.random.default_rng(seed)
     vals = [statistic(rng.integers(0, n_items, n_items)) for _ in range(n_boot)]
@@ -78,8 +82,9 @@ def bootstrap_interval(n_items: int, statistic: Callable[[np.ndarray], float], *
     return float(np.quantile(vals, a)), float(np.quantile(vals, 1 - a))
 
 
-def fad_with_interval(reference: Sequence[np.ndarray], evaluated: Sequence[np.ndarray], *,
-                      n_boot: int = 200, seed: int = 0) -> dict:
+def fad_with_interval(
+    reference: Sequence[np.ndarray], evaluated: Sequence[np.ndarray], *, n_boot: int = 200, seed: int = 0
+) -> dict:
     """FAD of per-item frame arrays, with a 95% interval from resampling the evaluated items
     (the reference set stays fixed, as a background set does in fadtk)."""
     ref = np.concatenate(list(reference))

@@ -62,13 +62,16 @@ def task_labels(rows: Sequence[dict], task: str) -> list[str | None]:
     values = [label_of(r, task) for r in rows]
     if not any(v is not None for v in values):
         seen = sorted({k for r in rows for k in (r.get("labels") or {})})
-        raise ValueError(f"linear_probe task {task!r}: no piece has a value in label column {task!r} "
-                         f"(columns present: {seen}); add it via ingest metadata or linear_probe.extra_metadata")
+        raise ValueError(
+            f"linear_probe task {task!r}: no piece has a value in label column {task!r} "
+            f"(columns present: {seen}); add it via ingest metadata or linear_probe.extra_metadata"
+        )
     return values
 
 
-def keep_classes(values: Sequence[str | None], k: int, max_per_class: int | None = None,
-                 seed: int = 0) -> tuple[np.ndarray, list[str], dict[str, int]]:
+def keep_classes(
+    values: Sequence[str | None], k: int, max_per_class: int | None = None, seed: int = 0
+) -> tuple[np.ndarray, list[str], dict[str, int]]:
     """(indices of kept pieces, kept classes sorted, {dropped class: count})."""
     counts = Counter(v for v in values if v is not None)
     kept = sorted(c for c, n in counts.items() if n >= k)
@@ -106,17 +109,19 @@ def choose_split(y: np.ndarray, splits: Sequence[str], cfg: ProbeConfig) -> tupl
     """(train positions, test positions, protocol used, why) over labelled pieces y."""
     splits = np.asarray(splits)
     is_test = splits == "test"
-    given_ok = (is_test.sum() >= cfg.min_test
-                and all((y[is_test] == c).any() and (y[~is_test] == c).any() for c in np.unique(y)))
+    given_ok = is_test.sum() >= cfg.min_test and all(
+        (y[is_test] == c).any() and (y[~is_test] == c).any() for c in np.unique(y)
+    )
     if cfg.split == "given" or (cfg.split == "auto" and given_ok):
         why = "given split: train+val pieces train the probe, test pieces score it"
         return np.flatnonzero(~is_test), np.flatnonzero(is_test), "given", why
     if cfg.split not in ("auto", "stratified"):
         raise ValueError(f"linear_probe.split must be auto, given or stratified, got {cfg.split!r}")
-    why = (f"seeded stratified split ({cfg.test_fraction:.0%} of each class tested)"
-           + ("" if cfg.split == "stratified" else
-              f": the test split has {int(is_test.sum())} labelled pieces (< min_test {cfg.min_test}) "
-              "or misses a class"))
+    why = f"seeded stratified split ({cfg.test_fraction:.0%} of each class tested)" + (
+        ""
+        if cfg.split == "stratified"
+        else f": the test split has {int(is_test.sum())} labelled pieces (< min_test {cfg.min_test}) or misses a class"
+    )
     tr, te = stratified_split(y, cfg.test_fraction, cfg.seed)
     return tr, te, "stratified", why
 
@@ -148,7 +153,7 @@ def fit_linear(x: np.ndarray, y: np.ndarray, n_classes: int, cfg: ProbeConfig):
     for _ in range(cfg.epochs):
         perm = torch.randperm(len(x), generator=g)
         for s in range(0, len(x), cfg.batch_size):
-            b = perm[s:s + cfg.batch_size]
+            b = perm[s : s + cfg.batch_size]
             for group in opt.param_groups:
                 group["lr"] = cfg.lr * sched(step)
             loss = torch.nn.functional.cross_entropy(layer(xt[b]), yt[b])
@@ -188,13 +193,17 @@ def _f1_from_cm(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def scores(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict[str, Any]:
     cm = confusion(y_true, y_pred, n_classes)
     f1, present = _f1_from_cm(cm)
-    return {"accuracy": float(np.trace(cm) / max(cm.sum(), 1)),
-            "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
-            "per_class_f1": f1.tolist(), "confusion": cm.tolist()}
+    return {
+        "accuracy": float(np.trace(cm) / max(cm.sum(), 1)),
+        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "per_class_f1": f1.tolist(),
+        "confusion": cm.tolist(),
+    }
 
 
-def bootstrap_ci(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int, samples: int,
-                 seed: int) -> dict[str, list[float]]:
+def bootstrap_ci(
+    y_true: np.ndarray, y_pred: np.ndarray, n_classes: int, samples: int, seed: int
+) -> dict[str, list[float]]:
     """Percentile 95% intervals of accuracy and macro-F1 over resampled test pieces."""
     if samples < 1:
         return {}
@@ -217,16 +226,23 @@ def run_probe(x: np.ndarray, rows: Sequence[dict], task: str, cfg: ProbeConfig) 
         raise ValueError(f"embeddings {x.shape} do not match {len(rows)} index rows")
     values = task_labels(rows, task)
     idx, classes, dropped = keep_classes(values, cfg.min_class_count, cfg.max_per_class, cfg.seed)
-    base = {"task": task, "min_class_count": cfg.min_class_count, "dropped_classes": dropped,
-            "classes": classes, "unlabelled": sum(v is None for v in values)}
+    base = {
+        "task": task,
+        "min_class_count": cfg.min_class_count,
+        "dropped_classes": dropped,
+        "classes": classes,
+        "unlabelled": sum(v is None for v in values),
+    }
     if len(classes) < 2:
         return base | {"skipped": f"fewer than 2 classes with >= {cfg.min_class_count} pieces"}
     y = np.asarray([classes.index(values[i]) for i in idx])
     tr, te, protocol, why = choose_split(y, [rows[i].get("split") for i in idx], cfg)
     missing = sorted(set(range(len(classes))) - set(y[tr].tolist()))
     if missing:
-        raise ValueError(f"linear_probe task {task!r}: classes {[classes[c] for c in missing]} have no "
-                         f"training pieces under the {protocol} split; use split: stratified")
+        raise ValueError(
+            f"linear_probe task {task!r}: classes {[classes[c] for c in missing]} have no "
+            f"training pieces under the {protocol} split; use split: stratified"
+        )
     xtr, xte = x[idx[tr]], x[idx[te]]
     if cfg.standardize:
         xtr, xte = standardise(xtr, xte)
@@ -236,12 +252,20 @@ def run_probe(x: np.ndarray, rows: Sequence[dict], task: str, cfg: ProbeConfig) 
     pred = np.asarray(fit(xtr, y[tr], len(classes), cfg)(xte))
     s = scores(y[te], pred, len(classes))
     majority = float((y[te] == np.bincount(y[tr], minlength=len(classes)).argmax()).mean())
-    return base | s | {
-        "ci95": bootstrap_ci(y[te], pred, len(classes), cfg.bootstrap, cfg.seed),
-        "per_class_f1": dict(zip(classes, (round(v, 4) for v in s["per_class_f1"]))),
-        "protocol": protocol, "protocol_note": why, "n_train": int(len(tr)), "n_test": int(len(te)),
-        "majority_accuracy": majority, "test_ids": [rows[i]["id"] for i in idx[te]],
-    }
+    return (
+        base
+        | s
+        | {
+            "ci95": bootstrap_ci(y[te], pred, len(classes), cfg.bootstrap, cfg.seed),
+            "per_class_f1": dict(zip(classes, (round(v, 4) for v in s["per_class_f1"]))),
+            "protocol": protocol,
+            "protocol_note": why,
+            "n_train": int(len(tr)),
+            "n_test": int(len(te)),
+            "majority_accuracy": majority,
+            "test_ids": [rows[i]["id"] for i in idx[te]],
+        }
+    )
 
 
 def plot_confusion(cm: Sequence[Sequence[int]], classes: Sequence[str], title: str, path: Path) -> None:
@@ -261,8 +285,15 @@ def plot_confusion(cm: Sequence[Sequence[int]], classes: Sequence[str], title: s
     ax.set_title(title, fontsize=10)
     for i in range(cm.shape[0]):
         for j in range(cm.shape[1]):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center",
-                    color="white" if cm[i, j] > cm.max() / 2 else "black", fontsize=8)
+            ax.text(
+                j,
+                i,
+                str(cm[i, j]),
+                ha="center",
+                va="center",
+                color="white" if cm[i, j] > cm.max() / 2 else "black",
+                fontsize=8,
+            )
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

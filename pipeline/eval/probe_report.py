@@ -62,10 +62,17 @@ def merge_extra_metadata(rows: list[dict], path: Path) -> tuple[list[dict], dict
         columns |= set(extra)
         matched.add(hit)
     if entries and not matched:
-        raise ValueError(f"linear_probe.extra_metadata {path}: none of its {len(entries)} paths matches a "
-                         f"piece (by id, source_id, file name or stem), e.g. {entries[0][0]!r}")
-    return out, {"file": str(path), "entries": len(entries), "matched_pieces": len(matched),
-                 "unmatched_entries": len(unmatched), "columns": sorted(columns)}
+        raise ValueError(
+            f"linear_probe.extra_metadata {path}: none of its {len(entries)} paths matches a "
+            f"piece (by id, source_id, file name or stem), e.g. {entries[0][0]!r}"
+        )
+    return out, {
+        "file": str(path),
+        "entries": len(entries),
+        "matched_pieces": len(matched),
+        "unmatched_entries": len(unmatched),
+        "columns": sorted(columns),
+    }
 
 
 # ----------------------------------------------------------------------------- outputs
@@ -80,8 +87,11 @@ def _cell(res: dict, metric: str) -> str:
 def metrics_json(results: dict[str, dict[str, dict]], retrieval: dict[str, dict]) -> dict:
     m: dict[str, Any] = {}
     for task, per in results.items():
-        m[task] = {e: {"accuracy": round(r["accuracy"], 4), "macro_f1": round(r["macro_f1"], 4)}
-                   for e, r in per.items() if "skipped" not in r}
+        m[task] = {
+            e: {"accuracy": round(r["accuracy"], 4), "macro_f1": round(r["macro_f1"], 4)}
+            for e, r in per.items()
+            if "skipped" not in r
+        }
     if retrieval:
         m["retrieval"] = {e: {"top1": r["top1"], "top5": r["top5"]} for e, r in retrieval.items()}
     return m
@@ -89,9 +99,14 @@ def metrics_json(results: dict[str, dict[str, dict]], retrieval: dict[str, dict]
 
 def table_md(results: dict[str, dict[str, dict]], retrieval: dict[str, dict], header: str) -> str:
     embedders = list(dict.fromkeys(e for per in results.values() for e in per))
-    lines = ["# Linear probes", "", header, "",
-             "| task | metric | " + " | ".join(embedders) + " | majority class |",
-             "|---|---|" + "---|" * len(embedders) + "---|"]
+    lines = [
+        "# Linear probes",
+        "",
+        header,
+        "",
+        "| task | metric | " + " | ".join(embedders) + " | majority class |",
+        "|---|---|" + "---|" * len(embedders) + "---|",
+    ]
     notes = []
     for task, per in results.items():
         first = next(iter(per.values()))
@@ -99,27 +114,45 @@ def table_md(results: dict[str, dict[str, dict]], retrieval: dict[str, dict], he
             lines.append(f"| {task} | — | " + " | ".join("skipped" for _ in embedders) + " | — |")
             notes.append(f"- **{task}**: skipped, {first['skipped']}.")
         else:
-            desc = (f"{task} ({len(first['classes'])} classes, {first['n_train']} train / "
-                    f"{first['n_test']} test, {first['protocol']})")
-            lines.append(f"| {desc} | accuracy | " + " | ".join(_cell(per[e], "accuracy") for e in embedders)
-                         + f" | {first['majority_accuracy']:.2f} |")
+            desc = (
+                f"{task} ({len(first['classes'])} classes, {first['n_train']} train / "
+                f"{first['n_test']} test, {first['protocol']})"
+            )
+            lines.append(
+                f"| {desc} | accuracy | "
+                + " | ".join(_cell(per[e], "accuracy") for e in embedders)
+                + f" | {first['majority_accuracy']:.2f} |"
+            )
             lines.append("| | macro-F1 | " + " | ".join(_cell(per[e], "macro_f1") for e in embedders) + " | — |")
             notes.append(f"- **{task}**: {first['protocol_note']}; classes: {', '.join(first['classes'])}.")
         if first["dropped_classes"]:
             dropped = ", ".join(f"{c} ({n})" for c, n in first["dropped_classes"].items())
-            notes.append(f"- **{task}**: dropped classes with fewer than k={first['min_class_count']} "
-                         f"pieces: {dropped}.")
+            notes.append(
+                f"- **{task}**: dropped classes with fewer than k={first['min_class_count']} pieces: {dropped}."
+            )
         if first.get("unlabelled"):
             notes.append(f"- **{task}**: {first['unlabelled']} pieces have no {task} label (not probed).")
-    lines += ["", "Cells: point estimate [95% bootstrap CI]. Majority class: accuracy of always "
-              "predicting the most frequent training class.", "", *notes]
+    lines += [
+        "",
+        "Cells: point estimate [95% bootstrap CI]. Majority class: accuracy of always "
+        "predicting the most frequent training class.",
+        "",
+        *notes,
+    ]
     if retrieval:
-        lines += ["", "## Retrieval: the other slice of the same piece", "",
-                  "Two disjoint slices of each test piece, each embedded alone; for every slice, the "
-                  "slices of all pieces are ranked by cosine similarity (both directions averaged).", "",
-                  "| embedder | pieces | top-1 | top-5 | chance top-1 | chance top-5 | mean rank |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Retrieval: the other slice of the same piece",
+            "",
+            "Two disjoint slices of each test piece, each embedded alone; for every slice, the "
+            "slices of all pieces are ranked by cosine similarity (both directions averaged).",
+            "",
+            "| embedder | pieces | top-1 | top-5 | chance top-1 | chance top-5 | mean rank |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for e, r in retrieval.items():
-            lines.append(f"| {e} | {r['n']} | {r['top1']:.2f} | {r['top5']:.2f} | {r['chance_top1']:.2f} | "
-                         f"{r['chance_top5']:.2f} | {r['mean_rank']:.1f} |")
+            lines.append(
+                f"| {e} | {r['n']} | {r['top1']:.2f} | {r['top5']:.2f} | {r['chance_top1']:.2f} | "
+                f"{r['chance_top5']:.2f} | {r['mean_rank']:.1f} |"
+            )
     return "\n".join(lines) + "\n"

@@ -15,8 +15,9 @@ from typing import Sequence
 import numpy as np
 
 
-def disjoint_slices(n_notes: int, slice_notes: int, rng: np.random.Generator,
-                    min_notes: int = 8) -> tuple[tuple[int, int], tuple[int, int]] | None:
+def disjoint_slices(
+    n_notes: int, slice_notes: int, rng: np.random.Generator, min_notes: int = 8
+) -> tuple[tuple[int, int], tuple[int, int]] | None:
     """Two (start, length) runs that do not overlap, or None when the piece is too short."""
     length = min(int(slice_notes), n_notes // 2)
     if length < min_notes:

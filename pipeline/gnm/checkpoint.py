@@ -57,14 +57,21 @@ def infer_config(sd: dict[str, torch.Tensor], n_heads: int = 8) -> dict:
         d_ff, d_model = sd[f"{stack}.layers.0.ffn.0.weight"].shape
     except KeyError as exc:
         raise CheckpointError(f"not a GnM checkpoint: missing {exc}") from None
-    cfg = {"kind": kind, "vocab_size": int(vocab), "d_model": int(d_model), "n_heads": n_heads,
-           "n_layers": len(layers), "d_ff": int(d_ff)}
+    cfg = {
+        "kind": kind,
+        "vocab_size": int(vocab),
+        "d_model": int(d_model),
+        "n_heads": n_heads,
+        "n_layers": len(layers),
+        "d_ff": int(d_ff),
+    }
     if kind == "classifier":
         cfg["num_classes"] = int(sd["cls_head.weight"].shape[0])
     else:
         cfg["d_word_embed"] = int(d_embed)
-        cfg["adapter_positions"] = sorted({int(m.group(1)) for k in sd
-                                           if (m := re.match(r"decoder\.adapters\.(\d+)\.", k))})
+        cfg["adapter_positions"] = sorted(
+            {int(m.group(1)) for k in sd if (m := re.match(r"decoder\.adapters\.(\d+)\.", k))}
+        )
     return cfg
 
 
@@ -77,8 +84,13 @@ def build(cfg: dict) -> torch.nn.Module:
     return GnmDecoder(GnmConfig.from_name("generality", **cfg))  # what cfg leaves out is upstream's
 
 
-def load(path: str | Path, vocab: str | Path | Vocab | None = None, *, n_heads: int | None = None,
-         device: str | torch.device = "cpu") -> torch.nn.Module:
+def load(
+    path: str | Path,
+    vocab: str | Path | Vocab | None = None,
+    *,
+    n_heads: int | None = None,
+    device: str | torch.device = "cpu",
+) -> torch.nn.Module:
     """A GnM decoder or style classifier in eval mode, with ``.vocab`` attached.
 
     ``path``: one of our model directories, or an upstream ``.pt`` (then ``vocab`` is required:
@@ -103,7 +115,8 @@ def load(path: str | Path, vocab: str | Path | Vocab | None = None, *, n_heads: 
     if len(vocab) != cfg["vocab_size"]:
         raise VocabMismatchError(
             f"checkpoint {path.name} has a vocabulary of {cfg['vocab_size']} (PAD included), "
-            f"the dictionary gives {len(vocab)}: they were not made together")
+            f"the dictionary gives {len(vocab)}: they were not made together"
+        )
     model = build(cfg)
     try:
         model.load_state_dict(sd, strict=True)

@@ -57,8 +57,17 @@ def run_job(job: TrainJob) -> dict | None:
         kw = {"seed": job.seed, "rank": info.rank, "world_size": info.world_size}
         batches = ClassifierBatches(train_p, vocab, classes, p.batch_size, p.seq_len, augment=p.augment, **kw)
         val = ClassifierBatches(val_p, vocab, classes, p.batch_size, p.seq_len, augment=False, **kw)
-        result = train(model, ClassifierObjective(), batches, job.train_config(), job.ckpt_dir, resume=job.resume,
-                       val=val, fingerprint_extra=job.fingerprint | {"inputs": job.inputs}, dist_info=info)
+        result = train(
+            model,
+            ClassifierObjective(),
+            batches,
+            job.train_config(),
+            job.ckpt_dir,
+            resume=job.resume,
+            val=val,
+            fingerprint_extra=job.fingerprint | {"inputs": job.inputs},
+            dist_info=info,
+        )
         metrics = write_outputs(job, result, vocab, classes, train_p, val_p) if info.is_main else None
     return metrics
 
@@ -69,9 +78,17 @@ def write_outputs(job: TrainJob, result, vocab: Vocab, classes: list[str], train
     model = result.model.to("cpu").eval()
     held = heldout_confusion(model, val_p, vocab, classes, p.seq_len, p.eval_windows, job.seed)
     save(model, job.model_dir, vocab, classes=classes, seq_len=p.seq_len, stage=job.stage)
-    metrics = write_training_outputs(result, job.report_dir, p.steps, extra={
-        "classes": classes, "heldout_accuracy": held["accuracy"], "heldout_pieces": len(val_p.ids),
-        "train_pieces": len(train_p.ids)})
+    metrics = write_training_outputs(
+        result,
+        job.report_dir,
+        p.steps,
+        extra={
+            "classes": classes,
+            "heldout_accuracy": held["accuracy"],
+            "heldout_pieces": len(val_p.ids),
+            "train_pieces": len(train_p.ids),
+        },
+    )
     write_json(Path(job.report_dir) / "heldout.json", held)
     return metrics
 
@@ -96,8 +113,9 @@ def piece_windows(pieces: Pieces, vocab: Vocab, i: int, seq_len: int, n: int, se
     return [r[1:][r[1:] != vocab.pad_id] for r in rows]
 
 
-def heldout_confusion(model, pieces: Pieces, vocab: Vocab, classes: list[str], seq_len: int, windows: int,
-                      seed: int) -> dict:
+def heldout_confusion(
+    model, pieces: Pieces, vocab: Vocab, classes: list[str], seq_len: int, windows: int, seed: int
+) -> dict:
     """Row-normalised confusion (true composer x predicted) over held-out real pieces."""
     conf = np.zeros((len(classes), len(classes)))
     for i, cat in enumerate(pieces.categories):
@@ -105,5 +123,9 @@ def heldout_confusion(model, pieces: Pieces, vocab: Vocab, classes: list[str], s
         conf[classes.index(cat), int(probs.argmax())] += 1
     correct = float(np.trace(conf) / max(conf.sum(), 1))
     rows = conf / np.maximum(conf.sum(1, keepdims=True), 1)
-    return {"classes": classes, "confusion": rows.round(4).tolist(), "counts": conf.astype(int).tolist(),
-            "accuracy": round(correct, 4)}
+    return {
+        "classes": classes,
+        "confusion": rows.round(4).tolist(),
+        "counts": conf.astype(int).tolist(),
+        "accuracy": round(correct, 4),
+    }

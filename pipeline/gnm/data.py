@@ -57,8 +57,13 @@ class PitchShifter:
 class Pieces:
     """Token arrays + their Bar positions + category of each piece."""
 
-    def __init__(self, pieces: Sequence[np.ndarray], categories: Sequence[str], vocab: Vocab,
-                 composer_ids: Sequence[int] | None = None):
+    def __init__(
+        self,
+        pieces: Sequence[np.ndarray],
+        categories: Sequence[str],
+        vocab: Vocab,
+        composer_ids: Sequence[int] | None = None,
+    ):
         if len(pieces) != len(categories):
             raise ValueError("one category per piece")
         bar = vocab.id("Bar_None")
@@ -85,23 +90,39 @@ class Pieces:
             start = 0
         ends = bars[(bars > start) & (bars - start + 2 <= seq_len)]
         end = int(ends.max()) if len(ends) else min(len(ids), start + seq_len - 2) - 1
-        return ids[start:end + 1], start
+        return ids[start : end + 1], start
 
 
 class WindowBatches:
     """Class-balanced LM rows [B, seq_len + 1] (train), or every piece once (``once``)."""
 
-    def __init__(self, pieces: Pieces, vocab: Vocab, batch_size: int, seq_len: int, *, seed: int = 0,
-                 augment: bool = True, rank: int = 0, world_size: int = 1):
+    def __init__(
+        self,
+        pieces: Pieces,
+        vocab: Vocab,
+        batch_size: int,
+        seq_len: int,
+        *,
+        seed: int = 0,
+        augment: bool = True,
+        rank: int = 0,
+        world_size: int = 1,
+    ):
         self.p, self.batch_size, self.seq_len = pieces, batch_size, seq_len
         self.seed, self.rank, self.world_size = seed, rank, world_size
         self.pad = vocab.pad_id
         self.shift = PitchShifter(vocab, 3 if augment else 0)
 
     def describe(self) -> dict:
-        return {"kind": "gnm_windows", "pieces": len(self.p.ids), "categories": self.p.cat_names,
-                "batch_size": self.batch_size, "seq_len": self.seq_len, "augment": self.shift.max_shift,
-                "draw": "per_item"}
+        return {
+            "kind": "gnm_windows",
+            "pieces": len(self.p.ids),
+            "categories": self.p.cat_names,
+            "batch_size": self.batch_size,
+            "seq_len": self.seq_len,
+            "augment": self.shift.max_shift,
+            "draw": "per_item",
+        }
 
     def _row(self, i: int, rng: np.random.Generator | None) -> np.ndarray:
         seg, start = self.p.window(i, self.seq_len, rng)
@@ -134,14 +155,13 @@ class WindowBatches:
         for k, s in enumerate(range(0, len(mine), self.batch_size)):
             if max_batches is not None and k >= max_batches:
                 return
-            yield torch.from_numpy(np.stack([self._row(j, None) for j in mine[s:s + self.batch_size]]))
+            yield torch.from_numpy(np.stack([self._row(j, None) for j in mine[s : s + self.batch_size]]))
 
 
 class ClassifierBatches(WindowBatches):
     """(ids [B, seq_len] without the composer token, class [B]) for the style classifier."""
 
-    def __init__(self, pieces: Pieces, vocab: Vocab, classes: Sequence[str], batch_size: int,
-                 seq_len: int, **kw):
+    def __init__(self, pieces: Pieces, vocab: Vocab, classes: Sequence[str], batch_size: int, seq_len: int, **kw):
         super().__init__(pieces, vocab, batch_size, seq_len, **kw)
         self.classes = list(classes)
 
@@ -157,13 +177,12 @@ class ClassifierBatches(WindowBatches):
         for k, s in enumerate(range(0, len(mine), self.batch_size)):
             if max_batches is not None and k >= max_batches:
                 return
-            part = mine[s:s + self.batch_size]
+            part = mine[s : s + self.batch_size]
             rows = np.stack([self._row(j, None) for j in part])
             yield torch.from_numpy(rows[:, 1:]), torch.tensor([self._label(j) for j in part])
 
 
-def select(tokens_dir: str | Path, split: str, vocab: Vocab, mode: str, category: str,
-           composers: list[str]) -> Pieces:
+def select(tokens_dir: str | Path, split: str, vocab: Vocab, mode: str, category: str, composers: list[str]) -> Pieces:
     """A split's pieces for ``mode``: every piece by its ``category`` (generality), or the pieces of
     ``composers`` with their composer token (mastery, scratch, the style classifier)."""
     store = TokenStore(Path(tokens_dir) / split)
@@ -179,8 +198,10 @@ def select(tokens_dir: str | Path, split: str, vocab: Vocab, mode: str, category
     if mode != "generality":
         empty = [c for c in composers if c not in cats]
         if empty:
-            raise EmptyCategoryError(f"{split} split has no piece of mastery composer(s) {empty} "
-                                     f"(gnm_tokenize.composers; check the ingest caps)")
+            raise EmptyCategoryError(
+                f"{split} split has no piece of mastery composer(s) {empty} "
+                f"(gnm_tokenize.composers; check the ingest caps)"
+            )
     if not pieces:
         raise EmptyCategoryError(f"{split} split of {tokens_dir} has no pieces for {mode}")
     return Pieces(pieces, cats, vocab, comps if mode != "generality" else None)

@@ -179,8 +179,8 @@ def _bar_tokens(bar: _Bar, notes: list[_Note]) -> list[str]:
         for pitch, dur in sorted(by_grid[grid], key=lambda pd: -pd[0]):  # stable: ties keep order
             if not PITCH_RANGE[0] <= pitch <= PITCH_RANGE[1]:
                 raise PitchRangeError(
-                    f"pitch out of range: {pitch} outside {PITCH_RANGE[0]}..{PITCH_RANGE[1]} "
-                    "(upstream drops the file)")
+                    f"pitch out of range: {pitch} outside {PITCH_RANGE[0]}..{PITCH_RANGE[1]} (upstream drops the file)"
+                )
             out += [f"Note_Pitch_{pitch}", f"Note_Duration_{dur}"]
     return out
 

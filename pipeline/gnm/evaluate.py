@@ -40,8 +40,13 @@ def classify_samples(clf, classes: list[str], seq_len: int, gen_dir: Path, windo
         one = Pieces([np.asarray(vocab.encode(events), dtype=np.int64)], [e["composer"]], vocab)
         probs = classify_windows(clf, piece_windows(one, vocab, 0, seq_len, windows, seed), vocab.pad_id)
         rows_by_model.setdefault(e["model"], []).append(
-            e | {"predicted": classes[int(probs.argmax())], "pce": pitch_class_entropy(events),
-                 "gs": grooving_similarity(events)})
+            e
+            | {
+                "predicted": classes[int(probs.argmax())],
+                "pce": pitch_class_entropy(events),
+                "gs": grooving_similarity(events),
+            }
+        )
     return rows_by_model
 
 
@@ -66,10 +71,14 @@ def style_metrics(rows_by_model: dict, classes: list[str], out_dir: Path) -> tup
             style[model] = {"predicted_ratio": {c: round(preds.count(c) / len(preds), 4) for c in classes}}
             continue
         m = confusion([r["composer"] for r in rows], preds, classes)
-        style[model] = {"confusion": row_normalise(m).round(4).tolist(), "counts": m.tolist(),
-                        **style_accuracy(m, classes)}
-        plot_confusion(row_normalise(m), classes, f"{model}: conditioned vs predicted",
-                       out_dir / f"confusion_{model}.png")
+        style[model] = {
+            "confusion": row_normalise(m).round(4).tolist(),
+            "counts": m.tolist(),
+            **style_accuracy(m, classes),
+        }
+        plot_confusion(
+            row_normalise(m), classes, f"{model}: conditioned vs predicted", out_dir / f"confusion_{model}.png"
+        )
         figures.append(f"confusion_{model}.png")
     return style, figures
 
@@ -86,8 +95,15 @@ def plot_confusion(m: np.ndarray, classes: list[str], title: str, dest) -> None:
     ax.set_yticks(range(len(classes)), classes, fontsize=7)
     for i in range(len(classes)):
         for j in range(len(classes)):
-            ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if m[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                f"{m[i, j]:.2f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if m[i, j] > 0.5 else "black",
+            )
     ax.set_xlabel("predicted", fontsize=8)
     ax.set_ylabel("conditioned", fontsize=8)
     ax.set_title(title, fontsize=9)
@@ -107,9 +123,14 @@ def evaluate(gen_dir: Path, cls_dir: Path, tokens_dir: Path, p: GnmEvalParams, s
     objective = objective_metrics(rows_by_model, real)
     style, figures = style_metrics(rows_by_model, classes, out_dir)
     samples = copy_samples(rows_by_model.get("mastery", []), classes, p.samples_per_composer, gen_dir, out_dir)
-    metrics = {"style": {m: {k: v for k, v in s.items() if k in ("mean", "per_composer", "predicted_ratio")}
-                         for m, s in style.items()},
-               "objective": objective, "classes": classes}
+    metrics = {
+        "style": {
+            m: {k: v for k, v in s.items() if k in ("mean", "per_composer", "predicted_ratio")}
+            for m, s in style.items()
+        },
+        "objective": objective,
+        "classes": classes,
+    }
     write_json(out_dir / "metrics.json", metrics)
     write_json(out_dir / "style.json", {"style": style, "pieces": rows_by_model})
     write_gnm_headline(out_dir, classes, style_table(style, classes), objective, figures, samples)

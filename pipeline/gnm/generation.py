@@ -25,15 +25,23 @@ class GrammarGuard:
     """Processor ``(logits [B, V], GenerationState) -> logits``; reads only the ids it has not
     seen yet, so a 1,200-event piece costs O(T), not O(T^2)."""
 
-    def __init__(self, vocab: Vocab, batch_size: int, *, max_bars: int = 128, max_fails: int = 256,
-                 temperature: float = 1.0, force_bos: bool = True):
+    def __init__(
+        self,
+        vocab: Vocab,
+        batch_size: int,
+        *,
+        max_bars: int = 128,
+        max_fails: int = 256,
+        temperature: float = 1.0,
+        force_bos: bool = True,
+    ):
         self.vocab, self.max_bars, self.temperature = vocab, max_bars, temperature
         self.min_mass = 1.0 - 0.5 ** (1.0 / max_fails)
         self.bar, self.bos, self.eos = vocab.id("Bar_None"), vocab.id("BOS_None"), vocab.id("EOS_None")
         self.beat_grid = torch.full((len(vocab),), -1, dtype=torch.long)
         for i, t in enumerate(vocab.tokens):
             if t.startswith("Beat_"):
-                self.beat_grid[i] = int(t[len("Beat_"):])
+                self.beat_grid[i] = int(t[len("Beat_") :])
         self.beat_ids = (self.beat_grid >= 0).nonzero().flatten()
         self.force_bos = force_bos
         self.reset(batch_size)
@@ -54,7 +62,7 @@ class GrammarGuard:
             self.length += 1
 
     def __call__(self, logits: torch.Tensor, state: GenerationState) -> torch.Tensor:
-        self.observe(state.tokens[:, self.length:state.pos])
+        self.observe(state.tokens[:, self.length : state.pos])
         dev = logits.device
         logits[:, self.vocab.pad_id] = float("-inf")
         if self.force_bos and state.pos == 2:  # [Composer, first sampled] -> BOS
@@ -76,20 +84,40 @@ def _force(logits: torch.Tensor, rows: torch.Tensor, token: int) -> torch.Tensor
     return torch.where(rows[:, None], forced, logits)
 
 
-def sample_pieces(model, vocab: Vocab, composer: str | None, n: int, *, seed: int,
-                  temperature: float = 1.1, top_p: float | None = 0.99, max_bars: int = 128,
-                  max_events: int = 1200, use_cache: bool = True, max_fails: int = 256,
-                  progress: bool = False) -> tuple[list[list[str]], dict]:
+def sample_pieces(
+    model,
+    vocab: Vocab,
+    composer: str | None,
+    n: int,
+    *,
+    seed: int,
+    temperature: float = 1.1,
+    top_p: float | None = 0.99,
+    max_bars: int = 128,
+    max_events: int = 1200,
+    use_cache: bool = True,
+    max_fails: int = 256,
+    progress: bool = False,
+) -> tuple[list[list[str]], dict]:
     """``n`` pieces for ``composer`` (None = Composer_None): event strings, EOS stripped."""
     prompt = [vocab.composer_id(composer)]
     guard = GrammarGuard(vocab, n, max_bars=max_bars, max_fails=max_fails, temperature=temperature)
-    rows = generate(model, [prompt] * n, max_new_tokens=max_events - 1, eos_id=guard.eos,
-                    pad_id=vocab.pad_id, seed=seed, temperature=temperature, top_p=top_p,
-                    processors=[guard], use_cache=use_cache, progress=progress)
+    rows = generate(
+        model,
+        [prompt] * n,
+        max_new_tokens=max_events - 1,
+        eos_id=guard.eos,
+        pad_id=vocab.pad_id,
+        seed=seed,
+        temperature=temperature,
+        top_p=top_p,
+        processors=[guard],
+        use_cache=use_cache,
+        progress=progress,
+    )
     out = []
     for ids in rows:
         toks = vocab.decode(ids)
         out.append(toks[: toks.index("EOS_None")] if "EOS_None" in toks else toks)
-    stats = {"gave_up": int(guard.gave_up.sum()), "bars": guard.bars.tolist(),
-             "events": [len(t) for t in out]}
+    stats = {"gave_up": int(guard.gave_up.sum()), "bars": guard.bars.tolist(), "events": [len(t) for t in out]}
     return out, stats

@@ -13,8 +13,10 @@ MODELS = ("mastery", "scratch")  # the table's columns, next to the paper's
 
 def style_table(style: dict, classes: list[str]) -> list[list]:
     """Per composer (then the mean): our mastery and scratch style accuracy, the paper's."""
-    rows = [[c] + [style.get(m, {}).get("per_composer", {}).get(c) for m in MODELS] + list(PAPER.get(c, (None, None)))
-            for c in classes]
+    rows = [
+        [c] + [style.get(m, {}).get("per_composer", {}).get(c) for m in MODELS] + list(PAPER.get(c, (None, None)))
+        for c in classes
+    ]
     return rows + [["mean"] + [style.get(m, {}).get("mean") for m in MODELS] + list(PAPER_MEAN)]
 
 
@@ -30,24 +32,47 @@ def copy_samples(rows: list[dict], classes: list[str], per_composer: int, gen_di
                 if r.get(kind):
                     shutil.copyfile(gen_dir / r[kind], f"{dest}.{ext}")
                     files[kind] = [f"samples/{c}_{r['index']}.{ext}"]
-            samples.append({"name": f"{c} (mastery) #{r['index']}", "caption":
-                            f"Composer_{c}, classified as {r['predicted']}; {r['events']} events", **files})
+            samples.append(
+                {
+                    "name": f"{c} (mastery) #{r['index']}",
+                    "caption": f"Composer_{c}, classified as {r['predicted']}; {r['events']} events",
+                    **files,
+                }
+            )
     return samples
 
 
-def write_gnm_headline(out_dir: Path, classes: list[str], table: list[list], objective: dict, figures: list[str],
-                       samples: list[dict]) -> None:
+def write_gnm_headline(
+    out_dir: Path, classes: list[str], table: list[list], objective: dict, figures: list[str], samples: list[dict]
+) -> None:
     obj_rows = [[k, v["pitch_class_entropy"], v["grooving_similarity"], v["pieces"]] for k, v in objective.items()]
-    write_headline(out_dir, {
-        "family": "gnm", "family_title": "Generality-to-Mastery", "title": "Style accuracy (GnM table)",
-        "order": 10,
-        "text": ("Style accuracy = share of generated pieces the style classifier (trained on real "
-                 f"pieces of {', '.join(classes)}) assigns to the conditioned composer. The paper's "
-                 "composers were Bach/Chopin/Mozart/Beethoven; its numbers are shown where they match."),
-        "tables": [{"caption": "Style accuracy per composer: mastery (adapters) vs scratch",
+    write_headline(
+        out_dir,
+        {
+            "family": "gnm",
+            "family_title": "Generality-to-Mastery",
+            "title": "Style accuracy (GnM table)",
+            "order": 10,
+            "text": (
+                "Style accuracy = share of generated pieces the style classifier (trained on real "
+                f"pieces of {', '.join(classes)}) assigns to the conditioned composer. The paper's "
+                "composers were Bach/Chopin/Mozart/Beethoven; its numbers are shown where they match."
+            ),
+            "tables": [
+                {
+                    "caption": "Style accuracy per composer: mastery (adapters) vs scratch",
                     "columns": ["composer", "mastery", "scratch", "paper mastery", "paper scratch"],
-                    "rows": table, "digits": 2},
-                   {"caption": "Objective metrics, generated vs real",
+                    "rows": table,
+                    "digits": 2,
+                },
+                {
+                    "caption": "Objective metrics, generated vs real",
                     "columns": ["pieces from", "pitch-class entropy", "grooving similarity", "pieces"],
-                    "rows": obj_rows, "digits": 3}],
-        "figures": figures, "samples": samples})
+                    "rows": obj_rows,
+                    "digits": 3,
+                },
+            ],
+            "figures": figures,
+            "samples": samples,
+        },
+    )

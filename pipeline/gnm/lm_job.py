@@ -40,8 +40,13 @@ RECORDED = tuple(k for k in TrainParams.model_fields if k not in ("batch_size", 
 def lm_inputs(mode: str, meta: dict, **more) -> dict:
     """What an LM stage hands its job: the mode, the token store and its classes (+ ``more``)."""
     composers = meta["mastery_composers"] if mode != "generality" else []
-    return {"mode": mode, "tokens": str(repo_root() / TOKENS), "category": meta["category"],
-            "composers": composers, **more}
+    return {
+        "mode": mode,
+        "tokens": str(repo_root() / TOKENS),
+        "category": meta["category"],
+        "composers": composers,
+        **more,
+    }
 
 
 class SplitClip:
@@ -81,8 +86,9 @@ def build_model(job: TrainJob, vocab: Vocab) -> tuple[GnmDecoder, list[int] | No
         base = load(init)
         check_same_tokenizer(base.vocab.sha256(), vocab.sha256(), init, "rerun gnm_pretrain")
         adapters = mastery_adapters(init)
-        model = GnmDecoder(replace(base.config, adapter_positions=adapters,
-                                   max_seq_len=max(base.config.max_seq_len, seq_len + 1)))
+        model = GnmDecoder(
+            replace(base.config, adapter_positions=adapters, max_seq_len=max(base.config.max_seq_len, seq_len + 1))
+        )
         missing, unexpected = model.load_state_dict(base.state_dict(), strict=False)
         if unexpected or any("adapters" not in k for k in missing):
             raise ValueError(f"generality weights do not fit: missing {missing}, unexpected {unexpected}")
@@ -114,8 +120,17 @@ def run_job(job: TrainJob) -> dict | None:
         if mode == "mastery":  # adapters and the rest are clipped apart (upstream): the loop clips nothing
             tcfg, clip = job.train_config(grad_clip=0.0), SplitClip(model, p.adapter_grad_clip, p.grad_clip)
         try:
-            result = train(model, LMObjective(vocab.pad_id), batches, tcfg, job.ckpt_dir, resume=job.resume,
-                           val=val, fingerprint_extra=job.fingerprint | {"inputs": job.inputs}, dist_info=info)
+            result = train(
+                model,
+                LMObjective(vocab.pad_id),
+                batches,
+                tcfg,
+                job.ckpt_dir,
+                resume=job.resume,
+                val=val,
+                fingerprint_extra=job.fingerprint | {"inputs": job.inputs},
+                dist_info=info,
+            )
         finally:
             if clip is not None:
                 clip.remove()
@@ -123,15 +138,29 @@ def run_job(job: TrainJob) -> dict | None:
     return metrics
 
 
-def write_outputs(job: TrainJob, result, vocab: Vocab, adapters: list[int] | None, train_p: Pieces,
-                  val_p: Pieces) -> dict:
+def write_outputs(
+    job: TrainJob, result, vocab: Vocab, adapters: list[int] | None, train_p: Pieces, val_p: Pieces
+) -> dict:
     """Rank 0: the model directory (+ training.json), metrics.json and the loss curve."""
     mode = job.inputs["mode"]
-    save(result.model.to("cpu").eval(), job.model_dir, vocab, stage=job.stage, mode=mode,
-         composers=job.inputs["composers"], mastery_adapters=adapters, vocab_hash=vocab.sha256())
+    save(
+        result.model.to("cpu").eval(),
+        job.model_dir,
+        vocab,
+        stage=job.stage,
+        mode=mode,
+        composers=job.inputs["composers"],
+        mastery_adapters=adapters,
+        vocab_hash=vocab.sha256(),
+    )
     data = {"train_pieces": len(train_p.ids), "val_pieces": len(val_p.ids), "classes": train_p.cat_names}
     metrics = write_training_outputs(result, job.report_dir, job.p.steps, extra={"data": data, "mode": mode})
-    write_json(Path(job.model_dir) / "training.json",
-               {"data": data, "val_loss": metrics["val_loss"],
-                "train": {k: getattr(job.p, k) for k in RECORDED} | {"seed": job.seed}})
+    write_json(
+        Path(job.model_dir) / "training.json",
+        {
+            "data": data,
+            "val_loss": metrics["val_loss"],
+            "train": {k: getattr(job.p, k) for k in RECORDED} | {"seed": job.seed},
+        },
+    )
     return metrics

@@ -14,7 +14,10 @@ import itertools
 import numpy as np
 
 PAPER = {  # paper figures: mean style accuracy mastery 0.57 vs scratch 0.50
-    "Bach": (0.90, 0.80), "Chopin": (0.62, 0.80), "Mozart": (0.36, 0.00), "Beethoven": (0.40, 0.40),
+    "Bach": (0.90, 0.80),
+    "Chopin": (0.62, 0.80),
+    "Mozart": (0.36, 0.00),
+    "Beethoven": (0.40, 0.40),
 }
 PAPER_MEAN = (0.57, 0.50)
 
@@ -35,7 +38,7 @@ def onset_patterns(events: list[str], q: int = 48) -> list[np.ndarray]:
             cur = np.zeros(q, dtype=bool)
             bars.append(cur)
         elif t.startswith("Beat_") and cur is not None:
-            beat = int(t[len("Beat_"):])
+            beat = int(t[len("Beat_") :])
         elif t.startswith("Note_Pitch_") and cur is not None and beat is not None and beat < q:
             cur[beat] = True
     return bars

@@ -97,11 +97,14 @@ class SelfAttention(nn.Module):
         self.out_proj = nn.Linear(d, d, bias=False)
         nn.init.xavier_uniform_(self.in_proj_weight)
 
-    def forward(self, x, *, causal: bool, pad_mask=None, cache: KVCache | None = None,
-                layer: int = 0, start: int = 0) -> torch.Tensor:
+    def forward(
+        self, x, *, causal: bool, pad_mask=None, cache: KVCache | None = None, layer: int = 0, start: int = 0
+    ) -> torch.Tensor:
         b, t, d = x.shape
-        q, k, v = (y.view(b, t, self.heads, d // self.heads).transpose(1, 2)
-                   for y in F.linear(x, self.in_proj_weight).chunk(3, dim=-1))
+        q, k, v = (
+            y.view(b, t, self.heads, d // self.heads).transpose(1, 2)
+            for y in F.linear(x, self.in_proj_weight).chunk(3, dim=-1)
+        )
         if cache is not None:
             k, v = cache.update(layer, k, v, start)
         mask, is_causal = None, False
@@ -112,8 +115,9 @@ class SelfAttention(nn.Module):
                 is_causal = True
             else:  # chunk after a cached prefix: query i sees keys 0..start+i
                 mask = torch.ones(t, k.shape[2], dtype=torch.bool, device=x.device).tril(k.shape[2] - t)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal,
-                                           dropout_p=self.dropout if self.training else 0.0)
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, is_causal=is_causal, dropout_p=self.dropout if self.training else 0.0
+        )
         return self.out_proj(y.transpose(1, 2).reshape(b, t, d))
 
 
@@ -123,8 +127,9 @@ class Layer(nn.Module):
     def __init__(self, d: int, heads: int, d_ff: int, dropout: float):
         super().__init__()
         self.self_attn = SelfAttention(d, heads, dropout)
-        self.ffn = nn.Sequential(nn.Linear(d, d_ff), nn.ReLU(), nn.Dropout(dropout),
-                                 nn.Linear(d_ff, d), nn.Dropout(dropout))
+        self.ffn = nn.Sequential(
+            nn.Linear(d, d_ff), nn.ReLU(), nn.Dropout(dropout), nn.Linear(d_ff, d), nn.Dropout(dropout)
+        )
         self.layernorm1 = nn.LayerNorm(d, eps=1e-5)
         self.layernorm2 = nn.LayerNorm(d, eps=1e-5)
 
@@ -149,8 +154,7 @@ class StyleAdapter(nn.Module):
 class Decoder(nn.Module):
     def __init__(self, cfg: GnmConfig):
         super().__init__()
-        self.layers = nn.ModuleList(Layer(cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.dropout)
-                                    for _ in range(cfg.n_layers))
+        self.layers = nn.ModuleList(Layer(cfg.d_model, cfg.n_heads, cfg.d_ff, cfg.dropout) for _ in range(cfg.n_layers))
         self.pos_emb = SinusoidalPositions(cfg.d_model)
         self.adapters = nn.ModuleDict({str(p): StyleAdapter(cfg.d_model) for p in cfg.adapter_positions})
 
@@ -184,13 +188,15 @@ class GnmDecoder(nn.Module):
     def new_kv_cache(self, batch_size: int, max_len: int) -> KVCache:
         p = next(self.parameters())
         c = self.config
-        cache = KVCache(c.n_layers, batch_size, c.n_heads, max_len, c.d_model // c.n_heads,
-                        dtype=p.dtype, device=p.device)
+        cache = KVCache(
+            c.n_layers, batch_size, c.n_heads, max_len, c.d_model // c.n_heads, dtype=p.dtype, device=p.device
+        )
         cache.cond = None  # the position-0 embedding, set by the prefill
         return cache
 
-    def forward(self, ids: torch.Tensor, kv_cache: KVCache | None = None, start_pos: int = 0,
-                last_only: bool = False) -> torch.Tensor:
+    def forward(
+        self, ids: torch.Tensor, kv_cache: KVCache | None = None, start_pos: int = 0, last_only: bool = False
+    ) -> torch.Tensor:
         emb = self.emb_drop(self.word_emb(ids))
         if start_pos == 0:
             cond = emb[:, 0]
@@ -223,11 +229,26 @@ class StyleClassifier(nn.Module):
     Input [B, T] ids *without* the composer token (position 0 is the Tempo token); PAD is masked.
     """
 
-    def __init__(self, vocab_size: int, num_classes: int, d_model: int = 512, n_heads: int = 8,
-                 n_layers: int = 6, d_ff: int = 2048, dropout: float = 0.1):
+    def __init__(
+        self,
+        vocab_size: int,
+        num_classes: int,
+        d_model: int = 512,
+        n_heads: int = 8,
+        n_layers: int = 6,
+        d_ff: int = 2048,
+        dropout: float = 0.1,
+    ):
         super().__init__()
-        self.config = {"vocab_size": vocab_size, "num_classes": num_classes, "d_model": d_model,
-                       "n_heads": n_heads, "n_layers": n_layers, "d_ff": d_ff, "dropout": dropout}
+        self.config = {
+            "vocab_size": vocab_size,
+            "num_classes": num_classes,
+            "d_model": d_model,
+            "n_heads": n_heads,
+            "n_layers": n_layers,
+            "d_ff": d_ff,
+            "dropout": dropout,
+        }
         self.pad_id = vocab_size - 1
         self.word_emb = WordEmbedding(vocab_size, d_model, d_model, self.pad_id)
         self.drop = nn.Dropout(dropout)

@@ -173,9 +173,7 @@ def build_config(params: Mapping[str, Any] | None = None) -> Any:
     kwargs["pitch_range"] = tuple(int(x) for x in kwargs["pitch_range"])
     kwargs.setdefault("use_velocities", int(kwargs["num_velocities"]) > 1)
     if "time_signature_range" in kwargs:
-        kwargs["time_signature_range"] = {
-            int(k): list(v) for k, v in dict(kwargs["time_signature_range"]).items()
-        }
+        kwargs["time_signature_range"] = {int(k): list(v) for k, v in dict(kwargs["time_signature_range"]).items()}
     kwargs["special_tokens"] = _special_tokens(p["composers"])
     # one stream: GnM encodes the whole score as a single sequence
     kwargs.setdefault("use_programs", False)
@@ -211,7 +209,7 @@ class RemiTokenizer:
     @property
     def composers(self) -> list[str]:
         pre = f"{COMPOSER_PREFIX}_"
-        return [t[len(pre):] for t in self.vocab if t.startswith(pre)]
+        return [t[len(pre) :] for t in self.vocab if t.startswith(pre)]
 
     def __len__(self) -> int:
         return len(self.vocab)
@@ -231,9 +229,7 @@ class RemiTokenizer:
     def composer_id(self, name: str | None) -> int:
         tok = composer_token(name)
         if tok not in self.vocab:
-            raise RemiError(
-                f"unknown composer {name!r} ({tok}); known: {sorted(self.composers)}"
-            )
+            raise RemiError(f"unknown composer {name!r} ({tok}); known: {sorted(self.composers)}")
         return self.vocab[tok]
 
     def tempo_class_id(self, cls: int) -> int:

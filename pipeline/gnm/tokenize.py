@@ -27,8 +27,9 @@ def event_rows(rows: list[dict], pickup: str, ingest_dir: str) -> list[dict]:
     results = []
     for row in rows:
         try:
-            results.append({"id": row["id"], "ok": True, "events": events(Path(ingest_dir) / row["midi"],
-                                                                         None, pickup=pickup)})
+            results.append(
+                {"id": row["id"], "ok": True, "events": events(Path(ingest_dir) / row["midi"], None, pickup=pickup)}
+            )
         except Exception as e:  # noqa: BLE001 - quarantine, never crash the stage
             results.append(quarantined(row, e))
     return results
@@ -67,8 +68,9 @@ def split_rows(rows: list[dict], group: dict[str, str], val_fraction: float, see
     return out
 
 
-def tokenize_corpus(rows: list[dict], p: GnmTokenizeParams, seed: int, ingest_dir: Path, out_dir: Path,
-                    shard_size: int) -> tuple[dict, dict]:
+def tokenize_corpus(
+    rows: list[dict], p: GnmTokenizeParams, seed: int, ingest_dir: Path, out_dir: Path, shard_size: int
+) -> tuple[dict, dict]:
     """Write the token store (+ vocabulary, ``tokenizer_meta.json``) into ``out_dir``; return the
     tokenizer info and the stats (inside a flow: the shards run on its task runner)."""
     if p.tokenizer == "miditok":
@@ -79,8 +81,9 @@ def tokenize_corpus(rows: list[dict], p: GnmTokenizeParams, seed: int, ingest_di
     return info, stats | {"tokenizer": info["name"], "vocab_hash": info["vocab_hash"]}
 
 
-def tokenize_miditok(rows: list[dict], p: GnmTokenizeParams, ingest_dir: Path, out_dir: Path,
-                     shard_size: int) -> tuple[dict, dict]:
+def tokenize_miditok(
+    rows: list[dict], p: GnmTokenizeParams, ingest_dir: Path, out_dir: Path, shard_size: int
+) -> tuple[dict, dict]:
     params = p.miditok.model_dump(mode="json")
     tok = RemiTokenizer(params)
     results = map_shards(miditok_shard, rows, shard_size, params=params, ingest_dir=str(ingest_dir))
@@ -89,8 +92,9 @@ def tokenize_miditok(rows: list[dict], p: GnmTokenizeParams, ingest_dir: Path, o
     return {"name": "remi-miditok", "vocab_size": len(tok), "vocab_hash": tok.vocab_hash(), "pad_id": tok.pad_id}, stats
 
 
-def tokenize_events(rows: list[dict], p: GnmTokenizeParams, seed: int, ingest_dir: Path, out_dir: Path,
-                    shard_size: int) -> tuple[dict, dict]:
+def tokenize_events(
+    rows: list[dict], p: GnmTokenizeParams, seed: int, ingest_dir: Path, out_dir: Path, shard_size: int
+) -> tuple[dict, dict]:
     mastery = {c.lower() for c in p.composers}
     results = map_shards(events_shard, rows, shard_size, pickup=p.pickup, ingest_dir=str(ingest_dir))
     names = {c: composer_name(c) for c in mastery}
@@ -100,17 +104,26 @@ def tokenize_events(rows: list[dict], p: GnmTokenizeParams, seed: int, ingest_di
     for r in ok:
         row = row_of[r["id"]]
         c = (row.get("composer") or "").lower()
-        r.update(accepted(row, vocab.encode(r.pop("events")), gnm_composer=names.get(c),
-                          category=str(row.get(p.category))))
+        r.update(
+            accepted(row, vocab.encode(r.pop("events")), gnm_composer=names.get(c), category=str(row.get(p.category)))
+        )
     # a mastery composer's pieces are split on their own, the rest per category
-    group = {r["id"]: (r["composer"].lower() if (r.get("composer") or "").lower() in mastery
-                       else str(r.get(p.category))) for r in rows}
+    group = {
+        r["id"]: (r["composer"].lower() if (r.get("composer") or "").lower() in mastery else str(r.get(p.category)))
+        for r in rows
+    }
     split = split_rows(rows, group, p.val_fraction, seed)
     stats = write_dataset(out_dir, [r | {"split": split[r["id"]]} for r in rows], results, len(vocab))
     vocab.save(out_dir)
-    info = {"name": "gnm-events", "vocab_size": len(vocab), "pad_id": vocab.pad_id, "vocab_hash": vocab.sha256(),
-            "mastery_composers": [names[c] for c in p.composers if c.lower() in names],
-            "pickup": p.pickup, "category": p.category}
+    info = {
+        "name": "gnm-events",
+        "vocab_size": len(vocab),
+        "pad_id": vocab.pad_id,
+        "vocab_hash": vocab.sha256(),
+        "mastery_composers": [names[c] for c in p.composers if c.lower() in names],
+        "pickup": p.pickup,
+        "category": p.category,
+    }
     per = {}
     for r in ok:
         per.setdefault(r["label"]["gnm_composer"] or "None", 0)

@@ -20,8 +20,14 @@ from pathlib import Path
 
 PAD = "PAD_None"
 UPSTREAM_COMPOSERS = ("Schumann", "Chopin", "Bach", "Beethoven", "Mozart")
-_SAFE_GLOBALS = {("collections", "OrderedDict"), ("builtins", "dict"), ("builtins", "list"),
-                 ("builtins", "tuple"), ("builtins", "set"), ("builtins", "frozenset")}
+_SAFE_GLOBALS = {
+    ("collections", "OrderedDict"),
+    ("builtins", "dict"),
+    ("builtins", "list"),
+    ("builtins", "tuple"),
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
+}
 
 
 class VocabError(ValueError):
@@ -41,7 +47,8 @@ class _PlainUnpickler(pickle.Unpickler):
             return getattr(collections if module == "collections" else builtins, name)
         raise UnsafePickleError(
             f"dictionary pickle references {module}.{name}; only plain dicts/lists/str/numbers "
-            "are accepted (refusing to load it)")
+            "are accepted (refusing to load it)"
+        )
 
 
 def _plain(obj, depth: int = 0) -> None:
@@ -162,15 +169,14 @@ class Vocab:
 
     @property
     def composers(self) -> list[str]:
-        return [t[len("Composer_"):] for t in self.tokens if t.startswith("Composer_")]
+        return [t[len("Composer_") :] for t in self.tokens if t.startswith("Composer_")]
 
     def composer_id(self, composer: str | None) -> int:
         from pipeline.gnm.encode import composer_name
 
         tok = f"Composer_{composer_name(composer)}"
         if tok not in self.ids:
-            raise VocabError(f"unknown composer {composer!r} ({tok}); this vocabulary knows "
-                             f"{self.composers}")
+            raise VocabError(f"unknown composer {composer!r} ({tok}); this vocabulary knows {self.composers}")
         return self.ids[tok]
 
     def ids_with_prefix(self, prefix: str) -> list[int]:

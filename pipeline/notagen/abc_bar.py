@@ -140,9 +140,7 @@ def _tuplet_groups(items: list[_Item]) -> dict[int, tuple[int, int, int]]:
             j += 1
             if acc >= total:
                 break
-        written_ok = all(
-            _plain(items[g].dur * Fraction(ratio[0], ratio[1])) for g in range(i, j)
-        )
+        written_ok = all(_plain(items[g].dur * Fraction(ratio[0], ratio[1])) for g in range(i, j))
         # music21's reader only understands single-digit "(p:q:r" groups
         small = max(ratio[0], ratio[1], j - i) <= 9
         if j > i and acc == total and written_ok and small:
@@ -193,9 +191,7 @@ def _event_str(item: _Item, ql: Fraction, unit_ql: Fraction, acc: _AccState, spl
     return "".join(out)
 
 
-def _bar_text(
-    items: list[_Item], unit_ql: Fraction, key_alters: dict[str, int], beat: Fraction
-) -> str:
+def _bar_text(items: list[_Item], unit_ql: Fraction, key_alters: dict[str, int], beat: Fraction) -> str:
     acc = _AccState(key_alters)
     groups = _tuplet_groups(items)
     parts: list[str] = []

@@ -52,7 +52,7 @@ def _split(text: str) -> _Parsed:
                 vid = t.group(1)
                 if vid in segs:
                     raise AbcError(f"line {ln}: voice {vid} appears twice")
-                segs[vid] = line[t.end():end].strip()
+                segs[vid] = line[t.end() : end].strip()
             bars.append(segs)
             continue
         if in_body:
@@ -135,9 +135,7 @@ def _count_barlines(seg: str) -> int:
     return len(re.findall(r":*\|+\]?:*|::", s))
 
 
-def validate_interleaved(
-    text: str, *, expected_bars: int | None = None
-) -> tuple[bool, str]:
+def validate_interleaved(text: str, *, expected_bars: int | None = None) -> tuple[bool, str]:
     """Check an interleaved-ABC text; returns ``(ok, reason)`` and never raises.
 
     Checks: header has ``L:``, ``M:``, ``K:`` and at least one ``V:`` line; every

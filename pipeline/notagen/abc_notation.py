@@ -20,12 +20,38 @@ from typing import Any
 
 # sharps count -> major key name in ABC spelling
 _MAJOR_BY_SHARPS = {
-    -7: "Cb", -6: "Gb", -5: "Db", -4: "Ab", -3: "Eb", -2: "Bb", -1: "F",
-    0: "C", 1: "G", 2: "D", 3: "A", 4: "E", 5: "B", 6: "F#", 7: "C#",
+    -7: "Cb",
+    -6: "Gb",
+    -5: "Db",
+    -4: "Ab",
+    -3: "Eb",
+    -2: "Bb",
+    -1: "F",
+    0: "C",
+    1: "G",
+    2: "D",
+    3: "A",
+    4: "E",
+    5: "B",
+    6: "F#",
+    7: "C#",
 }
 _MINOR_BY_SHARPS = {
-    -7: "Abm", -6: "Ebm", -5: "Bbm", -4: "Fm", -3: "Cm", -2: "Gm", -1: "Dm",
-    0: "Am", 1: "Em", 2: "Bm", 3: "F#m", 4: "C#m", 5: "G#m", 6: "D#m", 7: "A#m",
+    -7: "Abm",
+    -6: "Ebm",
+    -5: "Bbm",
+    -4: "Fm",
+    -3: "Cm",
+    -2: "Gm",
+    -1: "Dm",
+    0: "Am",
+    1: "Em",
+    2: "Bm",
+    3: "F#m",
+    4: "C#m",
+    5: "G#m",
+    6: "D#m",
+    7: "A#m",
 }
 _SHARP_ORDER = "FCGDAEB"
 _ACC_TEXT = {-2: "__", -1: "_", 0: "=", 1: "^", 2: "^^"}
@@ -192,4 +218,3 @@ def _pitch_str(p: Any, acc: _AccState) -> str:
     if octave >= 5:
         return text + step.lower() + "'" * (octave - 5)
     return text + step + "," * (4 - octave)
-

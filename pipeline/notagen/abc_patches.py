@@ -27,9 +27,7 @@ _PREFIX_BAR = re.compile(r"^\s*(\|:|::|\|(?![|\]]))")
 _SUFFIX_BAR = re.compile(r"\s*(:*\|+\]?:*|::)\s*$")
 _REST_ONLY = re.compile(r"(?:\s*[zx][0-9/]*-?)+\s*")
 _TUPLET = re.compile(r"\((\d)(?::(\d?))?(?::(\d))?")
-_EVENT = re.compile(
-    r"(?P<body>\[[^\]:]*\]|[_^=]*[A-Ga-gzx][,']*)(?P<len>\d*/*\d*)(?P<tie>-?)"
-)
+_EVENT = re.compile(r"(?P<body>\[[^\]:]*\]|[_^=]*[A-Ga-gzx][,']*)(?P<len>\d*/*\d*)(?P<tie>-?)")
 
 
 def _length(text: str) -> Fraction:

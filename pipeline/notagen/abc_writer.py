@@ -52,7 +52,6 @@ class _Voice:
     clef: str | None
 
 
-
 def _meter_for(length: Fraction, nominal: str) -> str | None:
     """A meter whose bar lasts ``length`` quarters, in the nominal denominator or finer."""
     den = int(nominal.split("/")[1]) if "/" in nominal else 4
@@ -296,6 +295,4 @@ def abc_tune_to_interleaved(
         parsed = scores[tune_index]
     elif tune_index != 0:
         raise AbcError(f"tune_index {tune_index} out of range (1 tune)")
-    return score_to_interleaved_abc(
-        parsed, period=period, composer=composer, instrumentation=instrumentation
-    )
+    return score_to_interleaved_abc(parsed, period=period, composer=composer, instrumentation=instrumentation)

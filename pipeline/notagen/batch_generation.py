@@ -21,8 +21,15 @@ from pipeline.sample.sampling import check_options
 _R_TAG = [ord(c) for c in "[r:"]
 
 
-def _sample_patches(model: NotaGenModel, pieces: list[_Piece], gens: list[torch.Generator], lean: LeanGPT2,
-                    top_k, top_p, temperature: float) -> list[list[int]]:
+def _sample_patches(
+    model: NotaGenModel,
+    pieces: list[_Piece],
+    gens: list[torch.Generator],
+    lean: LeanGPT2,
+    top_k,
+    top_p,
+    temperature: float,
+) -> list[list[int]]:
     lm = model.char_level_decoder.base
     wte, head = lm.transformer.wte.weight, lm.lm_head.weight
     ps = pieces[0].ps
@@ -46,8 +53,13 @@ def _sample_patches(model: NotaGenModel, pieces: list[_Piece], gens: list[torch.
             if not piece.in_body and len(c) in (3, 4) and c[:3] == _R_TAG:
                 nxt = ord("0/"[len(c) - 3])  # the first body line is line 0 (as generate())
             else:
-                nxt = draw(None if probs is None else probs[r], None if ids is None else ids[r], logits[r],
-                           temperature, gens[r])
+                nxt = draw(
+                    None if probs is None else probs[r],
+                    None if ids is None else ids[r],
+                    logits[r],
+                    temperature,
+                    gens[r],
+                )
             c.append(nxt)
             done[r] = nxt == EOS_ID or len(c) == ps
         if all(done):
@@ -56,10 +68,20 @@ def _sample_patches(model: NotaGenModel, pieces: list[_Piece], gens: list[torch.
 
 
 @torch.no_grad()
-def generate_batch(model: NotaGenModel, prompt_lines=(), *, seeds: list[int], top_k: int | None = 9,
-                   top_p: float | None = 0.9, temperature: float = 1.2, max_chars: int = 102400,
-                   max_seconds: float = 1200.0, max_patches: int | None = None, extra_lines: int = 16,
-                   restore: bool = True) -> list[Generated]:
+def generate_batch(
+    model: NotaGenModel,
+    prompt_lines=(),
+    *,
+    seeds: list[int],
+    top_k: int | None = 9,
+    top_p: float | None = 0.9,
+    temperature: float = 1.2,
+    max_chars: int = 102400,
+    max_seconds: float = 1200.0,
+    max_patches: int | None = None,
+    extra_lines: int = 16,
+    restore: bool = True,
+) -> list[Generated]:
     """One piece per seed after the same ``prompt_lines`` (see ``generate``); caps apply per piece,
     ``max_seconds`` counted from the start of the batch."""
     if not seeds:
@@ -70,15 +92,26 @@ def generate_batch(model: NotaGenModel, prompt_lines=(), *, seeds: list[int], to
     was_training = model.training
     model.eval()
     try:
-        pieces = [_Piece(model, prompt_lines, use_cache=True, extra_lines=extra_lines, max_chars=max_chars,
-                         max_seconds=max_seconds, max_patches=max_patches) for _ in seeds]
+        pieces = [
+            _Piece(
+                model,
+                prompt_lines,
+                use_cache=True,
+                extra_lines=extra_lines,
+                max_chars=max_chars,
+                max_seconds=max_seconds,
+                max_patches=max_patches,
+            )
+            for _ in seeds
+        ]
         lean = LeanGPT2(model.char_level_decoder.base.transformer)
         while True:
             active = [i for i, p in enumerate(pieces) if p.stop is None]
             if not active:
                 break
-            rows = _sample_patches(model, [pieces[i] for i in active], [gens[i] for i in active], lean,
-                                   top_k, top_p, temperature)
+            rows = _sample_patches(
+                model, [pieces[i] for i in active], [gens[i] for i in active], lean, top_k, top_p, temperature
+            )
             for i, row in zip(active, rows):
                 pieces[i].accept(row)
     finally:

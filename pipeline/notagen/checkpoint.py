@@ -52,35 +52,49 @@ def config_from_state(state: dict[str, torch.Tensor], dropout: float = 0.1) -> N
         ids = {int(m.group(1)) for k in state if (m := re.match(re.escape(prefix) + r"(\d+)\.", k))}
         return max(ids) + 1 if ids else 0
 
-    cfg = NotaGenConfig(hidden=int(hidden), patch_layers=layers(_PATCH + "base.h."),
-                        char_layers=layers(_CHAR + "transformer.h."), patch_length=int(wpe.shape[0]),
-                        patch_size=flat // VOCAB, dropout=dropout)
+    cfg = NotaGenConfig(
+        hidden=int(hidden),
+        patch_layers=layers(_PATCH + "base.h."),
+        char_layers=layers(_CHAR + "transformer.h."),
+        patch_length=int(wpe.shape[0]),
+        patch_size=flat // VOCAB,
+        dropout=dropout,
+    )
     if char_wpe.shape[0] != cfg.patch_size + 1:
-        raise NotaGenCheckpointError(f"char wpe has {char_wpe.shape[0]} positions, expected "
-                                     f"patch size + 1 = {cfg.patch_size + 1}")
+        raise NotaGenCheckpointError(
+            f"char wpe has {char_wpe.shape[0]} positions, expected patch size + 1 = {cfg.patch_size + 1}"
+        )
     return cfg
 
 
-def model_from_state(state: dict[str, torch.Tensor], *, patch_size: int | None = PATCH_SIZE,
-                     config: NotaGenConfig | None = None) -> NotaGenModel:
+def model_from_state(
+    state: dict[str, torch.Tensor], *, patch_size: int | None = PATCH_SIZE, config: NotaGenConfig | None = None
+) -> NotaGenModel:
     """Strictly load a state dict in upstream's key layout; named errors for any mismatch."""
     state = {k: v for k, v in state.items() if not _OLD_BUFFERS.search(k)}
     cfg = config or config_from_state(state)
     if patch_size is not None and cfg.patch_size != patch_size:
-        raise PatchSizeMismatch(f"checkpoint patch size is {cfg.patch_size}, expected {patch_size} "
-                                "(patches are cut to 16 chars as upstream; pass patch_size=None to accept it)")
+        raise PatchSizeMismatch(
+            f"checkpoint patch size is {cfg.patch_size}, expected {patch_size} "
+            "(patches are cut to 16 chars as upstream; pass patch_size=None to accept it)"
+        )
     if all(k in state for k in _TIED) and not torch.equal(state[_TIED[0]], state[_TIED[1]]):
         raise NotaGenCheckpointError("lm_head.weight differs from the char wte.weight; NotaGen ties them")
     model = NotaGenModel(cfg)
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     extra = [k for k in state if k not in own]
-    bad = [f"{k} {tuple(state[k].shape)} != {tuple(own[k].shape)}"
-           for k in own if k in state and state[k].shape != own[k].shape]
+    bad = [
+        f"{k} {tuple(state[k].shape)} != {tuple(own[k].shape)}"
+        for k in own
+        if k in state and state[k].shape != own[k].shape
+    ]
     if missing or extra or bad:
-        raise NotaGenCheckpointError(f"state dict does not fit {cfg}: missing {missing[:5]} "
-                                     f"(+{max(0, len(missing) - 5)}), unexpected {extra[:5]} "
-                                     f"(+{max(0, len(extra) - 5)}), shape {bad[:5]}")
+        raise NotaGenCheckpointError(
+            f"state dict does not fit {cfg}: missing {missing[:5]} "
+            f"(+{max(0, len(missing) - 5)}), unexpected {extra[:5]} "
+            f"(+{max(0, len(extra) - 5)}), shape {bad[:5]}"
+        )
     model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
     return model.eval()
 
@@ -137,6 +151,5 @@ def save_upstream(model: NotaGenModel, path, *, epoch: int = 0, min_eval_loss: f
     """Upstream's pretrain/finetune ``.pth`` layout (model + the keys upstream prints)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"model": model.state_dict(), "epoch": epoch, "best_epoch": epoch,
-                "min_eval_loss": min_eval_loss}, path)
+    torch.save({"model": model.state_dict(), "epoch": epoch, "best_epoch": epoch, "min_eval_loss": min_eval_loss}, path)
     return path

@@ -22,7 +22,12 @@ import numpy as np
 import torch
 
 from pipeline.notagen.keys import (
-    TransposeError, canonical, key_signature, random_key, shifted_key, transpose,
+    TransposeError,
+    canonical,
+    key_signature,
+    random_key,
+    shifted_key,
+    transpose,
 )
 from pipeline.notagen.model import pad_batch
 from pipeline.notagen.patchilizer import PatchifyError, patchify
@@ -35,7 +40,7 @@ PROMPT_FIELDS = ("period", "composer", "instrumentation")
 @dataclass(frozen=True)
 class Piece:
     id: str
-    text: str          # training text (no X:, prompt lines kept only when asked)
+    text: str  # training text (no X:, prompt lines kept only when asked)
     prompt: tuple[str, str, str] | None
 
 
@@ -113,8 +118,16 @@ class PieceItems:
 class PatchBatches:
     """Seeded batches of (patches [B, L, 16], masks [B, L]) over pieces; the batches protocol."""
 
-    def __init__(self, items: PieceItems, batch_size: int, *, seed: int = 0, rank: int = 0,
-                 world_size: int = 1, train: bool = True) -> None:
+    def __init__(
+        self,
+        items: PieceItems,
+        batch_size: int,
+        *,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        train: bool = True,
+    ) -> None:
         n = len(items.pieces)
         if n == 0:
             raise ValueError("no pieces to train on")
@@ -123,17 +136,24 @@ class PatchBatches:
         self.rank, self.world_size, self.batch_size = rank, world_size, batch_size
 
     def describe(self) -> dict:
-        return {"kind": "notagen_patches", "pieces": len(self.items.pieces), "patch_length": self.items.patch_length,
-                "transposition": self.items.transposition if self.train else "none"}
+        return {
+            "kind": "notagen_patches",
+            "pieces": len(self.items.pieces),
+            "patch_length": self.items.patch_length,
+            "transposition": self.items.transposition if self.train else "none",
+        }
 
     def batch(self, i: int):
         idx = self.index.batch(i)[:, 0].tolist()
         # each item's crop/transposition is seeded by its GLOBAL stream position, so N processes
         # with batch B/N draw exactly what one process draws with batch B
         B = self.batch_size
-        rows = [self.items.item(j, np.random.default_rng([self.seed, (i * B + k) * self.world_size + self.rank]),
-                                augment=self.train)
-                for k, j in enumerate(idx)]
+        rows = [
+            self.items.item(
+                j, np.random.default_rng([self.seed, (i * B + k) * self.world_size + self.rank]), augment=self.train
+            )
+            for k, j in enumerate(idx)
+        ]
         return pad_batch(rows)
 
     def once(self, max_batches: int | None = None):
@@ -142,6 +162,5 @@ class PatchBatches:
         for k, start in enumerate(range(0, len(mine), self.batch_size)):
             if max_batches is not None and k >= max_batches:
                 return
-            chunk = mine[start:start + self.batch_size]
-            yield pad_batch([self.items.item(j, np.random.default_rng([self.seed, j]), augment=False)
-                             for j in chunk])
+            chunk = mine[start : start + self.batch_size]
+            yield pad_batch([self.items.item(j, np.random.default_rng([self.seed, j]), augment=False) for j in chunk])

@@ -28,9 +28,23 @@ class LeanGPT2:
 
     def __init__(self, base: GPT2Model) -> None:
         self.n_head, self.eps, self.wpe = base.config.n_head, base.config.layer_norm_epsilon, base.wpe.weight
-        self.blocks = [(b.ln_1.weight, b.ln_1.bias, b.attn.c_attn.weight, b.attn.c_attn.bias, b.attn.c_proj.weight,
-                        b.attn.c_proj.bias, b.ln_2.weight, b.ln_2.bias, b.mlp.c_fc.weight, b.mlp.c_fc.bias,
-                        b.mlp.c_proj.weight, b.mlp.c_proj.bias) for b in base.h]
+        self.blocks = [
+            (
+                b.ln_1.weight,
+                b.ln_1.bias,
+                b.attn.c_attn.weight,
+                b.attn.c_attn.bias,
+                b.attn.c_proj.weight,
+                b.attn.c_proj.bias,
+                b.ln_2.weight,
+                b.ln_2.bias,
+                b.mlp.c_fc.weight,
+                b.mlp.c_fc.bias,
+                b.mlp.c_proj.weight,
+                b.mlp.c_proj.bias,
+            )
+            for b in base.h
+        ]
         self.ln_f = (base.ln_f.weight, base.ln_f.bias)
 
     def __call__(self, embeds: torch.Tensor, cache: Cache | None) -> tuple[torch.Tensor, Cache]:
@@ -40,7 +54,7 @@ class LeanGPT2:
         b, t, hid = embeds.shape
         if t > 1 and past:
             raise ValueError("several new positions after a cache: feed them one at a time")
-        x = (embeds + self.wpe[past: past + t]).reshape(b * t, hid)
+        x = (embeds + self.wpe[past : past + t]).reshape(b * t, hid)
         new: Cache = []
         for i, (l1w, l1b, aw, ab, pw, pb, l2w, l2b, fw, fb, mw, mb) in enumerate(self.blocks):
             a = F.layer_norm(x, (hid,), l1w, l1b, self.eps)

@@ -31,8 +31,18 @@ import torch
 from pipeline.notagen.decode import LeanGPT2
 from pipeline.notagen.model import NotaGenModel
 from pipeline.notagen.patchilizer import (
-    BOS_ID, EOS_ID, PAD_ID, PatchifyError, add_stream_tags, bos_patch, decode_patch,
-    has_stream_tags, metadata_patches, split_lines, to_ids, body_patches,
+    BOS_ID,
+    EOS_ID,
+    PAD_ID,
+    PatchifyError,
+    add_stream_tags,
+    body_patches,
+    bos_patch,
+    decode_patch,
+    has_stream_tags,
+    metadata_patches,
+    split_lines,
+    to_ids,
 )
 from pipeline.notagen.rests import restore_rests
 from pipeline.sample.sampling import check_options, sample_next
@@ -43,11 +53,11 @@ STOPS = ("eos", "max_chars", "max_seconds", "max_patches", "no_body_line", "cont
 
 @dataclass
 class Generated:
-    text: str                 # as generated: prompt + metadata + [r:]-tagged, rest-reduced body
-    interleaved: str | None   # rests restored, tags and %-prompt lines dropped (None: see restore_error)
-    stop: str                 # one of STOPS; "eos" is the only complete piece
-    patches: int              # patches generated
-    chars: int                # characters generated (prompt excluded)
+    text: str  # as generated: prompt + metadata + [r:]-tagged, rest-reduced body
+    interleaved: str | None  # rests restored, tags and %-prompt lines dropped (None: see restore_error)
+    stop: str  # one of STOPS; "eos" is the only complete piece
+    patches: int  # patches generated
+    chars: int  # characters generated (prompt excluded)
     seconds: float
     restore_error: str | None = None
     stream_resets: int = 0
@@ -60,9 +70,10 @@ class Generated:
 @dataclass
 class _Context:
     """The patch rows the patch decoder sees, with the body line each row starts in."""
-    meta: list[list[int]] = field(default_factory=list)        # BOS + metadata rows
+
+    meta: list[list[int]] = field(default_factory=list)  # BOS + metadata rows
     body: list[tuple[list[int], int]] = field(default_factory=list)
-    line: int = 0                                              # current body line index
+    line: int = 0  # current body line index
 
     def rows(self) -> list[list[int]]:
         return self.meta + [r for r, _ in self.body]
@@ -99,8 +110,9 @@ class _PatchState:
         self.hidden = h[:, -1]
 
 
-def _sample_patch(model: NotaGenModel, hidden: torch.Tensor, sample, *, in_body: bool,
-                  lean: LeanGPT2 | None, patch_size: int) -> list[int]:
+def _sample_patch(
+    model: NotaGenModel, hidden: torch.Tensor, sample, *, in_body: bool, lean: LeanGPT2 | None, patch_size: int
+) -> list[int]:
     """Characters of the next patch, stopping at EOS; the tail is pad."""
     lm = model.char_level_decoder.base
     wte = lm.transformer.wte
@@ -142,8 +154,9 @@ def _prompt_context(prompt_lines, patch_size: int, extra_lines: int) -> tuple[_C
     return ctx, "".join(meta + body), bool(body)
 
 
-def filtered(logits: torch.Tensor, top_k: int | None, top_p: float | None,
-             temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+def filtered(
+    logits: torch.Tensor, top_k: int | None, top_p: float | None, temperature: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(probabilities [B, m], their ids [B, m], most likely first) after softmax -> top-k -> top-p
     -> temperature, the notagen order of ``pipeline.sample.sampling`` (the same distribution,
     tested).  Fused for speed (it runs once per character): top-k keeps only the k candidates,
@@ -165,8 +178,9 @@ def filtered(logits: torch.Tensor, top_k: int | None, top_p: float | None,
     return probs / probs.sum(dim=-1, keepdim=True), ids
 
 
-def draw(probs: torch.Tensor | None, ids: torch.Tensor | None, logits: torch.Tensor, temperature: float,
-         gen: torch.Generator) -> int:
+def draw(
+    probs: torch.Tensor | None, ids: torch.Tensor | None, logits: torch.Tensor, temperature: float, gen: torch.Generator
+) -> int:
     """One id from one row: argmax at temperature 0, else one uniform from ``gen`` against the
     cumulative probabilities (upstream's ``np.random.choice``: searchsorted right; 4x cheaper
     than ``torch.multinomial`` on 9 values)."""
@@ -192,8 +206,17 @@ def _sampler(top_k: int | None, top_p: float | None, temperature: float, gen: to
 class _Piece:
     """One piece being generated: its context, patch-decoder state, text and stop reason."""
 
-    def __init__(self, model: NotaGenModel, prompt_lines, *, use_cache: bool, extra_lines: int, max_chars: int,
-                 max_seconds: float, max_patches: int | None) -> None:
+    def __init__(
+        self,
+        model: NotaGenModel,
+        prompt_lines,
+        *,
+        use_cache: bool,
+        extra_lines: int,
+        max_chars: int,
+        max_seconds: float,
+        max_patches: int | None,
+    ) -> None:
         cfg = model.config
         self.ps, self.limit = cfg.patch_size, cfg.patch_length
         self.max_chars, self.max_seconds, self.max_patches = max_chars, max_seconds, max_patches
@@ -256,16 +279,35 @@ class _Piece:
         gen_text = "".join(self.out)
         full = self.prompt_text + gen_text
         interleaved, err = restore_rests(full) if self.stop == "eos" and restore else (None, None)
-        return Generated(text=full, interleaved=interleaved, stop=self.stop, patches=self.n_patches,
-                         chars=len(gen_text), seconds=time.perf_counter() - self.t0, restore_error=err,
-                         stream_resets=self.resets)
+        return Generated(
+            text=full,
+            interleaved=interleaved,
+            stop=self.stop,
+            patches=self.n_patches,
+            chars=len(gen_text),
+            seconds=time.perf_counter() - self.t0,
+            restore_error=err,
+            stream_resets=self.resets,
+        )
 
 
 @torch.no_grad()
-def generate(model: NotaGenModel, prompt_lines=(), *, top_k: int | None = 9, top_p: float | None = 0.9,
-             temperature: float = 1.2, seed: int = 0, generator: torch.Generator | None = None,
-             max_chars: int = 102400, max_seconds: float = 1200.0, max_patches: int | None = None,
-             use_cache: bool = True, extra_lines: int = 16, restore: bool = True) -> Generated:
+def generate(
+    model: NotaGenModel,
+    prompt_lines=(),
+    *,
+    top_k: int | None = 9,
+    top_p: float | None = 0.9,
+    temperature: float = 1.2,
+    seed: int = 0,
+    generator: torch.Generator | None = None,
+    max_chars: int = 102400,
+    max_seconds: float = 1200.0,
+    max_patches: int | None = None,
+    use_cache: bool = True,
+    extra_lines: int = 16,
+    restore: bool = True,
+) -> Generated:
     """Sample one piece after ``prompt_lines`` (e.g. ``["%Romantic", "%Chopin, Frederic", "%Keyboard"]``,
     optionally followed by header and ``[V:n]`` body lines, tagged or not).
 
@@ -278,12 +320,22 @@ def generate(model: NotaGenModel, prompt_lines=(), *, top_k: int | None = 9, top
     was_training = model.training
     model.eval()
     try:
-        piece = _Piece(model, prompt_lines, use_cache=use_cache, extra_lines=extra_lines, max_chars=max_chars,
-                       max_seconds=max_seconds, max_patches=max_patches)
+        piece = _Piece(
+            model,
+            prompt_lines,
+            use_cache=use_cache,
+            extra_lines=extra_lines,
+            max_chars=max_chars,
+            max_seconds=max_seconds,
+            max_patches=max_patches,
+        )
         char_lean = LeanGPT2(model.char_level_decoder.base.transformer) if use_cache else None
         while piece.stop is None:
-            piece.accept(_sample_patch(model, piece.state.hidden, sample, in_body=piece.in_body, lean=char_lean,
-                                       patch_size=piece.ps))
+            piece.accept(
+                _sample_patch(
+                    model, piece.state.hidden, sample, in_body=piece.in_body, lean=char_lean, patch_size=piece.ps
+                )
+            )
     finally:
         model.train(was_training)
     return piece.result(restore)

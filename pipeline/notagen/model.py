@@ -29,12 +29,12 @@ hf_logging.set_verbosity_error()  # shape-only configs: silence the bos/eos id w
 
 @dataclass(frozen=True)
 class NotaGenConfig:
-    hidden: int = 128          # head count is hidden // 64, as upstream
+    hidden: int = 128  # head count is hidden // 64, as upstream
     patch_layers: int = 3
     char_layers: int = 1
-    patch_length: int = 256    # patch context (upstream 1024 / 2048)
+    patch_length: int = 256  # patch context (upstream 1024 / 2048)
     patch_size: int = PATCH_SIZE
-    dropout: float = 0.1       # GPT2Config default, as upstream
+    dropout: float = 0.1  # GPT2Config default, as upstream
 
     def __post_init__(self):
         if self.hidden % 64:
@@ -66,9 +66,18 @@ CONFIGS: dict[str, NotaGenConfig] = {
 
 
 def _gpt2_config(cfg: NotaGenConfig, vocab: int, positions: int, layers: int) -> GPT2Config:
-    return GPT2Config(vocab_size=vocab, n_positions=positions, n_embd=cfg.hidden, n_layer=layers,
-                      n_head=cfg.heads, resid_pdrop=cfg.dropout, embd_pdrop=cfg.dropout,
-                      attn_pdrop=cfg.dropout, bos_token_id=None, eos_token_id=None)
+    return GPT2Config(
+        vocab_size=vocab,
+        n_positions=positions,
+        n_embd=cfg.hidden,
+        n_layer=layers,
+        n_head=cfg.heads,
+        resid_pdrop=cfg.dropout,
+        embd_pdrop=cfg.dropout,
+        attn_pdrop=cfg.dropout,
+        bos_token_id=None,
+        eos_token_id=None,
+    )
 
 
 class PatchLevelDecoder(nn.Module):
@@ -89,8 +98,12 @@ class PatchLevelDecoder(nn.Module):
         return self.patch_embedding.weight.t()[cols].sum(dim=-2) + self.patch_embedding.bias
 
     def forward(self, patches, attention_mask=None, past_key_values=None, use_cache=False):
-        return self.base(inputs_embeds=self.embed(patches), attention_mask=attention_mask,
-                         past_key_values=past_key_values, use_cache=use_cache)
+        return self.base(
+            inputs_embeds=self.embed(patches),
+            attention_mask=attention_mask,
+            past_key_values=past_key_values,
+            use_cache=use_cache,
+        )
 
 
 class CharLevelDecoder(nn.Module):
@@ -124,8 +137,10 @@ class NotaGenModel(nn.Module):
         if masks is None:
             masks = torch.ones(patches.shape[:2], dtype=torch.long, device=patches.device)
         if patches.shape[1] > self.config.patch_length:
-            raise ValueError(f"{patches.shape[1]} patches exceed the model's context "
-                             f"{self.config.patch_length}; crop with patchify(patch_length=...)")
+            raise ValueError(
+                f"{patches.shape[1]} patches exceed the model's context "
+                f"{self.config.patch_length}; crop with patchify(patch_length=...)"
+            )
         hidden = self.patch_level_decoder(patches, attention_mask=masks).last_hidden_state
         cond = masks.bool().clone()
         cond[:, :-1] &= masks[:, 1:].bool()  # positions whose next patch exists

@@ -103,8 +103,9 @@ def split_patches(segment: str, patch_size: int = PATCH_SIZE, *, last_open: bool
     return [segment[i : i + patch_size] for i in range(0, len(segment), patch_size)]
 
 
-def body_patches(body: list[str], patch_size: int = PATCH_SIZE, *, on_bad_line: str = "raise",
-                 last_open: bool = False) -> list[str]:
+def body_patches(
+    body: list[str], patch_size: int = PATCH_SIZE, *, on_bad_line: str = "raise", last_open: bool = False
+) -> list[str]:
     bars: list[str] = []
     for line in body:
         try:
@@ -130,8 +131,10 @@ def to_ids(patches: list[str], patch_size: int = PATCH_SIZE) -> torch.Tensor:
         ids = [ord(c) for c in p]
         if any(i >= VOCAB for i in ids):
             bad = sorted({c for c in p if ord(c) >= VOCAB})
-            raise PatchifyError(f"characters outside NotaGen's 128-id vocabulary: {bad[:5]!r} "
-                                "(upstream has no unidecode step and crashes on them)")
+            raise PatchifyError(
+                f"characters outside NotaGen's 128-id vocabulary: {bad[:5]!r} "
+                "(upstream has no unidecode step and crashes on them)"
+            )
         rows.append(ids + [PAD_ID] * (patch_size - len(ids)))
     return torch.tensor(rows, dtype=torch.long).reshape(len(rows), patch_size)
 
@@ -146,8 +149,14 @@ def split_piece(text: str) -> tuple[list[str], list[str]]:
     return meta, body
 
 
-def crop_patches(meta: list[str], body: list[str], patch_length: int, rng: random.Random,
-                 patch_size: int = PATCH_SIZE, on_bad_line: str = "raise") -> list[str]:
+def crop_patches(
+    meta: list[str],
+    body: list[str],
+    patch_length: int,
+    rng: random.Random,
+    patch_size: int = PATCH_SIZE,
+    on_bad_line: str = "raise",
+) -> list[str]:
     """Upstream's stream-mode crop: head / tail / middle at a body line start, metadata kept.
 
     Candidates are body-patch index 0 and one past every body patch holding a newline; they
@@ -169,8 +178,14 @@ def crop_patches(meta: list[str], body: list[str], patch_length: int, rng: rando
     return (m + b)[:patch_length]
 
 
-def patchify(abc_text: str, *, patch_size: int = PATCH_SIZE, patch_length: int | None = None,
-             rng: random.Random | None = None, on_bad_line: str = "raise") -> torch.Tensor:
+def patchify(
+    abc_text: str,
+    *,
+    patch_size: int = PATCH_SIZE,
+    patch_length: int | None = None,
+    rng: random.Random | None = None,
+    on_bad_line: str = "raise",
+) -> torch.Tensor:
     """Interleaved ABC -> LongTensor [P, patch_size], as upstream's training patchilizer.
 
     Stream tags are added when the body has none (fine-tune/pretrain data) and kept when it
@@ -182,8 +197,12 @@ def patchify(abc_text: str, *, patch_size: int = PATCH_SIZE, patch_length: int |
         raise ValueError(f"on_bad_line must be 'raise' or 'drop', got {on_bad_line!r}")
     meta, body = split_piece(abc_text)
     if patch_length is None:
-        patches = ([bos_patch(patch_size)] + metadata_patches(meta, patch_size)
-                   + body_patches(body, patch_size, on_bad_line=on_bad_line) + [eos_patch(patch_size)])
+        patches = (
+            [bos_patch(patch_size)]
+            + metadata_patches(meta, patch_size)
+            + body_patches(body, patch_size, on_bad_line=on_bad_line)
+            + [eos_patch(patch_size)]
+        )
     else:
         patches = crop_patches(meta, body, patch_length, rng or random.Random(0), patch_size, on_bad_line)
     return to_ids(patches, patch_size)

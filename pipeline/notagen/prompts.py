@@ -56,5 +56,6 @@ def check_prompt(triple: Triple, valid: list[Triple]) -> Triple:
     if hit is not None:
         return hit
     close = "; ".join(" / ".join(t) for t in nearest(triple, valid))
-    raise UnknownPromptError(f"unknown prompt {' / '.join(triple)!r}: the model was fine-tuned on "
-                             f"{len(valid)} triples; nearest: {close}")
+    raise UnknownPromptError(
+        f"unknown prompt {' / '.join(triple)!r}: the model was fine-tuned on {len(valid)} triples; nearest: {close}"
+    )

@@ -92,8 +92,16 @@ def write_midi(score, path: Path) -> None:
         raise ScoreRenderError(f"music21 -> midi (repeats dropped): {type(e).__name__}: {e}") from e
 
 
-def write_piece(out_dir: Path, name: str, text: str, interleaved: str | None, *, audio: bool = True,
-                sample_rate: int = 16000, max_seconds: float = 30.0) -> dict[str, str]:
+def write_piece(
+    out_dir: Path,
+    name: str,
+    text: str,
+    interleaved: str | None,
+    *,
+    audio: bool = True,
+    sample_rate: int = 16000,
+    max_seconds: float = 30.0,
+) -> dict[str, str]:
     """Writes ``<name>.abc`` (as generated) and, when ``interleaved`` is given, ``<name>.interleaved.abc``,
     ``.musicxml``, ``.mid`` and ``.flac``; returns {kind: file name}. Raises ScoreRenderError."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -120,8 +128,9 @@ def render_audio(midi: Path, out: Path, sample_rate: int, max_seconds: float) ->
     from pipeline.params.data import AcousticCondition
 
     try:
-        wav = render_midi(midi.read_bytes(), AcousticCondition(), resolve_soundfont("default", Path(".")),
-                          sample_rate, max_seconds)
+        wav = render_midi(
+            midi.read_bytes(), AcousticCondition(), resolve_soundfont("default", Path(".")), sample_rate, max_seconds
+        )
     except RenderError as e:
         raise ScoreRenderError(f"FluidSynth: {e}") from e
     sf.write(str(out), wav, sample_rate)

@@ -37,9 +37,11 @@ def instrumentation(row: dict, p: AbcTokenizeParams) -> str:
 
 def prompt_lines(row: dict, p: AbcTokenizeParams) -> dict:
     composer = row.get("composer") or "unknown"
-    return {"period": (row.get("period") or "unknown").title(),
-            "composer": p.composer_names.get(composer, composer.title()),
-            "instrumentation": instrumentation(row, p)}
+    return {
+        "period": (row.get("period") or "unknown").title(),
+        "composer": p.composer_names.get(composer, composer.title()),
+        "instrumentation": instrumentation(row, p),
+    }
 
 
 def interleaved_text(row: dict, p: AbcTokenizeParams, ingest_dir: Path, prompt: dict) -> str:
@@ -59,8 +61,13 @@ def tokenize_rows(rows: list[dict], p: AbcTokenizeParams, ingest_dir: str) -> li
     results = []
     for row in rows:
         if not row.get("score") and not p.from_midi:
-            results.append(quarantined(row, "no score file (MIDI-only piece); tokenize_abc.from_midi: "
-                                            "true transcribes the MIDI instead", "no_score"))
+            results.append(
+                quarantined(
+                    row,
+                    "no score file (MIDI-only piece); tokenize_abc.from_midi: true transcribes the MIDI instead",
+                    "no_score",
+                )
+            )
             continue
         src = row.get("score") or row["midi"]
         if not (Path(ingest_dir) / src).is_file():
@@ -90,9 +97,16 @@ def tokenize_rows(rows: list[dict], p: AbcTokenizeParams, ingest_dir: str) -> li
 
 def tokenizer_info(patch_size: int) -> dict:
     bos, eos = patchify("", patch_size)[0], patchify("", patch_size)[-1]
-    return {"name": "abc-char-patch", "vocab_size": VOCAB_SIZE, "patch_size": patch_size,
-            "pad_id": ord(PAD_CHAR), "bos_id": ord(BOS_CHAR), "eos_id": ord(EOS_CHAR),
-            "bos_patch": [ord(c) for c in bos], "eos_patch": [ord(c) for c in eos]}
+    return {
+        "name": "abc-char-patch",
+        "vocab_size": VOCAB_SIZE,
+        "patch_size": patch_size,
+        "pad_id": ord(PAD_CHAR),
+        "bos_id": ord(BOS_CHAR),
+        "eos_id": ord(EOS_CHAR),
+        "bos_patch": [ord(c) for c in bos],
+        "eos_patch": [ord(c) for c in eos],
+    }
 
 
 def write_store(out_dir: Path, rows: list[dict], results: list[dict], patch_size: int) -> tuple[dict, dict]:
@@ -101,8 +115,11 @@ def write_store(out_dir: Path, rows: list[dict], results: list[dict], patch_size
     stats = write_dataset(out_dir, rows, results, VOCAB_SIZE)
     by_id = {r["id"]: r for r in results if r["ok"]}
     for split in SPLITS:
-        texts = [{"id": r["id"], "text": by_id[r["id"]]["text"], "n_patches": by_id[r["id"]]["label"]["n_patches"]}
-                 for r in rows if r.get("split") == split and r["id"] in by_id]
+        texts = [
+            {"id": r["id"], "text": by_id[r["id"]]["text"], "n_patches": by_id[r["id"]]["label"]["n_patches"]}
+            for r in rows
+            if r.get("split") == split and r["id"] in by_id
+        ]
         write_jsonl(texts, out_dir / split / "texts.jsonl")
         stats["splits"][split]["patches"] = sum(t["n_patches"] for t in texts)
         stats["splits"][split]["chars"] = sum(len(t["text"]) for t in texts)

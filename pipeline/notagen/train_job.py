@@ -76,14 +76,25 @@ def run_job(job: TrainJob) -> dict | None:
         train_items, bad = split_items(job, "train", L, p.transposition)
         val_items, bad_val = split_items(job, "val", L, "none")
         if not train_items.pieces or not val_items.pieces:
-            raise ValueError(f"no usable pieces (train {len(train_items.pieces)}, val {len(val_items.pieces)}); "
-                             f"quarantined: {(bad + bad_val)[:3]}")
+            raise ValueError(
+                f"no usable pieces (train {len(train_items.pieces)}, val {len(val_items.pieces)}); "
+                f"quarantined: {(bad + bad_val)[:3]}"
+            )
         kw = dict(seed=tcfg.seed, rank=info.rank, world_size=info.world_size)
         batches = PatchBatches(train_items, p.batch_size, **kw)
         val = PatchBatches(val_items, p.batch_size, train=False, **kw)
         objective = PatchLMObjective()
-        result = train(model, objective, batches, tcfg, job.ckpt_dir, resume=job.resume, val=val,
-                       fingerprint_extra=job.fingerprint, dist_info=info)
+        result = train(
+            model,
+            objective,
+            batches,
+            tcfg,
+            job.ckpt_dir,
+            resume=job.resume,
+            val=val,
+            fingerprint_extra=job.fingerprint,
+            dist_info=info,
+        )
         if not info.is_main:
             return None
         test_ppl = None
@@ -91,21 +102,40 @@ def run_job(job: TrainJob) -> dict | None:
             test_items, bad_test = split_items(job, "test", L, "none")
             bad += bad_test
             if test_items.pieces:
-                test_ppl = held_out_perplexity(result.model, objective, PatchBatches(test_items, p.batch_size,
-                                                                                     train=False))
+                test_ppl = held_out_perplexity(
+                    result.model, objective, PatchBatches(test_items, p.batch_size, train=False)
+                )
         except FileNotFoundError:
             pass
         prompts = Counter(x.prompt for x in train_items.pieces if x.prompt)
-        summary = {"train_pieces": len(train_items.pieces), "val_pieces": len(val_items.pieces),
-                   "quarantined": len(bad + bad_val), "transposition": p.transposition}
+        summary = {
+            "train_pieces": len(train_items.pieces),
+            "val_pieces": len(val_items.pieces),
+            "quarantined": len(bad + bad_val),
+            "transposition": p.transposition,
+        }
         model_dir, report_dir = Path(job.model_dir), Path(job.report_dir)
         save(result.model, model_dir / "model.safetensors", {"stage": job.stage})
-        write_json(model_dir / "config.json", {"model": result.model.config.to_dict(), "data": summary,
-                                               "steps": tcfg.steps})
-        write_json(model_dir / "prompts.json", [{"period": a, "composer": b, "instrumentation": c, "pieces": n}
-                                                for (a, b, c), n in sorted(prompts.items())])
+        write_json(
+            model_dir / "config.json", {"model": result.model.config.to_dict(), "data": summary, "steps": tcfg.steps}
+        )
+        write_json(
+            model_dir / "prompts.json",
+            [
+                {"period": a, "composer": b, "instrumentation": c, "pieces": n}
+                for (a, b, c), n in sorted(prompts.items())
+            ],
+        )
         report_dir.mkdir(parents=True, exist_ok=True)
         (report_dir / "quarantine.jsonl").write_text("".join(json.dumps(r) + "\n" for r in bad + bad_val))
-        return write_training_outputs(result, report_dir, tcfg.steps, extra={
-            **summary, "test_perplexity": None if test_ppl is None else round(test_ppl, 4),
-            "patch_length": L, "model": result.model.config.to_dict()})
+        return write_training_outputs(
+            result,
+            report_dir,
+            tcfg.steps,
+            extra={
+                **summary,
+                "test_perplexity": None if test_ppl is None else round(test_ppl, 4),
+                "patch_length": L,
+                "model": result.model.config.to_dict(),
+            },
+        )

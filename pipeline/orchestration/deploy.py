@@ -95,8 +95,10 @@ def validate_overrides(overrides: list[str], root: Path) -> list[str]:
         try:
             model.model_validate(merged.get(section) or {})
         except ValidationError as e:  # its own message names the key
-            raise OverrideError(f"set_params: section '{section}' is invalid after the overrides "
-                                f"{[o for o in out if o.startswith(section + '.')]}:\n{e}") from None
+            raise OverrideError(
+                f"set_params: section '{section}' is invalid after the overrides "
+                f"{[o for o in out if o.startswith(section + '.')]}:\n{e}"
+            ) from None
     return out
 
 
@@ -139,8 +141,9 @@ def build_command(set_params: list[str], targets: list[str], temp: bool) -> list
 
 def untracked_files(root: Path) -> list[str]:
     """Untracked, non-ignored files that ``--temp`` would silently leave out."""
-    r = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=root,
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"], cwd=root, capture_output=True, text=True
+    )
     return [line[3:] for line in r.stdout.splitlines() if line.startswith("?? ")]
 
 
@@ -173,14 +176,25 @@ def repro(set_params: list[str] = [], targets: list[str] = [], temp: bool = True
     if temp:
         missing = untracked_files(root)
         if missing:
-            log.warning("--temp experiments only see committed and modified tracked files; "
-                        "these untracked files are left out (commit them first): %s", missing[:20])
+            log.warning(
+                "--temp experiments only see committed and modified tracked files; "
+                "these untracked files are left out (commit them first): %s",
+                missing[:20],
+            )
     cmd = build_command(overrides, targets, temp)
     log.info("$ dvc %s   (in %s)", " ".join(cmd[1:]), root)
     lines: list[str] = []
-    proc = subprocess.Popen(cmd, cwd=root, env=child_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            text=True, bufsize=1, errors="replace")
+    proc = subprocess.Popen(
+        cmd,
+        cwd=root,
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        bufsize=1,
+        errors="replace",
+    )
     assert proc.stdout is not None
     for line in proc.stdout:
         line = line.rstrip()
@@ -193,8 +207,14 @@ def repro(set_params: list[str] = [], targets: list[str] = [], temp: bool = True
     ran = [m.group(1).strip() for ln in lines if (m := re.search(r"Ran experiment\(s\):\s*(.+)", ln))]
     stages_ran = re.findall(r"Running stage '([^']+)'", "\n".join(lines))
     skipped = re.findall(r"Stage '([^']+)' didn't change, skipping", "\n".join(lines))
-    result = {"experiments": ran, "stages_ran": stages_ran, "stages_skipped": skipped,
-              "set_params": overrides, "targets": targets, "temp": temp}
+    result = {
+        "experiments": ran,
+        "stages_ran": stages_ran,
+        "stages_skipped": skipped,
+        "set_params": overrides,
+        "targets": targets,
+        "temp": temp,
+    }
     log.info("done: %s", result)
     return result
 

@@ -35,6 +35,5 @@ def prepare_prefect_env(root: Path | None = None) -> None:
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     url = env.get("PREFECT_API_URL")
     if url and not server_healthy(url):
-        print(f"[ostinato] PREFECT_API_URL={url} does not answer; running this stage ephemerally",
-              file=sys.stderr)
+        print(f"[ostinato] PREFECT_API_URL={url} does not answer; running this stage ephemerally", file=sys.stderr)
         del env["PREFECT_API_URL"]

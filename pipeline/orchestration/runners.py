@@ -17,9 +17,7 @@ def make_task_runner(rt: RuntimeParams):
     try:
         from prefect_dask import DaskTaskRunner
     except ImportError as e:
-        raise RuntimeError(
-            "runtime.task_runner=dask needs prefect-dask: pip install 'ostinato[dask]'"
-        ) from e
+        raise RuntimeError("runtime.task_runner=dask needs prefect-dask: pip install 'ostinato[dask]'") from e
     if rt.dask_address:
         return DaskTaskRunner(address=rt.dask_address)
     return DaskTaskRunner(cluster_kwargs={"n_workers": rt.workers, "threads_per_worker": 1})

@@ -114,42 +114,68 @@ class PrefectServer:
             self.process.wait(5)
 
 
-def start_server(root: Path, port: int = DEFAULT_PORT, host: str = DEFAULT_HOST,
-                 timeout: float = 120.0, allow_remote: bool = False,
-                 services: bool = True) -> PrefectServer:
+def start_server(
+    root: Path,
+    port: int = DEFAULT_PORT,
+    host: str = DEFAULT_HOST,
+    timeout: float = 120.0,
+    allow_remote: bool = False,
+    services: bool = True,
+) -> PrefectServer:
     """Reuse a healthy server on ``port`` or start ``prefect server start`` and wait for health.
     ``services=False`` runs the API alone (no scheduler, no event persistence: task runs are not
     recorded), a light server for flow runs only, e.g. one shared by a test session."""
     if not is_loopback(host) and not allow_remote:
-        raise ValueError(f"refusing to bind the Prefect server to non-loopback host {host!r}: "
-                         "the UI has no authentication and can run commands in this repo; "
-                         "pass --allow-remote if you really mean it")
+        raise ValueError(
+            f"refusing to bind the Prefect server to non-loopback host {host!r}: "
+            "the UI has no authentication and can run commands in this repo; "
+            "pass --allow-remote if you really mean it"
+        )
     root = Path(root).resolve()
     url = api_url(host, port)
     if server_healthy(url):
         seen = ui_api_url(url)
         if seen and seen.rstrip("/") != url:
-            print(f"WARNING: the server already answering on port {port} tells its UI to call {seen}, "
-                  f"not {url}: its pages will not load. Stop it, or pick another --port.",
-                  file=sys.stderr, flush=True)
+            print(
+                f"WARNING: the server already answering on port {port} tells its UI to call {seen}, "
+                f"not {url}: its pages will not load. Stop it, or pick another --port.",
+                file=sys.stderr,
+                flush=True,
+            )
         return PrefectServer(url=url, started=False)
     (root / ".prefect").mkdir(exist_ok=True)
     log_path = root / ".prefect" / f"server-{port}.log"
     prefect_bin = Path(sys.executable).parent / "prefect"
-    cmd = [str(prefect_bin) if prefect_bin.exists() else "prefect", "server", "start",
-           "--host", host, "--port", str(port), "--analytics-off"] + ([] if services else ["--no-services"])
+    cmd = [
+        str(prefect_bin) if prefect_bin.exists() else "prefect",
+        "server",
+        "start",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--analytics-off",
+    ] + ([] if services else ["--no-services"])
     t0 = time.perf_counter()
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(cmd, cwd=root, env=server_env(root, host, port), stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=root,
+            env=server_env(root, host, port),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     server = PrefectServer(url=url, started=True, process=proc, log_path=log_path)
     deadline = t0 + timeout
     while time.perf_counter() < deadline:
         if proc.poll() is not None:
             tail = log_path.read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"prefect server exited with {proc.returncode} before it was healthy "
-                               f"(port {port} in use?); log {log_path}:\n{tail}")
+            raise RuntimeError(
+                f"prefect server exited with {proc.returncode} before it was healthy "
+                f"(port {port} in use?); log {log_path}:\n{tail}"
+            )
         if server_healthy(url, timeout=1.0):
             server.startup_s = time.perf_counter() - t0
             seen = ui_api_url(url)

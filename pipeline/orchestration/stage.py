@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import os
 import platform
@@ -39,9 +38,23 @@ def split_timings(obj: Any) -> tuple[Any, dict]:
         stable[k], inner = split_timings(v)
         timings.update({f"{k}.{ik}": iv for ik, iv in inner.items()})
     return stable, timings
+
+
 TRACKED_PACKAGES = (
-    "torch", "numpy", "prefect", "dvc", "music21", "miditok", "mido", "pretty_midi",
-    "lhotse", "pyfluidsynth", "soundfile", "safetensors", "scikit-learn", "mlx",
+    "torch",
+    "numpy",
+    "prefect",
+    "dvc",
+    "music21",
+    "miditok",
+    "mido",
+    "pretty_midi",
+    "lhotse",
+    "pyfluidsynth",
+    "soundfile",
+    "safetensors",
+    "scikit-learn",
+    "mlx",
 )
 
 
@@ -94,8 +107,13 @@ class StageOutputs:
         """The temp dir standing in for output ``out`` until commit."""
         return self.tmp[out]
 
-    def commit(self, params: dict[str, Any], inputs: list[str] | None = None, seed: int | None = None,
-               extra: dict[str, Any] | None = None) -> None:
+    def commit(
+        self,
+        params: dict[str, Any],
+        inputs: list[str] | None = None,
+        seed: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         extra, timings = split_timings(extra or {})
         manifest = {
             "stage": self.stage,
@@ -108,10 +126,14 @@ class StageOutputs:
         # The machine (package builds, Python patch, OS) and how fast it ran go to
         # environment.json, which .dvcignore keeps out of DVC's hashes: equal inputs give equal
         # hashes on any machine and on every rerun.
-        environment = {"packages": package_versions(), "python": platform.python_version(),
-                       "platform": platform.platform(terse=True), "machine": platform.machine(),
-                       "timings": timings}
-        for o, t in self.tmp.items():
+        environment = {
+            "packages": package_versions(),
+            "python": platform.python_version(),
+            "platform": platform.platform(terse=True),
+            "machine": platform.machine(),
+            "timings": timings,
+        }
+        for t in self.tmp.values():
             write_json(t / "manifest.json", manifest)
             write_json(t / ENVIRONMENT, environment)
         for o, t in self.tmp.items():
@@ -133,8 +155,9 @@ def params_dump(*sections: str) -> dict[str, Any]:
     return {s: load_section(s).model_dump(mode="json") for s in sections}
 
 
-_OUR_DIRS = tuple(str(Path(__file__).resolve().parents[n] / sub) + os.sep
-                  for n, sub in ((1, ""), (2, "stages")))  # pipeline/ and stages/
+_OUR_DIRS = tuple(
+    str(Path(__file__).resolve().parents[n] / sub) + os.sep for n, sub in ((1, ""), (2, "stages"))
+)  # pipeline/ and stages/
 
 
 def _ours(filename: str) -> bool:

@@ -23,9 +23,17 @@ from pipeline.train.loop import run_logger
 Finish = Callable[[StageOutputs, dict], dict | None]
 
 
-def train_stage(stage: str, entry: str, *, report: str, model: str | None = None,
-                inputs: dict[str, Any] | None = None, deps: list[str] = (),
-                manifest: dict[str, Any] | None = None, finish: Finish | None = None) -> dict:
+def train_stage(
+    stage: str,
+    entry: str,
+    *,
+    report: str,
+    model: str | None = None,
+    inputs: dict[str, Any] | None = None,
+    deps: list[str] = (),
+    manifest: dict[str, Any] | None = None,
+    finish: Finish | None = None,
+) -> dict:
     """Train ``stage`` with ``entry`` ("package.module:run_job"); return its metrics.
 
     ``deps``: repo-relative input paths, hashed into the resume fingerprint and the manifest.
@@ -35,13 +43,25 @@ def train_stage(stage: str, entry: str, *, report: str, model: str | None = None
     base, p, rt, root = load_section("base"), load_section(stage), load_section("runtime"), repo_root()
     ckpt_dir = root / "models" / ".ckpt" / stage
     with StageOutputs(stage, [o for o in (model, report) if o]) as out:
-        job = TrainJob(stage=stage, p=p, seed=base.seed, device=rt.device, ckpt_dir=ckpt_dir,
-                       model_dir=out[model] if model else None, report_dir=out[report], inputs=dict(inputs or {}),
-                       fingerprint={"params": p.model_dump(mode="json"), **{d: hash_path(root / d) for d in deps}})
+        job = TrainJob(
+            stage=stage,
+            p=p,
+            seed=base.seed,
+            device=rt.device,
+            ckpt_dir=ckpt_dir,
+            model_dir=out[model] if model else None,
+            report_dir=out[report],
+            inputs=dict(inputs or {}),
+            fingerprint={"params": p.model_dump(mode="json"), **{d: hash_path(root / d) for d in deps}},
+        )
         log.info("%s: %d steps, launcher %s x%d", stage, p.steps, rt.launcher, rt.nproc_per_node)
         metrics = run_training(entry, job, rt.launcher, rt.nproc_per_node)
         more = finish(out, metrics) if finish else None
-        out.commit(params_dump("base", stage), inputs=list(deps), seed=base.seed,
-                   extra={"metrics": metrics, **(manifest or {}), **(more or {})})
+        out.commit(
+            params_dump("base", stage),
+            inputs=list(deps),
+            seed=base.seed,
+            extra={"metrics": metrics, **(manifest or {}), **(more or {})},
+        )
     ckpt.clear(ckpt_dir)
     return metrics

@@ -1,22 +1,32 @@
 """Section models, one module per family, so adding a family's params does not touch the
 code every data stage depends on (DVC would rerun the whole DAG)."""
 
-from pipeline.params.base import BaseParams, RuntimeParams, Section
 from pipeline.params.aria import (
-    AriaContrastiveParams, AriaEmbedParams, AriaFinetuneParams, AriaGenerateParams, AriaProbeParams, AriaPretrainParams,
+    AriaContrastiveParams,
+    AriaEmbedParams,
+    AriaFinetuneParams,
+    AriaGenerateParams,
+    AriaPretrainParams,
+    AriaProbeParams,
     AriaTokenizeParams,
 )
+from pipeline.params.base import BaseParams, RuntimeParams, Section
+from pipeline.params.clamp import AbcDpoParams, AbcScoreTableParams, ClampTrainParams
+from pipeline.params.codec import CodecTokenizeParams, CodecTrainParams
 from pipeline.params.data import IngestParams, RenderAudioParams, SegmentParams
 from pipeline.params.gnm import (
-    GnmClassifierParams, GnmEvalParams, GnmFinetuneParams, GnmGenerateParams, GnmPretrainParams,
-    GnmScratchParams, GnmTokenizeParams,
+    GnmClassifierParams,
+    GnmEvalParams,
+    GnmFinetuneParams,
+    GnmGenerateParams,
+    GnmPretrainParams,
+    GnmScratchParams,
+    GnmTokenizeParams,
 )
 from pipeline.params.notagen import AbcFinetuneParams, AbcPretrainParams, AbcTokenizeParams
-from pipeline.params.clamp import AbcDpoParams, AbcScoreTableParams, ClampTrainParams
 from pipeline.params.pack import PackParams
 from pipeline.params.report import ReportParams
 from pipeline.params.valle import ValleEvalParams, ValleSynthesizeParams, ValleTrainParams
-from pipeline.params.codec import CodecTokenizeParams, CodecTrainParams
 
 SECTIONS: dict[str, type[Section]] = {
     "base": BaseParams,

@@ -109,7 +109,8 @@ class AriaEmbedParams(Section):
     max_chunks: int | None = Field(None, ge=1)  # per piece; null = every chunk
     splits: list[Literal["train", "val", "test"]] = Field(["train", "val", "test"], min_length=1)
     embedders: list[Literal["contrastive", "frozen", "handcrafted"]] = Field(
-        ["contrastive", "frozen", "handcrafted"], min_length=1)
+        ["contrastive", "frozen", "handcrafted"], min_length=1
+    )
     retrieval_split: Literal["train", "val", "test"] = "test"
     retrieval_notes: int = Field(100, ge=8)  # notes per retrieval slice (at most half the piece)
     batch_tokens: int = Field(16384, ge=1)  # padded tokens per forward pass

@@ -53,9 +53,19 @@ class AbcDpoParams(TrainParams):
 
     # What a round's samples depend on; every other key but ``iterations`` is its DPO run's, so a new
     # lr rebuilds the DPO models but keeps the samples of round 0 (pipeline/clamp/dpo_rounds.py)
-    SAMPLING: ClassVar[frozenset[str]] = frozenset({
-        "prompts", "prompt_list", "samples_per_prompt", "top_k", "top_p", "sample_temperature", "max_chars",
-        "max_seconds", "reference_pieces"})
+    SAMPLING: ClassVar[frozenset[str]] = frozenset(
+        {
+            "prompts",
+            "prompt_list",
+            "samples_per_prompt",
+            "top_k",
+            "top_p",
+            "sample_temperature",
+            "max_chars",
+            "max_seconds",
+            "reference_pieces",
+        }
+    )
 
 
 class AbcScoreTableParams(Section):

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from pipeline.params.base import Section
 
+
 class ReportParams(Section):
     """The static HTML site over every reports/<stage>/ (stages/report.py)."""
 

@@ -52,22 +52,33 @@ class Assets:
         self.counts["images"] += 1
         return img_tag(src, alt)
 
-    def sample_card(self, rep: StageReport, name: str, caption_html: str, images: list[str], audio: list[str],
-                    midi: list[tuple[str, str]]) -> str:
+    def sample_card(
+        self,
+        rep: StageReport,
+        name: str,
+        caption_html: str,
+        images: list[str],
+        audio: list[str],
+        midi: list[tuple[str, str]],
+    ) -> str:
         """``midi``: (label, path relative to the stage dir); the first is drawn when no image."""
         parts = [f"<h4>{escape(name)}</h4>", caption_html]
         for rel in images:
             parts.append(self.image(self.copy(rep, rel), f"{name} {rel}"))
         if not images and midi:
             src = self.roll(rep, midi[0][1], f"{name} (piano roll)")
-            parts.append(self.image(src, f"{name} piano roll") if src else
-                         '<p class="muted">MIDI could not be drawn (empty or unreadable)</p>')
+            parts.append(
+                self.image(src, f"{name} piano roll")
+                if src
+                else '<p class="muted">MIDI could not be drawn (empty or unreadable)</p>'
+            )
         for rel in audio:
             parts.append(audio_tag(self.copy(rep, rel)))
             self.counts["audio"] += 1
         if midi:
-            links = [f'<a href="{escape(url(self.copy(rep, rel)))}" download>{escape(label)}</a>'
-                     for label, rel in midi]
+            links = [
+                f'<a href="{escape(url(self.copy(rep, rel)))}" download>{escape(label)}</a>' for label, rel in midi
+            ]
             parts.append('<p class="midi">MIDI: ' + " · ".join(links) + "</p>")
         self.counts["samples"] += 1
         return '<div class="card sample">' + "".join(parts) + "</div>"

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.orchestration.stage import ENVIRONMENT, split_timings
-from pipeline.report.headline import FILENAME as HEADLINE, Headline, parse_headline
+from pipeline.report.headline import FILENAME as HEADLINE
+from pipeline.report.headline import Headline, parse_headline
 
 IMAGE = {".png", ".jpg", ".jpeg", ".svg", ".gif", ".webp"}
 AUDIO = {".wav", ".flac", ".mp3", ".ogg", ".opus"}
@@ -188,9 +189,13 @@ def scan_stage(stage_dir: Path, name: str | None = None, owner: str | None = Non
     rep = StageReport(name=name or stage_dir.name, path=stage_dir, owner=owner)
     media: list[str] = []
     index: dict[str, Any] = {}
-    files = sorted(p for p in stage_dir.rglob("*") if p.is_file()
-                   and not any(part.startswith(".") for part in p.relative_to(stage_dir).parts)
-                   and p != stage_dir / ENVIRONMENT)  # the machine and its timings: never in the (hashed) site
+    files = sorted(
+        p
+        for p in stage_dir.rglob("*")
+        if p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(stage_dir).parts)
+        and p != stage_dir / ENVIRONMENT
+    )  # the machine and its timings: never in the (hashed) site
     for f in files:
         rel = f.relative_to(stage_dir).as_posix()
         suffix = f.suffix.lower()

@@ -55,10 +55,15 @@ def load_stages(dvc_yaml: Path) -> list[Stage]:
         spec = spec or {}
         body = spec.get("do", spec)  # foreach/matrix stages: draw the template once
         cmd = body.get("cmd", "")
-        stages.append(Stage(name=name, cmd=" && ".join(cmd) if isinstance(cmd, list) else str(cmd),
-                            deps=_paths(body.get("deps")), outs=_paths(body.get("outs"))
-                            + _paths(body.get("metrics")) + _paths(body.get("plots")),
-                            params=_params(body.get("params"))))
+        stages.append(
+            Stage(
+                name=name,
+                cmd=" && ".join(cmd) if isinstance(cmd, list) else str(cmd),
+                deps=_paths(body.get("deps")),
+                outs=_paths(body.get("outs")) + _paths(body.get("metrics")) + _paths(body.get("plots")),
+                params=_params(body.get("params")),
+            )
+        )
     return stages
 
 
@@ -121,8 +126,14 @@ def present_report_outs(root: Path) -> list[str]:
     return [o for o, _ in report_outs(load_stages(root / "dvc.yaml")) if (root / o).exists()]
 
 
-def svg(stages: list[Stage], links: dict[str, str] | None = None, box_w: int = 150, box_h: int = 28,
-        gap_x: int = 50, gap_y: int = 14) -> str:
+def svg(
+    stages: list[Stage],
+    links: dict[str, str] | None = None,
+    box_w: int = 150,
+    box_h: int = 28,
+    gap_x: int = 50,
+    gap_y: int = 14,
+) -> str:
     """Boxes in longest-path columns; ``links`` maps a stage to the anchor of its report."""
     links = links or {}
     if not stages:
@@ -138,24 +149,30 @@ def svg(stages: list[Stage], links: dict[str, str] | None = None, box_w: int = 1
             pos[n] = (10 + col * (box_w + gap_x), 10 + row * (box_h + gap_y))
     width = 20 + (max(columns) + 1) * (box_w + gap_x) - gap_x
     height = 20 + max(len(v) for v in columns.values()) * (box_h + gap_y) - gap_y
-    parts = [f'<svg class="dag" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}" role="img" aria-label="pipeline DAG">',
-             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
-             'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#7a869a"/></marker></defs>']
+    parts = [
+        f'<svg class="dag" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-label="pipeline DAG">',
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
+        'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#7a869a"/></marker></defs>',
+    ]
     for a, b in es:
         (ax, ay), (bx, by) = pos[a], pos[b]
         x1, y1, x2, y2 = ax + box_w, ay + box_h / 2, bx, by + box_h / 2
         mx = (x1 + x2) / 2
-        parts.append(f'<path d="M{x1},{y1} C{mx},{y1} {mx},{y2} {x2 - 2},{y2}" fill="none" '
-                     'stroke="#7a869a" stroke-width="1.3" marker-end="url(#arrow)"/>')
+        parts.append(
+            f'<path d="M{x1},{y1} C{mx},{y1} {mx},{y2} {x2 - 2},{y2}" fill="none" '
+            'stroke="#7a869a" stroke-width="1.3" marker-end="url(#arrow)"/>'
+        )
     for s in stages:
         x, y = pos[s.name]
         label = s.name if len(s.name) <= 20 else s.name[:19] + "…"
         tip = escape(f"{s.cmd}\nparams: {', '.join(s.params) or '-'}\nouts: {', '.join(s.outs) or '-'}")
         fill, stroke = ("#dce8f8", "#3b6fb6") if s.name in links else ("#f4f6f9", "#8a96a8")
-        box = (f'<rect x="{x}" y="{y}" width="{box_w}" height="{box_h}" rx="6" fill="{fill}" stroke="{stroke}"/>'
-               f'<text x="{x + box_w / 2}" y="{y + box_h / 2 + 4}" text-anchor="middle" font-size="12" '
-               f'font-family="sans-serif">{escape(label)}</text>')
+        box = (
+            f'<rect x="{x}" y="{y}" width="{box_w}" height="{box_h}" rx="6" fill="{fill}" stroke="{stroke}"/>'
+            f'<text x="{x + box_w / 2}" y="{y + box_h / 2 + 4}" text-anchor="middle" font-size="12" '
+            f'font-family="sans-serif">{escape(label)}</text>'
+        )
         if s.name in links:
             box = f'<a href="#{escape(links[s.name])}">{box}</a>'
         parts.append(f'<g class="node" id="dag-{escape(s.name)}"><title>{tip}</title>{box}</g>')

@@ -38,8 +38,9 @@ class Family:
 
     @property
     def headlined(self) -> list[StageReport]:
-        return sorted((r for r in self.reports if r.headline is not None),
-                      key=lambda r: (r.headline.order, self.reports.index(r)))
+        return sorted(
+            (r for r in self.reports if r.headline is not None), key=lambda r: (r.headline.order, self.reports.index(r))
+        )
 
     @property
     def order(self) -> float:
@@ -100,4 +101,3 @@ def group_families(reports: list[StageReport], stages: list[Stage]) -> list[Fami
         families[key].title = title
     first = {k: i for i, k in enumerate(families)}
     return sorted(families.values(), key=lambda f: (f.order, first[f.key]))
-

@@ -32,6 +32,7 @@ def _save(plt, fig, dest: Path, dpi: int) -> Path:
 def _groups(names: list[str]) -> list[list[str]]:
     """Losses share one axes (train vs val), so do accuracies, perplexities and series with the
     same last word (``train_pos_cos`` and ``train_neg_cos``); the rest gets one axes each."""
+
     def kind(n: str) -> str:
         leaf = n.split("/")[-1].lower()
         for k in ("loss", "acc", "ppl", "perplexity"):
@@ -58,7 +59,8 @@ def plot_curve(curve: Curve, dest: Path, title: str) -> Path:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
         if all(min(curve.series[n][1]) > 0 for n in names) and any(
-                max(curve.series[n][1]) / max(min(curve.series[n][1]), 1e-12) > 50 for n in names):
+            max(curve.series[n][1]) / max(min(curve.series[n][1]), 1e-12) > 50 for n in names
+        ):
             ax.set_yscale("log")
     fig.suptitle(title, fontsize=10)
     return _save(plt, fig, dest, dpi=90)
@@ -81,8 +83,14 @@ def plot_piano_roll(midi_path: Path, dest: Path, title: str, max_seconds: float 
     lo, hi = max(int(rows.min()) - 2, 0), min(int(rows.max()) + 3, 128)
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.0, 2.4))
-    ax.imshow(roll[lo:hi] > 0, aspect="auto", origin="lower", cmap="Blues", interpolation="nearest",
-              extent=(0, roll.shape[1] / fs, lo, hi))
+    ax.imshow(
+        roll[lo:hi] > 0,
+        aspect="auto",
+        origin="lower",
+        cmap="Blues",
+        interpolation="nearest",
+        extent=(0, roll.shape[1] / fs, lo, hi),
+    )
     ax.set_xlabel("seconds")
     ax.set_ylabel("pitch")
     ax.set_title(title, fontsize=9)

@@ -74,8 +74,11 @@ def valid_cell(v: Any) -> bool:
         return True
     if isinstance(v, dict) and "value" in v and set(v) <= {"value", "ci95"}:
         c = v.get("ci95")
-        return valid_cell(v["value"]) and not isinstance(v["value"], dict) and (
-            c is None or (isinstance(c, list) and len(c) == 2 and all(_is_num(x) for x in c)))
+        return (
+            valid_cell(v["value"])
+            and not isinstance(v["value"], dict)
+            and (c is None or (isinstance(c, list) and len(c) == 2 and all(_is_num(x) for x in c)))
+        )
     return False
 
 
@@ -116,8 +119,7 @@ def _table(raw: Any, where: str, problems: list[str]) -> Table | None:
             row = (row + [None] * len(cols))[: len(cols)]
         bad = [j for j, c in enumerate(row) if not valid_cell(c)]
         if bad:
-            problems.append(f"{where}.rows[{i}]: cells {bad} are not a number, string, null or "
-                            "{'value', 'ci95'}")
+            problems.append(f"{where}.rows[{i}]: cells {bad} are not a number, string, null or {{'value', 'ci95'}}")
             row = [c if j not in bad else json.dumps(c, default=str)[:80] for j, c in enumerate(row)]
         rows.append(row)
     digits = raw.get("digits")

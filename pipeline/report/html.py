@@ -36,7 +36,8 @@ figure { margin:0; } figure img { max-width:100%; border:1px solid var(--line); 
 figcaption { font-size:12px; color:var(--muted); }
 .curve img { max-width:1100px; } .gallery img { max-height:380px; }
 .card { border:1px solid var(--line); border-radius:8px; padding:10px; width:440px; background:var(--bg2); }
-.card img { width:100%; max-height:260px; object-fit:contain; background:#fff; } .card audio { width:100%; margin-top:6px; }
+.card img { width:100%; max-height:260px; object-fit:contain; background:#fff; }
+.card audio { width:100%; margin-top:6px; }
 .card h4 { margin:0 0 6px; } code, pre { background:var(--bg2); border-radius:4px; }
 pre { padding:8px; overflow-x:auto; font-size:12px; }
 img.broken { outline:3px solid #c0392b; }
@@ -97,20 +98,31 @@ def _cell(v: Any) -> str:
 def table(header: list[str], rows: list[list[Any]], max_rows: int = 200) -> str:
     body = "".join("<tr>" + "".join(_cell(c) for c in r) + "</tr>" for r in rows[:max_rows])
     more = f'<p class="muted">… {len(rows) - max_rows} more rows</p>' if len(rows) > max_rows else ""
-    return ("<table><thead><tr>" + "".join(f"<th>{escape(str(h))}</th>" for h in header)
-            + f"</tr></thead><tbody>{body}</tbody></table>{more}")
+    return (
+        "<table><thead><tr>"
+        + "".join(f"<th>{escape(str(h))}</th>" for h in header)
+        + f"</tr></thead><tbody>{body}</tbody></table>{more}"
+    )
 
 
 def kv_table(rows: list[list[Any]]) -> str:
     """A small key/value table without a header row (sample captions)."""
-    return ('<table class="kv"><tbody>' + "".join(f"<tr><th>{escape(str(k))}</th>{_cell(v)}</tr>" for k, v in rows)
-            + "</tbody></table>")
+    return (
+        '<table class="kv"><tbody>'
+        + "".join(f"<tr><th>{escape(str(k))}</th>{_cell(v)}</tr>" for k, v in rows)
+        + "</tbody></table>"
+    )
 
 
 def _is_scalar_map(d: Any) -> bool:
-    return isinstance(d, dict) and bool(d) and all(
-        isinstance(v, SCALARS) or (isinstance(v, list) and all(isinstance(x, SCALARS) for x in v))
-        for v in d.values())
+    return (
+        isinstance(d, dict)
+        and bool(d)
+        and all(
+            isinstance(v, SCALARS) or (isinstance(v, list) and all(isinstance(x, SCALARS) for x in v))
+            for v in d.values()
+        )
+    )
 
 
 def json_html(data: Any, max_rows: int = 200, depth: int = 0) -> str:
@@ -127,8 +139,11 @@ def json_html(data: Any, max_rows: int = 200, depth: int = 0) -> str:
     if isinstance(data, list) and data and all(_is_scalar_map(r) for r in data):
         cols = list(dict.fromkeys(c for r in data for c in r))
         return table(cols, [[r.get(c, "") for c in cols] for r in data], max_rows)
-    if isinstance(data, list) and data and all(isinstance(r, list) and all(isinstance(x, (int, float)) for x in r)
-                                               for r in data):
+    if (
+        isinstance(data, list)
+        and data
+        and all(isinstance(r, list) and all(isinstance(x, (int, float)) for x in r) for r in data)
+    ):
         return table(["", *range(len(data[0]))], [[i, *r] for i, r in enumerate(data)], max_rows)
     if isinstance(data, list) and all(isinstance(x, SCALARS) for x in data):
         return f"<p>{escape(', '.join(str(x) for x in data[:max_rows]))}</p>"
@@ -138,8 +153,11 @@ def json_html(data: Any, max_rows: int = 200, depth: int = 0) -> str:
         scalars = {k: v for k, v in data.items() if isinstance(v, SCALARS)}
         out = [table(["key", "value"], [[k, v] for k, v in scalars.items()], max_rows)] if scalars else []
         level = min(4 + depth, 6)
-        blocks = [f'<div class="blk"><h{level}>{escape(str(k))}</h{level}>{json_html(v, max_rows, depth + 1)}</div>'
-                  for k, v in data.items() if k not in scalars]
+        blocks = [
+            f'<div class="blk"><h{level}>{escape(str(k))}</h{level}>{json_html(v, max_rows, depth + 1)}</div>'
+            for k, v in data.items()
+            if k not in scalars
+        ]
         if blocks:
             out.append('<div class="blocks">' + "".join(blocks) + "</div>")
         return "".join(out)
@@ -158,9 +176,10 @@ def img_tag(src: str, alt: str) -> str:
 def page(title: str, subtitle: str, nav: list[tuple[str, str]], sections: list[str]) -> str:
     """``nav``: (href, text); an href is used as given (``#anchor`` or ``other.html``)."""
     links = "".join(f'<a href="{escape(h)}">{escape(t)}</a>' for h, t in nav)
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{escape(title)}</title><style>{CSS}</style></head>\n<body>"
-            f"<header><h1>{escape(title)}</h1><p>{escape(subtitle)}</p></header>"
-            f"<nav>{links}</nav><main>\n" + "\n".join(sections)
-            + f"\n</main><script>{CHECK_JS}</script></body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{CSS}</style></head>\n<body>"
+        f"<header><h1>{escape(title)}</h1><p>{escape(subtitle)}</p></header>"
+        f"<nav>{links}</nav><main>\n" + "\n".join(sections) + f"\n</main><script>{CHECK_JS}</script></body></html>\n"
+    )

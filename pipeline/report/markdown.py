@@ -36,8 +36,11 @@ def to_html(md: str, heading_offset: int = 2, max_rows: int = 200) -> str:
                 i += 1
             body = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>" for r in rows[:max_rows])
             more = f'<p class="muted">… {len(rows) - max_rows} more rows</p>' if len(rows) > max_rows else ""
-            out.append("<table><thead><tr>" + "".join(f"<th>{_inline(c)}</th>" for c in head)
-                       + f"</tr></thead><tbody>{body}</tbody></table>{more}")
+            out.append(
+                "<table><thead><tr>"
+                + "".join(f"<th>{_inline(c)}</th>" for c in head)
+                + f"</tr></thead><tbody>{body}</tbody></table>{more}"
+            )
         elif re.match(r"^\s*[-*]\s+", line):
             items = []
             while i < len(lines) and re.match(r"^\s*[-*]\s+", lines[i]):

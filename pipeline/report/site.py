@@ -28,11 +28,15 @@ def build_site(root: Path, site: Path, p: ReportParams | None = None) -> dict:
     reports = scan_reports(root / "reports", dag.report_outs(stages))
     families = group_families(reports, stages)
     assets = Assets(site)
-    index = index_html(assets, p.title, families, dag.declared_metrics(root / "dvc.yaml"), len(stages),
-                       p.max_samples, p.max_table_rows)
+    index = index_html(
+        assets, p.title, families, dag.declared_metrics(root / "dvc.yaml"), len(stages), p.max_samples, p.max_table_rows
+    )
     (site / "index.html").write_text(index)
-    (site / "stages.html").write_text(stages_html(assets, p.title, stages, reports, p.max_samples,
-                                                  p.max_table_rows))
-    return {"stages": len(stages), "report_dirs": len(reports), "families": len(families),
-            "headlines": sum(r.headline is not None for r in reports),
-            **{k: assets.counts[k] for k in ("images", "curves", "samples", "audio")}}
+    (site / "stages.html").write_text(stages_html(assets, p.title, stages, reports, p.max_samples, p.max_table_rows))
+    return {
+        "stages": len(stages),
+        "report_dirs": len(reports),
+        "families": len(families),
+        "headlines": sum(r.headline is not None for r in reports),
+        **{k: assets.counts[k] for k in ("images", "curves", "samples", "audio")},
+    }

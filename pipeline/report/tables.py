@@ -61,12 +61,21 @@ def _row(cells: list[Any], digits: int | None) -> str:
 
 def results_table(t: Table, max_rows: int = 200) -> str:
     rows = t.rows[:max_rows]
-    more = (f'<p class="muted">… {len(t.rows) - max_rows} more rows (report.max_table_rows)</p>'
-            if len(t.rows) > max_rows else "")
+    more = (
+        f'<p class="muted">… {len(t.rows) - max_rows} more rows (report.max_table_rows)</p>'
+        if len(t.rows) > max_rows
+        else ""
+    )
     caption = f"<caption>{escape(t.caption)}</caption>" if t.caption else ""
-    return ('<div class="tablewrap"><table class="results">' + caption + "<thead><tr>"
-            + "".join(f"<th>{escape(c)}</th>" for c in t.columns) + "</tr></thead><tbody>"
-            + "".join(_row(r, t.digits) for r in rows) + f"</tbody></table></div>{more}")
+    return (
+        '<div class="tablewrap"><table class="results">'
+        + caption
+        + "<thead><tr>"
+        + "".join(f"<th>{escape(c)}</th>" for c in t.columns)
+        + "</tr></thead><tbody>"
+        + "".join(_row(r, t.digits) for r in rows)
+        + f"</tbody></table></div>{more}"
+    )
 
 
 def scalar_items(data: Any) -> tuple[dict[str, Any], int]:

@@ -3,7 +3,12 @@ by every generator."""
 
 from pipeline.sample.generate import generate
 from pipeline.sample.processors import (
-    AllowedNext, BanTokens, ClassifierFreeGuidance, ForceTokenAfter, GenerationState, LogitsProcessor,
+    AllowedNext,
+    BanTokens,
+    ClassifierFreeGuidance,
+    ForceTokenAfter,
+    GenerationState,
+    LogitsProcessor,
 )
 from pipeline.sample.sampling import (
     ORDERS,
@@ -17,7 +22,19 @@ from pipeline.sample.sampling import (
 )
 
 __all__ = [
-    "AllowedNext", "BanTokens", "ClassifierFreeGuidance", "ForceTokenAfter", "GenerationState", "LogitsProcessor",
-    "ORDERS", "SamplingError", "filtered_probs", "generate", "min_p_filter", "sample_next",
-    "temperature_on_probs", "top_k_filter", "top_p_filter",
+    "AllowedNext",
+    "BanTokens",
+    "ClassifierFreeGuidance",
+    "ForceTokenAfter",
+    "GenerationState",
+    "LogitsProcessor",
+    "ORDERS",
+    "SamplingError",
+    "filtered_probs",
+    "generate",
+    "min_p_filter",
+    "sample_next",
+    "temperature_on_probs",
+    "top_k_filter",
+    "top_p_filter",
 ]

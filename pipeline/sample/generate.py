@@ -150,9 +150,7 @@ def _validate(prompts, max_new_tokens, max_len, vocab, eos_id, pad_id, banned_id
         if not p:
             raise ValueError(f"prompt {i} is empty; give at least one token (e.g. [prefix, <S>])")
         if len(p) > max_len:
-            raise ValueError(
-                f"prompt {i} has {len(p)} tokens, longer than the model context max_seq_len={max_len}"
-            )
+            raise ValueError(f"prompt {i} has {len(p)} tokens, longer than the model context max_seq_len={max_len}")
         if vocab is not None and (min(p) < 0 or max(p) >= vocab):
             raise ValueError(f"prompt {i} has token ids outside [0, {vocab})")
     named = {"eos_id": eos_id, "pad_id": pad_id}

@@ -40,15 +40,11 @@ class KVCache:
         t = k_new.shape[2]
         end = start_pos + t
         if start_pos < 0 or end > self.max_len:
-            raise ValueError(
-                f"KVCache holds {self.max_len} positions; cannot write {start_pos}..{end - 1}"
-            )
+            raise ValueError(f"KVCache holds {self.max_len} positions; cannot write {start_pos}..{end - 1}")
         if k_new.shape[0] != self.batch_size:
             raise ValueError(f"KVCache batch is {self.batch_size}, got {k_new.shape[0]}")
         if start_pos > self.length:
-            raise ValueError(
-                f"KVCache has {self.length} positions written; start_pos {start_pos} leaves a gap"
-            )
+            raise ValueError(f"KVCache has {self.length} positions written; start_pos {start_pos} leaves a gap")
         self.k[layer][:, :, start_pos:end] = k_new
         self.v[layer][:, :, start_pos:end] = v_new
         if layer == len(self.k) - 1:

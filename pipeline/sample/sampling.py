@@ -75,9 +75,7 @@ def temperature_on_probs(probs: torch.Tensor, temperature: float) -> torch.Tenso
     return renormalize(logp.exp())
 
 
-def check_options(
-    temperature: float, min_p: float | None, top_p: float | None, top_k: int | None, order: str
-) -> None:
+def check_options(temperature: float, min_p: float | None, top_p: float | None, top_k: int | None, order: str) -> None:
     if order not in ORDERS:
         raise SamplingError(f"order must be one of {ORDERS}, got {order!r}")
     if temperature is None or not math.isfinite(temperature) or temperature < 0:
@@ -142,9 +140,7 @@ def sample_next(
     check_options(temperature, min_p, top_p, top_k, order)
     if temperature == 0:
         return _checked(logits).argmax(dim=-1)
-    probs = filtered_probs(
-        logits, temperature=temperature, min_p=min_p, top_p=top_p, top_k=top_k, order=order
-    )
+    probs = filtered_probs(logits, temperature=temperature, min_p=min_p, top_p=top_p, top_k=top_k, order=order)
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 

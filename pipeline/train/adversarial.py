@@ -29,10 +29,11 @@ import torch
 from torch import nn
 
 from pipeline.train import checkpoint as ckpt
-from pipeline.train.distributed import DistInfo, barrier, setup, wrap
 from pipeline.train.bookkeeping import TrainResult, Window, fingerprint, progress_bar, resume_or_start
+from pipeline.train.distributed import DistInfo, barrier, setup, wrap
 from pipeline.train.loop import TrainConfig, param_groups, run_logger, seed_deterministic
 from pipeline.train.schedule import make_scheduler
+
 
 @dataclass
 class AdversarialConfig(TrainConfig):
@@ -61,8 +62,9 @@ class AdversarialObjective(Protocol):
 
     name: str
 
-    def generator_step(self, generator: nn.Module, discriminator: nn.Module, batch: Any,
-                       adversarial: bool) -> tuple[Any, Any]: ...  # (Loss, detached fake)
+    def generator_step(
+        self, generator: nn.Module, discriminator: nn.Module, batch: Any, adversarial: bool
+    ) -> tuple[Any, Any]: ...  # (Loss, detached fake)
 
     def discriminator_step(self, discriminator: nn.Module, batch: Any, fake: Any) -> Any: ...  # Loss
 
@@ -89,26 +91,40 @@ def _clip(model: nn.Module, limit: float) -> float:
     return float(torch.nn.utils.clip_grad_norm_(model.parameters(), limit)) if limit > 0 else float("nan")
 
 
-def train_adversarial(generator: nn.Module, discriminator: nn.Module, objective: AdversarialObjective, batches: Any,
-                      cfg: AdversarialConfig, out_dir: str | Path, resume: bool = True, *, val: Any = None,
-                      fingerprint_extra: Any = None, hooks: Sequence[Callable[[int, nn.Module], None]] = (),
-                      dist_info: DistInfo | None = None) -> TrainResult:
+def train_adversarial(
+    generator: nn.Module,
+    discriminator: nn.Module,
+    objective: AdversarialObjective,
+    batches: Any,
+    cfg: AdversarialConfig,
+    out_dir: str | Path,
+    resume: bool = True,
+    *,
+    val: Any = None,
+    fingerprint_extra: Any = None,
+    hooks: Sequence[Callable[[int, nn.Module], None]] = (),
+    dist_info: DistInfo | None = None,
+) -> TrainResult:
     log = run_logger()
     info = dist_info or setup(cfg.device)
     if (batches.rank, batches.world_size) != (info.rank, info.world_size):
-        raise ValueError(f"batches are for rank {batches.rank}/{batches.world_size}, "
-                         f"process is {info.rank}/{info.world_size}")
+        raise ValueError(
+            f"batches are for rank {batches.rank}/{batches.world_size}, process is {info.rank}/{info.world_size}"
+        )
     out_dir, dev = Path(out_dir), info.device
     generator.to(dev), discriminator.to(dev)
     if hasattr(objective, "setup"):
         objective.setup(generator, dev)
     both = nn.ModuleDict({"generator": generator, "discriminator": discriminator})
     opt_g = torch.optim.AdamW(param_groups(generator, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps)
-    opt_d = torch.optim.AdamW(param_groups(discriminator, cfg.weight_decay), lr=cfg.disc_lr, betas=cfg.betas,
-                              eps=cfg.eps)
+    opt_d = torch.optim.AdamW(
+        param_groups(discriminator, cfg.weight_decay), lr=cfg.disc_lr, betas=cfg.betas, eps=cfg.eps
+    )
     opts = _Both(opt_g, opt_d)
-    scheds = _Both(make_scheduler(opt_g, cfg.warmup_steps, cfg.steps, cfg.final_lr_frac),
-                   make_scheduler(opt_d, cfg.warmup_steps, cfg.steps, cfg.final_lr_frac))
+    scheds = _Both(
+        make_scheduler(opt_g, cfg.warmup_steps, cfg.steps, cfg.final_lr_frac),
+        make_scheduler(opt_d, cfg.warmup_steps, cfg.steps, cfg.final_lr_frac),
+    )
     fp = fingerprint(cfg, objective, batches, info, fingerprint_extra)
     seed_deterministic(cfg.seed + info.rank, info.device)
     run = resume_or_start(out_dir, fp, both, opts, scheds, info, log, resume)
@@ -168,8 +184,16 @@ def train_adversarial(generator: nn.Module, discriminator: nn.Module, objective:
             bar.update(1)
             bar.set_postfix(g=f"{g_loss:.3f}", **({"d": f"{row_d['d_loss']:.3f}"} if row_d else {}), refresh=False)
         if done % cfg.log_every == 0 and info.is_main:
-            log.info("step %d/%d g_loss %.4f%s lr %.3e grad_norm %.3f samples/s %.0f", done, cfg.steps, g_loss,
-                     f" d_loss {row_d['d_loss']:.4f}" if row_d else "", lr, gnorm, run.tokens / max(run.seconds, 1e-9))
+            log.info(
+                "step %d/%d g_loss %.4f%s lr %.3e grad_norm %.3f samples/s %.0f",
+                done,
+                cfg.steps,
+                g_loss,
+                f" d_loss {row_d['d_loss']:.4f}" if row_d else "",
+                lr,
+                gnorm,
+                run.tokens / max(run.seconds, 1e-9),
+            )
         if done % cfg.eval_every == 0 or done == cfg.steps:
             row = {"step": done, "lr": lr, **run.window.means(info, dev)}
             run.window = Window()
@@ -181,8 +205,17 @@ def train_adversarial(generator: nn.Module, discriminator: nn.Module, objective:
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
             open_window = run.window.state(info, dev)
             if info.is_main:
-                ckpt.save(out_dir, done, both, opts, scheds, fp, history=run.history, keep=cfg.keep_checkpoints,
-                          extra=run.extra(open_window))
+                ckpt.save(
+                    out_dir,
+                    done,
+                    both,
+                    opts,
+                    scheds,
+                    fp,
+                    history=run.history,
+                    keep=cfg.keep_checkpoints,
+                    extra=run.extra(open_window),
+                )
             barrier(info)
         for hook in hooks:
             hook(done, generator)
@@ -192,7 +225,9 @@ def train_adversarial(generator: nn.Module, discriminator: nn.Module, objective:
 
 
 @torch.no_grad()
-def evaluate(generator: nn.Module, objective: AdversarialObjective, val: Any, max_batches: int | None, info: DistInfo) -> dict:
+def evaluate(
+    generator: nn.Module, objective: AdversarialObjective, val: Any, max_batches: int | None, info: DistInfo
+) -> dict:
     """``val_loss`` and ``val_<stat>``: weighted means over every process's validation shard."""
     was = generator.training
     generator.eval()

@@ -39,9 +39,17 @@ class Batches(Protocol):
 
 
 class RowBatches:
-    def __init__(self, rows: np.ndarray | torch.Tensor, batch_size: int, *, seed: int = 0,
-                 shuffle: bool = True, rank: int = 0, world_size: int = 1,
-                 transform: Transform | None = None) -> None:
+    def __init__(
+        self,
+        rows: np.ndarray | torch.Tensor,
+        batch_size: int,
+        *,
+        seed: int = 0,
+        shuffle: bool = True,
+        rank: int = 0,
+        world_size: int = 1,
+        transform: Transform | None = None,
+    ) -> None:
         rows = rows.numpy() if isinstance(rows, torch.Tensor) else np.asarray(rows)
         if rows.ndim != 2 or len(rows) == 0:
             raise ValueError(f"rows must be a non-empty [N, T] array, got shape {rows.shape}")
@@ -63,12 +71,11 @@ class RowBatches:
     def shard(self, epoch: int) -> np.ndarray:
         """This process's row indices for ``epoch`` (DistributedSampler semantics)."""
         n = len(self.rows)
-        perm = (np.random.default_rng([self.seed, epoch]).permutation(n) if self.shuffle
-                else np.arange(n))
+        perm = np.random.default_rng([self.seed, epoch]).permutation(n) if self.shuffle else np.arange(n)
         total = self.per_rank * self.world_size
         if total > n:
             perm = np.concatenate([perm, np.resize(perm, total - n)])
-        return perm[self.rank::self.world_size]
+        return perm[self.rank :: self.world_size]
 
     def batch(self, i: int) -> torch.Tensor:
         """Micro-batch ``i`` of this process's endless stream, as int64 [B, T]."""
@@ -95,5 +102,5 @@ class RowBatches:
         for k, start in enumerate(range(0, len(mine), self.batch_size)):
             if max_batches is not None and k >= max_batches:
                 return
-            out = [self._row(int(j), 0) for j in mine[start:start + self.batch_size]]
+            out = [self._row(int(j), 0) for j in mine[start : start + self.batch_size]]
             yield torch.from_numpy(np.stack(out).astype(np.int64))

@@ -18,8 +18,16 @@ from pipeline.train import checkpoint as ckpt
 from pipeline.train.distributed import DistInfo, all_reduce_sum, barrier, union_keys
 
 # Config fields that do not change the trained weights: left out of the resume fingerprint.
-RUNTIME_FIELDS = ("device", "compile", "progress", "log_every", "eval_every", "eval_batches",
-                  "checkpoint_every", "keep_checkpoints")
+RUNTIME_FIELDS = (
+    "device",
+    "compile",
+    "progress",
+    "log_every",
+    "eval_every",
+    "eval_batches",
+    "checkpoint_every",
+    "keep_checkpoints",
+)
 
 
 @dataclass
@@ -51,8 +59,9 @@ class Window:
 
     def _reduced(self, info: DistInfo, device: torch.device) -> tuple[list[str], torch.Tensor]:
         keys = union_keys(self.sums, info)  # every rank reduces the same table, even an empty shard
-        t = torch.tensor([[self.sums.get(k, 0.0), self.counts.get(k, 0.0)] for k in keys], dtype=torch.float64,
-                         device=device).reshape(len(keys), 2)
+        t = torch.tensor(
+            [[self.sums.get(k, 0.0), self.counts.get(k, 0.0)] for k in keys], dtype=torch.float64, device=device
+        ).reshape(len(keys), 2)
         return keys, all_reduce_sum(t, info) if keys else t
 
     def means(self, info: DistInfo, device: torch.device) -> dict[str, float]:
@@ -63,18 +72,25 @@ class Window:
     def state(self, info: DistInfo, device: torch.device) -> dict:
         """A collective: every rank calls it."""
         keys, t = self._reduced(info, device)
-        return {"sums": {k: float(t[i, 0]) for i, k in enumerate(keys)},
-                "counts": {k: float(t[i, 1]) for i, k in enumerate(keys)}}
+        return {
+            "sums": {k: float(t[i, 0]) for i, k in enumerate(keys)},
+            "counts": {k: float(t[i, 1]) for i, k in enumerate(keys)},
+        }
 
 
 def fingerprint(cfg: Any, objective: Any, batches: Any, info: DistInfo, extra: Any) -> str:
     """Everything that changes the trained weights: a checkpoint resumes only when this is equal."""
-    return ckpt.fingerprint({"train": {k: v for k, v in asdict(cfg).items() if k not in RUNTIME_FIELDS},
-                             "objective": objective.name, "world_size": info.world_size,
-                             "hparams": objective.hparams() if hasattr(objective, "hparams") else None,
-                             "batch_size": getattr(batches, "batch_size", None),
-                             "batches": batches.describe() if hasattr(batches, "describe") else None,
-                             "extra": extra})
+    return ckpt.fingerprint(
+        {
+            "train": {k: v for k, v in asdict(cfg).items() if k not in RUNTIME_FIELDS},
+            "objective": objective.name,
+            "world_size": info.world_size,
+            "hparams": objective.hparams() if hasattr(objective, "hparams") else None,
+            "batch_size": getattr(batches, "batch_size", None),
+            "batches": batches.describe() if hasattr(batches, "describe") else None,
+            "extra": extra,
+        }
+    )
 
 
 @dataclass
@@ -94,15 +110,22 @@ class Progress:
 
     def result(self, model: torch.nn.Module, fp: str) -> TrainResult:
         last = next((h for h in reversed(self.history) if "val_loss" in h), {})
-        return TrainResult(model=model, history=self.history, val_loss=last.get("val_loss"),
-                           val_metrics={k: v for k, v in last.items() if k.startswith("val_") and k != "val_loss"},
-                           tokens=self.tokens, train_seconds=self.seconds,
-                           tokens_per_s=self.tokens / max(self.seconds, 1e-9),
-                           resumed_from=self.start if self.resumed else None, fingerprint=fp)
+        return TrainResult(
+            model=model,
+            history=self.history,
+            val_loss=last.get("val_loss"),
+            val_metrics={k: v for k, v in last.items() if k.startswith("val_") and k != "val_loss"},
+            tokens=self.tokens,
+            train_seconds=self.seconds,
+            tokens_per_s=self.tokens / max(self.seconds, 1e-9),
+            resumed_from=self.start if self.resumed else None,
+            fingerprint=fp,
+        )
 
 
-def resume_or_start(out_dir: str | Path, fp: str, module, optimizer, scheduler, info: DistInfo, log,
-                    resume: bool = True) -> Progress:
+def resume_or_start(
+    out_dir: str | Path, fp: str, module, optimizer, scheduler, info: DistInfo, log, resume: bool = True
+) -> Progress:
     """The newest checkpoint in ``out_dir`` when it was written with fingerprint ``fp`` (loaded
     into ``module``, ``optimizer``, ``scheduler``); otherwise a fresh start, which clears ``out_dir``."""
     last = ckpt.latest(out_dir) if resume else None
@@ -112,8 +135,9 @@ def resume_or_start(out_dir: str | Path, fp: str, module, optimizer, scheduler, 
         if have == fp:
             state = ckpt.load(last, module, optimizer, scheduler)
         elif info.is_main:
-            log.info("checkpoint %s was written with other training params (hash %s, now %s): starting fresh",
-                     last, have, fp)
+            log.info(
+                "checkpoint %s was written with other training params (hash %s, now %s): starting fresh", last, have, fp
+            )
     barrier(info)  # every rank has read the checkpoint before rank 0 may clear it
     if state is None:
         if info.is_main:
@@ -123,9 +147,14 @@ def resume_or_start(out_dir: str | Path, fp: str, module, optimizer, scheduler, 
     extra = state["extra"]
     if info.is_main:
         log.info("resuming from %s at step %d", out_dir, state["step"])
-    return Progress(start=state["step"], history=list(state["history"]), tokens=int(extra["tokens"]),
-                    seconds=float(extra["train_seconds"]),
-                    window=Window(extra.get("window") if info.is_main else None), resumed=True)
+    return Progress(
+        start=state["step"],
+        history=list(state["history"]),
+        tokens=int(extra["tokens"]),
+        seconds=float(extra["train_seconds"]),
+        window=Window(extra.get("window") if info.is_main else None),
+        resumed=True,
+    )
 
 
 def progress_bar(cfg: Any, info: DistInfo, start: int, desc: str = "train"):

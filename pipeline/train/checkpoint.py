@@ -43,10 +43,13 @@ def rng_state() -> dict[str, Any]:
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": {"keys": torch.from_numpy(np_state[1].astype(np.int64)), "pos": int(np_state[2]),
-                  "has_gauss": int(np_state[3]), "gauss": float(np_state[4])},
-        "python": {"version": int(py_version), "keys": torch.tensor(py_keys, dtype=torch.int64),
-                   "gauss": py_gauss},
+        "numpy": {
+            "keys": torch.from_numpy(np_state[1].astype(np.int64)),
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),
+            "gauss": float(np_state[4]),
+        },
+        "python": {"version": int(py_version), "keys": torch.tensor(py_keys, dtype=torch.int64), "gauss": py_gauss},
     }
 
 
@@ -61,8 +64,18 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 # ----------------------------------------------------------------------------- save / find / load
-def save(ckpt_dir: str | Path, step: int, model: torch.nn.Module, optimizer, scheduler,
-         fp: str, *, history: list | None = None, extra: dict | None = None, keep: int = 2) -> Path:
+def save(
+    ckpt_dir: str | Path,
+    step: int,
+    model: torch.nn.Module,
+    optimizer,
+    scheduler,
+    fp: str,
+    *,
+    history: list | None = None,
+    extra: dict | None = None,
+    keep: int = 2,
+) -> Path:
     """Write checkpoint ``step`` atomically; prune all but the newest ``keep``."""
     ckpt_dir = Path(ckpt_dir)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -71,9 +84,15 @@ def save(ckpt_dir: str | Path, step: int, model: torch.nn.Module, optimizer, sch
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     save_model(model, str(tmp / MODEL_FILE))
-    state = {"step": int(step), "fingerprint": fp, "optimizer": optimizer.state_dict(),
-             "scheduler": scheduler.state_dict() if scheduler is not None else None,
-             "rng": rng_state(), "history": list(history or []), "extra": dict(extra or {})}
+    state = {
+        "step": int(step),
+        "fingerprint": fp,
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "rng": rng_state(),
+        "history": list(history or []),
+        "extra": dict(extra or {}),
+    }
     torch.save(state, tmp / STATE_FILE)
     (tmp / META_FILE).write_text(json.dumps({"step": int(step), "fingerprint": fp}, sort_keys=True) + "\n")
     if final.exists():
@@ -89,8 +108,11 @@ def checkpoints(ckpt_dir: str | Path) -> list[Path]:
     ckpt_dir = Path(ckpt_dir)
     if not ckpt_dir.is_dir():
         return []
-    found = [p for p in ckpt_dir.iterdir() if p.is_dir() and _STEP_RE.match(p.name)
-             and all((p / f).is_file() for f in (MODEL_FILE, STATE_FILE, META_FILE))]
+    found = [
+        p
+        for p in ckpt_dir.iterdir()
+        if p.is_dir() and _STEP_RE.match(p.name) and all((p / f).is_file() for f in (MODEL_FILE, STATE_FILE, META_FILE))
+    ]
     return sorted(found, key=lambda p: int(_STEP_RE.match(p.name).group(1)))
 
 
@@ -103,8 +125,9 @@ def read_meta(path: str | Path) -> dict:
     return json.loads((Path(path) / META_FILE).read_text())
 
 
-def load(path: str | Path, model: torch.nn.Module, optimizer=None, scheduler=None,
-         restore_rng: bool = True) -> dict[str, Any]:
+def load(
+    path: str | Path, model: torch.nn.Module, optimizer=None, scheduler=None, restore_rng: bool = True
+) -> dict[str, Any]:
     """Load checkpoint dir ``path`` into model/optimizer/scheduler (tensors are copied onto
     their current devices); return its state (``step``, ``history``, ``extra``, ``fingerprint``)."""
     path = Path(path)

@@ -74,8 +74,9 @@ class ContrastiveObjective:
 
     def __call__(self, model: torch.nn.Module, batch: torch.Tensor) -> Loss:
         if batch.dim() != 3 or batch.shape[0] != 2 or batch.shape[1] < 2:
-            raise ValueError(f"contrastive batches must be [2, B>=2, T] (two views of B pieces), "
-                             f"got {tuple(batch.shape)}")
+            raise ValueError(
+                f"contrastive batches must be [2, B>=2, T] (two views of B pieces), got {tuple(batch.shape)}"
+            )
         n = batch.shape[1]
         emb = model(batch.flatten(0, 1), eos_id=self.eos_id)  # one forward for both views
         a, b = gather_across_processes(emb[:n]), gather_across_processes(emb[n:])

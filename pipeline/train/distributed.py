@@ -67,8 +67,7 @@ def resolve_device(pref: str = "auto", local_rank: int = 0) -> torch.device:
 
 def env_world() -> tuple[int, int, int]:
     """(rank, local_rank, world_size) from the torchrun environment, (0, 0, 1) otherwise."""
-    return (int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_RANK", 0)),
-            int(os.environ.get("WORLD_SIZE", 1)))
+    return (int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)))
 
 
 def setup(device: str = "auto") -> DistInfo:
@@ -152,8 +151,14 @@ def unwrap(model: torch.nn.Module) -> torch.nn.Module:
 
 
 # ----------------------------------------------------------------------------- relaunch
-def launch(target: str, kwargs: dict[str, Any], nproc: int, *, env: dict[str, str] | None = None,
-           cwd: str | os.PathLike | None = None) -> None:
+def launch(
+    target: str,
+    kwargs: dict[str, Any],
+    nproc: int,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: str | os.PathLike | None = None,
+) -> None:
     """Run ``target(**kwargs)`` in ``nproc`` processes under torchrun; raise if any fails."""
     if nproc < 1:
         raise ValueError(f"nproc must be >= 1, got {nproc}")
@@ -161,15 +166,28 @@ def launch(target: str, kwargs: dict[str, Any], nproc: int, *, env: dict[str, st
     with tempfile.TemporaryDirectory(prefix="ostinato-torchrun-") as tmp:
         spec = Path(tmp) / "spec.json"
         spec.write_text(json.dumps({"target": target, "kwargs": kwargs}))
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               f"--nproc_per_node={nproc}", "-m", "pipeline.train.distributed", str(spec)]
-        full_env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(
-            max(1, (os.cpu_count() or 1) // nproc))), "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
-            **(env or {})}
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={nproc}",
+            "-m",
+            "pipeline.train.distributed",
+            str(spec),
+        ]
+        full_env = {
+            **os.environ,
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc))),
+            "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
+            **(env or {}),
+        }
         proc = subprocess.run(cmd, env=full_env, cwd=cwd)
     if proc.returncode != 0:
-        raise RuntimeError(f"torchrun with {nproc} processes running {target} failed "
-                           f"(exit code {proc.returncode}); see the worker output above")
+        raise RuntimeError(
+            f"torchrun with {nproc} processes running {target} failed "
+            f"(exit code {proc.returncode}); see the worker output above"
+        )
 
 
 def _resolve(target: str):

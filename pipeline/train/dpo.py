@@ -30,8 +30,9 @@ from pipeline.train.objectives import Loss
 LogProb = Callable[[torch.nn.Module, list], torch.Tensor]
 
 
-def dpo_positive_loss(pc: torch.Tensor, pr: torch.Tensor, rc: torch.Tensor, rr: torch.Tensor,
-                      beta: float = 0.1, lam: float = 10.0) -> tuple[torch.Tensor, dict[str, float]]:
+def dpo_positive_loss(
+    pc: torch.Tensor, pr: torch.Tensor, rc: torch.Tensor, rr: torch.Tensor, beta: float = 0.1, lam: float = 10.0
+) -> tuple[torch.Tensor, dict[str, float]]:
     """Mean DPO-Positive loss over pairs [B], and its stats (rewards, margins, accuracy)."""
     d = (pc - pr) - (rc - rr)
     penalty = torch.clamp(rc - pc, min=0)  # upstream: python max(0, .) -> same value and gradient
@@ -39,10 +40,15 @@ def dpo_positive_loss(pc: torch.Tensor, pr: torch.Tensor, rc: torch.Tensor, rr: 
     with torch.no_grad():
         chosen_r, rejected_r = beta * (pc - rc), beta * (pr - rr)
         margin = chosen_r - rejected_r
-        stats = {"reward_chosen": float(chosen_r.mean()), "reward_rejected": float(rejected_r.mean()),
-                 "margin": float(margin.mean()), "accuracy": float((margin > 0).float().mean()),
-                 "dpop_penalty": float(penalty.mean()), "logp_chosen": float(pc.mean()),
-                 "logp_rejected": float(pr.mean())}
+        stats = {
+            "reward_chosen": float(chosen_r.mean()),
+            "reward_rejected": float(rejected_r.mean()),
+            "margin": float(margin.mean()),
+            "accuracy": float((margin > 0).float().mean()),
+            "dpop_penalty": float(penalty.mean()),
+            "logp_chosen": float(pc.mean()),
+            "logp_rejected": float(pr.mean()),
+        }
     return loss, stats
 
 
@@ -86,12 +92,19 @@ class DPOObjective:
 
     name = "dpo_positive"
 
-    def __init__(self, reference: torch.nn.Module, logprob: LogProb, beta: float = 0.1, lam: float = 10.0,
-                 tokens: Callable[[Any], int] | None = None) -> None:
+    def __init__(
+        self,
+        reference: torch.nn.Module,
+        logprob: LogProb,
+        beta: float = 0.1,
+        lam: float = 10.0,
+        tokens: Callable[[Any], int] | None = None,
+    ) -> None:
         if beta <= 0 or lam < 0:
             raise ValueError(f"DPO needs beta > 0 and lambda >= 0, got beta={beta}, lambda={lam}")
-        self.reference = frozen_copy(reference) if any(p.requires_grad for p in reference.parameters()) \
-            else reference.eval()
+        self.reference = (
+            frozen_copy(reference) if any(p.requires_grad for p in reference.parameters()) else reference.eval()
+        )
         self.logprob, self.beta, self.lam = logprob, float(beta), float(lam)
         self.tokens = tokens or (lambda item: int(item.numel()))
 
@@ -102,8 +115,9 @@ class DPOObjective:
     def __call__(self, model: torch.nn.Module, batch) -> Loss:
         chosen, rejected = batch
         if len(chosen) != len(rejected) or not chosen:
-            raise ValueError(f"DPO batch needs as many chosen as rejected items (>0), "
-                             f"got {len(chosen)} and {len(rejected)}")
+            raise ValueError(
+                f"DPO batch needs as many chosen as rejected items (>0), got {len(chosen)} and {len(rejected)}"
+            )
         n = len(chosen)
         dev = next(model.parameters()).device
         if next(self.reference.parameters()).device != dev:
@@ -132,9 +146,19 @@ class PreferenceBatches:
     function of (seed, rank, world_size, i). ``once()`` walks a fixed sample of pairs (validation).
     """
 
-    def __init__(self, items: Sequence[Any], chosen: Sequence[int], rejected: Sequence[int], batch_size: int = 1,
-                 *, seed: int = 0, rank: int = 0, world_size: int = 1, seq_len: int = 0,
-                 val_pairs: int = 8) -> None:
+    def __init__(
+        self,
+        items: Sequence[Any],
+        chosen: Sequence[int],
+        rejected: Sequence[int],
+        batch_size: int = 1,
+        *,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        seq_len: int = 0,
+        val_pairs: int = 8,
+    ) -> None:
         if not chosen or not rejected:
             raise ValueError(f"empty preference set: {len(chosen)} chosen, {len(rejected)} rejected")
         if set(chosen) & set(rejected):
@@ -148,8 +172,14 @@ class PreferenceBatches:
         return len(self.chosen) * len(self.rejected)
 
     def describe(self) -> dict:
-        return {"kind": "preference_pairs", "chosen": self.chosen, "rejected": self.rejected,
-                "batch_size": self.batch_size, "seed": self.seed, "draw": "global"}
+        return {
+            "kind": "preference_pairs",
+            "chosen": self.chosen,
+            "rejected": self.rejected,
+            "batch_size": self.batch_size,
+            "seed": self.seed,
+            "draw": "global",
+        }
 
     def _pairs(self, flat: np.ndarray):
         c = [self.items[self.chosen[int(k) // len(self.rejected)]] for k in flat]
@@ -161,12 +191,12 @@ class PreferenceBatches:
         (seed, i)), so N processes with batch B/N train on the pairs one process draws with batch B."""
         rng = np.random.default_rng([self.seed, i])
         flat = rng.integers(0, self.n_pairs, size=self.batch_size * self.world_size)
-        return self._pairs(flat[self.rank::self.world_size])
+        return self._pairs(flat[self.rank :: self.world_size])
 
     def once(self, max_batches: int | None = None):
         rng = np.random.default_rng([self.seed, 7919])
-        flat = rng.permutation(self.n_pairs)[: self.val_pairs][self.rank::self.world_size]
+        flat = rng.permutation(self.n_pairs)[: self.val_pairs][self.rank :: self.world_size]
         for k, s in enumerate(range(0, len(flat), self.batch_size)):
             if max_batches is not None and k >= max_batches:
                 return
-            yield self._pairs(flat[s:s + self.batch_size])
+            yield self._pairs(flat[s : s + self.batch_size])

@@ -105,11 +105,17 @@ def write_training_outputs(result, report_dir: str | Path, steps: int, extra: di
     report_dir = Path(report_dir)
     (report_dir / "plots").mkdir(parents=True, exist_ok=True)
     model = result.model
-    metrics = {"val_loss": rounded(result.val_loss), **{k: rounded(v) for k, v in result.val_metrics.items()},
-               "tokens_per_s": round(result.tokens_per_s, 1), "train_seconds": round(result.train_seconds, 2),
-               "tokens": result.tokens, "steps": steps,
-               "parameters": sum(p.numel() for p in model.parameters()),
-               "resumed_from_step": result.resumed_from, **(extra or {})}
+    metrics = {
+        "val_loss": rounded(result.val_loss),
+        **{k: rounded(v) for k, v in result.val_metrics.items()},
+        "tokens_per_s": round(result.tokens_per_s, 1),
+        "train_seconds": round(result.train_seconds, 2),
+        "tokens": result.tokens,
+        "steps": steps,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "resumed_from_step": result.resumed_from,
+        **(extra or {}),
+    }
     stable, timings = split_timings(metrics)
     write_json(report_dir / "metrics.json", stable)
     write_json(report_dir / ENVIRONMENT, {"timings": timings})  # the commit rewrites it, timings kept

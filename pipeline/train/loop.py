@@ -39,6 +39,7 @@ from pipeline.train.distributed import DistInfo, all_reduce_sum, barrier, setup,
 from pipeline.train.objectives import Objective
 from pipeline.train.schedule import make_scheduler
 
+
 @dataclass
 class TrainConfig:
     steps: int
@@ -89,8 +90,10 @@ def run_logger() -> logging.Logger:
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     """nanoGPT grouping: decay >= 2-D tensors (matmuls, embeddings), not norms/biases."""
     params = [p for p in model.parameters() if p.requires_grad]
-    return [{"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
-            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    return [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
 
 
 def seed_deterministic(seed: int, device: torch.device) -> None:
@@ -104,22 +107,33 @@ def seed_deterministic(seed: int, device: torch.device) -> None:
     torch.manual_seed(seed)
 
 
-def train(model: torch.nn.Module, objective: Objective, batches: Batches, cfg: TrainConfig,
-          out_dir: str | Path, resume: bool = True, *, val: Batches | None = None,
-          fingerprint_extra: Any = None, hooks: Sequence[Hook] = (),
-          dist_info: DistInfo | None = None) -> TrainResult:
+def train(
+    model: torch.nn.Module,
+    objective: Objective,
+    batches: Batches,
+    cfg: TrainConfig,
+    out_dir: str | Path,
+    resume: bool = True,
+    *,
+    val: Batches | None = None,
+    fingerprint_extra: Any = None,
+    hooks: Sequence[Hook] = (),
+    dist_info: DistInfo | None = None,
+) -> TrainResult:
     log = run_logger()
     info = dist_info or setup(cfg.device)
     if (batches.rank, batches.world_size) != (info.rank, info.world_size):
-        raise ValueError(f"batches are for rank {batches.rank}/{batches.world_size}, "
-                         f"process is {info.rank}/{info.world_size}")
+        raise ValueError(
+            f"batches are for rank {batches.rank}/{batches.world_size}, process is {info.rank}/{info.world_size}"
+        )
     out_dir = Path(out_dir)
     cuda = info.device.type == "cuda"
     model.to(info.device)
     if hasattr(objective, "setup"):
         objective.setup(model, info.device)
-    opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas,
-                            eps=cfg.eps, fused=cuda or None)
+    opt = torch.optim.AdamW(
+        param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, fused=cuda or None
+    )
     sched = make_scheduler(opt, cfg.warmup_steps, cfg.steps, cfg.final_lr_frac)
     fp = fingerprint(cfg, objective, batches, info, fingerprint_extra)
     seed_deterministic(cfg.seed + info.rank, info.device)
@@ -139,7 +153,7 @@ def train(model: torch.nn.Module, objective: Objective, batches: Batches, cfg: T
         for micro in range(cfg.grad_accum):
             batch = objective.to(batches.batch(step * cfg.grad_accum + micro), info.device)
             sync = micro == cfg.grad_accum - 1 or not info.distributed
-            with (contextlib.nullcontext() if sync else fwd.no_sync()), amp():
+            with contextlib.nullcontext() if sync else fwd.no_sync(), amp():
                 out = objective(fwd, batch)
                 loss = out.loss * _rank_share(out.weight, info)
                 (loss / cfg.grad_accum).backward()
@@ -148,8 +162,11 @@ def train(model: torch.nn.Module, objective: Objective, batches: Batches, cfg: T
             run.tokens += objective.batch_tokens(batch) * info.world_size
         if not math.isfinite(step_loss):
             raise FloatingPointError(f"training loss is {step_loss} at step {step}")
-        gnorm = (float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
-                 if cfg.grad_clip > 0 else float("nan"))
+        gnorm = (
+            float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
+            if cfg.grad_clip > 0
+            else float("nan")
+        )
         lr = opt.param_groups[0]["lr"]
         opt.step()
         sched.step()
@@ -163,8 +180,15 @@ def train(model: torch.nn.Module, objective: Objective, batches: Batches, cfg: T
             bar.update(1)
             bar.set_postfix(loss=f"{step_loss:.3f}", lr=f"{lr:.2e}", refresh=False)
         if done % cfg.log_every == 0 and info.is_main:
-            log.info("step %d/%d loss %.4f lr %.3e grad_norm %.3f tok/s %.0f", done, cfg.steps,
-                     step_loss, lr, gnorm, run.tokens / max(run.seconds, 1e-9))
+            log.info(
+                "step %d/%d loss %.4f lr %.3e grad_norm %.3f tok/s %.0f",
+                done,
+                cfg.steps,
+                step_loss,
+                lr,
+                gnorm,
+                run.tokens / max(run.seconds, 1e-9),
+            )
         if done % cfg.eval_every == 0 or done == cfg.steps:
             row = {"step": done, "lr": lr, **run.window.means(info, info.device)}
             run.window = Window()
@@ -175,14 +199,27 @@ def train(model: torch.nn.Module, objective: Objective, batches: Batches, cfg: T
                 if hasattr(objective, "val_metrics"):
                     row |= objective.val_metrics(vloss, vstats)
                 if info.is_main:
-                    log.info("step %d: train loss %.4f, %s", done, row["train_loss"],
-                             ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k.startswith("val_")))
+                    log.info(
+                        "step %d: train loss %.4f, %s",
+                        done,
+                        row["train_loss"],
+                        ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k.startswith("val_")),
+                    )
             run.history.append(row)
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
             window = run.window.state(info, info.device)
             if info.is_main:
-                ckpt.save(out_dir, done, model, opt, sched, fp, history=run.history, keep=cfg.keep_checkpoints,
-                          extra=run.extra(window))
+                ckpt.save(
+                    out_dir,
+                    done,
+                    model,
+                    opt,
+                    sched,
+                    fp,
+                    history=run.history,
+                    keep=cfg.keep_checkpoints,
+                    extra=run.extra(window),
+                )
             barrier(info)
         for hook in hooks:
             hook(done, model)
@@ -192,8 +229,14 @@ def train(model: torch.nn.Module, objective: Objective, batches: Batches, cfg: T
 
 
 @torch.no_grad()
-def evaluate_stats(model: torch.nn.Module, objective: Objective, val: Batches, max_batches: int | None,
-                   info: DistInfo, amp=contextlib.nullcontext) -> tuple[float, dict[str, float]]:
+def evaluate_stats(
+    model: torch.nn.Module,
+    objective: Objective,
+    val: Batches,
+    max_batches: int | None,
+    info: DistInfo,
+    amp=contextlib.nullcontext,
+) -> tuple[float, dict[str, float]]:
     """Validation loss and ``Loss.stats``, each a ``Loss.weight``-weighted mean over every
     process's shard."""
     model = unwrap(model)
@@ -215,8 +258,9 @@ def evaluate_stats(model: torch.nn.Module, objective: Objective, val: Batches, m
         raise ValueError("validation set has no target tokens")
     if not names:
         return float(acc[0] / acc[1]), {}
-    stats = all_reduce_sum(torch.tensor([sums.get(k, 0.0) for k in names], dtype=torch.float64, device=info.device),
-                           info)
+    stats = all_reduce_sum(
+        torch.tensor([sums.get(k, 0.0) for k in names], dtype=torch.float64, device=info.device), info
+    )
     return float(acc[0] / acc[1]), {k: float(v / acc[1]) for k, v in zip(names, stats)}
 
 

@@ -65,8 +65,9 @@ class LMObjective:
         inputs, targets = batch[:, :-1], batch[:, 1:]
         logits = model(inputs)
         n = (targets != self.pad_id).sum()
-        loss_sum = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(),
-                                   ignore_index=self.pad_id, reduction="sum")
+        loss_sum = F.cross_entropy(
+            logits.flatten(0, 1).float(), targets.flatten(), ignore_index=self.pad_id, reduction="sum"
+        )
         loss = loss_sum / n.clamp(min=1)
         return Loss(loss, n.float())
 
@@ -81,4 +82,3 @@ class LMObjective:
 
     def to(self, batch: torch.Tensor, device: torch.device) -> torch.Tensor:
         return batch.to(device, dtype=torch.long, non_blocking=True)
-

@@ -44,8 +44,9 @@ def lr_at(step: int, peak: float, warmup_steps: int, total_steps: int, final_fra
     return peak * WarmupLinearDecay(warmup_steps, total_steps, final_frac)(step)
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int,
-                   final_frac: float = 0.1) -> torch.optim.lr_scheduler.LambdaLR:
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int, final_frac: float = 0.1
+) -> torch.optim.lr_scheduler.LambdaLR:
     """LambdaLR over ``WarmupLinearDecay``; its state_dict holds only numbers (weights_only-safe).
 
     The factor reaches ``final_frac`` at step ``total_steps - 1`` (the last optimizer step).

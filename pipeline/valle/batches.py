@@ -44,11 +44,14 @@ def collate(items: Sequence[ValleItem]) -> dict:
     for j, it in enumerate(items):
         if it.codes.shape[0] != nq:
             raise ValueError(f"items mix codebook counts {nq} and {it.codes.shape[0]}")
-        midi[j, :len(it.midi)] = it.midi
-        codes[j, :it.codes.shape[1]] = it.codes.T
-    return {"midi": torch.from_numpy(midi), "codes": torch.from_numpy(codes),
-            "x_lens": torch.tensor([len(it.midi) for it in items]),
-            "y_lens": torch.tensor([it.codes.shape[1] for it in items])}
+        midi[j, : len(it.midi)] = it.midi
+        codes[j, : it.codes.shape[1]] = it.codes.T
+    return {
+        "midi": torch.from_numpy(midi),
+        "codes": torch.from_numpy(codes),
+        "x_lens": torch.tensor([len(it.midi) for it in items]),
+        "y_lens": torch.tensor([it.codes.shape[1] for it in items]),
+    }
 
 
 def draw_nar(rng: np.random.Generator, n_q: int, y_lens: torch.Tensor) -> tuple[int, int]:
@@ -59,25 +62,44 @@ def draw_nar(rng: np.random.Generator, n_q: int, y_lens: torch.Tensor) -> tuple[
 
 
 class ValleBatches:
-    def __init__(self, items: Sequence[ValleItem], batch_size: int, *, seed: int = 0,
-                 shuffle: bool = True, rank: int = 0, world_size: int = 1) -> None:
+    def __init__(
+        self,
+        items: Sequence[ValleItem],
+        batch_size: int,
+        *,
+        seed: int = 0,
+        shuffle: bool = True,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
         if not items:
             raise ValueError("no VALL-E training items")
         self.items, self.seed = list(items), seed
         self.n_q = self.items[0].codes.shape[0]
-        self.index = RowBatches(np.arange(len(self.items))[:, None], batch_size, seed=seed,
-                                shuffle=shuffle, rank=rank, world_size=world_size)
+        self.index = RowBatches(
+            np.arange(len(self.items))[:, None],
+            batch_size,
+            seed=seed,
+            shuffle=shuffle,
+            rank=rank,
+            world_size=world_size,
+        )
         self.rank, self.world_size, self.batch_size = rank, world_size, batch_size
 
     def describe(self) -> dict:
         frames = sum(it.codes.shape[1] for it in self.items)
-        return {"kind": "valle", "items": len(self.items), "frames": frames, "n_q": self.n_q,
-                "shuffle": self.index.shuffle, "draw": "global"}
+        return {
+            "kind": "valle",
+            "items": len(self.items),
+            "frames": frames,
+            "n_q": self.n_q,
+            "shuffle": self.index.shuffle,
+            "draw": "global",
+        }
 
     def _batch(self, idx, draw_seed) -> dict:
         out = collate([self.items[int(j)] for j in idx])
-        out["nar_stage"], out["prefix"] = draw_nar(np.random.default_rng(draw_seed), self.n_q,
-                                                   out["y_lens"])
+        out["nar_stage"], out["prefix"] = draw_nar(np.random.default_rng(draw_seed), self.n_q, out["y_lens"])
         return out
 
     def batch(self, i: int) -> dict:
@@ -86,8 +108,9 @@ class ValleBatches:
         and N processes with batch B/N match one process with batch B."""
         out = collate([self.items[int(j)] for j in self.index.batch(i)[:, 0]])
         shortest = min(int(self.items[int(j)].codes.shape[1]) for j in self._global(i))
-        out["nar_stage"], out["prefix"] = draw_nar(np.random.default_rng([self.seed, 1, i]), self.n_q,
-                                                   torch.tensor([shortest]))
+        out["nar_stage"], out["prefix"] = draw_nar(
+            np.random.default_rng([self.seed, 1, i]), self.n_q, torch.tensor([shortest])
+        )
         return out
 
     def _global(self, i: int) -> np.ndarray:
@@ -95,9 +118,14 @@ class ValleBatches:
         if self.world_size == 1:
             return self.index.batch(i)[:, 0].numpy()
         ix = self.index
-        return np.concatenate([RowBatches(ix.rows, ix.batch_size, seed=ix.seed, shuffle=ix.shuffle, rank=r,
-                                          world_size=ix.world_size).batch(i)[:, 0].numpy()
-                               for r in range(self.world_size)])
+        return np.concatenate(
+            [
+                RowBatches(ix.rows, ix.batch_size, seed=ix.seed, shuffle=ix.shuffle, rank=r, world_size=ix.world_size)
+                .batch(i)[:, 0]
+                .numpy()
+                for r in range(self.world_size)
+            ]
+        )
 
     def once(self, max_batches: int | None = None) -> Iterator[dict]:
         for k, idx in enumerate(self.index.once(max_batches)):

@@ -39,8 +39,7 @@ def save_valle(model: Valle, path: str | Path, codec: dict | None = None) -> Pat
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    meta = {"format": FORMAT, "config": json.dumps(model.cfg.to_dict()),
-            "codec": json.dumps(codec or {})}
+    meta = {"format": FORMAT, "config": json.dumps(model.cfg.to_dict()), "codec": json.dumps(codec or {})}
     tmp = path.with_suffix(path.suffix + ".tmp")
     save_file(tensors, str(tmp), metadata=meta)
     canonical_safetensors(tmp)  # sorted metadata: equal weights, equal bytes
@@ -53,8 +52,9 @@ def _read_upstream(path: Path) -> tuple[dict, dict]:
         with torch.serialization.safe_globals([pathlib.PosixPath]):
             obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        raise CheckpointError(f"{path}: not loadable with weights_only (only pathlib.PosixPath is "
-                              f"allow-listed): {str(e).splitlines()[0]}") from None
+        raise CheckpointError(
+            f"{path}: not loadable with weights_only (only pathlib.PosixPath is allow-listed): {str(e).splitlines()[0]}"
+        ) from None
     except (RuntimeError, EOFError, OSError) as e:
         raise CheckpointError(f"{path}: not a torch checkpoint ({type(e).__name__}: {e})") from None
     if not isinstance(obj, dict):
@@ -89,11 +89,17 @@ def load_state_strict(model: Valle, state: dict, source: str) -> None:
     want = model.state_dict()
     missing = sorted(set(want) - set(state))
     unexpected = sorted(set(state) - set(want))
-    shapes = sorted(f"{k} {tuple(state[k].shape)} != {tuple(want[k].shape)}"
-                    for k in set(want) & set(state) if state[k].shape != want[k].shape)
+    shapes = sorted(
+        f"{k} {tuple(state[k].shape)} != {tuple(want[k].shape)}"
+        for k in set(want) & set(state)
+        if state[k].shape != want[k].shape
+    )
     if missing or unexpected or shapes:
-        parts = [f"{name} ({len(keys)}): {keys[:8]}" for name, keys in
-                 (("missing", missing), ("unexpected", unexpected), ("mis-shaped", shapes)) if keys]
+        parts = [
+            f"{name} ({len(keys)}): {keys[:8]}"
+            for name, keys in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", shapes))
+            if keys
+        ]
         raise CheckpointError(f"{source} does not fit VALL-E {model.cfg}: " + "; ".join(parts))
     model.load_state_dict(state, strict=True)
 
@@ -110,8 +116,7 @@ def load_valle(path: str | Path, *, nhead: int | None = None, map_location="cpu"
         with safe_open(str(path), framework="pt", device="cpu") as f:
             meta = f.metadata() or {}
             if meta.get("format") != FORMAT:
-                raise CheckpointError(f"{path}: not an ostinato VALL-E file (format "
-                                      f"{meta.get('format')!r})")
+                raise CheckpointError(f"{path}: not an ostinato VALL-E file (format {meta.get('format')!r})")
             state = {k: f.get_tensor(k) for k in f.keys()}
         cfg = ValleConfig(**json.loads(meta["config"]))
         codec = json.loads(meta.get("codec") or "{}")

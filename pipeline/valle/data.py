@@ -28,8 +28,9 @@ class PairError(ValueError):
         self.reason, self.detail = reason, detail
 
 
-def check_pair(midi: np.ndarray, codes: np.ndarray, frame_rate: float, n_q: int, *,
-               max_frames: int, max_tail_s: float) -> ValleItem:
+def check_pair(
+    midi: np.ndarray, codes: np.ndarray, frame_rate: float, n_q: int, *, max_frames: int, max_tail_s: float
+) -> ValleItem:
     """A checked (and possibly cut) training item, or :class:`PairError`."""
     if codes.ndim != 2 or codes.shape[0] != n_q:
         raise PairError("codebooks", f"codes {codes.shape}, the codec has {n_q} codebooks")
@@ -42,8 +43,9 @@ def check_pair(midi: np.ndarray, codes: np.ndarray, frame_rate: float, n_q: int,
     if last_on > seconds + 0.1:
         raise PairError("length_mismatch", f"a note starts at {last_on:.2f} s, the audio is {seconds:.2f} s")
     if seconds > last_end + max_tail_s:
-        raise PairError("length_mismatch", f"audio {seconds:.2f} s, MIDI ends at {last_end:.2f} s "
-                                           f"(> {max_tail_s} s of tail)")
+        raise PairError(
+            "length_mismatch", f"audio {seconds:.2f} s, MIDI ends at {last_end:.2f} s (> {max_tail_s} s of tail)"
+        )
     if codes.shape[1] > max_frames:
         codes = codes[:, :max_frames]
         cut = max_frames / frame_rate * TICKS_PER_SECOND
@@ -54,8 +56,9 @@ def check_pair(midi: np.ndarray, codes: np.ndarray, frame_rate: float, n_q: int,
     return ValleItem(midi, codes)
 
 
-def load_pairs(tok_dir: str | Path, split: str, frame_rate: float, n_q: int, *, max_frames: int,
-               max_tail_s: float) -> tuple[list[ValleItem], list[dict], list[dict]]:
+def load_pairs(
+    tok_dir: str | Path, split: str, frame_rate: float, n_q: int, *, max_frames: int, max_tail_s: float
+) -> tuple[list[ValleItem], list[dict], list[dict]]:
     """(items, their labels, quarantine records) of one split of ``data/codec_tokenize``."""
     from pipeline.data.token_store import TokenStore
 
@@ -69,8 +72,16 @@ def load_pairs(tok_dir: str | Path, split: str, frame_rate: float, n_q: int, *, 
             bad.append({"id": pid, "split": split, "reason": "no_midi", "detail": "no MIDI tokens"})
             continue
         try:
-            items.append(check_pair(midi.piece(midi_index[pid]), codes.piece(i), frame_rate, n_q,
-                                    max_frames=max_frames, max_tail_s=max_tail_s))
+            items.append(
+                check_pair(
+                    midi.piece(midi_index[pid]),
+                    codes.piece(i),
+                    frame_rate,
+                    n_q,
+                    max_frames=max_frames,
+                    max_tail_s=max_tail_s,
+                )
+            )
             labels.append(lab)
         except PairError as e:
             bad.append({"id": pid, "split": split, "reason": e.reason, "detail": e.detail})

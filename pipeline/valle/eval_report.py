@@ -20,10 +20,12 @@ from pipeline.params.valle import ValleEvalParams
 from pipeline.report.headline import write_headline
 from pipeline.valle.evaluate import SYSTEM_NAMES, distances, embed_all, fad_table, headline_rows, logmel_embedder
 
-TEXT = ("{n} segments ({split} split) of {recs} recordings, each prompted by 3 s of another piece in another "
-        "acoustic condition. FAD against the ground-truth segments and against their codec reconstructions, on "
-        "the codec's latents and on log-mel frames, 95% bootstrap intervals; FAD-inf extrapolates to infinitely "
-        "many frames. Chroma and spectrogram distances are per segment against the ground truth (lower is better).")
+TEXT = (
+    "{n} segments ({split} split) of {recs} recordings, each prompted by 3 s of another piece in another "
+    "acoustic condition. FAD against the ground-truth segments and against their codec reconstructions, on "
+    "the codec's latents and on log-mel frames, 95% bootstrap intervals; FAD-inf extrapolates to infinitely "
+    "many frames. Chroma and spectrogram distances are per segment against the ground truth (lower is better)."
+)
 
 
 def spectrogram_figure(files: dict[str, Path], sr: int, out: Path) -> None:
@@ -37,8 +39,14 @@ def spectrogram_figure(files: dict[str, Path], sr: int, out: Path) -> None:
     fig, axes = plt.subplots(len(files), 1, figsize=(9, 2.0 * len(files)), squeeze=False)
     for ax, (name, path) in zip(axes[:, 0], files.items()):
         wave, rate = sf.read(str(path), dtype="float32")
-        ax.imshow(mel_db(wave, rate) if len(wave) else np.zeros((80, 1)), origin="lower", aspect="auto",
-                  cmap="magma", vmin=0, vmax=1)
+        ax.imshow(
+            mel_db(wave, rate) if len(wave) else np.zeros((80, 1)),
+            origin="lower",
+            aspect="auto",
+            cmap="magma",
+            vmin=0,
+            vmax=1,
+        )
         ax.set_ylabel(name, fontsize=8)
         ax.set_xticks([])
     axes[-1, 0].set_xlabel("time (12 ms frames), 80 mel bins, dB scaled to [0, 1]")
@@ -67,10 +75,15 @@ def copy_samples(index: list[dict], synth: Path, d: Path, n: int, sr: int) -> li
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst)
             names.append(f"samples/{k}_{s}.flac")
-        samples.append({"name": f"{rec} prompted in '{row['prompt_condition']}'",
-                        "caption": f"prompt ({row['prompt_recording']}, {row['prompt_relation']}), ground "
-                                   f"truth ({row['condition']}), FluidSynth in '{row['prompt_condition']}', "
-                                   "VALL-E", "audio": names})
+        samples.append(
+            {
+                "name": f"{rec} prompted in '{row['prompt_condition']}'",
+                "caption": f"prompt ({row['prompt_recording']}, {row['prompt_relation']}), ground "
+                f"truth ({row['condition']}), FluidSynth in '{row['prompt_condition']}', "
+                "VALL-E",
+                "audio": names,
+            }
+        )
         if k == 0:
             spectrogram_figure({s: d / f"samples/{k}_{s}.flac" for s in files}, sr, d / "plots" / "spectrograms.png")
     return samples
@@ -81,8 +94,10 @@ def write_eval_report(synth: Path, codec, p: ValleEvalParams, seed: int, d: Path
     index = read_jsonl(synth / "index.jsonl")
     summary = json.loads((synth / "summary.json").read_text())
     sr = summary["sample_rate"]
-    waves = {s: [sf.read(str(synth / "segments" / s / f"{r['id']}.flac"), dtype="float32")[0] for r in index]
-             for s in ("truth", *SYSTEM_NAMES)}
+    waves = {
+        s: [sf.read(str(synth / "segments" / s / f"{r['id']}.flac"), dtype="float32")[0] for r in index]
+        for s in ("truth", *SYSTEM_NAMES)
+    }
 
     def codec_latents(w):
         return codec.latents(torch.from_numpy(w)[None, None]).squeeze(0).double().numpy()
@@ -92,14 +107,23 @@ def write_eval_report(synth: Path, codec, p: ValleEvalParams, seed: int, d: Path
     dist = distances(waves, sr, p.n_boot, seed)
     cols, rows = headline_rows(fads, dist)
     samples = copy_samples(index, synth, d, p.samples, sr)
-    metrics = {"split": summary["split"], "segments": len(index), "fad": fads, "distances": dist,
-               "synthesis": summary}
+    metrics = {"split": summary["split"], "segments": len(index), "fad": fads, "distances": dist, "synthesis": summary}
     write_json(d / "metrics.json", metrics)
     caption = f"{summary['split']} split, {len(index)} segments: lower is better"
     if summary["split"] != "test":
         caption += f" (this corpus has no held-out test recordings; synthesised from the {summary['split']} split)"
     text = TEXT.format(n=len(index), split=summary["split"], recs=len(recordings(index)))
-    write_headline(d, {"family": "valle", "family_title": "MIDI-VALLE", "title": "Audio quality (MIDI-VALLE table)",
-                       "order": 10, "text": text, "tables": [{"caption": caption, "columns": cols, "rows": rows}],
-                       "figures": ["plots/spectrograms.png"] if samples else [], "samples": samples})
+    write_headline(
+        d,
+        {
+            "family": "valle",
+            "family_title": "MIDI-VALLE",
+            "title": "Audio quality (MIDI-VALLE table)",
+            "order": 10,
+            "text": text,
+            "tables": [{"caption": caption, "columns": cols, "rows": rows}],
+            "figures": ["plots/spectrograms.png"] if samples else [],
+            "samples": samples,
+        },
+    )
     return metrics | {"table": rows}

@@ -39,14 +39,15 @@ def distances(waves: dict[str, list[np.ndarray]], sr: int, n_boot: int, seed: in
                 spec.append(spectrogram_distance(w, ref, sr))
             except AudioEvalError:
                 skipped += 1
-        out[s] = {"chroma": mean_with_interval(chroma, n_boot=n_boot, seed=seed) if chroma else None,
-                  "spectrogram": mean_with_interval(spec, n_boot=n_boot, seed=seed) if spec else None,
-                  "skipped": skipped}
+        out[s] = {
+            "chroma": mean_with_interval(chroma, n_boot=n_boot, seed=seed) if chroma else None,
+            "spectrogram": mean_with_interval(spec, n_boot=n_boot, seed=seed) if spec else None,
+            "skipped": skipped,
+        }
     return out
 
 
-def fad_table(emb: dict[str, dict[str, list[np.ndarray]]], n_boot: int, steps: int, min_n: int,
-              seed: int) -> dict:
+def fad_table(emb: dict[str, dict[str, list[np.ndarray]]], n_boot: int, steps: int, min_n: int, seed: int) -> dict:
     """{embedding: {system: {vs_truth, vs_codec, fad_inf}}}; None where a set is too small."""
     out = {}
     for name, systems in emb.items():
@@ -62,8 +63,9 @@ def fad_table(emb: dict[str, dict[str, list[np.ndarray]]], n_boot: int, steps: i
                 except (FrechetError, ValueError):
                     row[f"vs_{ref}"] = None
             try:
-                res = fad_inf(np.concatenate(systems["truth"]), np.concatenate(systems[s]), steps=steps,
-                              min_n=min_n, seed=seed)
+                res = fad_inf(
+                    np.concatenate(systems["truth"]), np.concatenate(systems[s]), steps=steps, min_n=min_n, seed=seed
+                )
                 row["fad_inf"] = {"value": res["fad_inf"], "r2": res["r2"]}
             except (FrechetError, ValueError):
                 row["fad_inf"] = None
@@ -86,8 +88,11 @@ def headline_rows(fads: dict, dist: dict) -> tuple[list[str], list[list]]:
         row = [label]
         for name in fads:
             r = fads[name][s]
-            row += [cell(r["vs_truth"]), cell(r["vs_codec"]),
-                    None if r["fad_inf"] is None else float(f"{r['fad_inf']['value']:.6g}")]
+            row += [
+                cell(r["vs_truth"]),
+                cell(r["vs_codec"]),
+                None if r["fad_inf"] is None else float(f"{r['fad_inf']['value']:.6g}"),
+            ]
         row += [cell(dist[s]["chroma"]), cell(dist[s]["spectrogram"])]
         rows.append(row)
     return cols, rows

@@ -35,8 +35,9 @@ def segment_audio(cut, sample_rate: int) -> np.ndarray:
     src = cut.recording.sources[0].source
     info = sf.info(src)
     start = int(round(cut.start * info.samplerate))
-    wave, sr = sf.read(src, start=start, frames=int(round(cut.duration * info.samplerate)),
-                       dtype="float32", always_2d=True)
+    wave, sr = sf.read(
+        src, start=start, frames=int(round(cut.duration * info.samplerate)), dtype="float32", always_2d=True
+    )
     return resample(wave.mean(axis=1), sr, sample_rate)
 
 
@@ -46,8 +47,17 @@ def write(path: Path, wave: np.ndarray, sr: int) -> str:
     return str(path)
 
 
-def synthesize_recording(model, codec, job: dict, cuts, p: ValleSynthesizeParams, cond: AcousticCondition,
-                         opts: SynthesisOptions, root: Path, d: Path) -> tuple[list[dict], list[dict]]:
+def synthesize_recording(
+    model,
+    codec,
+    job: dict,
+    cuts,
+    p: ValleSynthesizeParams,
+    cond: AcousticCondition,
+    opts: SynthesisOptions,
+    root: Path,
+    d: Path,
+) -> tuple[list[dict], list[dict]]:
     """One planned recording: (index rows, rejected rows); writes its prompt, segments and pieces."""
     sr, prompt = codec.sample_rate, job["prompt"]
     piece_file = f"{job['recording_id']}__prompt-{prompt['condition']}.flac"
@@ -71,36 +81,70 @@ def synthesize_recording(model, codec, job: dict, cuts, p: ValleSynthesizeParams
         for s, w in waves.items():
             write(d / "segments" / s / f"{seg['id']}.flac", w, sr)
             pieces[s].append((seg["start"] - job["segments"][0]["start"], seg["duration"], w))
-        index.append({"id": seg["id"], "recording_id": job["recording_id"], "piece_id": seg["piece_id"],
-                      "condition": seg["condition"], "start": seg["start"], "duration": seg["duration"],
-                      "prompt_recording": prompt["recording_id"], "prompt_piece": prompt["piece_id"],
-                      "prompt_condition": prompt["condition"], "prompt_relation": job["relation"],
-                      "piece_file": piece_file, **info})
+        index.append(
+            {
+                "id": seg["id"],
+                "recording_id": job["recording_id"],
+                "piece_id": seg["piece_id"],
+                "condition": seg["condition"],
+                "start": seg["start"],
+                "duration": seg["duration"],
+                "prompt_recording": prompt["recording_id"],
+                "prompt_piece": prompt["piece_id"],
+                "prompt_condition": prompt["condition"],
+                "prompt_relation": job["relation"],
+                "piece_file": piece_file,
+                **info,
+            }
+        )
     for s, segs in pieces.items():
         if segs:
             write(d / "pieces" / s / piece_file, stitch(segs, sr, p.crossfade_s), sr)
     return index, rejected
 
 
-def synthesize_held_out(model, codec, split: str, jobs: list[dict], cuts, p: ValleSynthesizeParams,
-                        conditions: dict[str, AcousticCondition], seed: int, root: Path, d: Path) -> dict:
+def synthesize_held_out(
+    model,
+    codec,
+    split: str,
+    jobs: list[dict],
+    cuts,
+    p: ValleSynthesizeParams,
+    conditions: dict[str, AcousticCondition],
+    seed: int,
+    root: Path,
+    d: Path,
+) -> dict:
     """Every planned recording; writes the index, the rejects and ``summary.json``; returns the summary
     plus ``wall_s`` (how long it took: for the run log and environment.json, never for a hashed file)."""
     log = run_logger()
-    opts = SynthesisOptions(p.prompt_seconds, p.min_prompt_seconds, p.temperature, p.top_k,
-                            p.max_length_factor, seed, p.min_length_factor)
+    opts = SynthesisOptions(
+        p.prompt_seconds, p.min_prompt_seconds, p.temperature, p.top_k, p.max_length_factor, seed, p.min_length_factor
+    )
     index, rejected, t0 = [], [], time.perf_counter()
     for job in jobs:
         cond = job["prompt"]["condition"]
         rows, bad = synthesize_recording(model, codec, job, cuts, p, conditions[cond], opts, root, d)
         index += rows
         rejected += bad
-        log.info("valle_synthesize: %s (%d segments) prompted by %s [%s, %s]", job["recording_id"],
-                 len(job["segments"]), job["prompt"]["recording_id"], cond, job["relation"])
+        log.info(
+            "valle_synthesize: %s (%d segments) prompted by %s [%s, %s]",
+            job["recording_id"],
+            len(job["segments"]),
+            job["prompt"]["recording_id"],
+            cond,
+            job["relation"],
+        )
     write_jsonl(index, d / "index.jsonl")
     write_jsonl(rejected, d / "rejected.jsonl")
-    summary = {"split": split, "segments": len(index), "rejected": len(rejected), "recordings": len(jobs),
-               "sample_rate": codec.sample_rate, "frames": sum(r["frames"] for r in index),
-               "eos_reached": sum(r["eos"] for r in index)}
+    summary = {
+        "split": split,
+        "segments": len(index),
+        "rejected": len(rejected),
+        "recordings": len(jobs),
+        "sample_rate": codec.sample_rate,
+        "frames": sum(r["frames"] for r in index),
+        "eos_reached": sum(r["eos"] for r in index),
+    }
     write_json(d / "summary.json", summary)
     return summary | {"wall_s": round(time.perf_counter() - t0, 2)}

@@ -34,9 +34,18 @@ def _ar_step_logits_full(model: Valle, x: torch.Tensor, audio: torch.Tensor) -> 
 
 
 @torch.no_grad()
-def ar_decode(model: Valle, midi: torch.Tensor, prompt0: torch.Tensor, *, temperature: float = 1.0,
-              top_k: int | None = None, max_frames: int | None = None, min_frames: int = 1,
-              use_cache: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
+def ar_decode(
+    model: Valle,
+    midi: torch.Tensor,
+    prompt0: torch.Tensor,
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    max_frames: int | None = None,
+    min_frames: int = 1,
+    use_cache: bool = True,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """midi int64 [1, N, 6], prompt0 int64 [1, P] -> generated codebook-0 frames [1, T]."""
     if midi.shape[0] != 1 or prompt0.shape[0] != 1:
         raise SynthesisError("VALL-E synthesis runs one item at a time")
@@ -49,8 +58,9 @@ def ar_decode(model: Valle, midi: torch.Tensor, prompt0: torch.Tensor, *, temper
     n, p = x.shape[1], prompt0.shape[1]
     cache = None
     if use_cache:
-        cache = KVCache(cfg.n_layers, 1, cfg.nhead, n + p + max_frames + 1, cfg.d_model // cfg.nhead,
-                        dtype=x.dtype, device=dev)
+        cache = KVCache(
+            cfg.n_layers, 1, cfg.nhead, n + p + max_frames + 1, cfg.d_model // cfg.nhead, dtype=x.dtype, device=dev
+        )
         y = model.ar_audio_position(model.ar_audio_embedding(prompt0))
         mask = attention_mask(torch.tensor([n], device=dev), torch.tensor([p], device=dev), n, p, True)
         logits = model.ar_predict_layer(model.ar_decoder(torch.cat([x, y], 1), mask, cache=cache)[:, -1])
@@ -90,7 +100,7 @@ def nar_decode(model: Valle, midi: torch.Tensor, prompt: torch.Tensor, gen0: tor
     x = model.nar_text_position(model.nar_text_embedding(model.text_features(midi)))
     for i in range(1, model.cfg.n_quantizers):
         h = model.nar_decoder(torch.cat([x, model.nar_audio_position(y)], dim=1), None, model.nar_stage(i))
-        code = model.nar_predict_layers[i - 1](h[:, x.shape[1] + p:]).argmax(-1)
+        code = model.nar_predict_layers[i - 1](h[:, x.shape[1] + p :]).argmax(-1)
         codes.append(code)
         if i + 1 < model.cfg.n_quantizers:
             y = torch.cat([y[:, :p], y[:, p:] + model.nar_audio_embeddings[i](code)], dim=1)

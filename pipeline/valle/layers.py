@@ -40,8 +40,9 @@ class SinePositional(nn.Module):
 
     def table(self, length: int, device, dtype) -> torch.Tensor:
         pos = torch.arange(length, dtype=torch.float32, device=device).unsqueeze(1)
-        div = torch.exp(torch.arange(0, self.dim, 2, dtype=torch.float32, device=device)
-                        * -(math.log(10000.0) / self.dim))
+        div = torch.exp(
+            torch.arange(0, self.dim, 2, dtype=torch.float32, device=device) * -(math.log(10000.0) / self.dim)
+        )
         pe = torch.zeros(length, self.dim, device=device)
         pe[:, 0::2] = torch.sin(pos * div)
         pe[:, 1::2] = torch.cos(pos * div)
@@ -114,11 +115,11 @@ class DecoderLayer(nn.Module):
 class Decoder(nn.Module):
     """``layers.<l>`` + final ``norm`` (AdaLN over LayerNorm for the NAR decoder)."""
 
-    def __init__(self, dim: int, nhead: int, n_layers: int, dropout: float, adaptive: bool,
-                 attn_dropout: float = 0.1) -> None:
+    def __init__(
+        self, dim: int, nhead: int, n_layers: int, dropout: float, adaptive: bool, attn_dropout: float = 0.1
+    ) -> None:
         super().__init__()
-        self.layers = nn.ModuleList(DecoderLayer(dim, nhead, dropout, adaptive, attn_dropout)
-                                    for _ in range(n_layers))
+        self.layers = nn.ModuleList(DecoderLayer(dim, nhead, dropout, adaptive, attn_dropout) for _ in range(n_layers))
         self.norm = AdaLN(dim) if adaptive else nn.LayerNorm(dim)
         self.adaptive = adaptive
 

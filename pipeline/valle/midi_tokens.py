@@ -98,8 +98,7 @@ def first_track_notes(mid: mido.MidiFile) -> list[tuple[int, int, int, int]]:
                 continue
             notes.sort(key=lambda n: (n[0], n[2], n[1]))  # symusic 0.4.5 load order
             if tpq != TPQ:
-                notes = [(_half_up(TPQ * on, tpq), max(1, _half_up(TPQ * d, tpq)), p, v)
-                         for on, d, p, v in notes]
+                notes = [(_half_up(TPQ * on, tpq), max(1, _half_up(TPQ * d, tpq)), p, v) for on, d, p, v in notes]
                 notes.sort(key=lambda n: n[0])  # miditok: stable sort by resampled onset
             return notes
     raise MidiTokenError("no_notes", "no notes in the piano range 21..108 outside the drum channel")
@@ -117,8 +116,14 @@ def notes_to_tokens(notes: list[tuple[int, int, int, int]]) -> np.ndarray:
             raise MidiTokenError("too_long", f"note at bar {bar}; the Bar vocabulary ends at {MAX_BAR - 1}")
         ioi = 0 if previous is None else min(onset - previous, MAX_IOI)
         previous = onset
-        rows[i] = (pitch - 17, velocity // 2 + 4, min(max(duration, 1), MAX_DURATION) + 3,
-                   ioi + 388, onset % BAR_TICKS + 4, bar + 4)
+        rows[i] = (
+            pitch - 17,
+            velocity // 2 + 4,
+            min(max(duration, 1), MAX_DURATION) + 3,
+            ioi + 388,
+            onset % BAR_TICKS + 4,
+            bar + 4,
+        )
     return rows
 
 

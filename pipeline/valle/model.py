@@ -56,8 +56,9 @@ def attention_mask(x_lens, y_lens, tx: int, ty: int, causal_audio: bool) -> torc
 
     AR: text rows see text only, audio rows see text and causal audio. NAR: key padding only."""
     dev = x_lens.device
-    keys = torch.cat([torch.arange(tx, device=dev) < x_lens[:, None],
-                      torch.arange(ty, device=dev) < y_lens[:, None]], dim=1)  # [B, S]
+    keys = torch.cat(
+        [torch.arange(tx, device=dev) < x_lens[:, None], torch.arange(ty, device=dev) < y_lens[:, None]], dim=1
+    )  # [B, S]
     mask = keys[:, None, None, :].expand(-1, 1, tx + ty, -1).clone()
     if causal_audio:
         s = tx + ty
@@ -84,13 +85,16 @@ class Valle(nn.Module):
         self.ar_audio_position = SinePositional(d, cfg.dropout)
         self.nar_text_position = SinePositional(d, 0.0, alpha_trainable=False)
         self.nar_audio_position = SinePositional(d, cfg.dropout, alpha_trainable=False)
-        self.ar_decoder = Decoder(d, cfg.nhead, cfg.n_layers, cfg.dropout, adaptive=False,
-                                  attn_dropout=cfg.attn_dropout)
+        self.ar_decoder = Decoder(
+            d, cfg.nhead, cfg.n_layers, cfg.dropout, adaptive=False, attn_dropout=cfg.attn_dropout
+        )
         self.ar_predict_layer = nn.Linear(d, bins + 1, bias=False)
         self.nar_audio_embeddings = nn.ModuleList(
-            [TokenEmbedding(d, bins + 1)] + [TokenEmbedding(d, bins) for _ in range(nq - 1)])
-        self.nar_decoder = Decoder(d, cfg.nhead, cfg.n_layers, cfg.dropout, adaptive=True,
-                                   attn_dropout=cfg.attn_dropout)
+            [TokenEmbedding(d, bins + 1)] + [TokenEmbedding(d, bins) for _ in range(nq - 1)]
+        )
+        self.nar_decoder = Decoder(
+            d, cfg.nhead, cfg.n_layers, cfg.dropout, adaptive=True, attn_dropout=cfg.attn_dropout
+        )
         self.nar_predict_layers = nn.ModuleList(nn.Linear(d, bins, bias=False) for _ in range(nq - 1))
         self.nar_stage_embeddings = nn.ModuleList(TokenEmbedding(d, 1) for _ in range(nq - 1))
         for j in range(nq - 2):  # share_embedding: predict layer j is audio embedding j + 2
@@ -103,12 +107,13 @@ class Valle(nn.Module):
         top = midi.amax(dim=(0, 1))
         for f, (name, vocab) in enumerate(zip(FIELDS, MODEL_VOCAB)):
             if int(top[f]) >= vocab or int(midi[..., f].min()) < 0:
-                raise ValleInputError(f"{name} id {int(top[f])} is outside the model's vocabulary of "
-                                      f"{vocab} (Bar: segments must stay under {vocab - 4} bars)")
+                raise ValleInputError(
+                    f"{name} id {int(top[f])} is outside the model's vocabulary of "
+                    f"{vocab} (Bar: segments must stay under {vocab - 4} bars)"
+                )
         if codes is not None:
             if codes.dim() != 3 or codes.shape[-1] != self.cfg.n_quantizers:
-                raise ValleInputError(f"codes must be [B, T, {self.cfg.n_quantizers}], got "
-                                      f"{tuple(codes.shape)}")
+                raise ValleInputError(f"codes must be [B, T, {self.cfg.n_quantizers}], got {tuple(codes.shape)}")
             if int(codes.min()) < 0 or int(codes.max()) >= self.cfg.audio_bins:
                 raise ValleInputError(f"codes outside 0..{self.cfg.audio_bins - 1}")
 
@@ -122,8 +127,7 @@ class Valle(nn.Module):
     def ar_inputs_targets(self, codes0: torch.Tensor, y_lens: torch.Tensor):
         """Padded frames become EOS; targets are inputs shifted left with EOS appended."""
         pad = torch.arange(codes0.shape[1], device=codes0.device)[None] >= y_lens[:, None]
-        full = torch.cat([codes0.masked_fill(pad, self.eos),
-                          torch.full_like(codes0[:, :1], self.eos)], dim=1)
+        full = torch.cat([codes0.masked_fill(pad, self.eos), torch.full_like(codes0[:, :1], self.eos)], dim=1)
         return full[:, :-1], full[:, 1:]
 
     def ar_forward(self, midi, x_lens, codes, y_lens):
@@ -133,7 +137,7 @@ class Valle(nn.Module):
         y = self.ar_audio_position(self.ar_audio_embedding(inputs))
         mask = attention_mask(x_lens, y_lens, x.shape[1], y.shape[1], causal_audio=True)
         h = self.ar_decoder(torch.cat([x, y], dim=1), mask)
-        return self.ar_predict_layer(h[:, x.shape[1]:]), targets
+        return self.ar_predict_layer(h[:, x.shape[1] :]), targets
 
     # ---- NAR ----------------------------------------------------------------------------------
     def nar_stage(self, k: int) -> torch.Tensor:
@@ -149,20 +153,22 @@ class Valle(nn.Module):
         emb = []
         for j in range(1, self.cfg.n_quantizers):
             e = self.nar_audio_embeddings[j](codes[..., j])
-            keep = torch.ones_like(pad) if j < stage else (torch.arange(codes.shape[1], device=pad.device)
-                                                           < prefix)[None].expand_as(pad)
+            keep = (
+                torch.ones_like(pad)
+                if j < stage
+                else (torch.arange(codes.shape[1], device=pad.device) < prefix)[None].expand_as(pad)
+            )
             emb.append(e * keep[..., None])
         y = y + sum(emb)
         x = self.nar_text_position(self.nar_text_embedding(self.text_features(midi)))
         y = self.nar_audio_position(y)
         mask = attention_mask(x_lens, y_lens, x.shape[1], y.shape[1], causal_audio=False)
         h = self.nar_decoder(torch.cat([x, y], dim=1), mask, self.nar_stage(stage))
-        logits = self.nar_predict_layers[stage - 1](h[:, x.shape[1] + prefix:])
+        logits = self.nar_predict_layers[stage - 1](h[:, x.shape[1] + prefix :])
         targets = codes[..., stage].masked_fill(pad, self.cfg.audio_bins)[:, prefix:]
         return logits, targets
 
-    def forward(self, midi, x_lens, codes, y_lens, train_stage: int = 0, stage: int = 1,
-                prefix: int = 0) -> dict:
+    def forward(self, midi, x_lens, codes, y_lens, train_stage: int = 0, stage: int = 1, prefix: int = 0) -> dict:
         """Training forward (through DDP): AR and/or NAR logits and targets, plus ``zero``, a 0-valued
         term touching every trainable parameter so DDP sees them all used (NAR uses one stage)."""
         out = {"zero": sum(p.view(-1)[0] for p in self.parameters() if p.requires_grad) * 0.0}

@@ -42,8 +42,9 @@ class ValleObjective:
         midi, x_lens, codes, y_lens = batch["midi"], batch["x_lens"], batch["codes"], batch["y_lens"]
         stats, parts = {}, []
         frames = torch.tensor(float(codes.shape[0] * codes.shape[1]), device=codes.device)
-        out = model(midi, x_lens, codes, y_lens, self.train_stage, int(batch.get("nar_stage", 1)),
-                    int(batch.get("prefix", 0)))
+        out = model(
+            midi, x_lens, codes, y_lens, self.train_stage, int(batch.get("nar_stage", 1)), int(batch.get("prefix", 0))
+        )
         if self.train_stage in (0, 1):
             logits, targets = out["ar"]
             ar = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), reduction="sum")
@@ -55,8 +56,9 @@ class ValleObjective:
             logits, targets = out["nar"]
             bins = logits.shape[-1]
             n = (targets != bins).sum().clamp(min=1)
-            nar = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=bins,
-                                  reduction="sum") / n
+            nar = (
+                F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=bins, reduction="sum") / n
+            )
             parts.append(nar)
             stats["nar_loss"] = float(nar.detach())
             stats["nar_accuracy"] = topk_accuracy(logits.detach(), targets, ignore=bins)

@@ -29,18 +29,28 @@ def _by_recording(rows: list[dict]) -> dict[str, list[dict]]:
 
 def choose_prompt(target: dict, recs: dict[str, list[dict]], seed: int) -> tuple[str, str]:
     """(prompt recording id, how it relates to the target)."""
+
     def first(rule):
         found = [rid for rid, segs in recs.items() if rid != target["recording_id"] and rule(segs[0])]
         if not found:
             return None
         split_rank = {s: i for i, s in enumerate(SPLIT_ORDER)}
-        return min(found, key=lambda rid: (split_rank.get(recs[rid][0]["split"], 9),
-                                           hash_fraction(rid + target["recording_id"], seed)))
+        return min(
+            found,
+            key=lambda rid: (
+                split_rank.get(recs[rid][0]["split"], 9),
+                hash_fraction(rid + target["recording_id"], seed),
+            ),
+        )
 
-    rules = (("other_piece_other_condition",
-              lambda s: s["piece_id"] != target["piece_id"] and s["condition"] != target["condition"]),
-             ("other_piece_same_condition", lambda s: s["piece_id"] != target["piece_id"]),
-             ("same_piece_other_condition", lambda s: s["condition"] != target["condition"]))
+    rules = (
+        (
+            "other_piece_other_condition",
+            lambda s: s["piece_id"] != target["piece_id"] and s["condition"] != target["condition"],
+        ),
+        ("other_piece_same_condition", lambda s: s["piece_id"] != target["piece_id"]),
+        ("same_piece_other_condition", lambda s: s["condition"] != target["condition"]),
+    )
     for name, rule in rules:
         rid = first(rule)
         if rid is not None:
@@ -54,8 +64,9 @@ def plan(rows: list[dict], recordings: int, max_segments: int, seed: int) -> tup
         raise NoPromptError("no segments at all")
     recs = _by_recording(rows)
     split = next(s for s in SPLIT_ORDER + (None,) if s is None or any(r["split"] == s for r in rows))
-    targets = sorted((rid for rid, segs in recs.items() if segs[0]["split"] == split),
-                     key=lambda rid: hash_fraction(rid, seed))[:recordings]
+    targets = sorted(
+        (rid for rid, segs in recs.items() if segs[0]["split"] == split), key=lambda rid: hash_fraction(rid, seed)
+    )[:recordings]
     out, budget = [], max_segments
     for rid in targets:
         if budget <= 0:
@@ -63,6 +74,5 @@ def plan(rows: list[dict], recordings: int, max_segments: int, seed: int) -> tup
         segs = recs[rid][:budget]
         budget -= len(segs)
         prompt_rid, relation = choose_prompt(segs[0], recs, seed)
-        out.append({"recording_id": rid, "segments": segs, "prompt": recs[prompt_rid][0],
-                    "relation": relation})
+        out.append({"recording_id": rid, "segments": segs, "prompt": recs[prompt_rid][0], "relation": relation})
     return split, out

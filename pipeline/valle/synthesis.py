@@ -49,8 +49,9 @@ def piano_notes(pm) -> list[Note]:
 
     import pretty_midi
 
-    notes = sorted((n for inst in pm.instruments if not inst.is_drum for n in inst.notes),
-                   key=lambda n: (n.start, n.pitch, n.end))
+    notes = sorted(
+        (n for inst in pm.instruments if not inst.is_drum for n in inst.notes), key=lambda n: (n.start, n.pitch, n.end)
+    )
     out = pretty_midi.PrettyMIDI(initial_tempo=120.0)
     piano = pretty_midi.Instrument(program=0, name="piano")
     piano.notes = [pretty_midi.Note(n.velocity, n.pitch, n.start, n.end) for n in notes]
@@ -84,8 +85,10 @@ def prompt_clip(wave: np.ndarray, sr: int, codec, opts: SynthesisOptions) -> np.
     wave = resample(to_mono(wave), sr, codec.sample_rate)
     seconds = len(wave) / codec.sample_rate
     if seconds < opts.min_prompt_seconds:
-        raise PromptTooShort(f"the audio prompt is {seconds:.2f} s; at least {opts.min_prompt_seconds} s "
-                             f"is needed ({opts.prompt_seconds} s is used when available)")
+        raise PromptTooShort(
+            f"the audio prompt is {seconds:.2f} s; at least {opts.min_prompt_seconds} s "
+            f"is needed ({opts.prompt_seconds} s is used when available)"
+        )
     return wave[: int(round(opts.prompt_seconds * codec.sample_rate))]
 
 
@@ -99,8 +102,16 @@ def joint_tokens(prompt_notes: list[Note], target_notes: list[Note], prompt_tick
 
 
 @torch.no_grad()
-def synthesize(model, codec, target_notes: list[Note], target_seconds: float, prompt_wave: np.ndarray,
-               prompt_sr: int, prompt_notes: list[Note], opts: SynthesisOptions) -> tuple[np.ndarray, dict]:
+def synthesize(
+    model,
+    codec,
+    target_notes: list[Note],
+    target_seconds: float,
+    prompt_wave: np.ndarray,
+    prompt_sr: int,
+    prompt_notes: list[Note],
+    opts: SynthesisOptions,
+) -> tuple[np.ndarray, dict]:
     """-> (mono float32 audio at the codec's rate, info: frames, prompt frames, EOS reached)."""
     check_codec(model, codec)
     clip = prompt_clip(prompt_wave, prompt_sr, codec, opts)
@@ -112,10 +123,23 @@ def synthesize(model, codec, target_notes: list[Note], target_seconds: float, pr
     cap = max(1, math.ceil(target_seconds * codec.frame_rate * opts.max_length_factor))
     floor = min(cap, max(1, int(target_seconds * codec.frame_rate * opts.min_length_factor)))
     gen = torch.Generator(device=dev).manual_seed(opts.seed)
-    out = synthesize_codes(model, midi, prompt, temperature=opts.temperature, top_k=opts.top_k,
-                           max_frames=cap, min_frames=floor, generator=gen)
-    info = {"frames": int(out.shape[1]), "prompt_frames": int(prompt.shape[1]), "max_frames": cap,
-            "eos": bool(out.shape[1] < cap), "midi_rows": int(midi.shape[1])}
+    out = synthesize_codes(
+        model,
+        midi,
+        prompt,
+        temperature=opts.temperature,
+        top_k=opts.top_k,
+        max_frames=cap,
+        min_frames=floor,
+        generator=gen,
+    )
+    info = {
+        "frames": int(out.shape[1]),
+        "prompt_frames": int(prompt.shape[1]),
+        "max_frames": cap,
+        "eos": bool(out.shape[1] < cap),
+        "midi_rows": int(midi.shape[1]),
+    }
     if out.shape[1] == 0:
         return np.zeros(0, dtype=np.float32), info
     wave = codec.decode(out.transpose(1, 2))[0].mean(0).float().cpu().numpy()
@@ -140,5 +164,5 @@ def stitch(segments: list[tuple[float, float, np.ndarray]], sr: int, crossfade_s
         if xf and n > int(round(dur * sr)):
             tail = n - int(round(dur * sr))
             piece[-tail:] *= np.linspace(1.0, 0.0, tail, dtype=np.float32)
-        out[a:a + n] += piece
+        out[a : a + n] += piece
     return out

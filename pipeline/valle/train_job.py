@@ -32,8 +32,12 @@ class NoTrainingData(ValueError):
 
 def codec_facts(codec) -> dict:
     """What VALL-E needs to know of its codec (JSON-able, for the job's inputs)."""
-    return {"sample_rate": int(codec.sample_rate), "frame_rate": float(codec.frame_rate),
-            "n_q": int(codec.n_q), "bins": int(codec.bins)}
+    return {
+        "sample_rate": int(codec.sample_rate),
+        "frame_rate": float(codec.frame_rate),
+        "n_q": int(codec.n_q),
+        "bins": int(codec.bins),
+    }
 
 
 def build_model(p: ValleTrainParams, codec: dict, init: str | None) -> Valle:
@@ -41,8 +45,11 @@ def build_model(p: ValleTrainParams, codec: dict, init: str | None) -> Valle:
         model = load_valle(init).train()
         check_codec(model, SimpleNamespace(**codec))
         return model
-    return Valle(ValleConfig.from_name(p.model, **p.model_overrides, n_quantizers=int(codec["n_q"]),
-                                       audio_bins=int(codec["bins"])))
+    return Valle(
+        ValleConfig.from_name(
+            p.model, **p.model_overrides, n_quantizers=int(codec["n_q"]), audio_bins=int(codec["bins"])
+        )
+    )
 
 
 def run_job(job: TrainJob) -> dict | None:
@@ -60,16 +67,39 @@ def run_job(job: TrainJob) -> dict | None:
         shard = {"seed": cfg.seed, "rank": info.rank, "world_size": info.world_size}
         batches = ValleBatches(train_items, p.batch_size, **shard)
         val = ValleBatches(val_items or train_items, p.batch_size, shuffle=False, **shard)
-        result = train(model, ValleObjective(p.train_stage), batches, cfg, job.ckpt_dir, resume=job.resume,
-                       val=val, fingerprint_extra=job.fingerprint, dist_info=info)
+        result = train(
+            model,
+            ValleObjective(p.train_stage),
+            batches,
+            cfg,
+            job.ckpt_dir,
+            resume=job.resume,
+            val=val,
+            fingerprint_extra=job.fingerprint,
+            dist_info=info,
+        )
         if not info.is_main:
             return None
-        save_valle(result.model, job.model_dir / "model.safetensors",
-                   codec={"sample_rate": codec["sample_rate"], "frame_rate": codec["frame_rate"]})
-        write_json(job.model_dir / "config.json", {**result.model.cfg.to_dict(), "codec": codec,
-                                                   "train_stage": p.train_stage})
+        save_valle(
+            result.model,
+            job.model_dir / "model.safetensors",
+            codec={"sample_rate": codec["sample_rate"], "frame_rate": codec["frame_rate"]},
+        )
+        write_json(
+            job.model_dir / "config.json", {**result.model.cfg.to_dict(), "codec": codec, "train_stage": p.train_stage}
+        )
         quarantine = bad + bad_val
         write_json(job.report_dir / "quarantine.json", quarantine)
-        return write_training_outputs(result, job.report_dir, cfg.steps, extra={
-            "train_items": len(train_items), "val_items": len(val_items), "quarantined": len(quarantine),
-            "val_on_train": not val_items, "train_stage": p.train_stage, "model": result.model.cfg.to_dict()})
+        return write_training_outputs(
+            result,
+            job.report_dir,
+            cfg.steps,
+            extra={
+                "train_items": len(train_items),
+                "val_items": len(val_items),
+                "quarantined": len(quarantine),
+                "val_on_train": not val_items,
+                "train_stage": p.train_stage,
+                "model": result.model.cfg.to_dict(),
+            },
+        )

@@ -28,12 +28,26 @@ class Browser:
         profile_dir.mkdir(parents=True, exist_ok=True)
         (profile_dir / "DevToolsActivePort").unlink(missing_ok=True)
         self.proc = subprocess.Popen(
-            [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-             "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-quic",
-             "--disable-background-networking", "--remote-debugging-address=127.0.0.1",
-             "--remote-debugging-port=0", f"--user-data-dir={profile_dir}",
-             f"--window-size={width},{height}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                str(CHROMIUM),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                "--no-default-browser-check",
+                "--disable-extensions",
+                "--disable-quic",
+                "--disable-background-networking",
+                "--remote-debugging-address=127.0.0.1",
+                "--remote-debugging-port=0",
+                f"--user-data-dir={profile_dir}",
+                f"--window-size={width},{height}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         port_file = profile_dir / "DevToolsActivePort"
         deadline = time.time() + 60
         while not (port_file.exists() and port_file.read_text().strip()):
@@ -85,8 +99,10 @@ class Browser:
             if value:
                 return value
             time.sleep(0.5)
-        raise BrowserError(f"timed out after {timeout:.0f} s waiting for {what}; page text:\n"
-                           f"{self.text()[-2500:]}\npage errors: {self.errors[-5:]}")
+        raise BrowserError(
+            f"timed out after {timeout:.0f} s waiting for {what}; page text:\n"
+            f"{self.text()[-2500:]}\npage errors: {self.errors[-5:]}"
+        )
 
     def text(self) -> str:
         try:
@@ -97,16 +113,25 @@ class Browser:
     # ------------------------------------------------------------------ user input
     def click_at(self, x: float, y: float) -> None:
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
-            self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left",
-                      clickCount=0 if kind == "mouseMoved" else 1)
+            self.call(
+                "Input.dispatchMouseEvent",
+                type=kind,
+                x=x,
+                y=y,
+                button="left",
+                clickCount=0 if kind == "mouseMoved" else 1,
+            )
 
     def click(self, finder: str, timeout: float, what: str) -> None:
         """Click the centre of the element the JS expression ``finder`` returns (once visible)."""
-        rect = self.wait(f"""(() => {{ const el = ({finder});
+        rect = self.wait(
+            f"""(() => {{ const el = ({finder});
             if (!el) return null; el.scrollIntoView({{block: 'center'}});
             const r = el.getBoundingClientRect();
             return r.width > 0 && r.height > 0 ? [r.x + r.width / 2, r.y + r.height / 2] : null; }})()""",
-                         timeout, what)
+            timeout,
+            what,
+        )
         self.click_at(*rect)
 
     def type(self, text: str) -> None:
@@ -114,8 +139,9 @@ class Browser:
 
     def key(self, key: str, code: str, vk: int, modifiers: int = 0) -> None:
         for kind in ("rawKeyDown", "keyUp"):
-            self.call("Input.dispatchKeyEvent", type=kind, key=key, code=code,
-                      windowsVirtualKeyCode=vk, modifiers=modifiers)
+            self.call(
+                "Input.dispatchKeyEvent", type=kind, key=key, code=code, windowsVirtualKeyCode=vk, modifiers=modifiers
+            )
 
     def select_all_and_type(self, text: str) -> None:
         self.key("a", "KeyA", 65, modifiers=2)  # Ctrl+A in the focused field

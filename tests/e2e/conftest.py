@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 import yaml
-
 from repo_copy import copy_repo, run, stages_run
 
 

@@ -40,6 +40,10 @@ def test_every_round_and_iteration_is_an_output(repo):
         assert "counts" in json.loads((unit / "preferences.json").read_text())
     head = json.loads((repo / "reports/abc_score_table/headline.json").read_text())
     rows = head["tables"][0]["rows"]
-    assert [r[0] for r in rows] == ["NotaGen (ours), K=0", "NotaGen (ours), K=1", "NotaGen (ours), K=2",
-                                    "ground truth (held-out)"]
+    assert [r[0] for r in rows] == [
+        "NotaGen (ours), K=0",
+        "NotaGen (ours), K=1",
+        "NotaGen (ours), K=2",
+        "ground truth (held-out)",
+    ]
     assert head["figures"] == ["plots/score_curve.png"]

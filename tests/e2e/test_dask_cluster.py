@@ -6,9 +6,9 @@ stays up to date for the modules that follow."""
 
 import pytest
 import yaml
+from repo_copy import run, stages_run
 
 from pipeline.orchestration.stage import hash_path
-from repo_copy import run, stages_run
 
 pytestmark = pytest.mark.pipeline
 
@@ -27,8 +27,9 @@ def test_dask_cluster_gives_the_process_runner_outputs(micro_dag):
     local = {o: hash_path(repo / o) for o in OUTS}
 
     try:
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                      dashboard_address=None) as cluster:
+        with distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        ) as cluster:
             params["runtime"].update(task_runner="dask", dask_address=cluster.scheduler_address)
             path.write_text(yaml.safe_dump(params, sort_keys=False))
             assert "up to date" in run(["dvc", "status", *STAGES], repo).stdout  # runtime: no stage's dep

@@ -15,7 +15,6 @@ import time
 
 import pytest
 import yaml
-
 from repo_copy import copy_repo, env, stages_run
 
 pytestmark = pytest.mark.pipeline
@@ -69,8 +68,15 @@ def held_stage(repo, name: str):
 def test_second_repro_is_refused_by_the_lock(tmp_path):
     repo = tiny_copy(tmp_path)
     held_stage(repo, "ingest")
-    first = subprocess.Popen(["dvc", "repro", "ingest"], cwd=repo, env=env(), stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    first = subprocess.Popen(
+        ["dvc", "repro", "ingest"],
+        cwd=repo,
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         t0 = time.time()
         while not (repo / ".held").exists():  # the stage's command runs: the lock is held
@@ -81,8 +87,11 @@ def test_second_repro_is_refused_by_the_lock(tmp_path):
         assert second.returncode != 0
         refusal = second.stdout + second.stderr
         # DVC 3 locks per output (.dvc/tmp/rwlock), older DVC the whole repo (.dvc/tmp/lock)
-        assert ("is busy, it is being blocked by" in refusal and f"(PID {first.pid})" in refusal
-                or "Unable to acquire lock" in refusal), refusal
+        assert (
+            "is busy, it is being blocked by" in refusal
+            and f"(PID {first.pid})" in refusal
+            or "Unable to acquire lock" in refusal
+        ), refusal
         assert first.poll() is None  # the refusal did not disturb the running repro
         (repo / ".release").touch()
         out, _ = first.communicate(timeout=300)

@@ -5,7 +5,6 @@ import json
 
 import pytest
 import torch
-
 from repo_copy import run, stages_run
 
 pytestmark = pytest.mark.pipeline
@@ -41,6 +40,9 @@ def test_style_table_samples_and_noop(repo):
     for s in head["samples"]:
         assert (repo / "reports/gnm_eval" / s["audio"][0]).stat().st_size > 0
     gen = json.loads((repo / "reports/gnm_generate/index.json").read_text())
-    assert {(e["model"], e["composer"]) for e in gen["samples"]} >= {("mastery", "Bach"), ("scratch", "Palestrina"),
-                                                                     ("generality", "None")}
+    assert {(e["model"], e["composer"]) for e in gen["samples"]} >= {
+        ("mastery", "Bach"),
+        ("scratch", "Palestrina"),
+        ("generality", "None"),
+    }
     assert stages_run(run(["dvc", "repro", "gnm_eval"], repo).stdout) == []

@@ -11,7 +11,6 @@ import json
 import pytest
 import soundfile as sf
 from lhotse import CutSet
-
 from repo_copy import run, stages_run
 
 pytestmark = pytest.mark.pipeline

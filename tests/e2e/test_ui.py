@@ -26,7 +26,6 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ui_copy import REPO, api, free_port, ui_repo_copy  # noqa: E402
 
-
 BIN = Path(sys.executable).parent
 DEADLINE_S = 200  # both triggered runs must finish within this
 
@@ -74,8 +73,9 @@ def wait_for(pred, timeout: float, what: str, proc: subprocess.Popen | None = No
 
 
 def run_logs(base: str, run_id: str) -> list[str]:
-    logs = api(base, "/logs/filter", {"logs": {"flow_run_id": {"any_": [run_id]}}, "sort": "TIMESTAMP_DESC",
-                                      "limit": 200})
+    logs = api(
+        base, "/logs/filter", {"logs": {"flow_run_id": {"any_": [run_id]}}, "sort": "TIMESTAMP_DESC", "limit": 200}
+    )
     return [x["message"] for x in reversed(logs)]  # the newest 200 lines, oldest first
 
 
@@ -86,12 +86,16 @@ def test_overrides_are_validated_before_dvc_runs(tmp_path: Path) -> None:
     shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
     (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"segment": {"cmd": "true"}}}))
     assert validate_overrides(["segment.drop_under_s=2.0", "params.yaml:segment.max_s = 18"], tmp_path) == [
-        "segment.drop_under_s=2.0", "segment.max_s=18"]
-    for bad, says in [("segment.drop_under_s", "expected key=value"),
-                      ("segment.drop_undr_s=2", "key 'segment.drop_undr_s' is not in"),
-                      ("segmnt.min_s=2", "sections are"),
-                      ("segment.drop_under_s=-1", "greater than or equal to 0"),
-                      ("segment.min_s=[1", "not valid YAML")]:
+        "segment.drop_under_s=2.0",
+        "segment.max_s=18",
+    ]
+    for bad, says in [
+        ("segment.drop_under_s", "expected key=value"),
+        ("segment.drop_undr_s=2", "key 'segment.drop_undr_s' is not in"),
+        ("segmnt.min_s=2", "sections are"),
+        ("segment.drop_under_s=-1", "greater than or equal to 0"),
+        ("segment.min_s=[1", "not valid YAML"),
+    ]:
         with pytest.raises(OverrideError, match=re.escape(says)):
             validate_overrides([bad], tmp_path)
     assert validate_targets(["segment", "dvc.yaml:segment"], tmp_path)
@@ -104,8 +108,15 @@ def test_child_env_and_command() -> None:
     from pipeline.orchestration.deploy import build_command, child_env
     from pipeline.orchestration.server import api_url, is_loopback, start_server
 
-    env = child_env({"PATH": "/usr/bin", "PREFECT__FLOW_RUN_ID": "x", "PREFECT__CONTROL_TOKEN": "t",
-                     "PREFECT_API_URL": "http://127.0.0.1:1/api", "OSTINATO_ROOT": "/elsewhere"})
+    env = child_env(
+        {
+            "PATH": "/usr/bin",
+            "PREFECT__FLOW_RUN_ID": "x",
+            "PREFECT__CONTROL_TOKEN": "t",
+            "PREFECT_API_URL": "http://127.0.0.1:1/api",
+            "OSTINATO_ROOT": "/elsewhere",
+        }
+    )
     assert "PREFECT__FLOW_RUN_ID" not in env and "PREFECT__CONTROL_TOKEN" not in env and "OSTINATO_ROOT" not in env
     assert env["PREFECT_API_URL"] == "http://127.0.0.1:1/api" and env["PYTHONUNBUFFERED"] == "1"
     assert env["PATH"].split(os.pathsep)[0] == str(BIN)
@@ -129,8 +140,13 @@ def test_ui_two_concurrent_triggers(tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{port}/api"
     log = tmp_path / "serve.log"
     with open(log, "w") as fh:
-        serve = subprocess.Popen([str(BIN / "python"), "-m", "pipeline.cli", "serve", "--port", str(port)],
-                                 cwd=repo, env=env, stdout=fh, stderr=subprocess.STDOUT)
+        serve = subprocess.Popen(
+            [str(BIN / "python"), "-m", "pipeline.cli", "serve", "--port", str(port)],
+            cwd=repo,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )
     try:
         # the deployment exists once serve registered it
         dep = wait_for(lambda: api(base, "/deployments/name/repro/repro"), 90, "the repro deployment", serve, log)
@@ -142,18 +158,27 @@ def test_ui_two_concurrent_triggers(tmp_path: Path) -> None:
         sh(["git", "commit", "-q", "-m", "baseline"], repo, env)
         t_base = time.time()
 
-        runs = {v: api(base, f"/deployments/{dep['id']}/create_flow_run",
-                       {"parameters": {"set_params": [f"segment.drop_under_s={v}"], "targets": ["segment"]}})
-                for v in ("2.0", "4.0")}
+        runs = {
+            v: api(
+                base,
+                f"/deployments/{dep['id']}/create_flow_run",
+                {"parameters": {"set_params": [f"segment.drop_under_s={v}"], "targets": ["segment"]}},
+            )
+            for v in ("2.0", "4.0")
+        }
         t_trig = time.time()
 
         def all_final():
             states = {v: api(base, f"/flow_runs/{r['id']}")["state"] for v, r in runs.items()}
-            return states if all(s["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
-                                 for s in states.values()) else None
+            return (
+                states
+                if all(s["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") for s in states.values())
+                else None
+            )
 
         states = wait_for(all_final, DEADLINE_S, "both repro runs", serve, log)
         t_done = time.time()
+
         # a run's last log lines reach the API a moment after its final state (shipped in batches)
         def complete_logs():
             got = {v: run_logs(base, r["id"]) for v, r in runs.items()}
@@ -179,14 +204,16 @@ def test_ui_two_concurrent_triggers(tmp_path: Path) -> None:
         assert sh(["git", "status", "--porcelain", "--untracked-files=no"], repo, env).strip() == ""
 
         # only the stage reading segment.* reran; upstream stages were skipped
-        for v, lines in logs.items():
+        for lines in logs.values():
             text = "\n".join(lines)
             assert "Running stage 'segment'" in text, text[-3000:]
             assert "Running stage 'ingest'" not in text and "Running stage 'render_audio'" not in text, text
             assert "Stage 'render_audio' didn't change, skipping" in text, text[-3000:]
             assert "Ran experiment(s)" in text, text[-3000:]
-        print(f"\n[ui timings] serve ready {t_ready - t_start:.1f} s, baseline {t_base - t_ready:.1f} s, "
-              f"2 triggers -> both completed {t_done - t_trig:.1f} s")
+        print(
+            f"\n[ui timings] serve ready {t_ready - t_start:.1f} s, baseline {t_base - t_ready:.1f} s, "
+            f"2 triggers -> both completed {t_done - t_trig:.1f} s"
+        )
     finally:
         if serve.poll() is None:
             serve.send_signal(signal.SIGINT)

@@ -30,8 +30,10 @@ RUN_NAME = f"repro[temp] {OVERRIDE} ingest"  # deploy._run_name of this custom r
 
 pytestmark = [
     pytest.mark.pipeline,
-    pytest.mark.skipif(not chromium_available(), reason="chromium not installed (make setup installs it "
-                                                        "when root: apt-get install chromium)"),
+    pytest.mark.skipif(
+        not chromium_available(),
+        reason="chromium not installed (make setup installs it when root: apt-get install chromium)",
+    ),
 ]
 
 
@@ -43,8 +45,9 @@ def tiny_midis(folder: Path, n: int = 3) -> None:
         pm = pretty_midi.PrettyMIDI(initial_tempo=120)
         inst = pretty_midi.Instrument(program=0)
         for i in range(16 + 4 * k):
-            inst.notes.append(pretty_midi.Note(velocity=80, pitch=60 + (i * 5 + k) % 12, start=i * 0.5,
-                                               end=i * 0.5 + 0.45))
+            inst.notes.append(
+                pretty_midi.Note(velocity=80, pitch=60 + (i * 5 + k) % 12, start=i * 0.5, end=i * 0.5 + 0.45)
+            )
         pm.instruments.append(inst)
         pm.write(str(folder / f"piece{k}.mid"))
 
@@ -66,8 +69,10 @@ def wait_until(pred, timeout: float, what: str, serve: subprocess.Popen, log: Pa
 
 def by_text(selector: str, text: str, index: int = 0) -> str:
     """JS: the index-th visible element matching selector whose text is exactly ``text``."""
-    return (f"Array.from(document.querySelectorAll({selector!r})).filter(e => e.offsetParent && "
-            f"e.innerText.trim() === {text!r})[{index}]")
+    return (
+        f"Array.from(document.querySelectorAll({selector!r})).filter(e => e.offsetParent && "
+        f"e.innerText.trim() === {text!r})[{index}]"
+    )
 
 
 @pytest.mark.timeout(480)
@@ -80,8 +85,13 @@ def test_custom_run_from_the_browser_on_a_non_default_port(tmp_path: Path) -> No
     ui, base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}/api"
     log = tmp_path / "serve.log"
     with open(log, "w") as fh:
-        serve = subprocess.Popen([str(BIN / "python"), "-m", "pipeline.cli", "serve", "--port", str(port)],
-                                 cwd=repo, env=env, stdout=fh, stderr=subprocess.STDOUT)
+        serve = subprocess.Popen(
+            [str(BIN / "python"), "-m", "pipeline.cli", "serve", "--port", str(port)],
+            cwd=repo,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )
     browser = None
     try:
         wait_until(lambda: api(base, "/deployments/name/repro/repro"), 240, "the repro deployment", serve, log)
@@ -94,8 +104,12 @@ def test_custom_run_from_the_browser_on_a_non_default_port(tmp_path: Path) -> No
         settings = browser.wait("fetch('/ui-settings').then(r => r.json())", 60, "ui-settings")
         assert settings["api_url"] == base, settings
         # the deployments list is loaded from that API: the page reached its server
-        browser.click("Array.from(document.querySelectorAll('a')).find(a => a.innerText.trim() === 'repro' "
-                      "&& a.href.includes('/deployments/deployment/'))", 90, "the repro deployment link")
+        browser.click(
+            "Array.from(document.querySelectorAll('a')).find(a => a.innerText.trim() === 'repro' "
+            "&& a.href.includes('/deployments/deployment/'))",
+            90,
+            "the repro deployment link",
+        )
         browser.click(by_text("button", "Run"), 60, "the Run button")
         browser.click(by_text("a, button", "Custom run"), 30, "Run > Custom run")
         browser.click(by_text("button", "Add item", 0), 60, "set_params > Add item")
@@ -110,28 +124,47 @@ def test_custom_run_from_the_browser_on_a_non_default_port(tmp_path: Path) -> No
         t_submit = time.time()
 
         # the run appears in the deployment's runs and reaches Completed, as the page shows it
-        shown = browser.wait(f"""(() => {{ const t = document.body.innerText;
+        shown = browser.wait(
+            f"""(() => {{ const t = document.body.innerText;
             const i = t.indexOf({RUN_NAME!r}); if (i < 0) return null;
             const s = t.slice(i, i + 200).match(/Completed|Failed|Crashed|Cancelled/);
-            return s ? s[0] : null; }})()""", 300, "the custom run to finish in the UI")
+            return s ? s[0] : null; }})()""",
+            300,
+            "the custom run to finish in the UI",
+        )
         t_done = time.time()
         dep = api(base, "/deployments/name/repro/repro")
         runs = api(base, "/flow_runs/filter", {"flow_runs": {"deployment_id": {"any_": [dep["id"]]}}})
         assert len(runs) == 1, runs
         run = runs[0]
-        logs = [x["message"] for x in api(base, "/logs/filter", {
-            "logs": {"flow_run_id": {"any_": [run["id"]]}}, "sort": "TIMESTAMP_ASC", "limit": 200})]
+        logs = [
+            x["message"]
+            for x in api(
+                base,
+                "/logs/filter",
+                {"logs": {"flow_run_id": {"any_": [run["id"]]}}, "sort": "TIMESTAMP_ASC", "limit": 200},
+            )
+        ]
         assert shown == "Completed" and run["state"]["type"] == "COMPLETED", "\n".join(logs[-40:])
         assert run["parameters"] == {"set_params": [OVERRIDE], "targets": ["ingest"], "temp": True}, run
         text = "\n".join(logs)
         assert "Running stage 'ingest'" in text and "Ran experiment(s)" in text, text[-3000:]
 
         # the experiment is recorded with the value typed in the browser
-        out = subprocess.run([str(BIN / "dvc"), "exp", "show", "--json"], cwd=repo, env=env,
-                             capture_output=True, text=True, timeout=120, check=True).stdout
+        out = subprocess.run(
+            [str(BIN / "dvc"), "exp", "show", "--json"],
+            cwd=repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
         assert '"min_notes": 4' in json.dumps(json.loads(out)), out[:3000]
-        print(f"\n[browser ui timings] serve ready {t_ready - t0:.1f} s, form filled {t_submit - t_ready:.1f} s, "
-              f"custom run completed {t_done - t_submit:.1f} s, total {time.time() - t0:.1f} s")
+        print(
+            f"\n[browser ui timings] serve ready {t_ready - t0:.1f} s, form filled {t_submit - t_ready:.1f} s, "
+            f"custom run completed {t_done - t_submit:.1f} s, total {time.time() - t0:.1f} s"
+        )
     finally:
         if browser is not None:
             browser.close()

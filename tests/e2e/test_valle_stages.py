@@ -5,7 +5,6 @@ import json
 
 import pytest
 import soundfile as sf
-
 from repo_copy import run, stages_run
 
 pytestmark = pytest.mark.pipeline

@@ -5,7 +5,6 @@ iteration 3; a second ``dvc repro abc_dpo`` is a no-op."""
 
 import pytest
 import yaml
-
 from repo_copy import run, stages_run
 
 pytestmark = pytest.mark.pipeline
@@ -22,7 +21,7 @@ def test_raising_k_builds_only_the_new_iteration_then_noop(repo):
     text = (repo / "params.yaml").read_text()
     start = text.index("\nabc_dpo:")
     end = text.index("\n  iterations: 2", start)
-    (repo / "params.yaml").write_text(text[:end] + "\n  iterations: 3" + text[end + len("\n  iterations: 2"):])
+    (repo / "params.yaml").write_text(text[:end] + "\n  iterations: 3" + text[end + len("\n  iterations: 2") :])
     assert params["abc_dpo"]["iterations"] == 2
     out = run(["dvc", "repro", "abc_dpo"], repo, timeout=900)
     assert stages_run(out.stdout) == ["abc_dpo"]

@@ -6,7 +6,6 @@ the models it reads or another family. (A mid-DAG stage with a short downstream 
 
 import pytest
 import yaml
-
 from repo_copy import run, stages_run
 
 pytestmark = pytest.mark.pipeline

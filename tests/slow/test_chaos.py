@@ -139,8 +139,15 @@ def killpg(proc: subprocess.Popen, sig: int) -> None:
 def dvc(repo: Path, args: list[str], env: dict, timeout: float = STAGE_TIMEOUT_S) -> tuple[int, str, float, bool]:
     """(rc, output, seconds, hung): a run past ``timeout`` is killed and reported as hung."""
     t0 = time.time()
-    proc = subprocess.Popen(["dvc", *args], cwd=repo, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        ["dvc", *args],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         out, _ = proc.communicate(timeout=timeout)
         return proc.returncode, out, time.time() - t0, False
@@ -152,22 +159,23 @@ def dvc(repo: Path, args: list[str], env: dict, timeout: float = STAGE_TIMEOUT_S
 
 class Counts(dict):
     def __init__(self):
-        super().__init__(kills_tried=0, kills_landed=0, resumed=0, outputs_differ=0, hangs=0,
-                         header_only=0)
+        super().__init__(kills_tried=0, kills_landed=0, resumed=0, outputs_differ=0, hangs=0, header_only=0)
 
     def add(self, **kw):
         for k, v in kw.items():
             self[k] += v
 
 
-def rerun_and_compare(repo: Path, stage: str, ref: dict, ref_s: float, env: dict, counts: Counts,
-                      force: bool) -> tuple[int, str, float, str, list[str]]:
+def rerun_and_compare(
+    repo: Path, stage: str, ref: dict, ref_s: float, env: dict, counts: Counts, force: bool
+) -> tuple[int, str, float, str, list[str]]:
     """Plain rerun (what a user types: DVC checks out cached outputs when deps are unchanged)
     or forced (``-f``: the stage itself runs over what the kill left: temp dirs, checkpoints)."""
     args = ["repro", "-f", "-s", stage] if force else ["repro", "-s", stage]
     rc, out, secs, hung = dvc(repo, args, env, timeout=max(4 * ref_s, 240))
-    action = ("reran" if "Running stage" in out else "checked out from the DVC cache" if "is cached" in out
-              else "up to date")
+    action = (
+        "reran" if "Running stage" in out else "checked out from the DVC cache" if "is cached" in out else "up to date"
+    )
     counts.add(hangs=int(hung), resumed=int(rc == 0))
     now = digests(repo, stage) if rc == 0 else {}
     bad = diff(ref, now) if rc == 0 else ["(rerun failed)"]
@@ -179,8 +187,14 @@ def ckpt_kill(repo: Path, stage: str, ref: dict, ref_s: float, env: dict, counts
     """SIGKILL a training stage right after its first checkpoint, rerun it forced: it must resume
     from the checkpoint (metrics.json resumed_from_step > 0) and end with the reference outputs."""
     ckpt = repo / "models/.ckpt" / stage
-    proc = subprocess.Popen(["dvc", "repro", "-f", "-s", stage], cwd=repo, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        ["dvc", "repro", "-f", "-s", stage],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     t0 = time.time()
     while proc.poll() is None and time.time() - t0 < 4 * ref_s + 120:
         if ckpt.is_dir() and any(ckpt.glob("step-*/meta.json")):
@@ -195,17 +209,35 @@ def ckpt_kill(repo: Path, stage: str, ref: dict, ref_s: float, env: dict, counts
     report = stage_outs(repo, stage)
     metrics = next((repo / o / "metrics.json" for o in report if (repo / o / "metrics.json").is_file()), None)
     resumed_from = json.loads(metrics.read_text()).get("resumed_from_step") if metrics else None
-    log(f"  {stage}: SIGKILL after checkpoint {steps} ({'mid-run' if landed else 'it had finished'}), "
+    log(
+        f"  {stage}: SIGKILL after checkpoint {steps} ({'mid-run' if landed else 'it had finished'}), "
         f"forced rerun rc={rc} in {secs:.0f} s ({action}, resumed_from_step={resumed_from}), differ: {bad or 0}"
-        + ("" if rc == 0 else f"\n{out[-2000:]}"))
+        + ("" if rc == 0 else f"\n{out[-2000:]}")
+    )
 
 
-def chaos_stage(repo: Path, stage: str, ref: dict, ref_s: float, rng: random.Random, env: dict,
-                counts: Counts, log, sig: int = signal.SIGKILL, force: bool = False) -> None:
+def chaos_stage(
+    repo: Path,
+    stage: str,
+    ref: dict,
+    ref_s: float,
+    rng: random.Random,
+    env: dict,
+    counts: Counts,
+    log,
+    sig: int = signal.SIGKILL,
+    force: bool = False,
+) -> None:
     """Kill a forced rerun of ``stage`` at a random point, rerun, compare with ``ref``."""
     delay = rng.uniform(0.05, 0.7) * ref_s
-    proc = subprocess.Popen(["dvc", "repro", "-f", "-s", stage], cwd=repo, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        ["dvc", "repro", "-f", "-s", stage],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     time.sleep(delay)
     landed = proc.poll() is None
     killpg(proc, sig)
@@ -219,9 +251,11 @@ def chaos_stage(repo: Path, stage: str, ref: dict, ref_s: float, rng: random.Ran
     counts.add(kills_tried=1, kills_landed=int(landed))
     left = "outs present" if all((repo / o).exists() for o in stage_outs(repo, stage)) else "outs removed"
     rc, out, secs, action, bad = rerun_and_compare(repo, stage, ref, ref_s, env, counts, force)
-    log(f"  {stage}: {signal.Signals(sig).name} at {delay:.1f} s of ~{ref_s:.0f} s "
+    log(
+        f"  {stage}: {signal.Signals(sig).name} at {delay:.1f} s of ~{ref_s:.0f} s "
         f"({'mid-run' if landed else 'after it finished'}; {left}), rerun rc={rc} in {secs:.0f} s ({action}), "
-        f"differ: {bad or 0}" + ("" if rc == 0 else f"\n{out[-2000:]}"))
+        f"differ: {bad or 0}" + ("" if rc == 0 else f"\n{out[-2000:]}")
+    )
 
 
 def stage_uses_checkpoints(repo: Path, stage: str) -> bool:
@@ -251,9 +285,14 @@ def wait_url(url: str, timeout: float) -> bool:
 
 def start_prefect_server(repo: Path, env: dict) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    proc = subprocess.Popen(["prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                            cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        ["prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}/api"
     if not wait_url(url + "/health", 180):
         killpg(proc, signal.SIGKILL)
@@ -281,13 +320,22 @@ def ui_chaos(repo: Path, env: dict, counts: Counts, log, deadline_s: float = 480
     before = digests(repo, "ingest")
     port = free_port()
     base = f"http://127.0.0.1:{port}/api"
-    serve = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve", "--port", str(port)], cwd=repo,
-                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "serve", "--port", str(port)],
+        cwd=repo,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
     def api(path, body=None):
-        req = urllib.request.Request(base + path, data=None if body is None else json.dumps(body).encode(),
-                                     method="POST" if body is not None else "GET",
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            base + path,
+            data=None if body is None else json.dumps(body).encode(),
+            method="POST" if body is not None else "GET",
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, timeout=30) as r:
             return json.loads(r.read() or b"null")
 
@@ -301,9 +349,13 @@ def ui_chaos(repo: Path, env: dict, counts: Counts, log, deadline_s: float = 480
                 time.sleep(2)
         if dep is None:
             raise RuntimeError("ostinato serve did not register the repro deployment in 180 s")
-        runs = [api(f"/deployments/{dep['id']}/create_flow_run",
-                    {"parameters": {"set_params": [f"ingest.limits.min_notes={v}"], "targets": ["ingest"]}})
-                for v in (9, 10)]
+        runs = [
+            api(
+                f"/deployments/{dep['id']}/create_flow_run",
+                {"parameters": {"set_params": [f"ingest.limits.min_notes={v}"], "targets": ["ingest"]}},
+            )
+            for v in (9, 10)
+        ]
         victim, t1 = None, time.time()
         while victim is None and time.time() - t1 < 300:  # the first run's stage process
             for p in psutil.Process(serve.pid).children(recursive=True):
@@ -332,14 +384,17 @@ def ui_chaos(repo: Path, env: dict, counts: Counts, log, deadline_s: float = 480
         counts.add(resumed=int(queued_ok))
         bad = diff(before, digests(repo, "ingest"))
         counts.add(outputs_differ=len(bad))
-        log(f"  ui: killed {'stage ingest of run 1' if victim else 'nothing (stage never seen)'}; states "
-            f"{list(states.values())}; queued run completed: {queued_ok}; workspace differ: {bad or 0}")
+        log(
+            f"  ui: killed {'stage ingest of run 1' if victim else 'nothing (stage never seen)'}; states "
+            f"{list(states.values())}; queued run completed: {queued_ok}; workspace differ: {bad or 0}"
+        )
     finally:
         stop(serve)
 
 
-def run_chaos(stages: list[str], seed: int = 0, server: bool = True, ui: bool = True, force: bool = True,
-              log=print) -> Counts:
+def run_chaos(
+    stages: list[str], seed: int = 0, server: bool = True, ui: bool = True, force: bool = True, log=print
+) -> Counts:
     rng, counts = random.Random(seed), Counts()
     with tempfile.TemporaryDirectory(prefix="chaos-") as tmp:
         repo = copy_repo(Path(tmp))
@@ -391,16 +446,29 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-server", action="store_true")
     ap.add_argument("--no-ui", action="store_true")
-    ap.add_argument("--plain-rerun", action="store_true",
-                    help="rerun with plain `dvc repro` (DVC checks out cached outputs) instead of -f")
+    ap.add_argument(
+        "--plain-rerun",
+        action="store_true",
+        help="rerun with plain `dvc repro` (DVC checks out cached outputs) instead of -f",
+    )
     a = ap.parse_args()
     root = Path(__file__).resolve().parents[2]
     stages = list(yaml.safe_load((root / "dvc.yaml").read_text())["stages"]) if a.all else a.stages.split(",")
     t0 = time.time()
-    counts = run_chaos(stages, a.seed, server=not a.no_server, ui=not a.no_ui, force=not a.plain_rerun,
-                       log=lambda m: print(m, flush=True))
+    counts = run_chaos(
+        stages,
+        a.seed,
+        server=not a.no_server,
+        ui=not a.no_ui,
+        force=not a.plain_rerun,
+        log=lambda m: print(m, flush=True),
+    )
     print(f"chaos counts: {json.dumps(counts)} ({time.time() - t0:.0f} s)")
-    return 0 if counts["outputs_differ"] == 0 and counts["hangs"] == 0 and counts["resumed"] == counts["kills_tried"] else 1
+    return (
+        0
+        if counts["outputs_differ"] == 0 and counts["hangs"] == 0 and counts["resumed"] == counts["kills_tried"]
+        else 1
+    )
 
 
 if __name__ == "__main__":

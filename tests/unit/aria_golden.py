@@ -26,8 +26,14 @@ sys.path[:0] = [str(HERE), str(HERE.parents[1])]
 import midi_fixtures as mf  # noqa: E402
 
 GOLDEN = HERE / "data" / "aria_golden.json"
-CORPUS = ("bach/bwv66.6", "joplin/maple_leaf_rag", "chopin/mazurka06-2",
-          "mozart/k155/movement1", "haydn/opus1no1/movement1", "cpebach/h186")
+CORPUS = (
+    "bach/bwv66.6",
+    "joplin/maple_leaf_rag",
+    "chopin/mazurka06-2",
+    "mozart/k155/movement1",
+    "haydn/opus1no1/movement1",
+    "cpebach/h186",
+)
 FUZZ_SEEDS = range(12)
 
 
@@ -97,7 +103,7 @@ def case_files(d: Path, golden: dict | None = None) -> dict[str, Path]:
     files = {fn.__name__: fn(d) for fn in mf.ALL_VALID}
     for name in CORPUS:
         path = d / (name.replace("/", "_") + ".mid")
-        data = (base64.b64decode(golden["midi"][name]) if golden else corpus_midi(name))
+        data = base64.b64decode(golden["midi"][name]) if golden else corpus_midi(name)
         path.write_bytes(data)
         files[name] = path
     files.update({f"fuzz{s}": fuzz_file(d, s) for s in FUZZ_SEEDS})
@@ -114,8 +120,13 @@ def record(path: Path, tokenize_piece, read, slice_notes) -> dict:
     piece = read(path)
     notes = [[n.start_ms, n.end_ms, n.off_ms, n.pitch, n.velocity, n.family] for n in piece.notes]
     pedals = sorted([p.start_ms, p.end_ms] for p in piece.pedals)
-    out = {"ids": short(tokenize_piece(piece, False)), "pedal_ids": digest(tokenize_piece(piece, True)),
-           "notes": digest(notes), "pedals": digest(pedals), "n_notes": len(notes)}
+    out = {
+        "ids": short(tokenize_piece(piece, False)),
+        "pedal_ids": digest(tokenize_piece(piece, True)),
+        "notes": digest(notes),
+        "pedals": digest(pedals),
+        "n_notes": len(notes),
+    }
     if len(piece.notes) > 12:
         out["slice_ids"] = short(tokenize_piece(slice_notes(piece, 5, len(piece.notes) // 2), False))
     return out

@@ -76,8 +76,12 @@ def audiocraft_state(nf: int = 2, D: int = 8, bins: int = 2048, n_q: int = 4, se
 
     def lstm(prefix: str, w: int) -> None:
         for layer in range(2):
-            for name, shape in (("weight_ih", (4 * w, w)), ("weight_hh", (4 * w, w)), ("bias_ih", (4 * w,)),
-                                ("bias_hh", (4 * w,))):
+            for name, shape in (
+                ("weight_ih", (4 * w, w)),
+                ("weight_hh", (4 * w, w)),
+                ("bias_ih", (4 * w,)),
+                ("bias_hh", (4 * w,)),
+            ):
                 sd[f"{prefix}.lstm.{name}_l{layer}"] = torch.randn(shape, generator=g) / math.sqrt(w)
 
     def resblock(prefix: str, w: int) -> None:
@@ -100,7 +104,7 @@ def audiocraft_state(nf: int = 2, D: int = 8, bins: int = 2048, n_q: int = 4, se
         w //= 2
     conv("decoder.model.15.conv.conv", nf, 1, 7)
     for q in range(n_q):
-        embed = torch.randn(bins, D, generator=g) * (0.5 ** q)
+        embed = torch.randn(bins, D, generator=g) * (0.5**q)
         sd[f"quantizer.vq.layers.{q}._codebook.inited"] = torch.ones(1)
         sd[f"quantizer.vq.layers.{q}._codebook.cluster_size"] = torch.rand(bins, generator=g) * 10
         sd[f"quantizer.vq.layers.{q}._codebook.embed"] = embed
@@ -108,11 +112,21 @@ def audiocraft_state(nf: int = 2, D: int = 8, bins: int = 2048, n_q: int = 4, se
     return sd
 
 
-def write_audiocraft_export(path: Path, pad_mode: str = "constant", nf: int = 2, D: int = 8,
-                            bins: int = 2048, n_q: int = 4, state: dict | None = None) -> Path:
-    pkg = {"best_state": state if state is not None else audiocraft_state(nf, D, bins, n_q),
-           "xp.cfg": XP_CFG.format(nf=nf, D=D, bins=bins, n_q=n_q, pad_mode=pad_mode),
-           "version": "1.3.0", "exported": True}
+def write_audiocraft_export(
+    path: Path,
+    pad_mode: str = "constant",
+    nf: int = 2,
+    D: int = 8,
+    bins: int = 2048,
+    n_q: int = 4,
+    state: dict | None = None,
+) -> Path:
+    pkg = {
+        "best_state": state if state is not None else audiocraft_state(nf, D, bins, n_q),
+        "xp.cfg": XP_CFG.format(nf=nf, D=D, bins=bins, n_q=n_q, pad_mode=pad_mode),
+        "version": "1.3.0",
+        "exported": True,
+    }
     torch.save(pkg, path)
     return path
 
@@ -121,10 +135,16 @@ def audiocraft_to_hf_keys(sd: dict) -> dict:
     """The spec's audiocraft -> transformers renaming (independent of pipeline/codec/keymap.py)."""
     out = {}
     for k, v in sd.items():
-        k2 = (k.replace(".model.", ".layers.").replace(".conv.conv.", ".conv.").replace(".convtr.convtr.", ".conv.")
-              .replace("quantizer.vq.layers.", "quantizer.layers.").replace("._codebook.", ".codebook."))
+        k2 = (
+            k.replace(".model.", ".layers.")
+            .replace(".conv.conv.", ".conv.")
+            .replace(".convtr.convtr.", ".conv.")
+            .replace("quantizer.vq.layers.", "quantizer.layers.")
+            .replace("._codebook.", ".codebook.")
+        )
         k2 = k2.replace(".weight_g", ".parametrizations.weight.original0").replace(
-            ".weight_v", ".parametrizations.weight.original1")
+            ".weight_v", ".parametrizations.weight.original1"
+        )
         out[k2] = v
     return out
 
@@ -133,12 +153,31 @@ def hf_config(pad_mode: str = "reflect", nf: int = 2, D: int = 8, bins: int = 20
     from transformers import EncodecConfig
 
     nbits = int(math.log2(bins))
-    return EncodecConfig(target_bandwidths=[4 * nbits * 50 / 1000], sampling_rate=32000, audio_channels=1,
-                         normalize=False, chunk_length_s=None, overlap=None, hidden_size=D, num_filters=nf,
-                         num_residual_layers=1, upsampling_ratios=list(RATIOS), norm_type="weight_norm",
-                         kernel_size=7, last_kernel_size=7, residual_kernel_size=3, dilation_growth_rate=2,
-                         use_causal_conv=False, pad_mode=pad_mode, compress=2, num_lstm_layers=2,
-                         trim_right_ratio=1.0, codebook_size=bins, codebook_dim=D, use_conv_shortcut=False)
+    return EncodecConfig(
+        target_bandwidths=[4 * nbits * 50 / 1000],
+        sampling_rate=32000,
+        audio_channels=1,
+        normalize=False,
+        chunk_length_s=None,
+        overlap=None,
+        hidden_size=D,
+        num_filters=nf,
+        num_residual_layers=1,
+        upsampling_ratios=list(RATIOS),
+        norm_type="weight_norm",
+        kernel_size=7,
+        last_kernel_size=7,
+        residual_kernel_size=3,
+        dilation_growth_rate=2,
+        use_causal_conv=False,
+        pad_mode=pad_mode,
+        compress=2,
+        num_lstm_layers=2,
+        trim_right_ratio=1.0,
+        codebook_size=bins,
+        codebook_dim=D,
+        use_conv_shortcut=False,
+    )
 
 
 def write_hf_dir(path: Path, state: dict, pad_mode: str = "reflect", bin_format: bool = False) -> Path:

@@ -146,5 +146,14 @@ def bad_header(d: Path) -> Path:
     return path
 
 
-ALL_VALID = (tempo_changes, sustain_pedal, multi_instrument, ignored_first, long_gaps,
-             velocities, overlapping, tpb96_no_tempo, long_piece)
+ALL_VALID = (
+    tempo_changes,
+    sustain_pedal,
+    multi_instrument,
+    ignored_first,
+    long_gaps,
+    velocities,
+    overlapping,
+    tpb96_no_tempo,
+    long_piece,
+)

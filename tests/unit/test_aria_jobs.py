@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from pipeline.aria.lm import ENTRY
 from pipeline.aria.tokenizer import AbsTokenizer
@@ -18,8 +17,7 @@ from pipeline.train.job import TrainJob, run_training
 pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_thread")]
 
 TOK = AbsTokenizer()
-TOKENIZER = {"vocab_size": TOK.vocab_size, "pad_id": TOK.pad_id, "config": TOK.config,
-             "config_hash": TOK.config_hash()}
+TOKENIZER = {"vocab_size": TOK.vocab_size, "pad_id": TOK.pad_id, "config": TOK.config, "config_hash": TOK.config_hash()}
 SMALL = {"d_model": 32, "n_heads": 2, "n_layers": 1}
 TRAIN = dict(steps=2, lr=1e-3, warmup_steps=1, eval_every=2, checkpoint_every=2, batch_size=2, augment=False)
 
@@ -30,8 +28,16 @@ def pieces(n=8, length=50):
 
 def job(stage, tmp_path, name, inputs, **params) -> TrainJob:
     d = tmp_path / name
-    return TrainJob(stage=stage, p=SECTIONS[stage](**TRAIN | params), seed=3, device="cpu", ckpt_dir=d / "ckpt",
-                    model_dir=d / "model", report_dir=d / "report", inputs=inputs)
+    return TrainJob(
+        stage=stage,
+        p=SECTIONS[stage](**TRAIN | params),
+        seed=3,
+        device="cpu",
+        ckpt_dir=d / "ckpt",
+        model_dir=d / "model",
+        report_dir=d / "report",
+        inputs=inputs,
+    )
 
 
 def pack_dir(tmp_path, seq_len=33):
@@ -42,8 +48,9 @@ def pack_dir(tmp_path, seq_len=33):
 
 
 def test_pretrain_then_finetune_read_params_and_inputs(tmp_path):
-    pre = job("aria_pretrain", tmp_path, "pre", {"pack": pack_dir(tmp_path), "tokenizer": TOKENIZER},
-              model_overrides=SMALL)
+    pre = job(
+        "aria_pretrain", tmp_path, "pre", {"pack": pack_dir(tmp_path), "tokenizer": TOKENIZER}, model_overrides=SMALL
+    )
     metrics = run_training(ENTRY, pre)
     assert metrics["steps"] == 2 and math.isfinite(metrics["val_loss"])
     config = json.loads((pre.model_dir / "config.json").read_text())
@@ -53,10 +60,16 @@ def test_pretrain_then_finetune_read_params_and_inputs(tmp_path):
     assert "batch_size" not in config["train"] and "progress" not in config["train"]  # loop settings the params chose
 
     for split, periods in (("train", ["baroque", "folk"] * 4), ("val", ["baroque"] * 2)):
-        write_split(tmp_path / "tokens" / split,
-                    [({"id": f"{split}{i}", "period": p}, ids) for i, (p, ids) in enumerate(zip(periods, pieces()))])
-    inputs = {"tokens": str(tmp_path / "tokens"), "tokenizer": TOKENIZER, "seq_len": 33,
-              "init_from": str(pre.model_dir / "model.safetensors")}
+        write_split(
+            tmp_path / "tokens" / split,
+            [({"id": f"{split}{i}", "period": p}, ids) for i, (p, ids) in enumerate(zip(periods, pieces()))],
+        )
+    inputs = {
+        "tokens": str(tmp_path / "tokens"),
+        "tokenizer": TOKENIZER,
+        "seq_len": 33,
+        "init_from": str(pre.model_dir / "model.safetensors"),
+    }
     fine = job("aria_finetune", tmp_path, "fine", inputs, filters={"period": ["baroque"]})
     run_training(ENTRY, fine)
     config = json.loads((fine.model_dir / "config.json").read_text())
@@ -66,8 +79,15 @@ def test_pretrain_then_finetune_read_params_and_inputs(tmp_path):
 
 def test_pretrain_under_torchrun_two_cpu_processes(tmp_path):
     """Two gloo ranks: the job goes to each worker as JSON and is validated again there."""
-    pre = job("aria_pretrain", tmp_path, "pre", {"pack": pack_dir(tmp_path), "tokenizer": TOKENIZER},
-              model_overrides=SMALL, steps=3, eval_every=3)
+    pre = job(
+        "aria_pretrain",
+        tmp_path,
+        "pre",
+        {"pack": pack_dir(tmp_path), "tokenizer": TOKENIZER},
+        model_overrides=SMALL,
+        steps=3,
+        eval_every=3,
+    )
     metrics = run_training(ENTRY, pre, "torchrun", 2)
     assert metrics["steps"] == 3 and math.isfinite(metrics["val_loss"])
     assert metrics["tokens"] == 3 * 2 * 2 * 32  # steps x world x batch x (seq_len - 1)
@@ -102,9 +122,15 @@ def test_contrastive_reads_its_views_from_params_and_its_corpus_from_inputs(tmp_
     (tmp_path / "ingest" / "index.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     lm = build(ModelConfig.from_name("tiny", **SMALL, vocab_size=TOK.vocab_size, max_seq_len=128))
     save(lm, tmp_path / "lm.safetensors", metadata={"tokenizer_hash": TOK.config_hash()})
-    c = job("aria_contrastive", tmp_path, "emb", {"ingest": str(tmp_path / "ingest"), "tokenizer": TOKENIZER,
-                                                  "init_from": str(tmp_path / "lm.safetensors")},
-            slice_notes=(8, 16), max_tokens=64, emb_size=8)
+    c = job(
+        "aria_contrastive",
+        tmp_path,
+        "emb",
+        {"ingest": str(tmp_path / "ingest"), "tokenizer": TOKENIZER, "init_from": str(tmp_path / "lm.safetensors")},
+        slice_notes=(8, 16),
+        max_tokens=64,
+        emb_size=8,
+    )
     metrics = run_training(CONTRASTIVE, c)
     assert metrics["train_pieces"] == 4 and metrics["val_pieces"] == 1 and metrics["unreadable_pieces"] == 0
     config = json.loads((c.model_dir / "config.json").read_text())

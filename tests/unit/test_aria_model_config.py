@@ -46,6 +46,6 @@ def test_from_name_applies_overrides_and_names_what_is_allowed():
 
 def test_every_config_says_where_its_numbers_come_from():
     src = (Path(__file__).resolve().parents[2] / "pipeline/aria/model_config.py").read_text()
-    table = src[src.index("CONFIGS: dict"):]
+    table = src[src.index("CONFIGS: dict") :]
     for name in CONFIGS:
         assert re.search(rf"# (ours|upstream): [^\n]+\n\s+\"{name}\":", table), name

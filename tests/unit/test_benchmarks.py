@@ -66,10 +66,15 @@ def test_shadow_check_catches_the_old_names():
 def test_benchmark_quick_run(script: Path, tmp_path: Path):
     assert "--quick" in script.read_text(), f"{script.name} must accept --quick (a tiny smoke run)"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
-    env.update(PREFECT_HOME=str(tmp_path / ".prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               PYTHONUNBUFFERED="1", PREFECT_API_URL=shared_prefect_url())
-    r = subprocess.run([sys.executable, str(script), "--quick"], cwd=REPO, env=env, capture_output=True,
-                       text=True, timeout=230)
+    env.update(
+        PREFECT_HOME=str(tmp_path / ".prefect"),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PYTHONUNBUFFERED="1",
+        PREFECT_API_URL=shared_prefect_url(),
+    )
+    r = subprocess.run(
+        [sys.executable, str(script), "--quick"], cwd=REPO, env=env, capture_output=True, text=True, timeout=230
+    )
     out = r.stdout + r.stderr
     assert r.returncode == 0, f"{script.name} --quick failed ({r.returncode}):\n{out[-4000:]}"
     assert re.search(r"ratio", r.stdout, re.I), f"{script.name} printed no ratio:\n{r.stdout[-3000:]}"

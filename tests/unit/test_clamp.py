@@ -26,8 +26,18 @@ V:2 nm="Bass" clef=bass
 [V:1]G8:|[V:2]G,,8:|
 """
 
-TINY = dict(patch_size=64, patch_length=64, hidden=64, layers=1, proj=48, text_vocab=72, text_positions=130,
-            text_hidden=32, text_layers=1, text_intermediate=64)
+TINY = dict(
+    patch_size=64,
+    patch_length=64,
+    hidden=64,
+    layers=1,
+    proj=48,
+    text_vocab=72,
+    text_positions=130,
+    text_hidden=32,
+    text_layers=1,
+    text_intermediate=64,
+)
 
 
 def tiny_clamp(seed=0, **kw):
@@ -37,8 +47,18 @@ def tiny_clamp(seed=0, **kw):
 
 def save_upstream(model, path, **extra):
     """The six-key dict train_clamp2.py / train_m3.py write."""
-    torch.save({"model": model.state_dict(), "optimizer": {}, "lr_sched": {}, "epoch": 3, "best_epoch": 3,
-                "min_eval_loss": 1.25, **extra}, path)
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "optimizer": {},
+            "lr_sched": {},
+            "epoch": 3,
+            "best_epoch": 3,
+            "min_eval_loss": 1.25,
+            **extra,
+        },
+        path,
+    )
 
 
 # ----------------------------------------------------------------------------- patches
@@ -46,7 +66,7 @@ def test_patches_follow_the_m3_patchilizer():
     segs = segments(PIECE)
     assert "%Baroque\n" not in segs  # barline-free comment lines give no patch
     assert segs[0] == "X:1\n" and 'V:2 nm="Bass" clef=bass\n' in segs
-    assert segs[segs.index("K:G\n") + 3:][:4] == ["[V:1]|:", "d2 fe dc|", "[V:2]|:", "G,,2 B,,2 D,2 G,2|\n"]
+    assert segs[segs.index("K:G\n") + 3 :][:4] == ["[V:1]|:", "d2 fe dc|", "[V:2]|:", "G,,2 B,,2 D,2 G,2|\n"]
     assert "[V:1]G8:|" in segs and segs[-1] == "[V:2]G,,8:|\n"
     assert segments("[V:1]abc|def\n") == ["[V:1]abc|\n"]  # text after the last barline is dropped
     with pytest.raises(PatchError, match="lone barline"):
@@ -72,7 +92,7 @@ def upstream_features(model: ClampModel, text: str, L: int) -> np.ndarray:
     """extract_clamp2.py, written the upstream way: one-hot Linear, window loop, weights."""
     lines = [ln for ln in text.splitlines(keepends=True) if not (ln.startswith("%") and not ln.startswith("%%"))]
     data = torch.from_numpy(encode("".join(lines), 64))
-    segs = [data[i:i + L] for i in range(0, len(data), L)]
+    segs = [data[i : i + L] for i in range(0, len(data), L)]
     segs[-1] = data[-L:]
     feats = []
     mm = model.music_model
@@ -151,8 +171,9 @@ def test_the_two_estimators_are_named_and_differ():
     cos = [float(g @ mean / np.linalg.norm(g) / np.linalg.norm(mean)) for g in gen]
     assert mean_cosine_score(gen, ref) == pytest.approx(np.mean(cos), rel=1e-5)
     gm = gen.mean(0)
-    assert set_mean_score(gen, ref) == pytest.approx(float(gm @ mean / np.linalg.norm(gm) / np.linalg.norm(mean)),
-                                                     rel=1e-5)
+    assert set_mean_score(gen, ref) == pytest.approx(
+        float(gm @ mean / np.linalg.norm(gm) / np.linalg.norm(mean)), rel=1e-5
+    )
     assert mean_cosine_score(gen, ref) != pytest.approx(set_mean_score(gen, ref), rel=1e-4)
     assert mean_cosine_score(gen[:1], ref) == pytest.approx(set_mean_score(gen[:1], ref), rel=1e-5)
     np.testing.assert_allclose(piece_scores(gen, ref), cos, rtol=1e-5)

@@ -9,7 +9,7 @@ import torch
 
 from pipeline.clamp.corpus import AbcPiece
 from pipeline.clamp.model import ClampConfig, ClampModel
-from pipeline.clamp.rounds import alignment_text, prompt_triples, sample_round, scoring_text, score_round
+from pipeline.clamp.rounds import alignment_text, prompt_triples, sample_round, score_round, scoring_text
 from pipeline.clamp.scorer import Scorer
 
 pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_thread")]
@@ -80,8 +80,10 @@ def test_scoring_uses_the_restored_text_and_both_estimators():
     torch.manual_seed(0)
     scorer = Scorer(ClampModel(ClampConfig(patch_size=64, patch_length=32, hidden=64, layers=1, proj=16)))
     ref = scorer.music_features_batch([PIECE, PIECE.replace("d2 fe dc BA", "B2 AG FG A2")])
-    samples = [{"text": "[r:0/0][V:1]G8|", "interleaved": PIECE, "complete": True, "stop": "eos"},
-               {"text": "%Folk\nX:1\n[r:0/0][V:1]G8|", "interleaved": None, "complete": False, "stop": "max_chars"}]
+    samples = [
+        {"text": "[r:0/0][V:1]G8|", "interleaved": PIECE, "complete": True, "stop": "eos"},
+        {"text": "%Folk\nX:1\n[r:0/0][V:1]G8|", "interleaved": None, "complete": False, "stop": "max_chars"},
+    ]
     assert scoring_text(samples[1]) == "X:1\n[V:1]G8|\n"
     feats, s = score_round(scorer, samples, ref)
     assert feats.shape == (2, 16) and s["complete"] == 1 and set(s["all"]) == {"mean_cosine", "set_mean"}
@@ -104,15 +106,41 @@ def test_one_dpo_iteration_on_notagen(tmp_path, policy):
     from pipeline.train.job import TrainJob
 
     save(policy, tmp_path / "policy")
-    texts = [PIECE, PIECE.replace("d2 fe dc BA", "B2 AG FG A2"), PIECE.replace("B2 A2 G4", "c2 B2 A4"),
-             PIECE.replace("G8|]", "G4 G4|]")]
+    texts = [
+        PIECE,
+        PIECE.replace("d2 fe dc BA", "B2 AG FG A2"),
+        PIECE.replace("B2 A2 G4", "c2 B2 A4"),
+        PIECE.replace("G8|]", "G4 G4|]"),
+    ]
     (tmp_path / "samples.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
-    p = AbcDpoParams(beta=0.1, lam=10.0, batch_size=2, steps=6, lr=3e-3, warmup_steps=0, final_lr_frac=1.0,
-                     weight_decay=0.0, eval_every=3, checkpoint_every=3)
-    job = TrainJob(stage="abc_dpo", p=p, seed=1, device="cpu", ckpt_dir=tmp_path / "ckpt",
-                   model_dir=tmp_path / "iter_1", report_dir=tmp_path / "iter_1" / "report",
-                   inputs={"policy": str(tmp_path / "policy"), "samples": str(tmp_path / "samples.jsonl"),
-                           "iteration": 1, "chosen": [0, 1], "rejected": [2, 3]})
+    p = AbcDpoParams(
+        beta=0.1,
+        lam=10.0,
+        batch_size=2,
+        steps=6,
+        lr=3e-3,
+        warmup_steps=0,
+        final_lr_frac=1.0,
+        weight_decay=0.0,
+        eval_every=3,
+        checkpoint_every=3,
+    )
+    job = TrainJob(
+        stage="abc_dpo",
+        p=p,
+        seed=1,
+        device="cpu",
+        ckpt_dir=tmp_path / "ckpt",
+        model_dir=tmp_path / "iter_1",
+        report_dir=tmp_path / "iter_1" / "report",
+        inputs={
+            "policy": str(tmp_path / "policy"),
+            "samples": str(tmp_path / "samples.jsonl"),
+            "iteration": 1,
+            "chosen": [0, 1],
+            "rejected": [2, 3],
+        },
+    )
     metrics = run_job(job)
     assert metrics["pairs"] == 4 and metrics["unpatchifiable"] == {}
     assert metrics["val_loss"] < np.log(2)  # the policy moved away from the reference the right way
@@ -136,15 +164,18 @@ def test_dpo_report_reads_beta_and_lambda_from_the_params(tmp_path):
     from pipeline.params.clamp import AbcDpoParams
 
     counts = {"samples": 3, "chosen": 0, "rejected": 1, "failed_incomplete": 3}
-    summary = [{"k": 0, "mean_cosine": 0.5, "set_mean": 0.6, "complete": 0, "n": 3, "pairs": 0,
-                "preference_counts": counts},
-               {"k": 1, "mean_cosine": 0.55, "set_mean": 0.65, "complete": 1, "n": 3}]
+    summary = [
+        {"k": 0, "mean_cosine": 0.5, "set_mean": 0.6, "complete": 0, "n": 3, "pairs": 0, "preference_counts": counts},
+        {"k": 1, "mean_cosine": 0.55, "set_mean": 0.65, "complete": 1, "n": 3},
+    ]
     write_reports(tmp_path / "report", tmp_path / "models", summary, AbcDpoParams(iterations=1, beta=0.25, lam=5))
     head = json.loads((tmp_path / "report" / "headline.json").read_text())
     assert "(beta 0.25, lambda 5)" in head["text"]
     assert head["tables"][0]["rows"] == [[1, 3, 0, 0, 1, 0, "incomplete 3", None, None, None]]
-    assert json.loads((tmp_path / "report" / "metrics.json").read_text()) == {"clamp_score_k0": 0.5,
-                                                                              "clamp_score_k1": 0.55}
+    assert json.loads((tmp_path / "report" / "metrics.json").read_text()) == {
+        "clamp_score_k0": 0.5,
+        "clamp_score_k1": 0.55,
+    }
     assert "(beta 0.1, lambda 10)" in headline(tmp_path, summary, AbcDpoParams())["text"]  # upstream's numbers
 
 

@@ -22,13 +22,39 @@ def test_instrument_staves_must_be_contiguous():
 
 
 def test_select_walks_down_past_failures_and_rejects_the_bottom():
-    scores = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.0, -0.1, -0.2, -0.3, -0.4, -0.5, -0.6,
-              -0.7, -0.8, -0.9]
+    scores = [
+        0.9,
+        0.8,
+        0.7,
+        0.6,
+        0.5,
+        0.4,
+        0.3,
+        0.2,
+        0.1,
+        0.05,
+        0.0,
+        -0.1,
+        -0.2,
+        -0.3,
+        -0.4,
+        -0.5,
+        -0.6,
+        -0.7,
+        -0.8,
+        -0.9,
+    ]
     bad = {0: "plagiarism", 1: "misaligned"}
     prefs = select(scores, lambda i: (i not in bad, bad.get(i, "ok")), portion=0.1)
     assert prefs.chosen == [2, 3] and prefs.rejected == [19, 18] and prefs.pairs == 4
-    assert prefs.counts == {"samples": 20, "per_side": 2, "chosen": 2, "rejected": 2, "failed_misaligned": 1,
-                            "failed_plagiarism": 1}
+    assert prefs.counts == {
+        "samples": 20,
+        "per_side": 2,
+        "chosen": 2,
+        "rejected": 2,
+        "failed_misaligned": 1,
+        "failed_plagiarism": 1,
+    }
 
 
 def test_empty_preference_set_is_a_named_stop_with_counts():
@@ -46,11 +72,21 @@ def test_piece_check_reasons_cheapest_first():
         calls.append(text)
         return ("bad" not in text), "bar 1"
 
-    texts = [None, HEAD + "x", HEAD.replace('V:3 nm="Cello"', 'V:3 nm="Violin"').replace(
-        'V:2 nm="Violin"', 'V:2 nm="Cello"'), HEAD + "bad", HEAD + "good"]
+    texts = [
+        None,
+        HEAD + "x",
+        HEAD.replace('V:3 nm="Cello"', 'V:3 nm="Violin"').replace('V:2 nm="Violin"', 'V:2 nm="Cello"'),
+        HEAD + "bad",
+        HEAD + "good",
+    ]
     check = piece_check(texts, np.array([0.1, 0.99, 0.1, 0.1, 0.1]), 0.95, aligned)
-    assert [check(i) for i in range(5)] == [(False, "incomplete"), (False, "plagiarism"),
-                                            (False, "instruments_split"), (False, "misaligned"), (True, "ok")]
+    assert [check(i) for i in range(5)] == [
+        (False, "incomplete"),
+        (False, "plagiarism"),
+        (False, "instruments_split"),
+        (False, "misaligned"),
+        (True, "ok"),
+    ]
     assert calls == [HEAD + "bad", HEAD + "good"]  # music21 runs only for pieces that got that far
 
 
@@ -79,9 +115,18 @@ def test_score_table_row():
     probe = fit_probe(ref, labels, 1.0)
     assert fit_probe(ref, ["A"] * 12, 1.0) is None
     gen = np.concatenate([ref[:2], ref[6:8] * 1.0001])
-    vals, info = row("K=0", gen, ref, labels={"period": ["A", "A", "B", "B"], "instrumentation": ["A", "B", "A", "B"]},
-                     probes={"period": probe, "instrumentation": probe}, valid=[True, True, False, True],
-                     aligned_texts=["ok", "bad: bar 2"], check=lambda t: (t == "ok", t), plagiarism=0.95, ppl=3.5)
+    vals, info = row(
+        "K=0",
+        gen,
+        ref,
+        labels={"period": ["A", "A", "B", "B"], "instrumentation": ["A", "B", "A", "B"]},
+        probes={"period": probe, "instrumentation": probe},
+        valid=[True, True, False, True],
+        aligned_texts=["ok", "bad: bar 2"],
+        check=lambda t: (t == "ok", t),
+        plagiarism=0.95,
+        ppl=3.5,
+    )
     name, score, set_score, align, period, instr, ppl, valid, plag, n = vals
     assert name == "K=0" and n == 4 and ppl == 3.5
     assert period == 1.0 and instr == 0.5

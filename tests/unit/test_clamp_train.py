@@ -34,13 +34,38 @@ def pieces(n=6):
     return [Piece(encode(text(i), 32), lines(i)) for i in range(n)]
 
 
-CFG = ClampConfig(patch_size=32, patch_length=16, hidden=64, layers=1, proj=32, decoder_layers=1,
-                  text_vocab=VOCAB_SIZE, text_positions=66, text_hidden=32, text_layers=1, text_intermediate=64)
+CFG = ClampConfig(
+    patch_size=32,
+    patch_length=16,
+    hidden=64,
+    layers=1,
+    proj=32,
+    decoder_layers=1,
+    text_vocab=VOCAB_SIZE,
+    text_positions=66,
+    text_hidden=32,
+    text_layers=1,
+    text_intermediate=64,
+)
 
 
 def tcfg(**kw):
-    return TrainConfig(**{**dict(steps=30, lr=3e-3, warmup_steps=2, eval_every=10, checkpoint_every=30,
-                                 progress=False, device="cpu", seed=3, weight_decay=0.0), **kw})
+    return TrainConfig(
+        **{
+            **dict(
+                steps=30,
+                lr=3e-3,
+                warmup_steps=2,
+                eval_every=10,
+                checkpoint_every=30,
+                progress=False,
+                device="cpu",
+                seed=3,
+                weight_decay=0.0,
+            ),
+            **kw,
+        }
+    )
 
 
 def test_masking_selects_45_percent_and_keeps_pads():
@@ -64,16 +89,27 @@ def test_batches_are_step_indexed_and_pure():
 
 def test_both_objectives_learn(tmp_path):
     torch.manual_seed(0)
-    m3 = train(M3Model(CFG), MaskedPatchObjective(), MaskedPatchBatches(pieces(), 4, 16, seed=1), tcfg(),
-               tmp_path / "m3", val=MaskedPatchBatches(pieces(), 6, 16, seed=1))
+    m3 = train(
+        M3Model(CFG),
+        MaskedPatchObjective(),
+        MaskedPatchBatches(pieces(), 4, 16, seed=1),
+        tcfg(),
+        tmp_path / "m3",
+        val=MaskedPatchBatches(pieces(), 6, 16, seed=1),
+    )
     assert m3.history[-1]["val_loss"] < 0.6 * m3.history[0]["val_loss"]
     torch.manual_seed(0)
     clamp = ClampModel(CFG)
     clamp.music_model.load_state_dict(m3.model.encoder.state_dict())
     # mean-pooled features start nearly equal for every piece: alignment needs a few dozen steps
-    res = train(clamp, ClampObjective(0.1), ClampBatches(pieces(), 6, 16, text_len=64, seed=1),
-                tcfg(steps=60, eval_every=20, checkpoint_every=60, final_lr_frac=1.0), tmp_path / "clamp",
-                val=ClampBatches(pieces(), 6, 16, text_len=64, seed=1))
+    res = train(
+        clamp,
+        ClampObjective(0.1),
+        ClampBatches(pieces(), 6, 16, text_len=64, seed=1),
+        tcfg(steps=60, eval_every=20, checkpoint_every=60, final_lr_frac=1.0),
+        tmp_path / "clamp",
+        val=ClampBatches(pieces(), 6, 16, text_len=64, seed=1),
+    )
     assert res.history[-1]["val_loss"] < 0.8 * res.history[0]["val_loss"]
     assert res.history[-1]["val_pair_acc"] >= 0.5  # chance: 1/6
 
@@ -88,12 +124,34 @@ def test_job_writes_checkpoints_the_loader_reads(tmp_path):
         d.mkdir(parents=True)
         (d / "texts.jsonl").write_text("".join(json.dumps({"id": f"p{i}", "text": text(i)}) + "\n" for i in ids))
         (d / "labels.jsonl").write_text("".join(json.dumps({"id": f"p{i}", "n_parts": 2}) + "\n" for i in ids))
-    p = ClampTrainParams(patch_size=32, patch_length=16, hidden=64, layers=1, proj=32, decoder_layers=1,
-                         text_len=64, text_hidden=32, text_layers=1, m3_steps=2, steps=2, batch_size=2, lr=1e-3,
-                         warmup_steps=1, eval_every=2, checkpoint_every=2)
-    job = TrainJob(stage="clamp_train", p=p, seed=1, device="cpu", ckpt_dir=tmp_path / "ckpt",
-                   model_dir=tmp_path / "model", report_dir=tmp_path / "report",
-                   inputs={"store": str(tmp_path / "store")})
+    p = ClampTrainParams(
+        patch_size=32,
+        patch_length=16,
+        hidden=64,
+        layers=1,
+        proj=32,
+        decoder_layers=1,
+        text_len=64,
+        text_hidden=32,
+        text_layers=1,
+        m3_steps=2,
+        steps=2,
+        batch_size=2,
+        lr=1e-3,
+        warmup_steps=1,
+        eval_every=2,
+        checkpoint_every=2,
+    )
+    job = TrainJob(
+        stage="clamp_train",
+        p=p,
+        seed=1,
+        device="cpu",
+        ckpt_dir=tmp_path / "ckpt",
+        model_dir=tmp_path / "model",
+        report_dir=tmp_path / "report",
+        inputs={"store": str(tmp_path / "store")},
+    )
     metrics = run_job(job)
     assert metrics["train_pieces"] == 6 and metrics["val_pieces"] == 2 and metrics["val_loss"] is not None
     assert (tmp_path / "report" / "plots" / "loss.csv").is_file()
@@ -114,15 +172,17 @@ def test_model_config_is_the_tiny_entry_with_the_sections_shapes():
     from pipeline.params.clamp import ClampTrainParams
 
     assert model_config(ClampTrainParams()) == CONFIGS["tiny"]  # the entry is clamp_train's defaults
-    assert model_config(ClampTrainParams(hidden=64, text_len=32)) == replace(CONFIGS["tiny"], hidden=64,
-                                                                             text_positions=34)
+    assert model_config(ClampTrainParams(hidden=64, text_len=32)) == replace(
+        CONFIGS["tiny"], hidden=64, text_positions=34
+    )
 
 
 def test_named_configs_round_trip_through_their_state_dicts():
     from pipeline.clamp.model import CONFIGS, config_from_state
 
-    tiny = ClampConfig.from_name("tiny", patch_length=16, hidden=64, layers=1, proj=32, text_positions=34,
-                                 text_hidden=32, text_intermediate=64)
+    tiny = ClampConfig.from_name(
+        "tiny", patch_length=16, hidden=64, layers=1, proj=32, text_positions=34, text_hidden=32, text_intermediate=64
+    )
     kind, cfg = config_from_state(ClampModel(tiny).state_dict())
     assert kind == "clamp" and cfg == replace(tiny, intermediate=4 * 64, decoder_layers=0)  # read off the shapes
     with pytest.raises(ValueError, match="known"):

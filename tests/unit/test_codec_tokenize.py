@@ -17,8 +17,17 @@ SR = 16000
 
 
 def spec(seconds=1.0, sr=SR, **kw):
-    return {"id": "seg", "audio": "x.flac", "start": 0.0, "duration": seconds, "sample_rate": sr,
-            "split": "train", "condition": "piano_dry", "midi": "seg.mid", **kw}
+    return {
+        "id": "seg",
+        "audio": "x.flac",
+        "start": 0.0,
+        "duration": seconds,
+        "sample_rate": sr,
+        "split": "train",
+        "condition": "piano_dry",
+        "midi": "seg.mid",
+        **kw,
+    }
 
 
 def tone(seconds=1.0, amp=0.3):

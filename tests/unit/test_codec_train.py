@@ -90,8 +90,16 @@ def test_codec_adversarial_run_resumes_exactly(tmp_path):
     def run(out, **kw):
         torch.manual_seed(0)
         codec, disc = Codec(SMALL), MultiScaleSTFTDiscriminator(2, (256,), 1)
-        res = train_adversarial(codec, disc, obj, CropBatches(waves(), 1600, 2, seed=1), AdversarialConfig(**cfg),
-                                out, val=CropBatches(waves(), 1600, 2), **kw)
+        res = train_adversarial(
+            codec,
+            disc,
+            obj,
+            CropBatches(waves(), 1600, 2, seed=1),
+            AdversarialConfig(**cfg),
+            out,
+            val=CropBatches(waves(), 1600, 2),
+            **kw,
+        )
         return codec, res
 
     full, res = run(tmp_path / "a")
@@ -116,14 +124,40 @@ def _job(tmp_path, name, spec, **p):
     from pipeline.params.codec import CodecTrainParams
     from pipeline.train.job import TrainJob
 
-    model = {"preset": "tiny", **{k: getattr(SMALL, k) for k in ("n_filters", "dimension", "bins", "n_q",
-                                                                 "kmeans_iters")}}
-    params = CodecTrainParams(model=model, steps=2, batch_size=2, lr=3e-4, grad_clip=1.0, eval_every=2, eval_batches=1,
-                              checkpoint_every=2, adv_start=1, vq_warmup=1, kmeans_crops=4, crop_s=0.2, disc_filters=2,
-                              disc_n_ffts=[256], mel_n_ffts=[256], n_mels=32, samples=1, **p)
-    job = TrainJob(stage="codec_train", p=params, seed=1, device="cpu", ckpt_dir=tmp_path / f"ckpt{name}",
-                   model_dir=tmp_path / f"model{name}", report_dir=tmp_path / f"rep{name}",
-                   inputs={"train_segments": [spec], "val_segments": [spec], "sample_rate": 16000, "init_from": None})
+    model = {
+        "preset": "tiny",
+        **{k: getattr(SMALL, k) for k in ("n_filters", "dimension", "bins", "n_q", "kmeans_iters")},
+    }
+    params = CodecTrainParams(
+        model=model,
+        steps=2,
+        batch_size=2,
+        lr=3e-4,
+        grad_clip=1.0,
+        eval_every=2,
+        eval_batches=1,
+        checkpoint_every=2,
+        adv_start=1,
+        vq_warmup=1,
+        kmeans_crops=4,
+        crop_s=0.2,
+        disc_filters=2,
+        disc_n_ffts=[256],
+        mel_n_ffts=[256],
+        n_mels=32,
+        samples=1,
+        **p,
+    )
+    job = TrainJob(
+        stage="codec_train",
+        p=params,
+        seed=1,
+        device="cpu",
+        ckpt_dir=tmp_path / f"ckpt{name}",
+        model_dir=tmp_path / f"model{name}",
+        report_dir=tmp_path / f"rep{name}",
+        inputs={"train_segments": [spec], "val_segments": [spec], "sample_rate": 16000, "init_from": None},
+    )
     return TrainJob.from_json(job.to_json())  # as a torchrun worker gets it
 
 
@@ -132,8 +166,15 @@ def test_run_job_writes_a_loadable_codec(tmp_path):
 
     audio = np.concatenate(waves(2, 1.0))
     sf.write(tmp_path / "a.flac", audio, 16000)
-    spec = {"id": "s0", "audio": str(tmp_path / "a.flac"), "start": 0.0, "duration": 2.0, "sample_rate": 16000,
-            "split": "train", "condition": "piano_dry"}
+    spec = {
+        "id": "s0",
+        "audio": str(tmp_path / "a.flac"),
+        "start": 0.0,
+        "duration": 2.0,
+        "sample_rate": 16000,
+        "split": "train",
+        "condition": "piano_dry",
+    }
     job = _job(tmp_path, "", spec)
     assert job.train_config(AdversarialConfig).betas == (0.5, 0.9)  # the codec params' optimiser defaults
     metrics = run_job(job)
@@ -212,8 +253,9 @@ def test_codebook_init_resumes_at_the_same_step(tmp_path):
     from pipeline.codec.codebook_init import CodebookInitAt
 
     obj = CodecObjective(16000, LossWeights(), "mse", (256,), 32)
-    cfg = AdversarialConfig(steps=4, adv_start=1, eval_every=2, checkpoint_every=2, device="cpu", progress=False,
-                            log_every=100)
+    cfg = AdversarialConfig(
+        steps=4, adv_start=1, eval_every=2, checkpoint_every=2, device="cpu", progress=False, log_every=100
+    )
 
     def run(out, stop_at=None):
         torch.manual_seed(0)
@@ -224,8 +266,16 @@ def test_codebook_init_resumes_at_the_same_step(tmp_path):
             if step == stop_at:
                 raise KeyboardInterrupt
 
-        res = train_adversarial(codec, disc, obj, CropBatches(waves(), 1600, 2, seed=1), cfg, out,
-                                val=CropBatches(waves(), 1600, 2), hooks=[init, stop])
+        res = train_adversarial(
+            codec,
+            disc,
+            obj,
+            CropBatches(waves(), 1600, 2, seed=1),
+            cfg,
+            out,
+            val=CropBatches(waves(), 1600, 2),
+            hooks=[init, stop],
+        )
         return codec, res
 
     full, res = run(tmp_path / "a")

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.cli import main
-from pipeline.aria.model import ModelConfig, TransformerEMB, build, save
 from pipeline.aria.chunks import chunk_ids
 from pipeline.aria.embedding import embed_pieces
 from pipeline.aria.encoders import EmbEncoder, TrunkEncoder
-from pipeline.aria.tokenizer import AbsTokenizer, Note, Piece
+from pipeline.aria.model import ModelConfig, TransformerEMB, build, save
 from pipeline.aria.pairs import PairBatches
+from pipeline.aria.tokenizer import AbsTokenizer, Note, Piece
+from pipeline.cli import main
 from pipeline.train.contrastive import ContrastiveObjective, info_nce
 
 pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_thread")]
@@ -22,8 +22,9 @@ TOK = AbsTokenizer()
 
 def tiny(emb_size=None, seed=0):
     torch.manual_seed(seed)
-    return build(ModelConfig(d_model=32, n_heads=2, n_layers=1, vocab_size=TOK.vocab_size, max_seq_len=256,
-                             emb_size=emb_size))
+    return build(
+        ModelConfig(d_model=32, n_heads=2, n_layers=1, vocab_size=TOK.vocab_size, max_seq_len=256, emb_size=emb_size)
+    )
 
 
 def piece(n, base=48, step=120, seed=0):
@@ -81,7 +82,7 @@ def test_pair_batches_are_seeded_views_ending_in_eos():
     for row in b.flatten(0, 1):
         ids = row.tolist()
         assert ids.count(eos) == 1 and ids.index(eos) == len(ids) - ids[::-1].index(eos) - 1
-        assert all(i == TOK.pad_id for i in ids[ids.index(eos) + 1:])
+        assert all(i == TOK.pad_id for i in ids[ids.index(eos) + 1 :])
     assert not torch.equal(b[0], b[1])  # two different slices per piece
     val = list(PairBatches(pieces, TOK, 2, (10, 30), 64, seed=3).once())
     assert [v.shape[1] for v in val] == [2, 3]  # a last batch of one piece is folded into the previous
@@ -101,8 +102,9 @@ def test_objective_plugs_into_the_loop_and_learns(tmp_path):
     batches = PairBatches(pieces, TOK, 6, (8, 16), max_tokens=64, seed=0)
     with torch.no_grad():
         before = float(obj(model.eval(), batches.batch(0)).loss)
-    cfg = TrainConfig(steps=30, lr=3e-3, warmup_steps=2, eval_every=10, checkpoint_every=30, progress=False,
-                      device="cpu")
+    cfg = TrainConfig(
+        steps=30, lr=3e-3, warmup_steps=2, eval_every=10, checkpoint_every=30, progress=False, device="cpu"
+    )
     result = train(model, obj, batches, cfg, tmp_path / "ckpt", val=PairBatches(pieces, TOK, 6, (8, 16), 64, seed=0))
     assert [h["step"] for h in result.history] == [10, 20, 30]
     with torch.no_grad():
@@ -156,7 +158,9 @@ def cli(capsys, *argv):
 
 
 def test_embed_cli_prints_and_saves_embeddings(tmp_path, capsys):
-    ckpt = save(tiny(emb_size=8), tmp_path / "emb" / "model.safetensors", metadata={"tokenizer_hash": TOK.config_hash()})
+    ckpt = save(
+        tiny(emb_size=8), tmp_path / "emb" / "model.safetensors", metadata={"tokenizer_hash": TOK.config_hash()}
+    )
     a, b = midi(tmp_path / "a.mid"), midi(tmp_path / "b.mid", 700)
     code, out = cli(capsys, a, b, "--checkpoint", ckpt.parent, "--chunk-notes", 300)
     assert code == 0, out

@@ -1,8 +1,6 @@
 """Contrastive negatives across processes: with 2 gloo processes the loss and the averaged
 gradient equal one process holding both processes' pairs."""
 
-import os
-
 import pytest
 import torch
 import torch.distributed as dist
@@ -23,7 +21,10 @@ def _worker(rank, world, store, out):
     a, b, w = data()
     w = w.clone().requires_grad_()
     n = len(a) // world
-    ga, gb = gather_across_processes(a[rank * n:(rank + 1) * n] @ w), gather_across_processes(b[rank * n:(rank + 1) * n] @ w)
+    ga, gb = (
+        gather_across_processes(a[rank * n : (rank + 1) * n] @ w),
+        gather_across_processes(b[rank * n : (rank + 1) * n] @ w),
+    )
     loss, _ = info_nce(ga, gb, 0.1)
     loss.backward()
     grad = w.grad.clone()

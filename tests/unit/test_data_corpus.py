@@ -5,9 +5,9 @@ import json
 import shutil
 from pathlib import Path
 
+import midi_fixtures as fx
 import pytest
 
-import midi_fixtures as fx
 from pipeline.data.guards import EmptySplitError
 from pipeline.data.ingest import ingest_corpus
 from pipeline.data.jsonl import read_jsonl
@@ -91,16 +91,19 @@ def tokens(root: Path, name: str, train: int) -> None:
     src = root / "data/tokens" / name
     write_split(src / "train", [({"id": f"t{i}"}, list(range(1, 6 + i))) for i in range(train)])
     write_split(src / "val", [({"id": "v0"}, [1, 2, 3])])
-    (src / "tokenizer.json").write_text(json.dumps({"name": name, "config_hash": "h" + name, "vocab_size": 16,
-                                                    "pad_id": 0, "bos_id": 1, "eos_id": 2}))
+    (src / "tokenizer.json").write_text(
+        json.dumps({"name": name, "config_hash": "h" + name, "vocab_size": 16, "pad_id": 0, "bos_id": 1, "eos_id": 2})
+    )
 
 
 def test_pack_every_tokenizer(tmp_path):
     tokens(tmp_path, "aria", 3)
     tokens(tmp_path, "abc", 2)
     inputs, ids = pack_tokenizers(PackParams(tokenizers=["aria", "abc"], seq_len=4), tmp_path, tmp_path / "out")
-    assert ids == {"aria": {"tokenizer": "aria", "config_hash": "haria", "vocab_size": 16},
-                   "abc": {"tokenizer": "abc", "config_hash": "habc", "vocab_size": 16}}
+    assert ids == {
+        "aria": {"tokenizer": "aria", "config_hash": "haria", "vocab_size": 16},
+        "abc": {"tokenizer": "abc", "config_hash": "habc", "vocab_size": 16},
+    }
     assert "data/tokens/abc/tokenizer.json" in inputs and "data/tokens/aria/train" in inputs
     meta = json.loads((tmp_path / "out/aria/meta.json").read_text())
     assert meta["splits"]["train"]["shape"] == [5, 4] and meta["splits"]["train"]["pieces"] == 3  # 18 tokens

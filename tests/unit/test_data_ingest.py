@@ -4,17 +4,17 @@ import json
 import subprocess
 import sys
 
+import midi_fixtures as fx
 import mido
 import pytest
 
-import midi_fixtures as fx
 from pipeline.commands.data import check
-from pipeline.params.data import IngestLimits, MidiDirSource, SplitParams
 from pipeline.data.ingest import finalize, process_candidate
 from pipeline.data.metadata import MetadataError, read_metadata, resolve_inside
 from pipeline.data.midi import Rejected, inspect_midi
 from pipeline.data.sources import list_midi_dir
 from pipeline.data.splits import assign_split
+from pipeline.params.data import IngestLimits, MidiDirSource, SplitParams
 
 pytestmark = pytest.mark.unit
 LIMITS = IngestLimits(min_notes=4, min_duration_s=0.1)
@@ -27,8 +27,16 @@ def reason(data: bytes, limits=LIMITS) -> str:
 
 
 def absurd_tempo(d):
-    return fx.write(d / "absurd.mid", [[fx.tempo(0, 1)] + fx.note(0, 100, 60) * 1
-                                       + fx.note(100, 200, 62) + fx.note(200, 300, 64) + fx.note(300, 400, 65)])
+    return fx.write(
+        d / "absurd.mid",
+        [
+            [fx.tempo(0, 1)]
+            + fx.note(0, 100, 60) * 1
+            + fx.note(100, 200, 62)
+            + fx.note(200, 300, 64)
+            + fx.note(300, 400, 65)
+        ],
+    )
 
 
 def many_tempos(d, n=50):
@@ -43,12 +51,15 @@ def test_good_file_stats(tmp_path):
     assert s.n_notes == 120 and s.duration_s > 29 and len(s.content_hash) == 20
 
 
-@pytest.mark.parametrize("builder,expected", [
-    (fx.truncated, "unreadable"),
-    (fx.bad_header, "unreadable"),
-    (fx.empty, "no_notes"),
-    (absurd_tempo, "absurd_tempo"),
-])
+@pytest.mark.parametrize(
+    "builder,expected",
+    [
+        (fx.truncated, "unreadable"),
+        (fx.bad_header, "unreadable"),
+        (fx.empty, "no_notes"),
+        (absurd_tempo, "absurd_tempo"),
+    ],
+)
 def test_corrupt_files_get_reasons(tmp_path, builder, expected):
     assert reason(builder(tmp_path).read_bytes()) == expected
 
@@ -87,19 +98,37 @@ def test_path_escape_is_rejected(tmp_path):
 def test_metadata_formats(tmp_path):
     (tmp_path / "maestro.csv").write_text(
         "canonical_composer,canonical_title,split,year,midi_filename,audio_filename,duration\n"
-        "Frédéric Chopin,Ballade,validation,2018,2018/a.midi,2018/a.wav,100\n")
-    (tmp_path / "atepp.csv").write_text("artist,artist_id,track,composer,midi_path,split\n"
-                                        "Glenn Gould,1,Aria,Bach,gould/aria.mid,test\n")
-    (tmp_path / "metadata.json").write_text(json.dumps(
-        {"genre": {"train": {"x/a.mid": "jazz"}, "test": {"x/b.mid": "classical"}},
-         "composer": {"train": {"x/a.mid": "chopin"}}}))
+        "Frédéric Chopin,Ballade,validation,2018,2018/a.midi,2018/a.wav,100\n"
+    )
+    (tmp_path / "atepp.csv").write_text(
+        "artist,artist_id,track,composer,midi_path,split\nGlenn Gould,1,Aria,Bach,gould/aria.mid,test\n"
+    )
+    (tmp_path / "metadata.json").write_text(
+        json.dumps(
+            {
+                "genre": {"train": {"x/a.mid": "jazz"}, "test": {"x/b.mid": "classical"}},
+                "composer": {"train": {"x/a.mid": "chopin"}},
+            }
+        )
+    )
     (tmp_path / "t.jsonl").write_text('{"file": "a.mid", "mood": "calm"}\n')
     assert read_metadata(tmp_path / "maestro.csv") == [
-        ("2018/a.midi", {"composer": "Frédéric Chopin", "title": "Ballade", "split": "val", "year": "2018",
-                         "audio_filename": "2018/a.wav", "duration": "100"})]
+        (
+            "2018/a.midi",
+            {
+                "composer": "Frédéric Chopin",
+                "title": "Ballade",
+                "split": "val",
+                "year": "2018",
+                "audio_filename": "2018/a.wav",
+                "duration": "100",
+            },
+        )
+    ]
     assert read_metadata(tmp_path / "atepp.csv")[0] == (
-        "gould/aria.mid", {"performer": "Glenn Gould", "artist_id": "1", "title": "Aria",
-                           "composer": "Bach", "split": "test"})
+        "gould/aria.mid",
+        {"performer": "Glenn Gould", "artist_id": "1", "title": "Aria", "composer": "Bach", "split": "test"},
+    )
     aria = dict(read_metadata(tmp_path / "metadata.json"))
     assert aria["x/a.mid"] == {"genre": "jazz", "composer": "chopin", "split": "train"}
     assert aria["x/b.mid"] == {"genre": "classical", "split": "test"}
@@ -118,11 +147,11 @@ def test_dedup_and_splits(tmp_path):
     meta = root / "meta.csv"
     meta.write_text("path,split\ntempo_changes.mid,test\n")
     cands, _ = list_midi_dir(MidiDirSource(path=str(root), metadata=str(meta)), tmp_path)
-    rows = [process_candidate(c, IngestLimits(min_notes=1, min_duration_s=0), tmp_path / "out")["row"]
-            for c in cands]
+    rows = [process_candidate(c, IngestLimits(min_notes=1, min_duration_s=0), tmp_path / "out")["row"] for c in cands]
     index, dups = finalize(rows, seed=1, split=SplitParams())
-    assert len(index) == 2 and dups == [{"id": "user-long_piece", "source_id": "long_piece.mid",
-                                         "duplicate_of": "user-copy"}]
+    assert len(index) == 2 and dups == [
+        {"id": "user-long_piece", "source_id": "long_piece.mid", "duplicate_of": "user-copy"}
+    ]
     assert {r["id"]: r["split"] for r in index}["user-tempo_changes"] == "test"  # metadata wins
     again, _ = finalize(rows, seed=1, split=SplitParams())
     assert [r["split"] for r in again] == [r["split"] for r in index]  # deterministic
@@ -142,21 +171,38 @@ def test_data_check_cli(tmp_path):
     report = check(tmp_path, None, "auto", LIMITS)
     assert [a["file"] for a in report["accepted"]] == ["long_piece.mid"]
     assert sorted((r["file"], r["reason"]) for r in report["rejected"]) == [
-        ("empty.mid", "no_notes"), ("truncated.mid", "unreadable")]
-    out = subprocess.run([sys.executable, "-m", "pipeline.cli", "data", "check", str(tmp_path), "--json"],
-                         capture_output=True, text=True)
+        ("empty.mid", "no_notes"),
+        ("truncated.mid", "unreadable"),
+    ]
+    out = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "data", "check", str(tmp_path), "--json"], capture_output=True, text=True
+    )
     assert out.returncode == 1  # rejections make the check fail, for scripts
     assert len(json.loads(out.stdout)["rejected"]) == 2
 
 
 def test_music21_candidate_becomes_row(tmp_path):
-    from pipeline.params.data import Music21Source
     from pipeline.data.sources import list_music21
+    from pipeline.params.data import Music21Source
 
-    src = Music21Source(collections={"bach": {"composer": "bach", "period": "baroque", "genre": "chorale",
-                                              "paths": ["bach/bwv66.6.mxl"], "cap": 1},
-                                     "folk": {"composer": "traditional", "period": "folk", "genre": "folk_song",
-                                              "paths": ["essenFolksong/altdeu10.abc"], "cap": 1}})
+    src = Music21Source(
+        collections={
+            "bach": {
+                "composer": "bach",
+                "period": "baroque",
+                "genre": "chorale",
+                "paths": ["bach/bwv66.6.mxl"],
+                "cap": 1,
+            },
+            "folk": {
+                "composer": "traditional",
+                "period": "folk",
+                "genre": "folk_song",
+                "paths": ["essenFolksong/altdeu10.abc"],
+                "cap": 1,
+            },
+        }
+    )
     cands = list_music21(src)
     assert len(cands) == 2 and cands[1].tune is not None
     rows = [process_candidate(c, IngestLimits(), tmp_path)["row"] for c in cands]

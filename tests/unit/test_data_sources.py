@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import midi_fixtures as fx
 import pytest
 
-import midi_fixtures as fx
 from pipeline.commands.data import check
 from pipeline.data.sources import list_midi_dir
 from pipeline.params.data import IngestLimits, MidiDirSource
@@ -43,7 +43,11 @@ def test_listing_reports_escapes_and_odd_entries(tmp_path):
     root = user_folder(tmp_path)
     cands, problems = list_midi_dir(MidiDirSource(name="mine", path=str(root)), tmp_path)
     assert sorted(c.source_id for c in cands) == [
-        "folder.mid/long_piece.mid", "inside_link.mid", "long_piece.mid", "sub/long_piece.mid"]
+        "folder.mid/long_piece.mid",
+        "inside_link.mid",
+        "long_piece.mid",
+        "sub/long_piece.mid",
+    ]
     assert all(Path(c.path).resolve().is_relative_to(root.resolve()) for c in cands)
     got = {p.source_id: (p.reason, p.detail) for p in problems}
     assert sorted(got) == ["dangling.mid", "escape.mid", "escape_dir", "folder.mid"]
@@ -68,20 +72,30 @@ def test_data_check_lists_every_rejection(tmp_path):
     root = user_folder(tmp_path)
     report = check(root, None, "auto", LIMITS)
     rejected = {r["file"]: r["reason"] for r in report["rejected"]}
-    assert rejected == {"dangling.mid": "missing_file", "escape.mid": "path_escape",
-                        "escape_dir": "path_escape", "folder.mid": "not_a_file"}
+    assert rejected == {
+        "dangling.mid": "missing_file",
+        "escape.mid": "path_escape",
+        "escape_dir": "path_escape",
+        "folder.mid": "not_a_file",
+    }
     assert "outside" not in json.dumps(report["accepted"])
     env = {**os.environ, "COLUMNS": "200"}
-    out = subprocess.run([sys.executable, "-m", "pipeline.cli", "data", "check", str(root)],
-                         capture_output=True, text=True, env=env, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "data", "check", str(root)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert out.returncode == 1, out.stderr
     assert "REJECT escape.mid: path_escape symlink to" in out.stdout
     assert "REJECT folder.mid: not_a_file" in out.stdout
 
 
 def test_data_check_help_documents_exit_codes():
-    out = subprocess.run([sys.executable, "-m", "pipeline.cli", "data", "check", "--help"],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "data", "check", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0
     text = " ".join(out.stdout.split())
     assert "exit codes: 0" in text.lower() and "1 " in text and "2 " in text

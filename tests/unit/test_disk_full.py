@@ -42,8 +42,9 @@ def write_big(root: Path) -> None:
 def small_fs(tmp_path):
     mnt = tmp_path / "fs"
     mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
-                       capture_output=True, text=True, timeout=10)
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True, text=True, timeout=10
+    )
     if r.returncode != 0:
         pytest.skip(f"tmpfs mount refused ({r.stderr.strip()}); the RLIMIT_FSIZE test covers it")
     yield mnt

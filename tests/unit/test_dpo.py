@@ -46,8 +46,17 @@ def toy_set():
 
 
 def cfg(**kw):
-    base = dict(steps=12, lr=2e-2, warmup_steps=0, eval_every=4, checkpoint_every=4, progress=False,
-                device="cpu", seed=5, weight_decay=0.0)
+    base = dict(
+        steps=12,
+        lr=2e-2,
+        warmup_steps=0,
+        eval_every=4,
+        checkpoint_every=4,
+        progress=False,
+        device="cpu",
+        seed=5,
+        weight_decay=0.0,
+    )
     return TrainConfig(**{**base, **kw})
 
 
@@ -94,8 +103,14 @@ def test_dpo_loss_decreases_and_reference_stays_frozen(tmp_path):
     ref = Bigram(0)
     before = {k: v.clone() for k, v in ref.state_dict().items()}
     obj = DPOObjective(ref, logprob, beta=0.1, lam=10.0)
-    res = train(Bigram(0), obj, PreferenceBatches(items, c, r, batch_size=2, seed=1),
-                cfg(steps=40, eval_every=10), tmp_path, val=PreferenceBatches(items, c, r, batch_size=2, seed=1))
+    res = train(
+        Bigram(0),
+        obj,
+        PreferenceBatches(items, c, r, batch_size=2, seed=1),
+        cfg(steps=40, eval_every=10),
+        tmp_path,
+        val=PreferenceBatches(items, c, r, batch_size=2, seed=1),
+    )
     hist = res.history
     assert hist[-1]["train_loss"] < 0.7 * hist[0]["train_loss"]
     assert hist[-1]["val_loss"] < math.log(2)  # below the loss of a policy equal to the reference
@@ -115,8 +130,14 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path):
     items, c, r = toy_set()
 
     def run(out, hooks=(), seed=0):
-        return train(Bigram(seed), DPOObjective(Bigram(0), logprob),
-                     PreferenceBatches(items, c, r, batch_size=2, seed=1), cfg(), out, hooks=hooks)
+        return train(
+            Bigram(seed),
+            DPOObjective(Bigram(0), logprob),
+            PreferenceBatches(items, c, r, batch_size=2, seed=1),
+            cfg(),
+            out,
+            hooks=hooks,
+        )
 
     whole = run(tmp_path / "whole")
 

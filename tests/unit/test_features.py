@@ -3,23 +3,27 @@
 import numpy as np
 import pytest
 
-from pipeline.eval.features import DIM, SIZES, feature_blocks, handcrafted, handcrafted_many
 from pipeline.aria.chunks import note_chunks
 from pipeline.data.notes import Note, Piece
+from pipeline.eval.features import DIM, SIZES, feature_blocks, handcrafted, handcrafted_many
 
 pytestmark = pytest.mark.unit
 
 
 def piece(pitches, step_ms=250, dur_ms=240, chord=1):
-    notes = [Note(i // chord * step_ms, i // chord * step_ms + dur_ms, p, 80, "piano", 0)
-             for i, p in enumerate(pitches)]
+    notes = [
+        Note(i // chord * step_ms, i // chord * step_ms + dur_ms, p, 80, "piano", 0) for i, p in enumerate(pitches)
+    ]
     return Piece(notes)
 
 
 def test_blocks_have_the_documented_sizes_and_sum_to_one():
     blocks = feature_blocks(piece([60, 62, 64, 65, 67, 69, 71, 72] * 3))
-    assert {k: len(v) for k, v in blocks.items()} == SIZES == {
-        "pitch_class": 12, "interval": 25, "duration": 8, "onset_density": 10}
+    assert (
+        {k: len(v) for k, v in blocks.items()}
+        == SIZES
+        == {"pitch_class": 12, "interval": 25, "duration": 8, "onset_density": 10}
+    )
     for name, v in blocks.items():
         assert v.dtype == np.float32 and np.all(v >= 0), name
         assert v.sum() == pytest.approx(1.0, abs=1e-6), name

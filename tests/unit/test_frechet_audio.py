@@ -3,10 +3,8 @@
 import numpy as np
 import pytest
 
-from pipeline.eval.audio_distance import (AudioEvalError, chroma_distance, logmel_frames,
-                                          spectrogram_distance)
-from pipeline.eval.frechet import (FrechetError, fad, fad_inf, fad_with_interval, frechet_distance,
-                                   mean_with_interval)
+from pipeline.eval.audio_distance import AudioEvalError, chroma_distance, logmel_frames, spectrogram_distance
+from pipeline.eval.frechet import FrechetError, fad, fad_inf, fad_with_interval, frechet_distance, mean_with_interval
 
 pytestmark = pytest.mark.unit
 
@@ -59,4 +57,3 @@ def test_chroma_and_spectrogram_distances():
     assert logmel_frames(a, sr).shape[1] == 64
     with pytest.raises(AudioEvalError):
         chroma_distance(a, np.zeros_like(a), sr)
-

@@ -4,14 +4,14 @@ import mido
 import pytest
 import torch
 
-from pipeline.cli import main
-from pipeline.aria.model import ModelConfig, build, save
 from pipeline.aria.checkpoints import load_model
-from pipeline.aria.load import CheckpointError
 from pipeline.aria.continue_ import Sampling, continue_prompt
+from pipeline.aria.load import CheckpointError
+from pipeline.aria.model import ModelConfig, build, save
 from pipeline.aria.prompt import prompt_tokens, read_prompt
-from pipeline.sample.sampling import SamplingError
 from pipeline.aria.tokenizer import AbsTokenizer
+from pipeline.cli import main
+from pipeline.sample.sampling import SamplingError
 
 pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_thread")]
 
@@ -74,23 +74,61 @@ def test_min_p_with_top_p_is_a_named_error(tmp_path, ckpt, capsys):
 
 def test_prompt_longer_than_the_context_is_a_named_error(tmp_path, capsys):
     small = checkpoint(tmp_path / "small.safetensors", max_seq_len=16)
-    code, out = cli(capsys, "--checkpoint", small, "--prompt-midi", prompt_midi(tmp_path / "p.mid"),
-                    "--prompt-duration", 60)
+    code, out = cli(
+        capsys, "--checkpoint", small, "--prompt-midi", prompt_midi(tmp_path / "p.mid"), "--prompt-duration", 60
+    )
     assert code == 2 and "longer than the model context" in out and "max_seq_len 16" in out
 
 
 def test_generation_writes_midi_files(tmp_path, ckpt, capsys):
     prompt = prompt_midi(tmp_path / "prompt.mid")
-    code, out = cli(capsys, "--checkpoint", ckpt, "--prompt-midi", prompt, "--prompt-duration", 1.5,
-                    "--variations", 2, "--length", 40, "--seed", 3, "--top-k", 50, "--save-dir", tmp_path / "gen")
+    code, out = cli(
+        capsys,
+        "--checkpoint",
+        ckpt,
+        "--prompt-midi",
+        prompt,
+        "--prompt-duration",
+        1.5,
+        "--variations",
+        2,
+        "--length",
+        40,
+        "--seed",
+        3,
+        "--top-k",
+        50,
+        "--save-dir",
+        tmp_path / "gen",
+    )
     assert code == 0, out
     files = sorted((tmp_path / "gen").glob("*.mid"))
     assert [f.name for f in files] == ["prompt-0.mid", "prompt-1.mid"]
     for f in files:
         mido.MidiFile(str(f))  # readable
     again = tmp_path / "again"
-    assert cli(capsys, "--checkpoint", ckpt, "--prompt-midi", prompt, "--prompt-duration", 1.5, "--variations", 2,
-               "--length", 40, "--seed", 3, "--top-k", 50, "--save-dir", again)[0] == 0
+    assert (
+        cli(
+            capsys,
+            "--checkpoint",
+            ckpt,
+            "--prompt-midi",
+            prompt,
+            "--prompt-duration",
+            1.5,
+            "--variations",
+            2,
+            "--length",
+            40,
+            "--seed",
+            3,
+            "--top-k",
+            50,
+            "--save-dir",
+            again,
+        )[0]
+        == 0
+    )
     assert (again / "prompt-0.mid").read_bytes() == files[0].read_bytes()  # seeded
 
 
@@ -101,11 +139,12 @@ def test_prompt_is_notes_up_to_the_duration_and_end_forces_dim(tmp_path, ckpt):
     assert "<E>" not in toks and "<D>" not in toks
     assert prompt_tokens(TOK, None, 5.0) == [("prefix", "instrument", "piano"), "<S>"]
     model = load_model(ckpt, TOK)
-    out = continue_prompt(model, TOK, toks, variations=2, length=200, end=True, seed=0,
-                          sampling=Sampling(temp=1.0, top_k=200))
+    out = continue_prompt(
+        model, TOK, toks, variations=2, length=200, end=True, seed=0, sampling=Sampling(temp=1.0, top_k=200)
+    )
     forced = 0
     for ids in out:
-        assert ids[:len(toks)] == TOK.encode(toks)
+        assert ids[: len(toks)] == TOK.encode(toks)
         if len(ids) > len(toks) + 200 - 130:  # still running in the last 130 positions
             k = ids.index(TOK.dim_id, len(toks))
             assert k >= len(toks) + 200 - 130
@@ -134,6 +173,6 @@ def test_a_midi_file_as_checkpoint_is_a_named_error(tmp_path, capsys):
     with pytest.raises(CheckpointError, match="some.mid is not a safetensors checkpoint"):
         load_model(mid, AbsTokenizer())
     truncated = tmp_path / "model.safetensors"
-    truncated.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{\"a\":")
+    truncated.write_bytes(b'\x08\x00\x00\x00\x00\x00\x00\x00{"a":')
     with pytest.raises(CheckpointError, match="model.safetensors is not a safetensors checkpoint"):
         load_model(tmp_path, AbsTokenizer())

@@ -20,8 +20,10 @@ def midi(path, notes, *, tpq=480, tempos=((0, 120),), sigs=((0, 4, 4),), end=Non
     msgs = [(t, 0, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(b))) for t, b in tempos]
     msgs += [(t, 0, mido.MetaMessage("time_signature", numerator=n, denominator=d)) for t, n, d in sigs]
     for s, d, p in notes:
-        msgs += [(s + d, 1, mido.Message("note_off", note=p, channel=channel)),
-                 (s, 2, mido.Message("note_on", note=p, velocity=80, channel=channel))]
+        msgs += [
+            (s + d, 1, mido.Message("note_off", note=p, channel=channel)),
+            (s, 2, mido.Message("note_on", note=p, velocity=80, channel=channel)),
+        ]
     msgs.sort(key=lambda m: (m[0], m[1]))
     mid, track, now = mido.MidiFile(ticks_per_beat=tpq), mido.MidiTrack(), 0
     for t, _, m in msgs:
@@ -37,8 +39,15 @@ def test_sequence_grammar_order_and_beats(tmp_path):
     f = midi(tmp_path / "a.mid", [(0, 480, 60), (0, 480, 67), (0, 960, 64), (955, 480, 72), (1920, 480, 62)])
     ev = events(f, "bach")
     assert ev[:5] == ["Composer_Bach", "Tempo_120", "BOS_None", "Bar_None", "Time_Signature_4/4"]
-    assert ev[5:12] == ["Beat_0", "Note_Pitch_67", "Note_Duration_480", "Note_Pitch_64",
-                        "Note_Duration_960", "Note_Pitch_60", "Note_Duration_480"]
+    assert ev[5:12] == [
+        "Beat_0",
+        "Note_Pitch_67",
+        "Note_Duration_480",
+        "Note_Pitch_64",
+        "Note_Duration_960",
+        "Note_Pitch_60",
+        "Note_Duration_480",
+    ]
     assert ev[12] == "Beat_23"  # floor: 5 ticks before beat 2 is still grid 23
     assert ev[-1] == "EOS_None" and bar_indices(ev) == [3, 15]
     assert events(f)[0] == "Composer_None"
@@ -66,8 +75,9 @@ def test_metre_mapping_and_pickup(tmp_path):
     nine = events(midi(tmp_path / "b.mid", [(0, 480, 60)], sigs=((0, 9, 8),), end=1920))
     assert "Time_Signature_4/4" in nine
     # a 1/4 pickup before 3/4: labelled 3/4, right-aligned (grid 24, 30)
-    pick = events(midi(tmp_path / "c.mid", [(0, 240, 60), (240, 240, 62), (480, 480, 64)],
-                       sigs=((0, 1, 4), (480, 3, 4))))
+    pick = events(
+        midi(tmp_path / "c.mid", [(0, 240, 60), (240, 240, 62), (480, 480, 64)], sigs=((0, 1, 4), (480, 3, 4)))
+    )
     assert pick[3:8] == ["Bar_None", "Time_Signature_3/4", "Beat_24", "Note_Pitch_60", "Note_Duration_240"]
     assert "Beat_30" in pick
     # upstream bug kept by default: a single-metre 3/4 piece's first bar becomes a shifted 4/4 bar
@@ -90,9 +100,11 @@ def test_bad_input_is_named(tmp_path):
 
 
 def test_vocabulary_order_matches_upstream():
-    v = Vocab.build(["Composer_None", "Tempo_120", "Tempo_40", "Tempo_80", "Tempo_160", "BOS_None",
-                     "Bar_None", "EOS_None"] + [f"Beat_{g}" for g in range(48)]
-                    + [f"Time_Signature_{s}" for s in ("2/4", "3/4", "4/4", "3/8", "6/8")])
+    v = Vocab.build(
+        ["Composer_None", "Tempo_120", "Tempo_40", "Tempo_80", "Tempo_160", "BOS_None", "Bar_None", "EOS_None"]
+        + [f"Beat_{g}" for g in range(48)]
+        + [f"Time_Signature_{s}" for s in ("2/4", "3/4", "4/4", "3/8", "6/8")]
+    )
     assert len(v) == 251 and v.pad_id == 250  # the full reachable upstream vocabulary
     assert v.tokens[:3] == ["BOS_None", "Bar_None", "Beat_0"] and v.tokens[3] == "Beat_1"
     assert v.id("Composer_Bach") == 50 and v.id("EOS_None") == 56
@@ -104,8 +116,9 @@ def test_vocabulary_order_matches_upstream():
 
 
 def test_grammar_guard_masks_backward_beats_and_gives_up():
-    v = Vocab.build(["Composer_None", "Tempo_80", "BOS_None", "Bar_None", "EOS_None"]
-                    + [f"Beat_{g}" for g in range(48)])
+    v = Vocab.build(
+        ["Composer_None", "Tempo_80", "BOS_None", "Bar_None", "EOS_None"] + [f"Beat_{g}" for g in range(48)]
+    )
     g = GrammarGuard(v, 2, max_bars=2, temperature=1.0)
     seq = ["Composer_None", "Tempo_80", "BOS_None", "Bar_None", "Beat_12", "Beat_20", "Bar_None"]
     tokens = torch.tensor([v.encode(seq)] * 2)

@@ -17,14 +17,26 @@ pytestmark = pytest.mark.unit
 
 
 def tiny_vocab() -> Vocab:
-    return Vocab.build(["Composer_None", "Tempo_80", "Tempo_120", "BOS_None", "Bar_None",
-                        "Time_Signature_4/4", "EOS_None"] + [f"Beat_{g}" for g in range(48)])
+    return Vocab.build(
+        ["Composer_None", "Tempo_80", "Tempo_120", "BOS_None", "Bar_None", "Time_Signature_4/4", "EOS_None"]
+        + [f"Beat_{g}" for g in range(48)]
+    )
 
 
 def tiny(vocab: Vocab, adapters=(1, 3, 5, 7, 9), layers=10) -> GnmDecoder:
     torch.manual_seed(0)
-    return GnmDecoder(GnmConfig(len(vocab), d_model=32, n_heads=4, n_layers=layers, d_ff=64,
-                                d_word_embed=32, adapter_positions=adapters, max_seq_len=512)).eval()
+    return GnmDecoder(
+        GnmConfig(
+            len(vocab),
+            d_model=32,
+            n_heads=4,
+            n_layers=layers,
+            d_ff=64,
+            d_word_embed=32,
+            adapter_positions=adapters,
+            max_seq_len=512,
+        )
+    ).eval()
 
 
 def upstream_reference(model: GnmDecoder, ids: torch.Tensor) -> torch.Tensor:
@@ -45,8 +57,11 @@ def upstream_reference(model: GnmDecoder, ids: torch.Tensor) -> torch.Tensor:
         h = F.layer_norm(x, (d,), sd[p + "layernorm1.weight"], sd[p + "layernorm1.bias"])
         x = x + mha(h, h, h, attn_mask=mask, need_weights=False)[0]
         h = F.layer_norm(x, (d,), sd[p + "layernorm2.weight"], sd[p + "layernorm2.bias"])
-        h = F.linear(F.relu(F.linear(h, sd[p + "ffn.0.weight"], sd[p + "ffn.0.bias"])),
-                     sd[p + "ffn.3.weight"], sd[p + "ffn.3.bias"])
+        h = F.linear(
+            F.relu(F.linear(h, sd[p + "ffn.0.weight"], sd[p + "ffn.0.bias"])),
+            sd[p + "ffn.3.weight"],
+            sd[p + "ffn.3.bias"],
+        )
         x = x + h
         if i in cfg.adapter_positions:
             a = f"decoder.adapters.{i}."
@@ -58,8 +73,9 @@ def upstream_reference(model: GnmDecoder, ids: torch.Tensor) -> torch.Tensor:
 
 def test_state_dict_is_upstream_layout():
     vocab = tiny_vocab()
-    m = GnmDecoder(GnmConfig(251, d_model=32, n_heads=4, n_layers=10, d_ff=64, d_word_embed=32,
-                             adapter_positions=(1, 3, 5, 7, 9)))
+    m = GnmDecoder(
+        GnmConfig(251, d_model=32, n_heads=4, n_layers=10, d_ff=64, d_word_embed=32, adapter_positions=(1, 3, 5, 7, 9))
+    )
     keys = list(m.state_dict())
     assert keys[0] == "word_emb.emb_lookup.weight" and keys[-1] == "dec_out_proj.bias"
     assert len(keys) == 124 and sum(p.numel() for p in m.parameters()) + 16 == 131_691
@@ -88,7 +104,7 @@ def test_kv_cache_matches_full_forward():
         full = m(ids)
         cache = m.new_kv_cache(3, 32)
         parts = [m(ids[:, :5], cache, 0), m(ids[:, 5:9], cache, 5)]
-        parts += [m(ids[:, k:k + 1], cache, k) for k in range(9, 12)]
+        parts += [m(ids[:, k : k + 1], cache, k) for k in range(9, 12)]
     assert torch.allclose(torch.cat(parts, 1), full, atol=1e-5)
 
 

@@ -45,14 +45,15 @@ def test_pack_stops_on_an_empty_train_split(tmp_path):
     import logging
     from types import SimpleNamespace
 
-    from pipeline.data.token_store import write_split
     from pipeline.data.pack import pack_tokenizer
+    from pipeline.data.token_store import write_split
 
     src = tmp_path / "data/tokens/aria"
     for split in ("train", "val"):
         write_split(src / split, [])
-    (src / "tokenizer.json").write_text(json.dumps({"name": "aria-abs", "config_hash": "x", "vocab_size": 10,
-                                                    "pad_id": 0, "bos_id": 1, "eos_id": 2}))
+    (src / "tokenizer.json").write_text(
+        json.dumps({"name": "aria-abs", "config_hash": "x", "vocab_size": 10, "pad_id": 0, "bos_id": 1, "eos_id": 2})
+    )
     p = SimpleNamespace(seq_len=8, mode="concat")
     with pytest.raises(EmptySplitError, match=r"data/tokens/aria/train is empty .*data/tokens/aria/rejected.jsonl"):
         pack_tokenizer(src, tmp_path / "out", p, logging.getLogger("t"))

@@ -10,7 +10,6 @@
 from pathlib import Path
 
 import pytest
-
 from test_dvc_deps import ROOT, imports_of
 
 pytestmark = pytest.mark.unit
@@ -35,14 +34,20 @@ def test_there_are_family_packages():
 def test_generic_layers_never_import_a_family(path):
     if path == ROOT / "pipeline/params/__init__.py":
         pytest.skip("the section registry names every family's params module (params, not code)")
-    bad = sorted(p.relative_to(ROOT).as_posix() for p in imports_of(path)
-                 if p.relative_to(ROOT).parts[:2] in {("pipeline", f) for f in FAMILIES})
+    bad = sorted(
+        p.relative_to(ROOT).as_posix()
+        for p in imports_of(path)
+        if p.relative_to(ROOT).parts[:2] in {("pipeline", f) for f in FAMILIES}
+    )
     assert not bad, f"{path.relative_to(ROOT)} imports family code {bad}"
 
 
 def test_no_import_cycles():
-    files = [p for p in sorted((ROOT / "pipeline").rglob("*.py")) + sorted((ROOT / "stages").glob("*.py"))
-             if p.name != "__init__.py"]
+    files = [
+        p
+        for p in sorted((ROOT / "pipeline").rglob("*.py")) + sorted((ROOT / "stages").glob("*.py"))
+        if p.name != "__init__.py"
+    ]
     graph = {f: {g for g in imports_of(f) if g.name != "__init__.py" and g != f} for f in files}
     cycles, state = [], {}
 
@@ -51,8 +56,10 @@ def test_no_import_cycles():
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == "open":
-                cycles.append([p.relative_to(ROOT).as_posix() for p in stack[stack.index(nxt):]] +
-                              [nxt.relative_to(ROOT).as_posix()])
+                cycles.append(
+                    [p.relative_to(ROOT).as_posix() for p in stack[stack.index(nxt) :]]
+                    + [nxt.relative_to(ROOT).as_posix()]
+                )
             elif nxt not in state:
                 visit(nxt, stack)
         stack.pop()
@@ -94,8 +101,11 @@ def wiring_lines(path: Path) -> int:
         is_doc = isinstance(node, ast.Expr) and isinstance(getattr(node, "value", None), ast.Constant)
         if is_doc or isinstance(node, (ast.Import, ast.ImportFrom)):
             skip |= set(range(node.lineno, node.end_lineno + 1))
-    return sum(1 for i, line in enumerate(src.splitlines(), 1)
-               if i not in skip and line.strip() and not line.strip().startswith("#"))
+    return sum(
+        1
+        for i, line in enumerate(src.splitlines(), 1)
+        if i not in skip and line.strip() and not line.strip().startswith("#")
+    )
 
 
 @pytest.mark.parametrize("stage", sorted(p.stem for p in (ROOT / "stages").glob("*.py") if p.stem != "__init__"))
@@ -111,7 +121,6 @@ def test_family_entry_points_are_stable(family):
     """Reading an entry point twice gives the same object: a lazy export must never be replaced
     by a submodule of the same name imported on first access."""
     import importlib
-
     import types
 
     pkg = importlib.import_module(f"pipeline.{family}")

@@ -101,11 +101,19 @@ def test_retrieval_scores_and_disjoint_slices():
 
 
 def test_extra_metadata_adds_label_columns(tmp_path):
-    rows = [{"id": "mine-a", "source_id": "jazz/a.mid", "split": "train", "labels": {"composer": "x"}},
-            {"id": "mine-b", "source_id": "classical/b.mid", "split": "test", "labels": {}}]
+    rows = [
+        {"id": "mine-a", "source_id": "jazz/a.mid", "split": "train", "labels": {"composer": "x"}},
+        {"id": "mine-b", "source_id": "classical/b.mid", "split": "test", "labels": {}},
+    ]
     meta = tmp_path / "metadata.json"
-    meta.write_text(json.dumps({"genre": {"train": {"jazz/a.mid": "jazz"}, "test": {"classical/b.mid": "classical"}},
-                                "form": {"train": {"nowhere.mid": "fugue"}}}))
+    meta.write_text(
+        json.dumps(
+            {
+                "genre": {"train": {"jazz/a.mid": "jazz"}, "test": {"classical/b.mid": "classical"}},
+                "form": {"train": {"nowhere.mid": "fugue"}},
+            }
+        )
+    )
     merged, info = merge_extra_metadata(rows, meta)
     assert [r["labels"].get("genre") for r in merged] == ["jazz", "classical"]
     assert info["matched_pieces"] == 2 and info["unmatched_entries"] == 1 and rows[1]["labels"] == {}

@@ -7,8 +7,8 @@ from safetensors.torch import save_file
 
 mx = pytest.importorskip("mlx.core")
 
-from pipeline.aria import model as torch_aria  # noqa: E402
 from pipeline.aria import mlx_backend as nmlx  # noqa: E402
+from pipeline.aria import model as torch_aria  # noqa: E402
 from pipeline.aria.model import CheckpointError  # noqa: E402
 from pipeline.sample import generate as torch_generate  # noqa: E402
 
@@ -24,9 +24,13 @@ def spec_state_dict(head="lm", seed=0):
     sd = {"model.tok_embeddings.weight": w(VOCAB, D, k=1.0)}
     for i in range(LAYERS):
         p = f"model.encode_layers.{i}."
-        sd |= {p + "mixed_qkv.weight": w(3 * D, D), p + "att_proj_linear.weight": w(D, D),
-               p + "ff_gate_proj.weight": w(4 * D, D), p + "ff_up_proj.weight": w(4 * D, D),
-               p + "ff_down_proj.weight": w(D, 4 * D)}
+        sd |= {
+            p + "mixed_qkv.weight": w(3 * D, D),
+            p + "att_proj_linear.weight": w(D, D),
+            p + "ff_gate_proj.weight": w(4 * D, D),
+            p + "ff_up_proj.weight": w(4 * D, D),
+            p + "ff_down_proj.weight": w(D, 4 * D),
+        }
         for n in ("norm1", "norm2"):
             sd |= {p + n + ".weight": 1 + w(D, k=0.1), p + n + ".bias": w(D, k=0.1)}
     sd |= {"model.out_layer_norm.weight": 1 + w(D, k=0.1), "model.out_layer_norm.bias": w(D, k=0.1)}

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
+from pipeline.aria.load import read_header
 from pipeline.aria.model import (
     CONFIGS,
     CheckpointError,
@@ -21,7 +22,6 @@ from pipeline.aria.model import (
     rope_tables,
     save,
 )
-from pipeline.aria.load import read_header
 
 pytestmark = pytest.mark.unit
 
@@ -153,10 +153,19 @@ def test_vocab_mismatch_with_tokenizer_raises(spec_ckpt):
 @pytest.mark.parametrize(
     "edit, pattern",
     [
-        (lambda sd: sd.pop("model.encode_layers.1.ff_up_proj.weight"), r"missing keys model\.encode_layers\.1\.ff_up_proj"),
+        (
+            lambda sd: sd.pop("model.encode_layers.1.ff_up_proj.weight"),
+            r"missing keys model\.encode_layers\.1\.ff_up_proj",
+        ),
         (lambda sd: sd.pop("model.out_layer_norm.bias"), r"missing keys model\.out_layer_norm\.bias"),
-        (lambda sd: sd.update({"model.encode_layers.0.extra.weight": torch.zeros(2)}), r"unexpected keys model\.encode_layers\.0\.extra"),
-        (lambda sd: sd.update({"lm_head.weight": torch.zeros(VOCAB + 1, D)}), r"lm_head\.weight: checkpoint \(41, 128\) vs model \(40, 128\)"),
+        (
+            lambda sd: sd.update({"model.encode_layers.0.extra.weight": torch.zeros(2)}),
+            r"unexpected keys model\.encode_layers\.0\.extra",
+        ),
+        (
+            lambda sd: sd.update({"lm_head.weight": torch.zeros(VOCAB + 1, D)}),
+            r"lm_head\.weight: checkpoint \(41, 128\) vs model \(40, 128\)",
+        ),
         (lambda sd: sd.update({"emb_head.weight": torch.zeros(4, D)}), r"exactly one of"),
         (lambda sd: sd.pop("model.tok_embeddings.weight"), r"missing key model\.tok_embeddings"),
     ],
@@ -239,9 +248,8 @@ def test_mlx_package_imports_without_mlx(monkeypatch):
     for name in ("mlx", "mlx.core", "mlx.nn"):
         monkeypatch.setitem(sys.modules, name, None)
     monkeypatch.delitem(sys.modules, "pipeline.aria.mlx", raising=False)
-    import pipeline.aria.mlx_backend as nmlx
-
     import pipeline.aria
+    import pipeline.aria.mlx_backend as nmlx
 
     monkeypatch.delattr(pipeline.aria, "mlx", raising=False)  # a sibling test may have imported it
     with pytest.raises(nmlx.MLXUnavailableError, match="pip install"):

@@ -14,10 +14,16 @@ from pipeline.notagen.checkpoint import save  # noqa: E402
 from pipeline.notagen.model import NotaGenConfig, NotaGenModel  # noqa: E402
 from pipeline.notagen.prompts import UnknownPromptError, check_prompt, read_prompts  # noqa: E402
 
-TRIPLES = [{"period": "Baroque", "composer": "Bach, Johann Sebastian", "instrumentation": "Chorus", "pieces": 6},
-           {"period": "Folk", "composer": "Traditional", "instrumentation": "Voice", "pieces": 8},
-           {"period": "Renaissance", "composer": "Palestrina, Giovanni Pierluigi da", "instrumentation": "Chorus",
-            "pieces": 4}]
+TRIPLES = [
+    {"period": "Baroque", "composer": "Bach, Johann Sebastian", "instrumentation": "Chorus", "pieces": 6},
+    {"period": "Folk", "composer": "Traditional", "instrumentation": "Voice", "pieces": 8},
+    {
+        "period": "Renaissance",
+        "composer": "Palestrina, Giovanni Pierluigi da",
+        "instrumentation": "Chorus",
+        "pieces": 4,
+    },
+]
 
 
 @pytest.fixture
@@ -36,9 +42,28 @@ def run(capsys, *argv):
 
 
 def test_generates_abc_files(ckpt_dir, tmp_path, capsys):
-    code, out = run(capsys, "--checkpoint", ckpt_dir, "--period", "baroque", "--composer", "Bach, Johann Sebastian",
-                    "--instrumentation", "Chorus", "--seed", 0, "--max-chars", 40, "--no-audio",
-                    "--save-dir", tmp_path / "out", "-n", 2, "--top-k", 5)
+    code, out = run(
+        capsys,
+        "--checkpoint",
+        ckpt_dir,
+        "--period",
+        "baroque",
+        "--composer",
+        "Bach, Johann Sebastian",
+        "--instrumentation",
+        "Chorus",
+        "--seed",
+        0,
+        "--max-chars",
+        40,
+        "--no-audio",
+        "--save-dir",
+        tmp_path / "out",
+        "-n",
+        2,
+        "--top-k",
+        5,
+    )
     assert code == 0, out
     files = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert files == ["Baroque_Bach-Johann-Sebastian_Chorus_0.abc", "Baroque_Bach-Johann-Sebastian_Chorus_1.abc"]
@@ -48,8 +73,19 @@ def test_generates_abc_files(ckpt_dir, tmp_path, capsys):
 
 
 def test_unknown_triple_lists_the_nearest(ckpt_dir, tmp_path, capsys):
-    code, out = run(capsys, "--checkpoint", ckpt_dir, "--period", "Baroque", "--composer", "Bach",
-                    "--instrumentation", "Choir", "--save-dir", tmp_path)
+    code, out = run(
+        capsys,
+        "--checkpoint",
+        ckpt_dir,
+        "--period",
+        "Baroque",
+        "--composer",
+        "Bach",
+        "--instrumentation",
+        "Choir",
+        "--save-dir",
+        tmp_path,
+    )
     assert code == 2 and "unknown prompt" in out and "Baroque / Bach, Johann Sebastian / Chorus" in out
     with pytest.raises(UnknownPromptError, match="nearest: Renaissance / Palestrina"):
         check_prompt(("Renaisance", "Palestrina", "Chorus"), read_prompts(ckpt_dir / "prompts.json"))
@@ -59,11 +95,35 @@ def test_upstream_prompts_txt_and_foreign_options(ckpt_dir, tmp_path, capsys):
     txt = tmp_path / "prompts.txt"
     txt.write_text("Romantic_Chopin, Frederic_Keyboard\nBaroque_Bach, Johann Sebastian_Keyboard\n")
     assert read_prompts(txt)[0] == ("Romantic", "Chopin, Frederic", "Keyboard")
-    code, out = run(capsys, "--checkpoint", ckpt_dir, "--prompts", txt, "--period", "Romantic", "--composer",
-                    "Chopin", "--instrumentation", "Keyboard", "--save-dir", tmp_path)
+    code, out = run(
+        capsys,
+        "--checkpoint",
+        ckpt_dir,
+        "--prompts",
+        txt,
+        "--period",
+        "Romantic",
+        "--composer",
+        "Chopin",
+        "--instrumentation",
+        "Keyboard",
+        "--save-dir",
+        tmp_path,
+    )
     assert code == 2 and "Romantic / Chopin, Frederic / Keyboard" in out
-    code, out = run(capsys, "--checkpoint", ckpt_dir, "--period", "Baroque", "--composer", "x",
-                    "--instrumentation", "y", "--min-p", 0.1)
+    code, out = run(
+        capsys,
+        "--checkpoint",
+        ckpt_dir,
+        "--period",
+        "Baroque",
+        "--composer",
+        "x",
+        "--instrumentation",
+        "y",
+        "--min-p",
+        0.1,
+    )
     assert code == 2 and "--min-p (a --family aria option)" in out
     code, out = run(capsys, "--checkpoint", ckpt_dir, "--period", "Baroque")
     assert code == 2 and "needs --period, --composer and --instrumentation" in out

@@ -10,17 +10,19 @@ import torch
 
 pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_thread")]
 
-from pipeline.notagen.data import PatchBatches, PieceItems, Piece, load_pieces, prompt_of, training_text  # noqa: E402
+from pipeline.notagen.data import PatchBatches, Piece, PieceItems, load_pieces, prompt_of, training_text  # noqa: E402
 from pipeline.notagen.keys import _PC, KEYS_15, canonical, key_signature, shifted_key, transpose  # noqa: E402
 from pipeline.notagen.objective import PatchLMObjective  # noqa: E402
 from pipeline.notagen.parity import aligned, corpus_parity  # noqa: E402
 from pipeline.notagen.patchilizer import unpatchify  # noqa: E402
 
-RAW = ("%Baroque\n%Bach, Johann Sebastian\n%Chorus\nX:1\nL:1/8\nM:4/4\nK:F#m\nV:1 nm=\"Soprano\"\nV:2 nm=\"Bass\" clef=bass\n"
-       "[V:1]cB|[V:2]A,G,|\n"
-       "[V:1]A2 B2 c2 e2|[V:2]F,2 G,2 A,2 G,2|\n"
-       "[V:1]z8|[V:2]A,C, E,2 A,,2 ^E,2|\n"
-       "[V:1]F6 :|[V:2]F,6 :|\n")
+RAW = (
+    '%Baroque\n%Bach, Johann Sebastian\n%Chorus\nX:1\nL:1/8\nM:4/4\nK:F#m\nV:1 nm="Soprano"\nV:2 nm="Bass" clef=bass\n'
+    "[V:1]cB|[V:2]A,G,|\n"
+    "[V:1]A2 B2 c2 e2|[V:2]F,2 G,2 A,2 G,2|\n"
+    "[V:1]z8|[V:2]A,C, E,2 A,,2 ^E,2|\n"
+    "[V:1]F6 :|[V:2]F,6 :|\n"
+)
 
 
 def test_training_text_matches_upstream_layout():
@@ -97,8 +99,16 @@ def test_objective_weight_and_perplexity():
 def notagen_job(tmp_path, stage: str, p, inputs: dict, out: str):
     from pipeline.train.job import TrainJob
 
-    return TrainJob(stage=stage, p=p, seed=42, device="cpu", ckpt_dir=tmp_path / "ckpt" / out,
-                    model_dir=tmp_path / out, report_dir=tmp_path / out / "report", inputs=inputs)
+    return TrainJob(
+        stage=stage,
+        p=p,
+        seed=42,
+        device="cpu",
+        ckpt_dir=tmp_path / "ckpt" / out,
+        model_dir=tmp_path / out,
+        report_dir=tmp_path / out / "report",
+        inputs=inputs,
+    )
 
 
 def test_train_jobs_write_model_prompts_and_metrics(tmp_path):
@@ -115,13 +125,21 @@ def test_train_jobs_write_model_prompts_and_metrics(tmp_path):
         (tmp_path / "tok" / split / "texts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     short = dict(steps=2, batch_size=2, warmup_steps=1, eval_every=2, checkpoint_every=2)
     pre = AbcPretrainParams(model_overrides={"hidden": 64, "patch_layers": 1, "patch_length": 32}, **short)
-    metrics = run_job(notagen_job(tmp_path, "abc_pretrain", pre, {"tokens": str(tmp_path / "tok"),
-                                                                  "keep_prompt": False}, "pre"))
+    metrics = run_job(
+        notagen_job(tmp_path, "abc_pretrain", pre, {"tokens": str(tmp_path / "tok"), "keep_prompt": False}, "pre")
+    )
     assert metrics["train_pieces"] == 3 and metrics["transposition"] == "15keys"
     assert load(tmp_path / "pre").config.patch_length == 32
     init = str(tmp_path / "pre" / "model.safetensors")
-    metrics = run_job(notagen_job(tmp_path, "abc_finetune", AbcFinetuneParams(**short),
-                                  {"tokens": str(tmp_path / "tok"), "keep_prompt": True, "init": init}, "model"))
+    metrics = run_job(
+        notagen_job(
+            tmp_path,
+            "abc_finetune",
+            AbcFinetuneParams(**short),
+            {"tokens": str(tmp_path / "tok"), "keep_prompt": True, "init": init},
+            "model",
+        )
+    )
     assert metrics["train_pieces"] == 3 and metrics["quarantined"] == 1 and metrics["test_perplexity"] > 1
     assert metrics["val_perplexity"] > 1
     assert json.loads((tmp_path / "model" / "prompts.json").read_text())[0]["composer"] == "Bach, Johann Sebastian"

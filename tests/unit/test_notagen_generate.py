@@ -14,8 +14,10 @@ from pipeline.notagen.patchilizer import patchify  # noqa: E402
 from pipeline.notagen.rests import reduce_rests, restore_rests  # noqa: E402
 
 PROMPT = ["%Baroque", "%Bach, Johann Sebastian", "%Choral"]
-PIECE = ("%Baroque\n%Bach, Johann Sebastian\n%Choral\nL:1/8\nM:4/4\nK:C\nV:1\nV:2\n"
-         "[V:1]c2 d2 e2 f2|[V:2]z8|\n[V:1]g8|][V:2]C8|]\n")
+PIECE = (
+    "%Baroque\n%Bach, Johann Sebastian\n%Choral\nL:1/8\nM:4/4\nK:C\nV:1\nV:2\n"
+    "[V:1]c2 d2 e2 f2|[V:2]z8|\n[V:1]g8|][V:2]C8|]\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +46,7 @@ def test_lean_forward_matches_transformers(random_model):
         _, cache = lean(x[:, :4], None)
         steps = []
         for t in range(4, 7):
-            h, cache = lean(x[:, t:t + 1], cache)
+            h, cache = lean(x[:, t : t + 1], cache)
             steps.append(h)
     assert torch.allclose(full, want, atol=1e-5)
     assert torch.allclose(torch.cat(steps, 1), want[:, 4:], atol=1e-5)

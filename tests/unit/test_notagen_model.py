@@ -9,34 +9,75 @@ from transformers import GPT2LMHeadModel
 pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_thread")]
 
 from pipeline.notagen.checkpoint import (  # noqa: E402
-    NotaGenCheckpointError, PatchSizeMismatch, load, save,
+    NotaGenCheckpointError,
+    PatchSizeMismatch,
+    load,
+    save,
 )
 from pipeline.notagen.model import CONFIGS, NotaGenConfig, NotaGenModel, logprob  # noqa: E402
 from pipeline.notagen.patchilizer import patchify  # noqa: E402
 
 # upstream's tiny test checkpoint: H 64, 2 patch layers, 1 char layer, PATCH_LENGTH 64
 TINY = NotaGenConfig(hidden=64, patch_layers=2, char_layers=1, patch_length=64)
-PIECE = ("%Classical\n%Mozart\n%Keyboard\nL:1/8\nM:3/4\nK:G\nV:1\nV:2\n"
-         "[V:1]|:d2 g2 b2|[V:2]|:G,4 B,2|\n[V:1]a4 g2|[V:2]D4 D2|\n[V:1]g6:|[V:2]G,6:|\n")
+PIECE = (
+    "%Classical\n%Mozart\n%Keyboard\nL:1/8\nM:3/4\nK:G\nV:1\nV:2\n"
+    "[V:1]|:d2 g2 b2|[V:2]|:G,4 B,2|\n[V:1]a4 g2|[V:2]D4 D2|\n[V:1]g6:|[V:2]G,6:|\n"
+)
 
 
 def upstream_keys(cfg: NotaGenConfig) -> list[tuple[str, tuple]]:
     """The state-dict layout of upstream's NotaGenLMHeadModel (spec section 1), in order."""
-    H, layer = cfg.hidden, ["ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bias",
-                            "attn.c_proj.weight", "attn.c_proj.bias", "ln_2.weight", "ln_2.bias",
-                            "mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight", "mlp.c_proj.bias"]
-    shape = {"ln_1.weight": (H,), "ln_1.bias": (H,), "attn.c_attn.weight": (H, 3 * H), "attn.c_attn.bias": (3 * H,),
-             "attn.c_proj.weight": (H, H), "attn.c_proj.bias": (H,), "ln_2.weight": (H,), "ln_2.bias": (H,),
-             "mlp.c_fc.weight": (H, 4 * H), "mlp.c_fc.bias": (4 * H,), "mlp.c_proj.weight": (4 * H, H),
-             "mlp.c_proj.bias": (H,)}
+    H, layer = (
+        cfg.hidden,
+        [
+            "ln_1.weight",
+            "ln_1.bias",
+            "attn.c_attn.weight",
+            "attn.c_attn.bias",
+            "attn.c_proj.weight",
+            "attn.c_proj.bias",
+            "ln_2.weight",
+            "ln_2.bias",
+            "mlp.c_fc.weight",
+            "mlp.c_fc.bias",
+            "mlp.c_proj.weight",
+            "mlp.c_proj.bias",
+        ],
+    )
+    shape = {
+        "ln_1.weight": (H,),
+        "ln_1.bias": (H,),
+        "attn.c_attn.weight": (H, 3 * H),
+        "attn.c_attn.bias": (3 * H,),
+        "attn.c_proj.weight": (H, H),
+        "attn.c_proj.bias": (H,),
+        "ln_2.weight": (H,),
+        "ln_2.bias": (H,),
+        "mlp.c_fc.weight": (H, 4 * H),
+        "mlp.c_fc.bias": (4 * H,),
+        "mlp.c_proj.weight": (4 * H, H),
+        "mlp.c_proj.bias": (H,),
+    }
     p, c = "patch_level_decoder.", "char_level_decoder.base."
-    keys = [(p + "patch_embedding.weight", (H, cfg.patch_size * 128)), (p + "patch_embedding.bias", (H,)),
-            (p + "base.wte.weight", (1, H)), (p + "base.wpe.weight", (cfg.patch_length, H))]
+    keys = [
+        (p + "patch_embedding.weight", (H, cfg.patch_size * 128)),
+        (p + "patch_embedding.bias", (H,)),
+        (p + "base.wte.weight", (1, H)),
+        (p + "base.wpe.weight", (cfg.patch_length, H)),
+    ]
     keys += [(f"{p}base.h.{i}.{s}", shape[s]) for i in range(cfg.patch_layers) for s in layer]
-    keys += [(p + "base.ln_f.weight", (H,)), (p + "base.ln_f.bias", (H,)),
-             (c + "transformer.wte.weight", (128, H)), (c + "transformer.wpe.weight", (cfg.patch_size + 1, H))]
+    keys += [
+        (p + "base.ln_f.weight", (H,)),
+        (p + "base.ln_f.bias", (H,)),
+        (c + "transformer.wte.weight", (128, H)),
+        (c + "transformer.wpe.weight", (cfg.patch_size + 1, H)),
+    ]
     keys += [(f"{c}transformer.h.{i}.{s}", shape[s]) for i in range(cfg.char_layers) for s in layer]
-    keys += [(c + "transformer.ln_f.weight", (H,)), (c + "transformer.ln_f.bias", (H,)), (c + "lm_head.weight", (128, H))]
+    keys += [
+        (c + "transformer.ln_f.weight", (H,)),
+        (c + "transformer.ln_f.bias", (H,)),
+        (c + "lm_head.weight", (128, H)),
+    ]
     return keys
 
 
@@ -50,8 +91,17 @@ def upstream_file(model: NotaGenModel, path, state=None):
     """A six-key pretrain/finetune .pth as upstream's train-gen.py writes it."""
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
-    torch.save({"model": state if state is not None else model.state_dict(), "optimizer": opt.state_dict(),
-                "lr_sched": sched.state_dict(), "epoch": 3, "best_epoch": 3, "min_eval_loss": 1.5}, path)
+    torch.save(
+        {
+            "model": state if state is not None else model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "lr_sched": sched.state_dict(),
+            "epoch": 3,
+            "best_epoch": 3,
+            "min_eval_loss": 1.5,
+        },
+        path,
+    )
     return path
 
 
@@ -65,8 +115,13 @@ def test_key_layout_is_upstreams(tiny):
 
 def test_named_configs_have_released_shapes():
     large = NotaGenConfig.from_name("large")
-    assert (large.hidden, large.patch_layers, large.char_layers, large.patch_length, large.heads) == \
-        (1280, 20, 6, 1024, 20)
+    assert (large.hidden, large.patch_layers, large.char_layers, large.patch_length, large.heads) == (
+        1280,
+        20,
+        6,
+        1024,
+        20,
+    )
     assert CONFIGS["small"].heads == 12 and CONFIGS["medium"].patch_length == 2048
     assert NotaGenConfig.from_name("tiny", hidden=64, patch_length=32) == NotaGenConfig(hidden=64, patch_length=32)
     with pytest.raises(ValueError, match="multiple of 64"):

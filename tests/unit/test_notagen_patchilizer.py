@@ -10,7 +10,13 @@ import torch
 pytestmark = pytest.mark.unit
 
 from pipeline.notagen.patchilizer import (  # noqa: E402
-    PatchifyError, crop_patches, decode_patch, patchify, split_bars, split_piece, unpatchify,
+    PatchifyError,
+    crop_patches,
+    decode_patch,
+    patchify,
+    split_bars,
+    split_piece,
+    unpatchify,
 )
 
 PIECE = (
@@ -34,14 +40,14 @@ EXPECTED = [
     "K:A\n" + E + P * 11,
     'V:1 nm="S"\n' + E + P * 4,
     "V:2\n" + E + P * 11,
-    "[r:0/2][V:1]c2 B",            # barlines glue to the START of the next bar
+    "[r:0/2][V:1]c2 B",  # barlines glue to the START of the next bar
     "2 A2 B2" + E + P * 8,
-    "|[V:2]A2 G2 E2 E",            # the trailing "|\n" is merged into the last bar
+    "|[V:2]A2 G2 E2 E",  # the trailing "|\n" is merged into the last bar
     "2|\n" + E + P * 12,
-    "[r:1/1][V:1]" + E + P * 3,    # a left repeat right after the tag: a bare-prefix bar
+    "[r:1/1][V:1]" + E + P * 3,  # a left repeat right after the tag: a bare-prefix bar
     "|:c2 B2 A2 B2" + E + P * 2,
     "|[V:2]" + E + P * 9,
-    "|:A2 G2 E2 E2:|\n",           # exactly 16 chars: no EOS char at all
+    "|:A2 G2 E2 E2:|\n",  # exactly 16 chars: no EOS char at all
     "[r:2/0][V:1]c8" + E + P,
     "|][V:2]A8|]\n" + E + P * 3,
     "\x01" + E * 15,
@@ -68,7 +74,9 @@ def test_existing_stream_tags_are_kept_not_doubled():
 
 def test_split_bars_quirks():
     assert split_bars("[r:0/3][V:1]GABc dBGB|[V:2]G,,2B,,2 D,2G,2|\n") == [
-        "[r:0/3][V:1]GABc dBGB", "|[V:2]G,,2B,,2 D,2G,2|\n"]
+        "[r:0/3][V:1]GABc dBGB",
+        "|[V:2]G,,2B,,2 D,2G,2|\n",
+    ]
     assert split_bars("[V:1]abc\n") == ["[V:1]abc\n"]
     with pytest.raises(PatchifyError):  # upstream: IndexError swallowed, rest of piece lost
         split_bars("|abc\n")
@@ -95,7 +103,7 @@ def test_decode_patch_stops_at_eos_and_skips_pad():
 
 def long_piece(n: int) -> str:
     head = "%Romantic\nL:1/8\nK:C\nV:1\n"
-    return head + "".join(f"[V:1]cdef gabc'|\n" for _ in range(n))
+    return head + "".join("[V:1]cdef gabc'|\n" for _ in range(n))
 
 
 def test_crop_keeps_metadata_and_cuts_at_line_starts():
@@ -107,7 +115,7 @@ def test_crop_keeps_metadata_and_cuts_at_line_starts():
         assert out[0] == "\x01" * 15 + "\x02" and out[1].startswith("%Romantic")
         first_body = out[5]
         assert first_body.startswith("[r:")  # a line start, with its ORIGINAL tag
-        start = int(first_body[3:first_body.index("/")])
+        start = int(first_body[3 : first_body.index("/")])
         kind = "head" if start == 0 else "tail" if out[-1] == "\x01" + "\x02" * 15 else "middle"
         if kind == "tail":
             assert len(out) < 24 or out[-1] == "\x01" + "\x02" * 15

@@ -14,13 +14,54 @@ from pipeline.notagen.render import ScoreRenderError, to_score, write_piece  # n
 # abc_dpo samples_2 row 12 of a default run: single voice, bars longer than the 4/8 meter.
 # music21's ABC reader splits such bars and re-inserts one TimeSignature object in several
 # measures; its MIDI writer then failed ("TimeSignature 4/8 ... is already found in this Stream").
-OVERFULL = "X:1\nL:1/8\nM:4/8\nK:B\nV:1 nm=\"Part 1\"\n" + "".join(f"[V:1]{b}|\n" for b in (
-    "A", "BBA", "AA B2 B2", "AGF AG", "DF C2", "EF z2", "B2 B2", "E2 zE", "B2 FG", "G2 ^G2", "B2 G2", "A2 F2",
-    "BB GB", "G B/", "GG B2", "A2 G", "ED F2", "E2 A2", "G2 ^B2", "c2 AG", "E EG", "B2 G,A,", "B,2", "B4 G|",
-    "G3/2E3/2G", "B2 F2", "GF E3/2B/", "GF F2", "G F G3G", "GG F3", "E2 F E3G", "FE A,", "A2 G2", "A A|",
-    "E2 z2")) + "[V:1]G4|]\n"
-TWO_VOICES = ("X:1\nL:1/8\nM:2/4\nK:C\nV:1 nm=\"Violin\"\nV:2 nm=\"Cello\" clef=bass\n"
-              "[V:1]c2 d2|[V:2]C,4|\n[V:1][M:3/4]e2 f2 g2|[V:2][M:3/4]z6|\n[V:1]B3// c2 z3/4 d2|[V:2]G,6|]\n")
+OVERFULL = (
+    'X:1\nL:1/8\nM:4/8\nK:B\nV:1 nm="Part 1"\n'
+    + "".join(
+        f"[V:1]{b}|\n"
+        for b in (
+            "A",
+            "BBA",
+            "AA B2 B2",
+            "AGF AG",
+            "DF C2",
+            "EF z2",
+            "B2 B2",
+            "E2 zE",
+            "B2 FG",
+            "G2 ^G2",
+            "B2 G2",
+            "A2 F2",
+            "BB GB",
+            "G B/",
+            "GG B2",
+            "A2 G",
+            "ED F2",
+            "E2 A2",
+            "G2 ^B2",
+            "c2 AG",
+            "E EG",
+            "B2 G,A,",
+            "B,2",
+            "B4 G|",
+            "G3/2E3/2G",
+            "B2 F2",
+            "GF E3/2B/",
+            "GF F2",
+            "G F G3G",
+            "GG F3",
+            "E2 F E3G",
+            "FE A,",
+            "A2 G2",
+            "A A|",
+            "E2 z2",
+        )
+    )
+    + "[V:1]G4|]\n"
+)
+TWO_VOICES = (
+    'X:1\nL:1/8\nM:2/4\nK:C\nV:1 nm="Violin"\nV:2 nm="Cello" clef=bass\n'
+    "[V:1]c2 d2|[V:2]C,4|\n[V:1][M:3/4]e2 f2 g2|[V:2][M:3/4]z6|\n[V:1]B3// c2 z3/4 d2|[V:2]G,6|]\n"
+)
 # ':|' with no '|:' then a '|:' never closed: music21 cannot expand the repeats (a real folk tune)
 OPEN_REPEAT = "X:1\nL:1/8\nM:2/4\nK:D\nV:1\n[V:1]d2 ed|\n[V:1]c4 :|\n[V:1]|:A2 B2|\n[V:1]d4|]\n"
 
@@ -33,8 +74,12 @@ def _notes(path):
 
 def test_overfull_bars_render(tmp_path):
     files = write_piece(tmp_path, "k2_0", "as generated", OVERFULL, audio=False)
-    assert files == {"abc": "k2_0.abc", "interleaved": "k2_0.interleaved.abc", "musicxml": "k2_0.musicxml",
-                     "midi": "k2_0.mid"}
+    assert files == {
+        "abc": "k2_0.abc",
+        "interleaved": "k2_0.interleaved.abc",
+        "musicxml": "k2_0.musicxml",
+        "midi": "k2_0.mid",
+    }
     assert (tmp_path / "k2_0.abc").read_text() == "as generated"
     assert "<score-partwise" in (tmp_path / "k2_0.musicxml").read_text()
     assert len(_notes(tmp_path / "k2_0.mid")) >= 70  # every note kept (a few tied across MIDI bars)
@@ -71,7 +116,6 @@ def test_pick_prefers_valid_then_falls_back():
     ok = {1: (True, "ok")}
     check = lambda i: ok.get(i, (False, "misaligned"))  # noqa: E731
     assert pick(rows, scores, 1, check) == [(1, "best valid sample")]
-    assert pick(rows, scores, 2, check) == [(1, "best valid sample"),
-                                            (0, "fallback, fails the checks: misaligned")]
+    assert pick(rows, scores, 2, check) == [(1, "best valid sample"), (0, "fallback, fails the checks: misaligned")]
     assert pick(rows, scores, 1, lambda i: (False, "plagiarism")) == [(0, "fallback, fails the checks: plagiarism")]
     assert pick([{"complete": False}], [1.0], 1, check) == []

@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import struct
 
+import midi_fixtures as mf
 import mido
 import pytest
 
-import midi_fixtures as mf
 from pipeline.data.notes import (
-    CorruptMidiError, MidiError, Piece, read_midi_file, read_piece, rebase, slice_notes,
+    CorruptMidiError,
+    MidiError,
+    Piece,
+    read_midi_file,
+    read_piece,
+    rebase,
+    slice_notes,
 )
 
 pytestmark = pytest.mark.unit
@@ -40,11 +46,14 @@ def test_type0_file_keeps_one_track_per_channel(tmp_path):
     assert piece.notes[0].track != piece.notes[1].track
 
 
-@pytest.mark.parametrize("builder,error,match", [
-    (mf.truncated, CorruptMidiError, "truncated"),
-    (mf.bad_header, CorruptMidiError, "no MThd header"),
-    (mf.empty, MidiError, "contains no notes"),
-])
+@pytest.mark.parametrize(
+    "builder,error,match",
+    [
+        (mf.truncated, CorruptMidiError, "truncated"),
+        (mf.bad_header, CorruptMidiError, "no MThd header"),
+        (mf.empty, MidiError, "contains no notes"),
+    ],
+)
 def test_bad_files_are_named_errors(tmp_path, builder, error, match):
     path = builder(tmp_path)
     with pytest.raises(error, match=match) as err:
@@ -73,8 +82,9 @@ def test_a_slice_is_timed_as_if_read_alone(tmp_path):
     piece = read_piece(mf.tempo_changes(tmp_path))
     part = slice_notes(piece, 1, 2)
     assert [(n.start_ms, n.end_ms) for n in part.notes] == [(0, 250), (250, 1500)]
-    untimed = Piece([n.__class__(n.start_ms + 7, n.end_ms + 7, n.pitch, n.velocity, n.family, n.track)
-                     for n in piece.notes])
+    untimed = Piece(
+        [n.__class__(n.start_ms + 7, n.end_ms + 7, n.pitch, n.velocity, n.family, n.track) for n in piece.notes]
+    )
     assert [n.start_ms for n in rebase(untimed).notes] == [0, 1000, 1250, 2500]
     with pytest.raises(ValueError, match="empty slice"):
         slice_notes(piece, 9, 1)

@@ -41,8 +41,9 @@ def test_deployment_validates_the_whole_file_first(tmp_path):
 def test_params_check_fails_with_one_line(tmp_path):
     root = typo_repo(tmp_path)
     env = {**os.environ, "OSTINATO_ROOT": str(root)}
-    r = subprocess.run([sys.executable, "-m", "pipeline.cli", "params", "check"], capture_output=True,
-                       text=True, env=env, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "params", "check"], capture_output=True, text=True, env=env, timeout=120
+    )
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "segment.min_s" in r.stderr and "fifteen" in r.stderr
 
@@ -54,7 +55,8 @@ def test_make_repro_checks_params_before_dvc(tmp_path):
     # `ostinato repro` refuses the typo before it starts a server or DVC (no dvc.lock, no outputs)
     root = typo_repo(tmp_path)
     env = {**os.environ, "OSTINATO_ROOT": str(root)}
-    r = subprocess.run([sys.executable, "-m", "pipeline.cli", "repro"], capture_output=True, text=True, env=env,
-                       timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "repro"], capture_output=True, text=True, env=env, timeout=120
+    )
     assert r.returncode == 2 and "segment.min_s" in r.stderr and "Traceback" not in r.stderr
     assert "Prefect API" not in r.stdout and not (root / "dvc.lock").exists()

@@ -2,20 +2,28 @@
 
 import pytest
 import torch
+from test_sampling import CountingModel
 
 from pipeline.sample import generate
 from pipeline.sample.processors import (
-    AllowedNext, BanTokens, ClassifierFreeGuidance, ForceTokenAfter, GenerationState,
+    AllowedNext,
+    BanTokens,
+    ClassifierFreeGuidance,
+    ForceTokenAfter,
+    GenerationState,
 )
-from test_sampling import CountingModel
 
 pytestmark = pytest.mark.unit
 
 
 def state(tokens, pos, prompt_lens, active=None):
     t = torch.tensor(tokens)
-    return GenerationState(t, pos, torch.tensor(prompt_lens),
-                           torch.ones(len(tokens), dtype=torch.bool) if active is None else torch.tensor(active))
+    return GenerationState(
+        t,
+        pos,
+        torch.tensor(prompt_lens),
+        torch.ones(len(tokens), dtype=torch.bool) if active is None else torch.tensor(active),
+    )
 
 
 def test_ban_tokens_sets_minus_inf():
@@ -49,6 +57,7 @@ def test_generate_takes_a_processor_list():
     even = AllowedNext(lambda st: (torch.arange(20) % 2 == 0).expand(st.tokens.shape[0], 20))
     out = generate(CountingModel(), [[3]], max_new_tokens=3, temperature=0, processors=[even])
     assert all(t % 2 == 0 for t in out[0][1:])
-    forced = generate(CountingModel(), [[3]], max_new_tokens=4, temperature=0,
-                      processors=[ForceTokenAfter(15, after=2)])
+    forced = generate(
+        CountingModel(), [[3]], max_new_tokens=4, temperature=0, processors=[ForceTokenAfter(15, after=2)]
+    )
     assert forced == [[3, 4, 5, 15, 16]]

@@ -1,9 +1,9 @@
 """Piano conditions: ``program: 0`` plays every part (program changes ignored) on a piano."""
 
+import midi_fixtures as fx
 import numpy as np
 import pytest
 
-import midi_fixtures as fx
 from pipeline.data import render
 from pipeline.data.render import RenderError, render_midi, resolve_soundfont
 from pipeline.params.data import AcousticCondition

@@ -1,14 +1,14 @@
 """FluidSynth rendering under acoustic conditions, lhotse manifests, MIDI-aligned segments."""
 
+import midi_fixtures as fx
 import numpy as np
 import pretty_midi
 import pytest
 
-import midi_fixtures as fx
-from pipeline.params.data import AcousticCondition, SegmentParams
-from pipeline.data.manifests import recording, supervision, write_manifests, load_cuts
+from pipeline.data.manifests import load_cuts, recording, supervision, write_manifests
 from pipeline.data.render import RenderError, render_midi, resolve_soundfont
 from pipeline.data.segment import segment_bounds, slice_midi
+from pipeline.params.data import AcousticCondition, SegmentParams
 
 pytestmark = pytest.mark.unit
 
@@ -23,7 +23,7 @@ def test_render_is_real_audio_and_conditions_differ(tmp_path, sf2):
     dry = render_midi(data, AcousticCondition(gain=0.5), sf2, 32000, 30)
     hall = render_midi(data, AcousticCondition(gain=0.5, reverb=0.8, room_size=0.9, chorus=True), sf2, 32000, 30)
     assert dry.dtype == np.float32 and abs(len(dry) / 32000 - (20 * 0.25 + 1.0)) < 0.3
-    assert np.sqrt((dry ** 2).mean()) > 1e-3  # not silence
+    assert np.sqrt((dry**2).mean()) > 1e-3  # not silence
     n = min(len(dry), len(hall))
     assert np.abs(dry[:n] - hall[:n]).mean() > 1e-4  # the condition changes the sound
     again = render_midi(data, AcousticCondition(gain=0.5), sf2, 32000, 30)

@@ -37,24 +37,53 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 DVC_YAML = {
     "stages": {
-        "ingest": {"cmd": "python -m stages.ingest", "deps": ["stages/ingest.py", "pipeline/data/ingest.py"],
-                   "params": ["ingest"], "outs": ["data/ingest", "reports/data"]},
-        "aria_tokenize": {"cmd": "python -m stages.aria_tokenize", "deps": ["data/ingest", "pipeline/aria/tokenizer.py"],
-                          "outs": ["data/tokens/aria", "reports/aria_tokenize"]},
-        "aria_pretrain": {"cmd": "python -m stages.aria_pretrain", "deps": ["data/ingest"], "params": ["aria_pretrain.lr"],
-                          "outs": ["models/aria_pretrain", {"reports/aria_pretrain": {"cache": False}}]},
-        "aria_generate": {"cmd": "python -m stages.aria_generate", "deps": ["models/aria_pretrain"],
-                          "outs": ["reports/aria_generate"]},
-        "aria_probe": {"cmd": "python -m stages.aria_probe", "deps": ["models/aria_pretrain/ckpt", "data/ingest"],
-                       "outs": ["reports/aria_probe"]},
-        "abc_tokenize": {"cmd": "python -m stages.abc_tokenize", "deps": ["data/ingest", "pipeline/notagen/abc.py",
-                                                                          "pipeline/data/token_store.py"],
-                         "outs": ["reports/abc_tokenize"]},
-        "codec_tokenize": {"cmd": "python -m stages.codec_tokenize", "deps": ["data/ingest"],
-                           "outs": ["reports/codec_tokenize"]},
-        "codec_train": {"cmd": "python -m stages.codec_train", "deps": ["data/ingest"], "outs": ["reports/codec_train"]},
-        "report": {"cmd": "python -m stages.report", "deps": ["reports/data", "reports/aria_pretrain"],
-                   "outs": ["reports/site"]},
+        "ingest": {
+            "cmd": "python -m stages.ingest",
+            "deps": ["stages/ingest.py", "pipeline/data/ingest.py"],
+            "params": ["ingest"],
+            "outs": ["data/ingest", "reports/data"],
+        },
+        "aria_tokenize": {
+            "cmd": "python -m stages.aria_tokenize",
+            "deps": ["data/ingest", "pipeline/aria/tokenizer.py"],
+            "outs": ["data/tokens/aria", "reports/aria_tokenize"],
+        },
+        "aria_pretrain": {
+            "cmd": "python -m stages.aria_pretrain",
+            "deps": ["data/ingest"],
+            "params": ["aria_pretrain.lr"],
+            "outs": ["models/aria_pretrain", {"reports/aria_pretrain": {"cache": False}}],
+        },
+        "aria_generate": {
+            "cmd": "python -m stages.aria_generate",
+            "deps": ["models/aria_pretrain"],
+            "outs": ["reports/aria_generate"],
+        },
+        "aria_probe": {
+            "cmd": "python -m stages.aria_probe",
+            "deps": ["models/aria_pretrain/ckpt", "data/ingest"],
+            "outs": ["reports/aria_probe"],
+        },
+        "abc_tokenize": {
+            "cmd": "python -m stages.abc_tokenize",
+            "deps": ["data/ingest", "pipeline/notagen/abc.py", "pipeline/data/token_store.py"],
+            "outs": ["reports/abc_tokenize"],
+        },
+        "codec_tokenize": {
+            "cmd": "python -m stages.codec_tokenize",
+            "deps": ["data/ingest"],
+            "outs": ["reports/codec_tokenize"],
+        },
+        "codec_train": {
+            "cmd": "python -m stages.codec_train",
+            "deps": ["data/ingest"],
+            "outs": ["reports/codec_train"],
+        },
+        "report": {
+            "cmd": "python -m stages.report",
+            "deps": ["reports/data", "reports/aria_pretrain"],
+            "outs": ["reports/site"],
+        },
     },
     "metrics": ["reports/data/metrics.json", "reports/aria_tokenize/stats.json", "reports/aria_pretrain/metrics.json"],
 }
@@ -66,7 +95,9 @@ def write_midi(path: Path, n: int = 24, pitch0: int = 60) -> None:
     pm = pretty_midi.PrettyMIDI()
     inst = pretty_midi.Instrument(program=0)
     for i in range(n):
-        inst.notes.append(pretty_midi.Note(velocity=90, pitch=pitch0 + (i * 5) % 14, start=i * 0.25, end=i * 0.25 + 0.4))
+        inst.notes.append(
+            pretty_midi.Note(velocity=90, pitch=pitch0 + (i * 5) % 14, start=i * 0.25, end=i * 0.25 + 0.4)
+        )
     pm.instruments.append(inst)
     pm.write(str(path))
 
@@ -88,9 +119,13 @@ def write_png(path: Path, title: str) -> None:
 def loss_csv(path: Path, scale: float = 4.0) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     steps = np.arange(0, 200, 10)
-    path.write_text("step,train_loss,val_loss,lr\n" + "".join(
-        f"{s},{scale * np.exp(-s / 80) + 1:.4f},{scale * np.exp(-s / 90) + 1.2:.4f},{min(1, s / 50) * 3e-4:.6f}\n"
-        for s in steps))
+    path.write_text(
+        "step,train_loss,val_loss,lr\n"
+        + "".join(
+            f"{s},{scale * np.exp(-s / 80) + 1:.4f},{scale * np.exp(-s / 90) + 1.2:.4f},{min(1, s / 50) * 3e-4:.6f}\n"
+            for s in steps
+        )
+    )
 
 
 def fake_repo(root: Path) -> Path:
@@ -99,36 +134,81 @@ def fake_repo(root: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / "dvc.yaml").write_text(yaml.safe_dump(DVC_YAML, sort_keys=False))
     r = root / "reports"
-    for d in ("data", "aria_tokenize", "aria_pretrain/plots", "aria_generate", "aria_probe", "abc_tokenize",
-              "codec_tokenize", "codec_train", "site", "scratch"):
+    for d in (
+        "data",
+        "aria_tokenize",
+        "aria_pretrain/plots",
+        "aria_generate",
+        "aria_probe",
+        "abc_tokenize",
+        "codec_tokenize",
+        "codec_train",
+        "site",
+        "scratch",
+    ):
         (r / d).mkdir(parents=True, exist_ok=True)
     # data (ingest): no headline, a markdown summary
     (r / "data/metrics.json").write_text(json.dumps({"pieces": 213, "hours": 4.739, "rejected": 0}))
-    (r / "data/stats.json").write_text(json.dumps({"by_label": {"composer": {
-        "bach": {"train": 47, "val": 5, "test": 8}, "mozart": {"train": 4, "val": 0, "test": 0}}}}))
-    (r / "data/summary.md").write_text("# Data\n\n- pieces: 213\n- rejected: 0\n\n## composer\n\n"
-                                       "| label | train | val | test |\n|---|---|---|---|\n| bach | 47 | 5 | 8 |\n")
+    (r / "data/stats.json").write_text(
+        json.dumps(
+            {
+                "by_label": {
+                    "composer": {
+                        "bach": {"train": 47, "val": 5, "test": 8},
+                        "mozart": {"train": 4, "val": 0, "test": 0},
+                    }
+                }
+            }
+        )
+    )
+    (r / "data/summary.md").write_text(
+        "# Data\n\n- pieces: 213\n- rejected: 0\n\n## composer\n\n"
+        "| label | train | val | test |\n|---|---|---|---|\n| bach | 47 | 5 | 8 |\n"
+    )
     (r / "data/manifest.json").write_text(json.dumps({"stage": "ingest", "params": {"ingest": {"x": 1}}, "seed": 42}))
     (r / "data/environment.json").write_text(json.dumps({"python": "3.11.7", "timings": {"wall_s": 12.5}}))
     (r / "aria_tokenize/stats.json").write_text(json.dumps({"pieces": 200, "tokens": 81234, "vocab": 17731}))
     # aria_pretrain: a training stage (metrics.json + plots/loss.csv) without a headline
     loss_csv(r / "aria_pretrain/plots/loss.csv")
-    (r / "aria_pretrain/plots/lr.json").write_text(json.dumps([{"step": s, "lr": min(1, s / 50) * 3e-4}
-                                                              for s in range(0, 200, 10)]))
-    (r / "aria_pretrain/metrics.json").write_text(json.dumps({"val_loss": 1.3123, "tokens_per_s": 4012.5,
-                                                              "train_loss": 1.25}))
+    (r / "aria_pretrain/plots/lr.json").write_text(
+        json.dumps([{"step": s, "lr": min(1, s / 50) * 3e-4} for s in range(0, 200, 10)])
+    )
+    (r / "aria_pretrain/metrics.json").write_text(
+        json.dumps({"val_loss": 1.3123, "tokens_per_s": 4012.5, "train_loss": 1.25})
+    )
     # aria_probe: the probe table with CIs and a confusion figure
     write_png(r / "aria_probe/confusion/composer__contrastive.png", "confusion: composer")
-    (r / "aria_probe/metrics.json").write_text(json.dumps(
-        {"composer": {"contrastive": {"accuracy": 0.8, "macro_f1": 0.74}}, "retrieval": {"contrastive": {"top1": 0.5}}}))
+    (r / "aria_probe/metrics.json").write_text(
+        json.dumps(
+            {
+                "composer": {"contrastive": {"accuracy": 0.8, "macro_f1": 0.74}},
+                "retrieval": {"contrastive": {"top1": 0.5}},
+            }
+        )
+    )
     (r / "aria_probe/table.md").write_text("| task | acc |\n|---|---|\n| composer | 0.80 |\n")
-    write_headline(r / "aria_probe", {
-        "family": "aria", "family_title": "Aria", "title": "Linear probes", "order": 10,
-        "text": "Embeddings from `data/aria_embed` (30 pieces).",
-        "tables": [{"caption": "probe accuracy [95% CI]", "columns": ["task", "metric", "contrastive", "majority"],
-                    "rows": [["composer", "accuracy", ci(0.8, 0.61, 0.93), 0.4], ["", "macro-F1", ci(0.74, 0.5, 0.9), None]],
-                    "digits": 2}],
-        "figures": ["confusion/composer__contrastive.png"]})
+    write_headline(
+        r / "aria_probe",
+        {
+            "family": "aria",
+            "family_title": "Aria",
+            "title": "Linear probes",
+            "order": 10,
+            "text": "Embeddings from `data/aria_embed` (30 pieces).",
+            "tables": [
+                {
+                    "caption": "probe accuracy [95% CI]",
+                    "columns": ["task", "metric", "contrastive", "majority"],
+                    "rows": [
+                        ["composer", "accuracy", ci(0.8, 0.61, 0.93), 0.4],
+                        ["", "macro-F1", ci(0.74, 0.5, 0.9), None],
+                    ],
+                    "digits": 2,
+                }
+            ],
+            "figures": ["confusion/composer__contrastive.png"],
+        },
+    )
     # aria_generate: samples (WAV and FLAC, MIDI, one with a piano-roll PNG) + index.json
     sr = 16000
     for k in range(2):
@@ -139,25 +219,69 @@ def fake_repo(root: Path) -> Path:
     write_png(r / "aria_generate/sample_0.png", "sample_0 piano roll")
     (r / "aria_generate/p1").mkdir()
     write_midi(r / "aria_generate/p1/prompt.mid", n=8)
-    (r / "aria_generate/index.json").write_text(json.dumps({"model": "models/aria_finetune", "samples": [
-        {"id": "sample_0", "midi": "sample_0.mid", "audio": "sample_0.wav", "roll": "sample_0.png", "temperature": 0.9,
-         "prompt_midi": "p1/prompt.mid"},
-        {"midi": "sample_1.mid", "audio": "sample_1.flac", "temperature": 1.0}]}))
+    (r / "aria_generate/index.json").write_text(
+        json.dumps(
+            {
+                "model": "models/aria_finetune",
+                "samples": [
+                    {
+                        "id": "sample_0",
+                        "midi": "sample_0.mid",
+                        "audio": "sample_0.wav",
+                        "roll": "sample_0.png",
+                        "temperature": 0.9,
+                        "prompt_midi": "p1/prompt.mid",
+                    },
+                    {"midi": "sample_1.mid", "audio": "sample_1.flac", "temperature": 1.0},
+                ],
+            }
+        )
+    )
     (r / "aria_generate/metrics.json").write_text(json.dumps({"samples": 2, "mean_new_tokens": 812.5}))
-    write_headline(r / "aria_generate", {
-        "family": "aria", "title": "Prompt continuations", "order": 20,
-        "tables": [{"caption": "each continuation", "columns": ["piece", "new tokens", "ended"],
-                    "rows": [["sample_0", 1234, True], ["sample_1", 391, False]]}],
-        "samples": [{"name": "sample_0", "caption": "bach", "audio": ["sample_0.wav"],
-                     "midi": ["sample_0.mid", "p1/prompt.mid"], "image": ["sample_0.png"]},
-                    {"name": "sample_1", "audio": "sample_1.flac", "midi": ["sample_1.mid"]}]})
+    write_headline(
+        r / "aria_generate",
+        {
+            "family": "aria",
+            "title": "Prompt continuations",
+            "order": 20,
+            "tables": [
+                {
+                    "caption": "each continuation",
+                    "columns": ["piece", "new tokens", "ended"],
+                    "rows": [["sample_0", 1234, True], ["sample_1", 391, False]],
+                }
+            ],
+            "samples": [
+                {
+                    "name": "sample_0",
+                    "caption": "bach",
+                    "audio": ["sample_0.wav"],
+                    "midi": ["sample_0.mid", "p1/prompt.mid"],
+                    "image": ["sample_0.png"],
+                },
+                {"name": "sample_1", "audio": "sample_1.flac", "midi": ["sample_1.mid"]},
+            ],
+        },
+    )
     # valle: a headline from codec_train (order 5: its family comes first); codec_tokenize joins it by prefix
     loss_csv(r / "codec_train/plots/loss.csv", scale=2.0)
     (r / "codec_train/metrics.json").write_text(json.dumps({"val_loss": 0.91, "fad": 3.21}))
-    write_headline(r / "codec_train", {"family": "valle", "family_title": "MIDI-VALLE", "title": "Audio quality",
-                                       "order": 5, "tables": [{"caption": "FAD (lower is better)",
-                                                               "columns": ["system", "FAD"],
-                                                               "rows": [["codec", 3.2104], ["ground truth", 0.0]]}]})
+    write_headline(
+        r / "codec_train",
+        {
+            "family": "valle",
+            "family_title": "MIDI-VALLE",
+            "title": "Audio quality",
+            "order": 5,
+            "tables": [
+                {
+                    "caption": "FAD (lower is better)",
+                    "columns": ["system", "FAD"],
+                    "rows": [["codec", 3.2104], ["ground truth", 0.0]],
+                }
+            ],
+        },
+    )
     (r / "codec_tokenize/stats.json").write_text(json.dumps({"items": 12}))
     (r / "abc_tokenize/stats.json").write_text(json.dumps({"tunes": 40}))  # notagen, from its code deps
     (r / "abc_tokenize/headline.json").write_text('{"family": "notagen", "tables": [')  # broken: listed, not fatal
@@ -232,7 +356,10 @@ def test_collect_classifies_files(tmp_path: Path) -> None:
     assert dict(reps["aria_pretrain"].metrics)["metrics.json"] == {"val_loss": 1.3123, "train_loss": 1.25}  # no speed
     curves = {c.rel: c for c in reps["aria_pretrain"].curves}
     assert set(curves) == {"plots/loss.csv", "plots/lr.json"}
-    assert set(curves["plots/loss.csv"].series) == {"train_loss", "val_loss", "lr"} and curves["plots/loss.csv"].x == "step"
+    assert (
+        set(curves["plots/loss.csv"].series) == {"train_loss", "val_loss", "lr"}
+        and curves["plots/loss.csv"].x == "step"
+    )
     assert reps["aria_probe"].images == ["confusion/composer__contrastive.png"]
     assert reps["aria_probe"].headline.tables[0].rows[0][2] == {"value": 0.8, "ci95": [0.61, 0.93]}
     assert "headline.json" not in {rel for rel, _ in reps["aria_probe"].metrics}  # not dumped as metrics
@@ -258,17 +385,23 @@ def test_families_grouped_and_ordered(tmp_path: Path) -> None:
 
 def test_headline_contract(tmp_path: Path) -> None:
     (tmp_path / "a.png").write_bytes(b"png")
-    ok = {"family": "gnm", "title": "Style accuracy", "figures": ["a.png"],
-          "tables": [{"columns": ["style", "acc"], "rows": [["bach", ci(0.7, 0.6, 0.8)], ["mozart", None]]}]}
+    ok = {
+        "family": "gnm",
+        "title": "Style accuracy",
+        "figures": ["a.png"],
+        "tables": [{"columns": ["style", "acc"], "rows": [["bach", ci(0.7, 0.6, 0.8)], ["mozart", None]]}],
+    }
     write_headline(tmp_path, ok)
     assert json.loads((tmp_path / "headline.json").read_text()) == ok
-    bad = [({**ok, "figures": ["missing.png"]}, "does not exist"),
-           ({**ok, "figures": ["../a.png"]}, "escapes"),
-           ({**ok, "family": ""}, "family"),
-           ({**ok, "tables": [{"columns": ["a", "b"], "rows": [[1]]}]}, "1 cells for 2 columns"),
-           ({**ok, "tables": [{"columns": ["a"], "rows": [[{"mean": 1}]]}]}, "not a number"),
-           ({**ok, "samples": [{"name": "x", "audio": ["/etc/passwd"]}]}, "escapes"),
-           ({**ok, "colour": "red"}, "unknown keys")]
+    bad = [
+        ({**ok, "figures": ["missing.png"]}, "does not exist"),
+        ({**ok, "figures": ["../a.png"]}, "escapes"),
+        ({**ok, "family": ""}, "family"),
+        ({**ok, "tables": [{"columns": ["a", "b"], "rows": [[1]]}]}, "1 cells for 2 columns"),
+        ({**ok, "tables": [{"columns": ["a"], "rows": [[{"mean": 1}]]}]}, "not a number"),
+        ({**ok, "samples": [{"name": "x", "audio": ["/etc/passwd"]}]}, "escapes"),
+        ({**ok, "colour": "red"}, "unknown keys"),
+    ]
     for data, why in bad:
         with pytest.raises(HeadlineError, match=re.escape(why)):
             write_headline(tmp_path, data)
@@ -277,8 +410,16 @@ def test_headline_contract(tmp_path: Path) -> None:
 
 
 def test_numbers_are_formatted() -> None:
-    assert [fmt_num(v) for v in (1234567, 0.81234, 4012.5, 1.3123, 12.345, 3.2e-5, 0.0, float("nan"))] == \
-        ["1,234,567", "0.812", "4,012", "1.31", "12.3", "3.2e-05", "0", "nan"]
+    assert [fmt_num(v) for v in (1234567, 0.81234, 4012.5, 1.3123, 12.345, 3.2e-5, 0.0, float("nan"))] == [
+        "1,234,567",
+        "0.812",
+        "4,012",
+        "1.31",
+        "12.3",
+        "3.2e-05",
+        "0",
+        "nan",
+    ]
     assert fmt_num(0.8, 2) == "0.80" and fmt_num(12, 2) == "12"
 
 
@@ -287,8 +428,13 @@ def test_report_layer_imports_no_family() -> None:
     generic = {"report", "data", "train", "sample", "eval", "orchestration", "params", "commands", "config"}
     for f in sorted((REPO / "pipeline/report").glob("*.py")):
         for node in ast.walk(ast.parse(f.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module]
+                if isinstance(node, ast.ImportFrom) and node.module
+                else []
+            )
             for n in names:
                 parts = n.split(".")
                 assert parts[0] != "pipeline" or len(parts) < 2 or parts[1] in generic, f"{f.name} imports {n}"
@@ -300,8 +446,11 @@ def test_dag_edges_and_report_owners(tmp_path: Path) -> None:
     es = set(dag.edges(stages))
     assert ("ingest", "aria_pretrain") in es and ("aria_pretrain", "aria_probe") in es  # dep inside an out
     assert ("ingest", "report") in es and ("aria_generate", "report") not in es
-    assert dag.report_outs(stages)[:3] == [("reports/data", "ingest"), ("reports/aria_tokenize", "aria_tokenize"),
-                                           ("reports/aria_pretrain", "aria_pretrain")]
+    assert dag.report_outs(stages)[:3] == [
+        ("reports/data", "ingest"),
+        ("reports/aria_tokenize", "aria_tokenize"),
+        ("reports/aria_pretrain", "aria_pretrain"),
+    ]
     assert dag.svg(stages).count("<rect") == len(stages)
     assert dag.declared_metrics(root / "dvc.yaml")[1] == "reports/aria_tokenize/stats.json"
 
@@ -337,8 +486,15 @@ def test_index_leads_with_family_results(tmp_path: Path) -> None:
     hs = headings(doc)
     assert hs[0].tag == "h1" and hs[1].tag == "h2" and hs[1].parent.attrs.get("class") == "family"
     sections = [s.attrs["id"] for s in doc.iter("section")]
-    assert sections == ["family-valle", "family-aria", "family-data", "family-notagen", "family-other",
-                        "metrics", "everything"]
+    assert sections == [
+        "family-valle",
+        "family-aria",
+        "family-data",
+        "family-notagen",
+        "family-other",
+        "metrics",
+        "everything",
+    ]
     aria = doc.find("section", id="family-aria")
     assert [h.all_text() for h in aria.iter("h3")] == ["Linear probes", "Prompt continuations", "Learning curves"]
     probe = aria.find("div", id="headline-aria_probe")
@@ -353,8 +509,11 @@ def test_index_leads_with_family_results(tmp_path: Path) -> None:
     audios = [a.attrs["src"] for a in gen.iter("audio")]
     assert audios == ["assets/aria_generate/sample_0.wav", "assets/aria_generate/sample_1.flac"]
     midi = [a.attrs["href"] for a in gen.iter("a") if "download" in a.attrs]
-    assert midi == ["assets/aria_generate/sample_0.mid", "assets/aria_generate/p1/prompt.mid",
-                    "assets/aria_generate/sample_1.mid"]
+    assert midi == [
+        "assets/aria_generate/sample_0.mid",
+        "assets/aria_generate/p1/prompt.mid",
+        "assets/aria_generate/sample_1.mid",
+    ]
     assert len(list(gen.iter("img"))) == 2  # sample_0's own PNG, sample_1's piano roll drawn from its MIDI
     curves = [i.attrs["src"] for i in aria.iter("img") if i.attrs["src"].startswith("plots/")]
     assert curves == ["plots/aria_pretrain/plots__loss.csv.png"]  # loss.csv only; lr.json stays on stages page
@@ -375,8 +534,16 @@ def test_index_leads_with_family_results(tmp_path: Path) -> None:
 def test_stages_page_and_links(tmp_path: Path) -> None:
     site, _ = render(tmp_path)
     stages = (site / "stages.html").read_text()
-    for anchor in ("pipeline", "report-data", "report-aria_tokenize", "report-aria_pretrain", "report-aria_generate",
-                   "report-aria_probe", "report-scratch", "interactive-plots"):
+    for anchor in (
+        "pipeline",
+        "report-data",
+        "report-aria_tokenize",
+        "report-aria_pretrain",
+        "report-aria_generate",
+        "report-aria_probe",
+        "report-scratch",
+        "interactive-plots",
+    ):
         assert f'id="{anchor}"' in stages
     assert 'href="index.html#headline-aria_probe"' in stages and "plots__lr.json.png" in stages
     for page in ("index.html", "stages.html"):
@@ -397,24 +564,49 @@ def test_aria_headlines_follow_the_contract(tmp_path: Path) -> None:
     from pipeline.aria.generate import generation_headline
     from pipeline.aria.probe import probe_headline
 
-    res = {"accuracy": 0.8, "macro_f1": 0.7, "ci95": {"accuracy": [0.6, 0.9], "macro_f1": [0.5, 0.8]},
-           "classes": ["bach", "mozart"], "n_train": 20, "n_test": 10, "majority_accuracy": 0.5}
-    results = {"composer": {"contrastive": res, "handcrafted": {**res, "macro_f1": 0.75}},
-               "form": {"contrastive": {"skipped": "fewer than 2 classes"}}}
+    res = {
+        "accuracy": 0.8,
+        "macro_f1": 0.7,
+        "ci95": {"accuracy": [0.6, 0.9], "macro_f1": [0.5, 0.8]},
+        "classes": ["bach", "mozart"],
+        "n_train": 20,
+        "n_test": 10,
+        "majority_accuracy": 0.5,
+    }
+    results = {
+        "composer": {"contrastive": res, "handcrafted": {**res, "macro_f1": 0.75}},
+        "form": {"contrastive": {"skipped": "fewer than 2 classes"}},
+    }
     write_png(tmp_path / "probe/confusion/composer__handcrafted.png", "x")
-    h = probe_headline(results, {"contrastive": {"n": 10, "top1": 0.5, "top5": 0.9, "chance_top1": 0.1,
-                                                 "chance_top5": 0.5, "mean_rank": 2.1}}, "header")
+    h = probe_headline(
+        results,
+        {"contrastive": {"n": 10, "top1": 0.5, "top5": 0.9, "chance_top1": 0.1, "chance_top5": 0.5, "mean_rank": 2.1}},
+        "header",
+    )
     write_headline(tmp_path / "probe", h)
-    assert h["tables"][0]["rows"][0][2] == {"value": 0.8, "ci95": [0.6, 0.9]} and h["figures"] == \
-        ["confusion/composer__handcrafted.png"]  # the best macro-F1's confusion matrix
+    assert h["tables"][0]["rows"][0][2] == {"value": 0.8, "ci95": [0.6, 0.9]} and h["figures"] == [
+        "confusion/composer__handcrafted.png"
+    ]  # the best macro-F1's confusion matrix
     assert h["tables"][0]["rows"][2][1:3] == ["skipped", "skipped"]
     d = tmp_path / "gen"
     (d / "p").mkdir(parents=True)
     for f in ("p/var0.mid", "p/var0.png", "p/var0.wav", "p/prompt.mid"):
         (d / f).write_bytes(b"x")
-    entry = {"piece": "p", "composer": "bach", "period": None, "variation": 0, "prompt_tokens": 40, "new_tokens": 300,
-             "notes": 90, "seconds": 12.5, "ended": True, "midi": "p/var0.mid", "png": "p/var0.png",
-             "audio": "p/var0.wav", "prompt_midi": "p/prompt.mid"}
+    entry = {
+        "piece": "p",
+        "composer": "bach",
+        "period": None,
+        "variation": 0,
+        "prompt_tokens": 40,
+        "new_tokens": 300,
+        "notes": 90,
+        "seconds": 12.5,
+        "ended": True,
+        "midi": "p/var0.mid",
+        "png": "p/var0.png",
+        "audio": "p/var0.wav",
+        "prompt_midi": "p/prompt.mid",
+    }
     g = generation_headline([entry], 6.0, {"temp": 0.95, "min_p": 0.035, "top_p": None, "top_k": None})
     write_headline(d, g)
     assert g["samples"][0]["midi"] == ["p/var0.mid", "p/prompt.mid"] and "temp 0.95" in g["text"]
@@ -423,15 +615,28 @@ def test_aria_headlines_follow_the_contract(tmp_path: Path) -> None:
 def chromium(args: list[str], tmp: Path) -> subprocess.CompletedProcess:
     profile = tmp / "chrome-profile"
     shutil.rmtree(profile, ignore_errors=True)
-    cmd = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--autoplay-policy=no-user-gesture-required", f"--user-data-dir={profile}",
-           "--window-size=1400,2000", "--virtual-time-budget=5000", *args]
+    cmd = [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--autoplay-policy=no-user-gesture-required",
+        f"--user-data-dir={profile}",
+        "--window-size=1400,2000",
+        "--virtual-time-budget=5000",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium not installed (make setup installs it when root: "
-                                                  "apt-get install chromium)")
+@pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="chromium not installed (make setup installs it when root: apt-get install chromium)"
+)
 def test_site_renders_in_headless_chromium(tmp_path: Path) -> None:
     site, _ = render(tmp_path)
     page = (site / "index.html").as_uri()
@@ -441,8 +646,9 @@ def test_site_renders_in_headless_chromium(tmp_path: Path) -> None:
     html = chromium(["--dump-dom", page], tmp_path).stdout
     doc = dom(html)
     hs = headings(doc)
-    assert hs[0].tag == "h1" and hs[1].tag == "h2" and hs[1].parent.attrs.get("class") == "family", \
+    assert hs[0].tag == "h1" and hs[1].tag == "h2" and hs[1].parent.attrs.get("class") == "family", (
         "the first heading after the title must open a family's results, not a JSON dump"
+    )
     assert hs[1].all_text() == "MIDI-VALLE" and doc.find("section", id="family-aria") is not None
     imgs = list(doc.iter("img"))
     assert len(imgs) >= 5
@@ -451,7 +657,9 @@ def test_site_renders_in_headless_chromium(tmp_path: Path) -> None:
     m = re.search(r'data-images="(\d+)/(\d+)"', html)
     assert m and m.group(1) == m.group(2)
     audios = [a.attrs for a in doc.iter("audio")]
-    assert len(audios) == 2 and all(a.get("data-ok") == "1" and a.get("data-duration") == "0.50" for a in audios), audios
+    assert len(audios) == 2 and all(a.get("data-ok") == "1" and a.get("data-duration") == "0.50" for a in audios), (
+        audios
+    )
     assert any(a.attrs.get("href") == "stages.html" for a in doc.iter("a"))
     keep = REPO / ".pytest_cache" / "report-screenshot.png"  # for a human to look at
     keep.parent.mkdir(exist_ok=True)

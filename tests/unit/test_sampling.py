@@ -95,8 +95,15 @@ def test_min_p_with_top_p_is_an_error_not_silently_ignored():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [dict(temperature=-1), dict(temperature=float("nan")), dict(min_p=0.0), dict(top_p=1.5),
-     dict(top_k=0), dict(top_k=2.5), dict(order="hf")],
+    [
+        dict(temperature=-1),
+        dict(temperature=float("nan")),
+        dict(min_p=0.0),
+        dict(top_p=1.5),
+        dict(top_k=0),
+        dict(top_k=2.5),
+        dict(order="hf"),
+    ],
 )
 def test_bad_options_raise(kwargs):
     with pytest.raises(SamplingError):
@@ -143,7 +150,9 @@ def test_generate_stops_rows_at_eos_and_keeps_prompts():
 def test_generate_respects_context_length():
     model = CountingModel(max_seq_len=6)
     assert generate(model, [[1, 2], [1, 2, 3, 4, 5, 6]], max_new_tokens=100, temperature=0) == [
-        [1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6]]
+        [1, 2, 3, 4, 5, 6],
+        [1, 2, 3, 4, 5, 6],
+    ]
     with pytest.raises(ValueError, match="longer than the model context max_seq_len=6"):
         generate(model, [[1] * 7], max_new_tokens=1)
     with pytest.raises(ValueError, match="empty"):

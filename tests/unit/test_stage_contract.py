@@ -1,7 +1,6 @@
 """Atomic outputs: a failed or killed stage leaves no partial output; manifests record inputs."""
 
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -19,8 +19,9 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.mark.unit
 def test_python_without_deps_says_activate_the_venv():
     # -S: no site-packages, so prefect & co are missing, as with a system python
-    r = subprocess.run([sys.executable, "-S", "-m", "stages.segment"], cwd=REPO, capture_output=True,
-                       text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-S", "-m", "stages.segment"], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
     assert r.returncode == 1
     assert "Traceback" not in r.stderr
     assert "cannot import 'prefect'" in r.stderr and "source .venv/bin/activate" in r.stderr
@@ -65,8 +66,9 @@ def test_params_typo_inside_a_stage_is_one_line(tmp_path):
     (tmp_path / "params.yaml").write_text("\n".join(lines) + "\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     env.update(OSTINATO_ROOT=str(tmp_path), PREFECT_HOME=str(tmp_path / ".prefect"))
-    r = subprocess.run([sys.executable, "-m", "stages.segment"], cwd=REPO, env=env, capture_output=True,
-                       text=True, timeout=230)
+    r = subprocess.run(
+        [sys.executable, "-m", "stages.segment"], cwd=REPO, env=env, capture_output=True, text=True, timeout=230
+    )
     assert r.returncode == 2, r.stderr[-3000:]
     assert "Traceback" not in r.stderr, r.stderr[-3000:]
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("ERROR: stage segment:")]

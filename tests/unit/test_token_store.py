@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import json
 
+import midi_fixtures as mf
 import numpy as np
 import pytest
 
-import midi_fixtures as mf
 from pipeline.data.jsonl import read_jsonl
 from pipeline.data.token_store import (
-    DTYPE, TokenStore, accepted, pack, pack_store, quarantined, reason_of, write_dataset, write_split,
+    DTYPE,
+    TokenStore,
+    accepted,
+    pack,
+    pack_store,
+    quarantined,
+    reason_of,
+    write_dataset,
+    write_split,
 )
 
 pytestmark = pytest.mark.unit
@@ -83,10 +91,16 @@ def test_pack_store_writes_loadable_npy(tmp_path):
 
 
 def test_write_dataset_splits_and_quarantine(tmp_path):
-    rows = [{"id": "a", "split": "train", "composer": "bach"}, {"id": "b", "split": "val"},
-            {"id": "c", "split": "train"}]
-    results = [accepted(rows[0], [0, 1, 2]), accepted(rows[1], [3]),
-               quarantined(rows[2], ValueError("x.mid: contains no notes"))]
+    rows = [
+        {"id": "a", "split": "train", "composer": "bach"},
+        {"id": "b", "split": "val"},
+        {"id": "c", "split": "train"},
+    ]
+    results = [
+        accepted(rows[0], [0, 1, 2]),
+        accepted(rows[1], [3]),
+        quarantined(rows[2], ValueError("x.mid: contains no notes")),
+    ]
     stats = write_dataset(tmp_path, rows, results, vocab_size=8)
     assert stats["splits"]["train"]["tokens"] == 3 and stats["splits"]["test"]["pieces"] == 0
     assert stats["rejects_by_reason"] == {"no_notes": 1} and stats["vocab_use"] == 0.5
@@ -135,14 +149,16 @@ def test_reason_of_falls_back_to_exception_name():
 def test_items_of_any_shape_round_trip(tmp_path):
     from pipeline.data.token_store import TokenStore, write_split
 
-    items = [({"id": "flat"}, np.arange(5)),
-             ({"id": "compound"}, np.arange(18).reshape(3, 6)),  # [notes, fields]
-             ({"id": "codes"}, np.arange(40).reshape(4, 10)),  # [n_q, frames]
-             ({"id": "patches"}, np.arange(32).reshape(2, 16))]  # [P, 16]
+    items = [
+        ({"id": "flat"}, np.arange(5)),
+        ({"id": "compound"}, np.arange(18).reshape(3, 6)),  # [notes, fields]
+        ({"id": "codes"}, np.arange(40).reshape(4, 10)),  # [n_q, frames]
+        ({"id": "patches"}, np.arange(32).reshape(2, 16)),
+    ]  # [P, 16]
     info = write_split(tmp_path / "train", items)
     assert info == {"pieces": 4, "tokens": 5 + 18 + 40 + 32}
     store = TokenStore(tmp_path / "train")
-    for (label, arr), got in zip(items, store):
+    for (_label, arr), got in zip(items, store):
         assert got.shape == arr.shape
         np.testing.assert_array_equal(got, arr)
     assert store.shapes == [(5,), (3, 6), (4, 10), (2, 16)]

@@ -55,7 +55,10 @@ def test_chorale_is_interleaved_one_bar_per_line(chorale, chorale_text):
     assert lines[3] == "X:1" and "L:1/8" in lines and "M:4/4" in lines
     assert any(ln.startswith("K:") for ln in lines)
     assert [ln for ln in lines if ln.startswith("V:")] == [
-        'V:1 nm="Soprano"', 'V:2 nm="Alto"', 'V:3 nm="Tenor" clef=bass', 'V:4 nm="Bass" clef=bass'
+        'V:1 nm="Soprano"',
+        'V:2 nm="Alto"',
+        'V:3 nm="Tenor" clef=bass',
+        'V:4 nm="Bass" clef=bass',
     ]
     body = _body(chorale_text)
     n_bars = len(chorale.parts[0].getElementsByClass("Measure"))
@@ -165,8 +168,7 @@ def test_overfull_bar_gets_its_own_meter_or_is_clipped():
 
 
 def test_native_abc_tune_to_interleaved():
-    text = abc_tune_to_interleaved(FOLK_TUNE, period="Folk", composer="Traditional",
-                                   instrumentation="Fiddle")
+    text = abc_tune_to_interleaved(FOLK_TUNE, period="Folk", composer="Traditional", instrumentation="Fiddle")
     assert text.splitlines()[:3] == ["%Folk", "%Traditional", "%Fiddle"]
     body = _body(text)
     assert all(ln.startswith("[V:1]") and ln.count("[V:") == 1 for ln in body)
@@ -223,9 +225,11 @@ def test_tokenize_rows_and_the_store(tmp_path):
     from pipeline.params.notagen import AbcTokenizeParams
 
     (tmp_path / "t.abc").write_text("X:1\nT:t\nL:1/8\nM:4/4\nK:G\nGABc d2 B2|c2 A2 G4|]\n")
-    rows = [{"id": "a", "split": "train", "score": "t.abc", "composer": "bach", "period": "baroque", "n_parts": 1},
-            {"id": "b", "split": "train", "midi": "b.mid"},
-            {"id": "c", "split": "val", "score": "missing.abc"}]
+    rows = [
+        {"id": "a", "split": "train", "score": "t.abc", "composer": "bach", "period": "baroque", "n_parts": 1},
+        {"id": "b", "split": "train", "midi": "b.mid"},
+        {"id": "c", "split": "val", "score": "missing.abc"},
+    ]
     p = AbcTokenizeParams(composer_names={"bach": "Bach, Johann Sebastian"})
     results = tokenize_rows(rows, p, str(tmp_path))
     assert [r["ok"] for r in results] == [True, False, False]

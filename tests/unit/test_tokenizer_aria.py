@@ -5,15 +5,23 @@ from __future__ import annotations
 import json
 import random
 
+import aria_golden as ag
+import midi_fixtures as mf
 import mido
 import numpy as np
 import pytest
 
-import aria_golden as ag
-import midi_fixtures as mf
 from pipeline.aria.tokenizer import (
-    AbsTokenizer, Piece, TokenizerError, augment, pitch_shift, read_notes, slice_notes, snap,
-    tempo_scale, velocity_shift,
+    AbsTokenizer,
+    Piece,
+    TokenizerError,
+    augment,
+    pitch_shift,
+    read_notes,
+    slice_notes,
+    snap,
+    tempo_scale,
+    velocity_shift,
 )
 
 pytestmark = pytest.mark.unit
@@ -74,8 +82,9 @@ def test_encode_decode(tok):
 
 
 # ---------------------------------------------------------------- snapping
-@pytest.mark.parametrize("value,expected", [(5, 0), (15, 20), (25, 20), (35, 40), (1235, 1240),
-                                            (2495, 2490), (4996, 4990), (4994, 4990)])
+@pytest.mark.parametrize(
+    "value,expected", [(5, 0), (15, 20), (25, 20), (35, 40), (1235, 1240), (2495, 2490), (4996, 4990), (4994, 4990)]
+)
 def test_snap_onset_grid_tie_rule(tok, value, expected):
     assert snap(value, tok.onset_grid) == expected
 
@@ -89,31 +98,82 @@ def test_snap_depends_on_grid_and_velocity_rules(tok):
 
 # ---------------------------------------------------------------- golden sequences
 GOLDEN = {
-    "tempo_changes": [P, "<S>", *piano(60, 80, 0, 500), *piano(62, 80, 1000, 250),
-                      *piano(64, 80, 1250, 1250), *piano(65, 80, 2500, 500), "<E>"],
+    "tempo_changes": [
+        P,
+        "<S>",
+        *piano(60, 80, 0, 500),
+        *piano(62, 80, 1000, 250),
+        *piano(64, 80, 1250, 1250),
+        *piano(65, 80, 2500, 500),
+        "<E>",
+    ],
     # 64 closes before 60 on the same start tick, so it comes first (stable sort).
-    "sustain_pedal": [P, "<S>", *piano(64, 60, 0, 50), *piano(60, 60, 0, 1500),
-                      *piano(72, 60, 200, 1300), *piano(67, 60, 1500, 200),
-                      *piano(62, 60, 2100, 900), *piano(48, 60, 2150, 850), "<E>"],
-    "multi_instrument": [P, ("prefix", "instrument", "strings"), ("prefix", "instrument", "drum"),
-                         "<S>", ("strings", 55, 100), ("onset", 0), ("dur", 1000),
-                         *piano(72, 50, 0, 500), ("drum", 36), ("onset", 0),
-                         ("drum", 42), ("onset", 250), "<E>"],
+    "sustain_pedal": [
+        P,
+        "<S>",
+        *piano(64, 60, 0, 50),
+        *piano(60, 60, 0, 1500),
+        *piano(72, 60, 200, 1300),
+        *piano(67, 60, 1500, 200),
+        *piano(62, 60, 2100, 900),
+        *piano(48, 60, 2150, 850),
+        "<E>",
+    ],
+    "multi_instrument": [
+        P,
+        ("prefix", "instrument", "strings"),
+        ("prefix", "instrument", "drum"),
+        "<S>",
+        ("strings", 55, 100),
+        ("onset", 0),
+        ("dur", 1000),
+        *piano(72, 50, 0, 500),
+        ("drum", 36),
+        ("onset", 0),
+        ("drum", 42),
+        ("onset", 250),
+        "<E>",
+    ],
     "ignored_first": [P, "<S>", *piano(64, 80, 0, 100), "<E>"],
-    "long_gaps": [P, "<S>", *piano(60, 80, 0, 100), "<T>", "<T>", *piano(62, 80, 2340, 100),
-                  "<T>", *piano(64, 80, 0, 100), *piano(65, 80, 10, 5000), "<E>"],
-    "velocities": [P, "<S>", *piano(60, 10, 0, 50), *piano(61, 120, 100, 50),
-                   *piano(62, 70, 200, 50), *piano(63, 90, 300, 50), *piano(64, 10, 400, 50),
-                   *piano(65, 60, 500, 50), "<E>"],
+    "long_gaps": [
+        P,
+        "<S>",
+        *piano(60, 80, 0, 100),
+        "<T>",
+        "<T>",
+        *piano(62, 80, 2340, 100),
+        "<T>",
+        *piano(64, 80, 0, 100),
+        *piano(65, 80, 10, 5000),
+        "<E>",
+    ],
+    "velocities": [
+        P,
+        "<S>",
+        *piano(60, 10, 0, 50),
+        *piano(61, 120, 100, 50),
+        *piano(62, 70, 200, 50),
+        *piano(63, 90, 300, 50),
+        *piano(64, 10, 400, 50),
+        *piano(65, 60, 500, 50),
+        "<E>",
+    ],
     # 60+60 overlap: the first note-off closes both (as with the mido reader). Where the
     # note-offs do not match the note-ons one to one, symusic keeps less than mido did (see
     # test_overlapping_notes_where_symusic_differs): 62 (note-off on its own tick, then a
     # second one) and the second 64 (two note-ons, one note-off) are dropped, like 65.
-    "overlapping": [P, "<S>", *piano(60, 80, 0, 300), *piano(60, 90, 100, 200),
-                    *piano(64, 70, 2000, 400), "<E>"],
+    "overlapping": [P, "<S>", *piano(60, 80, 0, 300), *piano(60, 90, 100, 200), *piano(64, 70, 2000, 400), "<E>"],
     # 1 tick = 5.2083 ms: 62.5 ms -> 62 -> 60; 5208 ms -> <T> + 210.
-    "tpb96_no_tempo": [P, "<S>", *piano(60, 80, 0, 500), *piano(62, 80, 250, 60),
-                       *piano(64, 80, 520, 160), "<T>", *piano(65, 80, 210, 100), "<E>"],
+    "tpb96_no_tempo": [
+        P,
+        "<S>",
+        *piano(60, 80, 0, 500),
+        *piano(62, 80, 250, 60),
+        *piano(64, 80, 520, 160),
+        "<T>",
+        *piano(65, 80, 210, 100),
+        "<E>",
+    ],
 }
 
 
@@ -160,7 +220,10 @@ def test_overlapping_notes_where_symusic_differs(tmp_path):
     assert golden["n_notes"] == 5 and now["n_notes"] == 3  # 62 and the second 64 are dropped
     piece = read_notes(mf.overlapping(tmp_path))
     assert [(n.pitch, n.start_ms, n.end_ms, n.velocity) for n in piece.notes] == [
-        (60, 0, 300, 80), (60, 100, 300, 90), (64, 2000, 2400, 70)]
+        (60, 0, 300, 80),
+        (60, 100, 300, 90),
+        (64, 2000, 2400, 70),
+    ]
 
 
 def test_accepts_midifile_piece_and_no_eos(tok, tmp_path):
@@ -199,19 +262,27 @@ def test_pedal_tokens_when_enabled(tmp_path):
 def test_metadata_prefixes(tok, tmp_path):
     meta = {"composer": "Chopin", "form": "Etude", "genre": "JAZZ", "period": "romantic"}
     toks = tok.tokenize(mf.ignored_first(tmp_path), metadata=meta)
-    assert toks[:5] == [P, ("prefix", "composer", "chopin"), ("prefix", "form", "étude"),
-                        ("prefix", "genre", "jazz"), "<S>"]
+    assert toks[:5] == [
+        P,
+        ("prefix", "composer", "chopin"),
+        ("prefix", "form", "étude"),
+        ("prefix", "genre", "jazz"),
+        "<S>",
+    ]
     toks = tok.tokenize(mf.ignored_first(tmp_path), metadata={"composer": "Schumann"})
     assert toks[:2] == [P, "<S>"]
 
 
 # ---------------------------------------------------------------- errors
-@pytest.mark.parametrize("builder,match", [
-    (mf.only_ignored, "no notes after removing ignored instruments"),
-    (mf.empty, "no notes"),
-    (mf.truncated, "truncated.mid"),
-    (mf.bad_header, "bad_header.mid"),
-])
+@pytest.mark.parametrize(
+    "builder,match",
+    [
+        (mf.only_ignored, "no notes after removing ignored instruments"),
+        (mf.empty, "no notes"),
+        (mf.truncated, "truncated.mid"),
+        (mf.bad_header, "bad_header.mid"),
+    ],
+)
 def test_errors_name_the_file(tok, tmp_path, builder, match):
     path = builder(tmp_path)
     with pytest.raises(TokenizerError, match=match) as err:
@@ -221,8 +292,9 @@ def test_errors_name_the_file(tok, tmp_path, builder, match):
 
 # ---------------------------------------------------------------- round trip
 def tokens_valid(t: AbsTokenizer, toks) -> bool:
-    return t.unk_id not in t.encode(toks) and all(k != "other" or g[0] in t.vocab[:6] or
-                                                  g[0][0] == "prefix" for k, g in t.groups(toks))
+    return t.unk_id not in t.encode(toks) and all(
+        k != "other" or g[0] in t.vocab[:6] or g[0][0] == "prefix" for k, g in t.groups(toks)
+    )
 
 
 @pytest.mark.parametrize("builder", mf.ALL_VALID, ids=lambda b: b.__name__)
@@ -253,7 +325,7 @@ def test_dim_token_placement(tok, tmp_path):
     for seed in range(25):
         toks = tok.tokenize(path, add_dim_tok=True, rng=random.Random(seed))
         i = toks.index("<D>")
-        assert toks.count("<D>") == 1 and toks[:i] + toks[i + 1:] == plain
+        assert toks.count("<D>") == 1 and toks[:i] + toks[i + 1 :] == plain
         assert 90 - 2 <= len(plain) - i <= 110  # moved left at most 2 to a note boundary
         assert tok._kind(toks[i + 1]) not in ("onset", "dur")
     assert len(plain) - tok.tokenize(path, add_dim_tok=True).index("<D>") in (100, 101, 102)
@@ -290,8 +362,18 @@ def test_tempo_scale_tokens_and_piece(tok, tmp_path):
     assert tempo_scale(seq, 1.0) == seq
     slow = tempo_scale(seq, 2.0)
     # Tokens hold 12,340 ms -> 24,680 (4 <T> + 4680); 15,000 -> 30,000; 15,010 -> 30,020.
-    assert slow == [P, "<S>", *piano(60, 80, 0, 200), *["<T>"] * 4, *piano(62, 80, 4680, 200),
-                    "<T>", "<T>", *piano(64, 80, 0, 200), *piano(65, 80, 20, 5000), "<E>"]
+    assert slow == [
+        P,
+        "<S>",
+        *piano(60, 80, 0, 200),
+        *["<T>"] * 4,
+        *piano(62, 80, 4680, 200),
+        "<T>",
+        "<T>",
+        *piano(64, 80, 0, 200),
+        *piano(65, 80, 20, 5000),
+        "<E>",
+    ]
     # A Piece keeps unquantized times: 12,343 ms -> 24,686 -> onset 4690.
     piece = tempo_scale(read_notes(mf.long_gaps(tmp_path)), 2.0)
     assert tok.tokenize(piece) == slow[:10] + [("onset", 4690)] + slow[11:]

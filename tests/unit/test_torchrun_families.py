@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 import torchrun_families as tf
 
 from pipeline.train.job import TrainJob
@@ -37,7 +36,7 @@ CURVES = {"codec": ("train_loss", "d_loss")}  # default: train_loss
 # and its entry must go)
 PENDING: dict[str, str] = {
     "clamp": "CLaMP's InfoNCE takes its negatives from each process's own batch (no all-gather of the "
-             "features, unlike Aria's ContrastiveObjective): 2 processes with B/2 see half the negatives",
+    "features, unlike Aria's ContrastiveObjective): 2 processes with B/2 see half the negatives",
 }
 
 
@@ -46,14 +45,25 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("torchrun_families")
     fx = tf.fixtures(root)
     two = [[fam, entry, job_for(2, "two")] for fam, (entry, job_for) in fx.items()]
-    code = ("from pipeline.train.distributed import launch;"
-            f"launch('torchrun_families:run_all', {{'jobs': {two!r}, 'writes_log': {str(root / 'writes')!r}}}, 2)")
-    env = {**os.environ, "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join([str(ROOT / "tests" / "unit"), str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    code = (
+        "from pipeline.train.distributed import launch;"
+        f"launch('torchrun_families:run_all', {{'jobs': {two!r}, 'writes_log': {str(root / 'writes')!r}}}, 2)"
+    )
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "tests" / "unit"), str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
     t0 = time.perf_counter()
     with open(root / "torchrun.log", "w") as log:
-        proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)  # its own process group: a hang is killed whole
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # its own process group: a hang is killed whole
         one, errors = {}, {}
         n = torch.get_num_threads()
         torch.set_num_threads(1)
@@ -73,18 +83,29 @@ def runs(tmp_path_factory):
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
                 rc = "timeout (a hang in a collective?)"
-    worker = [json.loads((root / f"writes.{r}.json").read_text()) if (root / f"writes.{r}.json").exists() else None
-              for r in (0, 1)]
-    return {"fx": fx, "one": one, "two": {fam: job for fam, _, job in two}, "ref_errors": errors, "rc": rc,
-            "worker": worker, "log": (root / "torchrun.log").read_text()[-4000:],
-            "seconds": time.perf_counter() - t0}
+    worker = [
+        json.loads((root / f"writes.{r}.json").read_text()) if (root / f"writes.{r}.json").exists() else None
+        for r in (0, 1)
+    ]
+    return {
+        "fx": fx,
+        "one": one,
+        "two": {fam: job for fam, _, job in two},
+        "ref_errors": errors,
+        "rc": rc,
+        "worker": worker,
+        "log": (root / "torchrun.log").read_text()[-4000:],
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 FAMILIES = ["codec", "valle", "gnm_lm", "gnm_classifier", "notagen", "clamp", "dpo"]
 
 
-@pytest.mark.parametrize("family", [pytest.param(f, marks=pytest.mark.xfail(strict=True, reason=PENDING[f]))
-                                    if f in PENDING else f for f in FAMILIES])
+@pytest.mark.parametrize(
+    "family",
+    [pytest.param(f, marks=pytest.mark.xfail(strict=True, reason=PENDING[f])) if f in PENDING else f for f in FAMILIES],
+)
 def test_two_processes_follow_the_one_process_curve(runs, family):
     assert runs["rc"] == 0 and all(runs["worker"]), f"torchrun failed ({runs['rc']}):\n{runs['log']}"
     assert family not in runs["ref_errors"], runs["ref_errors"].get(family)
@@ -102,5 +123,6 @@ def test_two_processes_follow_the_one_process_curve(runs, family):
         a, b = (np.array([r.get(col, np.nan) for r in h]) for h in (h1, h2))
         diff = float(np.nanmax(np.abs(a - b)))
         print(f"{family} {col}: max |2 processes - 1 process| = {diff:.3g} over {a.tolist()}")
-        assert np.isfinite(a[-1]) and np.allclose(b, a, rtol=RTOL, atol=ATOL, equal_nan=True), \
+        assert np.isfinite(a[-1]) and np.allclose(b, a, rtol=RTOL, atol=ATOL, equal_nan=True), (
             f"{family} {col}: 1 process {a.tolist()} vs 2 processes {b.tolist()} (max diff {diff:.3g})"
+        )

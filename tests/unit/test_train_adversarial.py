@@ -62,7 +62,9 @@ class Toy:
 
     def discriminator_step(self, disc, batch, fake):
         real, fk = (1 - disc(batch)).pow(2).mean(), disc(fake).pow(2).mean()
-        return Loss(real + fk, torch.tensor(float(len(batch))), {"d_real": float(real.detach()), "d_fake": float(fk.detach())})
+        return Loss(
+            real + fk, torch.tensor(float(len(batch))), {"d_real": float(real.detach()), "d_fake": float(fk.detach())}
+        )
 
     def val_step(self, gen, batch):
         l1 = (gen(batch) - batch).abs().mean()
@@ -71,12 +73,25 @@ class Toy:
 
 def models(seed=0):
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 8)), nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 1))
+    return nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 8)), nn.Sequential(
+        nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 1)
+    )
 
 
 def cfg(**kw):
-    base = dict(steps=6, lr=1e-2, disc_lr=1e-2, adv_start=2, eval_every=2, checkpoint_every=2, log_every=100,
-                device="cpu", progress=False, warmup_steps=1, final_lr_frac=0.5)
+    base = dict(
+        steps=6,
+        lr=1e-2,
+        disc_lr=1e-2,
+        adv_start=2,
+        eval_every=2,
+        checkpoint_every=2,
+        log_every=100,
+        device="cpu",
+        progress=False,
+        warmup_steps=1,
+        final_lr_frac=0.5,
+    )
     return AdversarialConfig(**(base | kw))
 
 

@@ -8,17 +8,17 @@ import json
 import numpy as np
 import pytest
 import torch
+from train_core_checks import check_grad_accum, check_resume, config
 
 from pipeline.aria.model import ModelConfig, build
 from pipeline.aria.pairs import PairBatches
 from pipeline.aria.tokenizer import AbsTokenizer, Note, Piece
+from pipeline.data.guards import IncompatibleInputError, check_same_tokenizer
 from pipeline.train.batches import RowBatches
 from pipeline.train.contrastive import ContrastiveObjective
-from pipeline.data.guards import IncompatibleInputError, check_same_tokenizer
 from pipeline.train.job import TrainJob, run_training, write_training_outputs
 from pipeline.train.loop import train
 from pipeline.train.objectives import LMObjective
-from train_core_checks import check_grad_accum, check_resume, config
 
 pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_thread")]
 
@@ -33,8 +33,9 @@ def lm(seed=0):
 
 def emb(seed=0):
     torch.manual_seed(seed)
-    return build(ModelConfig(d_model=32, n_heads=2, n_layers=1, vocab_size=TOK.vocab_size, max_seq_len=128,
-                             emb_size=16))
+    return build(
+        ModelConfig(d_model=32, n_heads=2, n_layers=1, vocab_size=TOK.vocab_size, max_seq_len=128, emb_size=16)
+    )
 
 
 def rows():
@@ -43,16 +44,25 @@ def rows():
 
 def pieces():
     rng = np.random.default_rng(1)
-    return [Piece([Note(i * 120, i * 120 + 100, int(40 + 4 * k + rng.integers(0, 12)), 80, "piano", 0)
-                   for i in range(40)]) for k in range(6)]
+    return [
+        Piece([Note(i * 120, i * 120 + 100, int(40 + 4 * k + rng.integers(0, 12)), 80, "piano", 0) for i in range(40)])
+        for k in range(6)
+    ]
 
 
 OBJECTIVES = {
-    "lm": (lm, lambda: LMObjective(PAD), lambda: RowBatches(rows(), 4, seed=1),
-           lambda: RowBatches(rows()[:4], 4, shuffle=False)),
-    "contrastive": (emb, lambda: ContrastiveObjective(TOK.eos_id, TOK.pad_id, 0.1),
-                    lambda: PairBatches(pieces(), TOK, 3, (6, 12), 64, seed=2),
-                    lambda: PairBatches(pieces(), TOK, 3, (6, 12), 64, seed=3)),
+    "lm": (
+        lm,
+        lambda: LMObjective(PAD),
+        lambda: RowBatches(rows(), 4, seed=1),
+        lambda: RowBatches(rows()[:4], 4, shuffle=False),
+    ),
+    "contrastive": (
+        emb,
+        lambda: ContrastiveObjective(TOK.eos_id, TOK.pad_id, 0.1),
+        lambda: PairBatches(pieces(), TOK, 3, (6, 12), 64, seed=2),
+        lambda: PairBatches(pieces(), TOK, 3, (6, 12), 64, seed=3),
+    ),
 }
 
 
@@ -78,8 +88,14 @@ def test_stats_reach_history_curves_and_metrics(tmp_path):
     header = next(csv.reader(open(tmp_path / "rep/plots/loss.csv")))
     assert header[:3] == ["step", "train_loss", "val_loss"] and header[-1] == "lr" and "train_pair_acc" in header
     assert json.loads((tmp_path / "rep/metrics.json").read_text())["steps"] == 8
-    lm_res = train(lm(), LMObjective(PAD), RowBatches(rows(), 4), config(steps=4), tmp_path / "lm",
-                   val=RowBatches(rows()[:4], 4, shuffle=False))
+    lm_res = train(
+        lm(),
+        LMObjective(PAD),
+        RowBatches(rows(), 4),
+        config(steps=4),
+        tmp_path / "lm",
+        val=RowBatches(rows()[:4], 4, shuffle=False),
+    )
     assert lm_res.val_metrics["val_perplexity"] == pytest.approx(np.exp(lm_res.val_loss))  # the LM objective's metric
 
 
@@ -104,8 +120,16 @@ def test_setup_hook_runs_once_the_model_is_on_its_device(tmp_path):
 def job_for(stage: str, tmp_path, **params) -> TrainJob:
     from pipeline.params import SECTIONS
 
-    return TrainJob(stage=stage, p=SECTIONS[stage](**params), seed=7, device="cpu", ckpt_dir=tmp_path / "ckpt",
-                    model_dir=tmp_path / "model", report_dir=tmp_path / "report", inputs={"segments": [{"id": "a"}]})
+    return TrainJob(
+        stage=stage,
+        p=SECTIONS[stage](**params),
+        seed=7,
+        device="cpu",
+        ckpt_dir=tmp_path / "ckpt",
+        model_dir=tmp_path / "model",
+        report_dir=tmp_path / "report",
+        inputs={"segments": [{"id": "a"}]},
+    )
 
 
 def test_run_training_dispatches_and_rejects_unknown_launchers(tmp_path):
@@ -126,6 +150,7 @@ def test_train_job_survives_the_trip_to_a_worker_and_builds_the_loop_config(tmp_
     assert job_for("gnm_pretrain", tmp_path).train_config().betas == (0.9, 0.999)  # upstream's Adam, from params
     with pytest.raises(Exception, match="kmeans_crops"):
         TrainJob.from_json(job.to_json() | {"p": job.to_json()["p"] | {"kmeans_crops": 0}})
+
 
 def test_tokenizer_check_names_both_hashes():
     check_same_tokenizer("abc", "abc", "models/x", "rerun")

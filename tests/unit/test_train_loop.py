@@ -35,8 +35,9 @@ def model(seed=0):
 
 
 def tcfg(**kw):
-    base = dict(steps=12, lr=3e-3, warmup_steps=3, eval_every=4, checkpoint_every=4, progress=False,
-                device="cpu", seed=7)
+    base = dict(
+        steps=12, lr=3e-3, warmup_steps=3, eval_every=4, checkpoint_every=4, progress=False, device="cpu", seed=7
+    )
     return TrainConfig(**{**base, **kw})
 
 
@@ -65,8 +66,14 @@ def test_schedule_warmup_then_decay_to_ten_percent():
 # ----------------------------------------------------------------------------- loop
 def test_loss_decreases_on_tiny_overfit(tmp_path):
     r = rows()
-    res = train(model(), LMObjective(PAD), RowBatches(r, 4, seed=1), tcfg(steps=60, eval_every=20),
-                tmp_path, val=RowBatches(r[:4], 4, shuffle=False))
+    res = train(
+        model(),
+        LMObjective(PAD),
+        RowBatches(r, 4, seed=1),
+        tcfg(steps=60, eval_every=20),
+        tmp_path,
+        val=RowBatches(r[:4], 4, shuffle=False),
+    )
     first, last = res.history[0], res.history[-1]
     assert [h["step"] for h in res.history] == [20, 40, 60]
     assert last["val_loss"] < 0.5 * first["val_loss"]
@@ -82,21 +89,29 @@ def kill_at(step):
     def hook(done, _model):
         if done == step:
             raise Killed(f"killed after step {done}")
+
     return hook
 
 
 def test_kill_and_resume_matches_uninterrupted_run(tmp_path):
     r, obj = rows(), LMObjective(PAD)
-    ref = train(model(), obj, RowBatches(r, 4, seed=1), tcfg(), tmp_path / "ref",
-                val=RowBatches(r[:4], 4, shuffle=False))
+    ref = train(
+        model(), obj, RowBatches(r, 4, seed=1), tcfg(), tmp_path / "ref", val=RowBatches(r[:4], 4, shuffle=False)
+    )
 
     run = tmp_path / "run"
     with pytest.raises(Killed):  # dies after step 6: checkpoint 4 exists, steps 5-6 are lost
-        train(model(), obj, RowBatches(r, 4, seed=1), tcfg(), run, hooks=[kill_at(6)],
-              val=RowBatches(r[:4], 4, shuffle=False))
+        train(
+            model(),
+            obj,
+            RowBatches(r, 4, seed=1),
+            tcfg(),
+            run,
+            hooks=[kill_at(6)],
+            val=RowBatches(r[:4], 4, shuffle=False),
+        )
     assert [p.name for p in ckpt.checkpoints(run)] == ["step-00000004"]
-    res = train(model(seed=123), obj, RowBatches(r, 4, seed=1), tcfg(), run,
-                val=RowBatches(r[:4], 4, shuffle=False))
+    res = train(model(seed=123), obj, RowBatches(r, 4, seed=1), tcfg(), run, val=RowBatches(r[:4], 4, shuffle=False))
     assert res.resumed_from == 4
     for (k, a), b in zip(ref.model.state_dict().items(), res.model.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=k)
@@ -147,8 +162,8 @@ def test_batches_are_step_indexed_and_sharded():
 
 
 def test_aria_rows_insert_dim_and_augment_keep_the_row_shape():
-    from pipeline.aria.tokenizer import AbsTokenizer
     from pipeline.aria.lm import AriaRows, matches
+    from pipeline.aria.tokenizer import AbsTokenizer
 
     tok = AbsTokenizer()
     notes = [t for i in range(60) for t in (("piano", 60 + i % 12, 80), ("onset", (i * 70) % 5000), ("dur", 100))]

@@ -16,12 +16,16 @@ def test_table_rows_columns_and_ordering():
     def tone(f, noise):
         return (0.3 * np.sin(2 * np.pi * f * t) + noise * rng.normal(size=sr)).astype(np.float32)
 
-    waves = {"truth": [tone(440, 0.01), tone(330, 0.01)], "codec": [tone(440, 0.02), tone(330, 0.02)],
-             "baseline": [tone(440, 0.01), tone(330, 0.01)], "valle": [tone(600, 0.2), tone(700, 0.2)]}
+    waves = {
+        "truth": [tone(440, 0.01), tone(330, 0.01)],
+        "codec": [tone(440, 0.02), tone(330, 0.02)],
+        "baseline": [tone(440, 0.01), tone(330, 0.01)],
+        "valle": [tone(600, 0.2), tone(700, 0.2)],
+    }
 
     def frames(w):  # a cheap 4-d "embedding": framewise mean, std, energy, zero crossings
         f = w[: len(w) // 80 * 80].reshape(-1, 80)
-        return np.stack([f.mean(1), f.std(1), (f ** 2).sum(1), (np.diff(np.sign(f), axis=1) != 0).mean(1)], 1)
+        return np.stack([f.mean(1), f.std(1), (f**2).sum(1), (np.diff(np.sign(f), axis=1) != 0).mean(1)], 1)
 
     emb = embed_all(waves, {"toy": frames})
     fads = fad_table(emb, n_boot=20, steps=4, min_n=20, seed=0)

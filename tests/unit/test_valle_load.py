@@ -25,7 +25,7 @@ def _upstream_state(cfg=TINY, seed=0):
 def test_upstream_key_layout_matches_spec():
     state = _upstream_state()
     assert len(state) == 88
-    unique = {id(v.untyped_storage()) : v.numel() for v in state.values()}
+    unique = {id(v.untyped_storage()): v.numel() for v in state.values()}
     assert sum(unique.values()) == 980_676
     assert state["feat_emb.2.word_embeddings.weight"].shape == (1156, 256)
     assert state["feat_emb.5.word_embeddings.weight"].shape == (20, 32)
@@ -34,17 +34,31 @@ def test_upstream_key_layout_matches_spec():
     assert state["nar_decoder.layers.1.norm2.project_layer.weight"].shape == (64, 32)
     assert state["nar_stage_embeddings.2.word_embeddings.weight"].shape == (1, 32)
     # share_embedding: predict layers 0/1 are audio embeddings 2/3; layer 2 is its own
-    assert state["nar_predict_layers.0.weight"].data_ptr() == \
-        state["nar_audio_embeddings.2.word_embeddings.weight"].data_ptr()
-    assert state["nar_predict_layers.2.weight"].data_ptr() != \
-        state["nar_audio_embeddings.1.word_embeddings.weight"].data_ptr()
+    assert (
+        state["nar_predict_layers.0.weight"].data_ptr()
+        == state["nar_audio_embeddings.2.word_embeddings.weight"].data_ptr()
+    )
+    assert (
+        state["nar_predict_layers.2.weight"].data_ptr()
+        != state["nar_audio_embeddings.1.word_embeddings.weight"].data_ptr()
+    )
 
 
 def _trainer_file(tmp_path, state, **extra):
-    ckpt = {"model": {f"module.{k}": v for k, v in state.items()}, "optimizer": None,
-            "scheduler": None, "grad_scaler": None, "sampler": None, "best_valid_loss": 3.2,
-            "exp_dir": pathlib.PosixPath("exp/valle"), "manifest_dir": pathlib.PosixPath("data/tok"),
-            "nhead": 2, "decoder_dim": 32, "env_info": {"k2-version": "1.24"}, **extra}
+    ckpt = {
+        "model": {f"module.{k}": v for k, v in state.items()},
+        "optimizer": None,
+        "scheduler": None,
+        "grad_scaler": None,
+        "sampler": None,
+        "best_valid_loss": 3.2,
+        "exp_dir": pathlib.PosixPath("exp/valle"),
+        "manifest_dir": pathlib.PosixPath("data/tok"),
+        "nhead": 2,
+        "decoder_dim": 32,
+        "env_info": {"k2-version": "1.24"},
+        **extra,
+    }
     path = tmp_path / "best-valid-loss.pt"
     torch.save(ckpt, path)
     return path
@@ -95,8 +109,7 @@ def test_strict_errors_name_missing_unexpected_and_misshaped_keys(tmp_path):
 
 def test_other_pickled_classes_are_refused_not_unpickled(tmp_path):
     path = tmp_path / "evil.pt"
-    torch.save({"model": _upstream_state(), "when": pathlib.PurePosixPath("x"),
-                "obj": SimpleNamespace(a=1)}, path)
+    torch.save({"model": _upstream_state(), "when": pathlib.PurePosixPath("x"), "obj": SimpleNamespace(a=1)}, path)
     with pytest.raises(CheckpointError, match="weights_only"):
         load(path)
 

@@ -15,8 +15,11 @@ def _track(events, program=0, channel=0):
     track = mido.MidiTrack([mido.Message("program_change", program=program, channel=channel, time=0)])
     now = 0
     for tick, kind, pitch, vel in sorted(events, key=lambda e: e[0]):
-        track.append(mido.Message("note_on" if kind == "on" else "note_off", note=pitch,
-                                  velocity=vel, channel=channel, time=tick - now))
+        track.append(
+            mido.Message(
+                "note_on" if kind == "on" else "note_off", note=pitch, velocity=vel, channel=channel, time=tick - now
+            )
+        )
         now = tick
     return track
 
@@ -37,27 +40,29 @@ def _write(tmp_path, tpq, tracks, name="x.midi"):
 
 def test_hand_checked_rows_tpq_220(tmp_path):
     ev = []
-    ev += _note(0, 110, 64, 2)        # onset 0, 48 ticks, velocity 2 -> bin 3
-    ev += _note(0, 220, 60, 80)       # same onset: pitch ascends -> this row first
-    ev += _note(1320, 220, 76, 127)   # 96*1320/220 = 576: bar 1, position 192, IOI 576 -> 383
-    ev += _note(1321, 5, 55, 64)      # also lands on 576, keeps original-time order (after 76)
-    ev += _note(2000, 100, 20, 90)    # pitch 20 out of range: no row, no IOI effect
-    ev += _note(2200, 4400, 108, 1)   # 960 ticks; 20 beats -> clipped to 1152
+    ev += _note(0, 110, 64, 2)  # onset 0, 48 ticks, velocity 2 -> bin 3
+    ev += _note(0, 220, 60, 80)  # same onset: pitch ascends -> this row first
+    ev += _note(1320, 220, 76, 127)  # 96*1320/220 = 576: bar 1, position 192, IOI 576 -> 383
+    ev += _note(1321, 5, 55, 64)  # also lands on 576, keeps original-time order (after 76)
+    ev += _note(2000, 100, 20, 90)  # pitch 20 out of range: no row, no IOI effect
+    ev += _note(2200, 4400, 108, 1)  # 960 ticks; 20 beats -> clipped to 1152
     # zero-length pair at 2640 is ignored; the note-on stays open and the next off closes it
     ev += [(2640, "on", 62, 100), (2640, "off", 62, 0), (2860, "off", 62, 0)]
     drums = _track(_note(0, 220, 36, 100), channel=9)  # drum sub-track: skipped (upstream crashes)
-    other = _track(_note(0, 220, 50, 50))               # second MIDI track: not used
+    other = _track(_note(0, 220, 50, 50))  # second MIDI track: not used
     path = _write(tmp_path, 220, [_track(ev) + drums[1:], other])
-    expected = np.array([
-        [1, 1, 1, 1, 1, 1],
-        [43, 44, 99, 388, 4, 4],     # 60-17, 80//2+4, 96+3, 0+388, 0+4, 0+4
-        [47, 5, 51, 388, 4, 4],      # 64, vel 2 -> 5, 48+3
-        [59, 67, 99, 771, 196, 5],   # 76, 127 -> 67, IOI clipped 383, pos 192, bar 1
-        [38, 36, 5, 388, 196, 5],    # 55, 64 -> 36, dur round(2.18)=2 -> 5, IOI 0
-        [91, 4, 1155, 771, 196, 6],  # 108, vel 1 -> 4, dur 1152 -> 1155, IOI 384 -> 383, bar 2
-        [45, 54, 99, 580, 4, 7],     # 62 at 1152: IOI 192 -> 580, bar 3
-        [2, 2, 2, 2, 2, 2],
-    ])
+    expected = np.array(
+        [
+            [1, 1, 1, 1, 1, 1],
+            [43, 44, 99, 388, 4, 4],  # 60-17, 80//2+4, 96+3, 0+388, 0+4, 0+4
+            [47, 5, 51, 388, 4, 4],  # 64, vel 2 -> 5, 48+3
+            [59, 67, 99, 771, 196, 5],  # 76, 127 -> 67, IOI clipped 383, pos 192, bar 1
+            [38, 36, 5, 388, 196, 5],  # 55, 64 -> 36, dur round(2.18)=2 -> 5, IOI 0
+            [91, 4, 1155, 771, 196, 6],  # 108, vel 1 -> 4, dur 1152 -> 1155, IOI 384 -> 383, bar 2
+            [45, 54, 99, 580, 4, 7],  # 62 at 1152: IOI 192 -> 580, bar 3
+            [2, 2, 2, 2, 2, 2],
+        ]
+    )
     got = midi_tokens(path)
     assert got.dtype == np.int64
     np.testing.assert_array_equal(got, expected)

@@ -42,14 +42,14 @@ def test_ar_is_causal_and_text_ignores_audio(model):
     assert not torch.allclose(logits[:, 6:], logits2[:, 6:])
     # padded frames are trained towards EOS; the first frame is never a target
     short = int(b["y_lens"].argmin())
-    assert (targets[short, int(b["y_lens"][short]) - 1:] == 64).all()
+    assert (targets[short, int(b["y_lens"][short]) - 1 :] == 64).all()
 
 
 def test_nar_loss_skips_the_prompt_and_padding(model):
     b = ValleBatches(_items(), 3, seed=1).batch(2)
     logits, targets = model.nar_forward(b["midi"], b["x_lens"], b["codes"], b["y_lens"], 2, 4)
     assert logits.shape[1] == b["codes"].shape[1] - 4 and logits.shape[-1] == 64
-    torch.testing.assert_close(targets[0, : int(b["y_lens"][0]) - 4], b["codes"][0, 4:int(b["y_lens"][0]), 2])
+    torch.testing.assert_close(targets[0, : int(b["y_lens"][0]) - 4], b["codes"][0, 4 : int(b["y_lens"][0]), 2])
     assert (targets == 64).sum() == int((b["codes"].shape[1] - b["y_lens"]).sum())
 
 
@@ -85,8 +85,11 @@ def test_kv_cache_decoding_equals_full_recompute(model):
     out = []
     for cache in (True, False):
         g = torch.Generator().manual_seed(4)
-        out.append(ar_decode(model, midi, prompt[..., 0], temperature=0.9, top_k=20, max_frames=30,
-                             use_cache=cache, generator=g))
+        out.append(
+            ar_decode(
+                model, midi, prompt[..., 0], temperature=0.9, top_k=20, max_frames=30, use_cache=cache, generator=g
+            )
+        )
     assert out[0].shape[1] > 0 and torch.equal(out[0], out[1])
     codes = nar_decode(model, midi, prompt, out[0])
     assert codes.shape == (1, out[0].shape[1], 4) and torch.equal(codes[..., 0], out[0])

@@ -21,11 +21,25 @@ pytestmark = pytest.mark.unit
 
 def _rows():
     rows = []
-    for rec, piece, cond, split in (("A-dry", "A", "dry", "test"), ("A-hall", "A", "hall", "test"),
-                                    ("B-hall", "B", "hall", "train"), ("C-dry", "C", "dry", "test")):
+    for rec, piece, cond, split in (
+        ("A-dry", "A", "dry", "test"),
+        ("A-hall", "A", "hall", "test"),
+        ("B-hall", "B", "hall", "train"),
+        ("C-dry", "C", "dry", "test"),
+    ):
         for k in range(3):
-            rows.append({"id": f"{rec}-{k:03d}", "recording_id": rec, "piece_id": piece, "condition": cond,
-                         "split": split, "start": 5.0 * k, "duration": 5.0, "midi": f"{rec}-{k}.mid"})
+            rows.append(
+                {
+                    "id": f"{rec}-{k:03d}",
+                    "recording_id": rec,
+                    "piece_id": piece,
+                    "condition": cond,
+                    "split": split,
+                    "start": 5.0 * k,
+                    "duration": 5.0,
+                    "midi": f"{rec}-{k}.mid",
+                }
+            )
     return rows
 
 
@@ -108,15 +122,31 @@ def _midi_file(path, seconds, tempo=90.0):
 
 def test_cli_synthesize(tiny, tmp_path, capsys):
     model, codec = tiny
-    save_valle(model, tmp_path / "valle" / "model.safetensors",
-               codec={"sample_rate": codec.sample_rate, "frame_rate": codec.frame_rate})
+    save_valle(
+        model,
+        tmp_path / "valle" / "model.safetensors",
+        codec={"sample_rate": codec.sample_rate, "frame_rate": codec.frame_rate},
+    )
     save_codec(codec, tmp_path / "codec")
     _midi_file(tmp_path / "target.mid", 3.0)
     _midi_file(tmp_path / "prompt.mid", 2.0)
     sf.write(tmp_path / "prompt.wav", np.random.default_rng(1).normal(size=(44100 * 2, 2)) * 0.05, 44100)
-    args = ["synthesize", str(tmp_path / "target.mid"), "--prompt-wav", str(tmp_path / "prompt.wav"),
-            "--prompt-midi", str(tmp_path / "prompt.mid"), "--checkpoint", str(tmp_path / "valle"),
-            "--codec", str(tmp_path / "codec"), "--segment-seconds", "2", "--out", str(tmp_path / "o.wav")]
+    args = [
+        "synthesize",
+        str(tmp_path / "target.mid"),
+        "--prompt-wav",
+        str(tmp_path / "prompt.wav"),
+        "--prompt-midi",
+        str(tmp_path / "prompt.mid"),
+        "--checkpoint",
+        str(tmp_path / "valle"),
+        "--codec",
+        str(tmp_path / "codec"),
+        "--segment-seconds",
+        "2",
+        "--out",
+        str(tmp_path / "o.wav"),
+    ]
     assert main(args) == 0
     audio, sr = sf.read(tmp_path / "o.wav")
     assert sr == 16000 and audio.ndim == 1

@@ -36,12 +36,31 @@ def _job(tmp_path, steps):
     from pipeline.params.valle import ValleTrainParams
     from pipeline.train.job import TrainJob
 
-    p = ValleTrainParams(model_overrides={"d_model": 16, "nhead": 2, "n_layers": 1}, max_frames=60, batch_size=2,
-                         steps=steps, lr=1e-3, warmup_steps=1, eval_every=2, checkpoint_every=2)
-    job = TrainJob(stage="valle_train", p=p, seed=1, device="cpu", ckpt_dir=tmp_path / "ckpt",
-                   model_dir=tmp_path / "model", report_dir=tmp_path / "report", fingerprint={"test": 1},
-                   inputs={"tokens": str(tmp_path / "tok"), "init": None,
-                           "codec": {"sample_rate": 16000, "frame_rate": 50.0, "n_q": 2, "bins": 16}})
+    p = ValleTrainParams(
+        model_overrides={"d_model": 16, "nhead": 2, "n_layers": 1},
+        max_frames=60,
+        batch_size=2,
+        steps=steps,
+        lr=1e-3,
+        warmup_steps=1,
+        eval_every=2,
+        checkpoint_every=2,
+    )
+    job = TrainJob(
+        stage="valle_train",
+        p=p,
+        seed=1,
+        device="cpu",
+        ckpt_dir=tmp_path / "ckpt",
+        model_dir=tmp_path / "model",
+        report_dir=tmp_path / "report",
+        fingerprint={"test": 1},
+        inputs={
+            "tokens": str(tmp_path / "tok"),
+            "init": None,
+            "codec": {"sample_rate": 16000, "frame_rate": 50.0, "n_q": 2, "bins": 16},
+        },
+    )
     return TrainJob.from_json(job.to_json())  # as a torchrun worker gets it
 
 

@@ -25,12 +25,14 @@ def kill_at(step):
     def hook(done, _model):
         if done == step:
             raise Killed(f"killed after step {done}")
+
     return hook
 
 
 def config(**kw) -> TrainConfig:
-    base = dict(steps=8, lr=3e-3, warmup_steps=0, eval_every=4, checkpoint_every=4, progress=False,
-                device="cpu", seed=7)
+    base = dict(
+        steps=8, lr=3e-3, warmup_steps=0, eval_every=4, checkpoint_every=4, progress=False, device="cpu", seed=7
+    )
     return TrainConfig(**{**base, **kw})
 
 
@@ -39,8 +41,15 @@ def check_resume(make_model, objective, make_batches, tmp_path, make_val=None):
     ref = train(make_model(), objective, make_batches(), config(), tmp_path / "ref", val=val)
     run = tmp_path / "run"
     with pytest.raises(Killed):
-        train(make_model(), objective, make_batches(), config(), run, hooks=[kill_at(6)],
-              val=make_val() if make_val else None)
+        train(
+            make_model(),
+            objective,
+            make_batches(),
+            config(),
+            run,
+            hooks=[kill_at(6)],
+            val=make_val() if make_val else None,
+        )
     assert [p.name for p in ckpt.checkpoints(run)] == ["step-00000004"]
     res = train(make_model(), objective, make_batches(), config(), run, val=make_val() if make_val else None)
     assert res.resumed_from == 4
