@@ -22,9 +22,9 @@ from pipeline.codec.data import CropBatches
 from pipeline.codec.discriminator import MultiScaleSTFTDiscriminator
 from pipeline.codec.evaluate import recon_metrics, spectrogram_figure
 from pipeline.codec.load import load, save
-from pipeline.codec.model import Codec
+from pipeline.codec.model import Codec, CodecSampleRateError
 from pipeline.codec.objective import CodecObjective, LossWeights
-from pipeline.codec.segments import load_segment, to_int16
+from pipeline.codec.segments import load_segment, pick_segments, read_specs, to_int16
 from pipeline.data.jsonl import write_json
 from pipeline.params.codec import CodecTrainParams
 from pipeline.train import distributed as D
@@ -129,3 +129,27 @@ def _write_samples(report: Path, specs: list[dict], waves, recons, sample_rate: 
     if pairs:
         spectrogram_figure(report / "plots" / "spectrograms.png", pairs, sample_rate)
     return out
+
+
+def training_inputs(p, root: Path, cuts: str) -> tuple[dict, list[str], str]:
+    """What ``codec_train`` hands the job: the segments (checked against the codec's sample rate),
+    its deps (the cuts, and ``init_from`` when given) and where the validation segments came from."""
+    specs = read_specs(root / cuts, root, p.conditions)
+    if not specs:
+        raise ValueError(f"codec_train: no segments in {cuts} for conditions {p.conditions}")
+    rate, rates = CodecConfig.from_params(p.model).sample_rate, sorted({s["sample_rate"] for s in specs})
+    if not p.init_from and rates != [rate]:
+        raise CodecSampleRateError(
+            f"segments are at {rates} Hz but codec preset {p.model.preset!r} takes "
+            f"{rate} Hz: set render_audio.sample_rate to {rate}"
+        )
+    if p.init_from and not (root / p.init_from).exists():
+        raise FileNotFoundError(f"codec_train.init_from: {root / p.init_from} does not exist")
+    train, val, val_source = pick_segments(specs, p.max_segments, p.val_segments)
+    inputs = {
+        "train_segments": train,
+        "val_segments": val,
+        "sample_rate": rates[0],
+        "init_from": str(root / p.init_from) if p.init_from else None,
+    }
+    return inputs, [cuts, *([p.init_from] if p.init_from else [])], val_source
