@@ -43,10 +43,12 @@ def valle_synthesize() -> None:
     torch.manual_seed(base.seed)
     model, codec = load_valle(root / MODEL), load_codec(root / CODEC)
     check_codec(model, codec)  # another codebook count / sample rate: fail here, named
-    split, jobs = plan(read_jsonl(root / SEGMENTS / "index.jsonl"), p.recordings, p.max_segments, base.seed)
+    split, planned = plan(read_jsonl(root / SEGMENTS / "index.jsonl"), p.recordings, p.max_segments, base.seed)
     cuts = load_cuts(root / SEGMENTS / "cuts.jsonl.gz")
     with StageOutputs("valle_synthesize", [OUT]) as out:
-        summary = synthesize_held_out(model, codec, split, jobs, cuts, p, render.conditions, base.seed, root, out[OUT])
+        summary = synthesize_held_out(
+            model, codec, split, planned, cuts, p, render.conditions, base.seed, root, out[OUT]
+        )
         out.commit(
             params_dump("base", "valle_synthesize", "render_audio"),
             inputs=[MODEL, CODEC, SEGMENTS, AUDIO],

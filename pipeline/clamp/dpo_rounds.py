@@ -25,7 +25,7 @@ from pipeline.clamp.corpus import read_split
 from pipeline.clamp.dpo_job import ENTRY
 from pipeline.clamp.dpo_report import write_reports
 from pipeline.clamp.patches import drop_comment_lines
-from pipeline.clamp.preferences import EmptyPreferenceSet, piece_check, select
+from pipeline.clamp.preferences import EmptyPreferenceSet, piece_check, preference_set
 from pipeline.clamp.rounds import prompt_table, prompt_triples, sample_round, score_round
 from pipeline.clamp.scorer import load as load_scorer
 from pipeline.clamp.scores import plagiarism_threshold
@@ -80,7 +80,7 @@ def preferences(unit: Path, scores: dict, portion: float, plagiarism: float) -> 
     rows = [json.loads(x) for x in (unit / "samples.jsonl").read_text().splitlines() if x.strip()]
     texts = [r["interleaved"] if r["complete"] else None for r in rows]
     check = piece_check(texts, np.asarray(scores["max_similarity"]), plagiarism, aligned)
-    prefs = select(scores["piece_scores"], check, portion)
+    prefs = preference_set(scores["piece_scores"], check, portion)
     return {
         "chosen": prefs.chosen,
         "rejected": prefs.rejected,

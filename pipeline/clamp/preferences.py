@@ -77,7 +77,7 @@ class Preferences:
         return len(self.chosen) * len(self.rejected)
 
 
-def select(scores, check: Check, portion: float = 0.1) -> Preferences:
+def preference_set(scores, check: Check, portion: float = 0.1) -> Preferences:
     """Top ``portion`` passing ``check`` (chosen) and the bottom ``portion`` (rejected), disjoint.
 
     ``k = ceil(portion * N)`` per side (upstream ``int``; ceil keeps small runs non-empty).

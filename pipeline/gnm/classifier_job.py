@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from pipeline.data.jsonl import write_json
 from pipeline.gnm.checkpoint import save
-from pipeline.gnm.data import ClassifierBatches, Pieces, select
+from pipeline.gnm.data import ClassifierBatches, Pieces, split_pieces
 from pipeline.gnm.model import StyleClassifier
 from pipeline.gnm.vocab import Vocab
 from pipeline.train.job import TrainJob, write_training_outputs
@@ -50,8 +50,8 @@ def run_job(job: TrainJob) -> dict | None:
     p, tokens, classes = job.p, job.inputs["tokens"], list(job.inputs["composers"])
     with D.session(job.device) as info:
         vocab = Vocab.load(tokens)
-        train_p = select(tokens, "train", vocab, "mastery", "", classes)
-        val_p = select(tokens, "val", vocab, "mastery", "", classes)
+        train_p = split_pieces(tokens, "train", vocab, "mastery", "", classes)
+        val_p = split_pieces(tokens, "val", vocab, "mastery", "", classes)
         torch.manual_seed(job.seed)
         model = StyleClassifier(len(vocab), len(classes), p.d_model, p.n_heads, p.n_layers, p.d_ff, p.dropout)
         kw = {"seed": job.seed, "rank": info.rank, "world_size": info.world_size}

@@ -182,7 +182,9 @@ class ClassifierBatches(WindowBatches):
             yield torch.from_numpy(rows[:, 1:]), torch.tensor([self._label(j) for j in part])
 
 
-def select(tokens_dir: str | Path, split: str, vocab: Vocab, mode: str, category: str, composers: list[str]) -> Pieces:
+def split_pieces(
+    tokens_dir: str | Path, split: str, vocab: Vocab, mode: str, category: str, composers: list[str]
+) -> Pieces:
     """A split's pieces for ``mode``: every piece by its ``category`` (generality), or the pieces of
     ``composers`` with their composer token (mastery, scratch, the style classifier)."""
     store = TokenStore(Path(tokens_dir) / split)

@@ -25,7 +25,7 @@ from pipeline.config import repo_root
 from pipeline.data.guards import check_same_tokenizer
 from pipeline.data.jsonl import write_json
 from pipeline.gnm.checkpoint import load, save
-from pipeline.gnm.data import Pieces, WindowBatches, select
+from pipeline.gnm.data import Pieces, WindowBatches, split_pieces
 from pipeline.gnm.model import GnmConfig, GnmDecoder
 from pipeline.gnm.tokens import TOKENS
 from pipeline.gnm.vocab import Vocab
@@ -110,7 +110,7 @@ def run_job(job: TrainJob) -> dict | None:
     with D.session(job.device) as info:
         vocab = Vocab.load(tokens)
         args = (vocab, mode, job.inputs["category"], job.inputs["composers"])
-        train_p, val_p = select(tokens, "train", *args), select(tokens, "val", *args)
+        train_p, val_p = split_pieces(tokens, "train", *args), split_pieces(tokens, "val", *args)
         torch.manual_seed(job.seed)
         model, adapters = build_model(job, vocab)
         kw = {"seed": job.seed, "rank": info.rank, "world_size": info.world_size}

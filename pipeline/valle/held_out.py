@@ -50,7 +50,7 @@ def write(path: Path, wave: np.ndarray, sr: int) -> str:
 def synthesize_recording(
     model,
     codec,
-    job: dict,
+    rec: dict,
     cuts,
     p: ValleSynthesizeParams,
     cond: AcousticCondition,
@@ -59,14 +59,14 @@ def synthesize_recording(
     d: Path,
 ) -> tuple[list[dict], list[dict]]:
     """One planned recording: (index rows, rejected rows); writes its prompt, segments and pieces."""
-    sr, prompt = codec.sample_rate, job["prompt"]
-    piece_file = f"{job['recording_id']}__prompt-{prompt['condition']}.flac"
+    sr, prompt = codec.sample_rate, rec["prompt"]
+    piece_file = f"{rec['recording_id']}__prompt-{prompt['condition']}.flac"
     prompt_wave = segment_audio(cuts[prompt["id"]], sr)[: int(p.prompt_seconds * sr)]
-    write(d / "prompts" / f"{job['recording_id']}.flac", prompt_wave, sr)
+    write(d / "prompts" / f"{rec['recording_id']}.flac", prompt_wave, sr)
     prompt_notes = piano_notes(load_pm(root / prompt["midi"]))
     sf2 = resolve_soundfont(cond.soundfont, root)
     pieces, index, rejected = {s: [] for s in SYSTEMS}, [], []
-    for seg in job["segments"]:
+    for seg in rec["segments"]:
         try:
             notes = piano_notes(load_pm(root / seg["midi"]))
             wave, info = synthesize(model, codec, notes, seg["duration"], prompt_wave, sr, prompt_notes, opts)
@@ -80,11 +80,11 @@ def synthesize_recording(
         waves = {"valle": wave, "baseline": base_wave[:n], "truth": truth[:n], "codec": recon[:n]}
         for s, w in waves.items():
             write(d / "segments" / s / f"{seg['id']}.flac", w, sr)
-            pieces[s].append((seg["start"] - job["segments"][0]["start"], seg["duration"], w))
+            pieces[s].append((seg["start"] - rec["segments"][0]["start"], seg["duration"], w))
         index.append(
             {
                 "id": seg["id"],
-                "recording_id": job["recording_id"],
+                "recording_id": rec["recording_id"],
                 "piece_id": seg["piece_id"],
                 "condition": seg["condition"],
                 "start": seg["start"],
@@ -92,7 +92,7 @@ def synthesize_recording(
                 "prompt_recording": prompt["recording_id"],
                 "prompt_piece": prompt["piece_id"],
                 "prompt_condition": prompt["condition"],
-                "prompt_relation": job["relation"],
+                "prompt_relation": rec["relation"],
                 "piece_file": piece_file,
                 **info,
             }
@@ -107,7 +107,7 @@ def synthesize_held_out(
     model,
     codec,
     split: str,
-    jobs: list[dict],
+    planned: list[dict],
     cuts,
     p: ValleSynthesizeParams,
     conditions: dict[str, AcousticCondition],
@@ -122,18 +122,18 @@ def synthesize_held_out(
         p.prompt_seconds, p.min_prompt_seconds, p.temperature, p.top_k, p.max_length_factor, seed, p.min_length_factor
     )
     index, rejected, t0 = [], [], time.perf_counter()
-    for job in jobs:
-        cond = job["prompt"]["condition"]
-        rows, bad = synthesize_recording(model, codec, job, cuts, p, conditions[cond], opts, root, d)
+    for rec in planned:
+        cond = rec["prompt"]["condition"]
+        rows, bad = synthesize_recording(model, codec, rec, cuts, p, conditions[cond], opts, root, d)
         index += rows
         rejected += bad
         log.info(
             "valle_synthesize: %s (%d segments) prompted by %s [%s, %s]",
-            job["recording_id"],
-            len(job["segments"]),
-            job["prompt"]["recording_id"],
+            rec["recording_id"],
+            len(rec["segments"]),
+            rec["prompt"]["recording_id"],
             cond,
-            job["relation"],
+            rec["relation"],
         )
     write_jsonl(index, d / "index.jsonl")
     write_jsonl(rejected, d / "rejected.jsonl")
@@ -141,7 +141,7 @@ def synthesize_held_out(
         "split": split,
         "segments": len(index),
         "rejected": len(rejected),
-        "recordings": len(jobs),
+        "recordings": len(planned),
         "sample_rate": codec.sample_rate,
         "frames": sum(r["frames"] for r in index),
         "eos_reached": sum(r["eos"] for r in index),

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.clamp.preferences import EmptyPreferenceSet, instruments_grouped, piece_check, select
+from pipeline.clamp.preferences import EmptyPreferenceSet, instruments_grouped, piece_check, preference_set
 from pipeline.clamp.table import fit_probe, row
 from pipeline.clamp.units import building, fingerprint, is_done, prune
 
@@ -45,7 +45,7 @@ def test_select_walks_down_past_failures_and_rejects_the_bottom():
         -0.9,
     ]
     bad = {0: "plagiarism", 1: "misaligned"}
-    prefs = select(scores, lambda i: (i not in bad, bad.get(i, "ok")), portion=0.1)
+    prefs = preference_set(scores, lambda i: (i not in bad, bad.get(i, "ok")), portion=0.1)
     assert prefs.chosen == [2, 3] and prefs.rejected == [19, 18] and prefs.pairs == 4
     assert prefs.counts == {
         "samples": 20,
@@ -59,10 +59,10 @@ def test_select_walks_down_past_failures_and_rejects_the_bottom():
 
 def test_empty_preference_set_is_a_named_stop_with_counts():
     with pytest.raises(EmptyPreferenceSet, match="chosen=0, rejected=1, failed_incomplete=5") as e:
-        select([0.1, 0.2, 0.3, 0.4, 0.5], lambda i: (False, "incomplete"), portion=0.1)
+        preference_set([0.1, 0.2, 0.3, 0.4, 0.5], lambda i: (False, "incomplete"), portion=0.1)
     assert e.value.counts["samples"] == 5
     with pytest.raises(ValueError, match="portion"):
-        select([0.1], lambda i: (True, "ok"), portion=0.9)
+        preference_set([0.1], lambda i: (True, "ok"), portion=0.9)
 
 
 def test_piece_check_reasons_cheapest_first():

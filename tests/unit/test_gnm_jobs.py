@@ -11,7 +11,7 @@ import torch
 from pipeline.cli import main
 from pipeline.data.token_store import write_split
 from pipeline.gnm.checkpoint import load
-from pipeline.gnm.data import EmptyCategoryError, Pieces, PitchShifter, WindowBatches, select
+from pipeline.gnm.data import EmptyCategoryError, Pieces, PitchShifter, WindowBatches, split_pieces
 from pipeline.gnm.vocab import Vocab
 from pipeline.train.job import TrainJob
 
@@ -147,7 +147,7 @@ def test_lm_jobs_generality_then_mastery_with_adapters(store, tmp_path):
     assert s.config == g.config  # the generality shape, no adapters
     assert json.loads((tmp_path / "s" / "config.json").read_text())["meta"]["mastery_adapters"] is None
     with pytest.raises(EmptyCategoryError, match="Haydn"):
-        select(root, "train", vocab, "mastery", "category", ["Bach", "Haydn"])
+        split_pieces(root, "train", vocab, "mastery", "category", ["Bach", "Haydn"])
 
 
 def test_classifier_job_and_heldout_confusion(store, tmp_path):
