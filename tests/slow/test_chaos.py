@@ -259,9 +259,11 @@ def chaos_stage(
 
 
 def stage_uses_checkpoints(repo: Path, stage: str) -> bool:
-    """Training stages keep resumable checkpoints in models/.ckpt/<stage> (see stages/*.py)."""
+    """Training stages keep resumable checkpoints in models/.ckpt/<stage>: those that train through
+    ``train_stage`` (pipeline/orchestration/training.py) and those that name the folder themselves."""
     module = repo / "stages" / f"{stage}.py"
-    return module.is_file() and f"models/.ckpt/{stage}" in module.read_text()
+    text = module.read_text() if module.is_file() else ""
+    return "train_stage(" in text or f"models/.ckpt/{stage}" in text
 
 
 def free_port() -> int:

@@ -28,6 +28,20 @@ def dotted(tree: dict, key: str):
     return tree
 
 
+def plain(value):
+    """Numbers as numbers: DVC's YAML writer may quote a float that PyYAML reads as a number."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
 def test_every_stage_is_locked():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     assert sorted(lock()) == sorted(stages), FIX
@@ -47,4 +61,4 @@ def test_lock_matches_code_and_params(stage):
             assert md5 == d.get("md5"), f"{stage}: {path} changed since dvc.lock was written: {FIX}"
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     for key, value in entry.get("params", {}).get("params.yaml", {}).items():
-        assert dotted(params, key) == value, f"{stage}: params.yaml {key} differs from dvc.lock: {FIX}"
+        assert plain(dotted(params, key)) == plain(value), f"{stage}: params.yaml {key} differs from dvc.lock: {FIX}"
