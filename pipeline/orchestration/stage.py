@@ -22,8 +22,9 @@ from pipeline.config import load_section, repo_root
 from pipeline.data.jsonl import write_json
 
 ENVIRONMENT = "environment.json"  # listed in .dvcignore
-# How fast a run was: differs run to run by design, so never inside a hashed output
-TIMINGS = frozenset({"tokens_per_s", "samples_per_s", "train_seconds", "wall_s", "elapsed_s"})
+# How a run went (its speed, the step a killed run resumed from): differs run to run by design,
+# so never inside a hashed output; environment.json records it
+TIMINGS = frozenset({"tokens_per_s", "samples_per_s", "train_seconds", "wall_s", "elapsed_s", "resumed_from_step"})
 
 
 def split_timings(obj: Any) -> tuple[Any, dict]:

@@ -185,7 +185,8 @@ def rerun_and_compare(
 
 def ckpt_kill(repo: Path, stage: str, ref: dict, ref_s: float, env: dict, counts: Counts, log) -> None:
     """SIGKILL a training stage right after its first checkpoint, rerun it forced: it must resume
-    from the checkpoint (metrics.json resumed_from_step > 0) and end with the reference outputs."""
+    from the checkpoint (resumed_from_step > 0 in the report's environment.json) and end with the
+    reference outputs."""
     ckpt = repo / "models/.ckpt" / stage
     proc = subprocess.Popen(
         ["dvc", "repro", "-f", "-s", stage],
@@ -207,8 +208,9 @@ def ckpt_kill(repo: Path, stage: str, ref: dict, ref_s: float, env: dict, counts
     steps = sorted(p.name for p in ckpt.glob("step-*")) if ckpt.is_dir() else []
     rc, out, secs, action, bad = rerun_and_compare(repo, stage, ref, ref_s, env, counts, force=True)
     report = stage_outs(repo, stage)
-    metrics = next((repo / o / "metrics.json" for o in report if (repo / o / "metrics.json").is_file()), None)
-    resumed_from = json.loads(metrics.read_text()).get("resumed_from_step") if metrics else None
+    env_file = next((repo / o / "environment.json" for o in report if (repo / o / "metrics.json").is_file()), None)
+    timings = json.loads(env_file.read_text()).get("timings", {}) if env_file and env_file.is_file() else {}
+    resumed_from = timings.get("metrics.resumed_from_step")
     log(
         f"  {stage}: SIGKILL after checkpoint {steps} ({'mid-run' if landed else 'it had finished'}), "
         f"forced rerun rc={rc} in {secs:.0f} s ({action}, resumed_from_step={resumed_from}), differ: {bad or 0}"
@@ -409,7 +411,8 @@ def run_chaos(
             rc, out, secs, hung = dvc(repo, ["repro", stage], env)
             if rc != 0:
                 raise RuntimeError(f"reference run of {stage} failed:\n{out[-3000:]}")
-            if out.count("Running stage") > 1:  # time the stage alone
+            # time the stage alone: also when an earlier reference (report's) already built it
+            if out.count("Running stage") != 1:
                 rc, out, secs, hung = dvc(repo, ["repro", "-f", "-s", stage], env)
                 assert rc == 0, out[-3000:]
             refs[stage] = (digests(repo, stage), secs)
