@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from jobs import cpu_job
 
 from pipeline.aria.lm import ENTRY
 from pipeline.aria.tokenizer import AbsTokenizer
@@ -28,16 +29,7 @@ def pieces(n=8, length=50):
 
 def job(stage, tmp_path, name, inputs, **params) -> TrainJob:
     d = tmp_path / name
-    return TrainJob(
-        stage=stage,
-        p=SECTIONS[stage](**TRAIN | params),
-        seed=3,
-        device="cpu",
-        ckpt_dir=d / "ckpt",
-        model_dir=d / "model",
-        report_dir=d / "report",
-        inputs=inputs,
-    )
+    return cpu_job(stage, SECTIONS[stage](**TRAIN | params), d, inputs, seed=3)
 
 
 def pack_dir(tmp_path, seq_len=33):

@@ -6,6 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from jobs import cpu_job
 
 from pipeline.clamp import load
 from pipeline.clamp.batches import ClampBatches, MaskedPatchBatches, Piece, corrupt
@@ -117,7 +118,6 @@ def test_both_objectives_learn(tmp_path):
 def test_job_writes_checkpoints_the_loader_reads(tmp_path):
     from pipeline.clamp.train_job import run_job
     from pipeline.params.clamp import ClampTrainParams
-    from pipeline.train.job import TrainJob
 
     for split, ids in (("train", range(6)), ("val", range(6, 8))):
         d = tmp_path / "store" / split
@@ -142,16 +142,7 @@ def test_job_writes_checkpoints_the_loader_reads(tmp_path):
         eval_every=2,
         checkpoint_every=2,
     )
-    job = TrainJob(
-        stage="clamp_train",
-        p=p,
-        seed=1,
-        device="cpu",
-        ckpt_dir=tmp_path / "ckpt",
-        model_dir=tmp_path / "model",
-        report_dir=tmp_path / "report",
-        inputs={"store": str(tmp_path / "store")},
-    )
+    job = cpu_job("clamp_train", p, tmp_path, {"store": str(tmp_path / "store")})
     metrics = run_job(job)
     assert metrics["train_pieces"] == 6 and metrics["val_pieces"] == 2 and metrics["val_loss"] is not None
     assert (tmp_path / "report" / "plots" / "loss.csv").is_file()

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from jobs import cpu_job
 from train_core_checks import check_grad_accum, check_resume, config
 
 from pipeline.aria.model import ModelConfig, build
@@ -120,16 +121,7 @@ def test_setup_hook_runs_once_the_model_is_on_its_device(tmp_path):
 def job_for(stage: str, tmp_path, **params) -> TrainJob:
     from pipeline.params import SECTIONS
 
-    return TrainJob(
-        stage=stage,
-        p=SECTIONS[stage](**params),
-        seed=7,
-        device="cpu",
-        ckpt_dir=tmp_path / "ckpt",
-        model_dir=tmp_path / "model",
-        report_dir=tmp_path / "report",
-        inputs={"segments": [{"id": "a"}]},
-    )
+    return cpu_job(stage, SECTIONS[stage](**params), tmp_path, {"segments": [{"id": "a"}]}, seed=7)
 
 
 def test_run_training_dispatches_and_rejects_unknown_launchers(tmp_path):

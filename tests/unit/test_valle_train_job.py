@@ -5,6 +5,7 @@ import shutil
 
 import numpy as np
 import pytest
+from jobs import cpu_job
 
 from pipeline.data.token_store import write_split
 from pipeline.valle import load
@@ -46,21 +47,12 @@ def _job(tmp_path, steps):
         eval_every=2,
         checkpoint_every=2,
     )
-    job = TrainJob(
-        stage="valle_train",
-        p=p,
-        seed=1,
-        device="cpu",
-        ckpt_dir=tmp_path / "ckpt",
-        model_dir=tmp_path / "model",
-        report_dir=tmp_path / "report",
-        fingerprint={"test": 1},
-        inputs={
-            "tokens": str(tmp_path / "tok"),
-            "init": None,
-            "codec": {"sample_rate": 16000, "frame_rate": 50.0, "n_q": 2, "bins": 16},
-        },
-    )
+    inputs = {
+        "tokens": str(tmp_path / "tok"),
+        "init": None,
+        "codec": {"sample_rate": 16000, "frame_rate": 50.0, "n_q": 2, "bins": 16},
+    }
+    job = cpu_job("valle_train", p, tmp_path, inputs, fingerprint={"test": 1})
     return TrainJob.from_json(job.to_json())  # as a torchrun worker gets it
 
 

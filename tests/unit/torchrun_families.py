@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from jobs import cpu_job
 
 GLOBAL_BATCH = 4
 STEPS = 3
@@ -40,19 +41,7 @@ ABC_VARIANTS = ("A2 B2 c2 e2", "c2 B2 A2 G2", "e2 d2 c2 B2", "F2 A2 c2 f2", "B2 
 
 def _job(stage: str, p, root: Path, fam: str, tag: str, inputs: dict) -> dict:
     """A stage's typed job as the JSON a torchrun worker receives."""
-    from pipeline.train.job import TrainJob
-
-    d = root / tag / fam
-    return TrainJob(
-        stage=stage,
-        p=p,
-        seed=3,
-        device="cpu",
-        ckpt_dir=d / "ckpt",
-        model_dir=d / "model",
-        report_dir=d / "report",
-        inputs=inputs,
-    ).to_json()
+    return cpu_job(stage, p, root / tag / fam, inputs, seed=3).to_json()
 
 
 def _codec(root: Path) -> tuple:
