@@ -4,8 +4,8 @@
     (or python -m benchmarks.bench_tokenizers ...; --quick: 3 files, 1 round, a smoke run)
 
 Systems (each: read the MIDI file from disk + tokenize to ids, one process, one thread):
-1. our Aria "abs" tokenizer (pipeline.aria.tokenizer.AbsTokenizer; MIDI parsed by symusic
-   through pipeline.data.notes);
+1. our Aria "abs" tokenizer (pipeline.aria.tokenizer.AbsTokenizer; MIDI read as ariautils
+   reads it by pipeline.aria.midi; vs ariautils itself: benchmarks/bench_aria_tokenizer.py);
 2. plain miditok ``REMI`` with miditok's default config;
 3. plain miditok ``REMI`` with our GnM config (same beat_res / pitch range as 4);
 4. our ``RemiTokenizer`` (miditok REMI + track merge, pitch check, tempo class, prefix).

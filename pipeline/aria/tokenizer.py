@@ -18,6 +18,7 @@ import mido
 from pipeline.aria.midi import (
     DRUM_DUR_MS,
     KEPT_FAMILIES,
+    AriaPiece,
     TokenizerError,
     assign_channels,
     read_notes,
@@ -73,11 +74,12 @@ TIMED = ("note", "drum", "pedal")
 
 
 def snap(value: float, grid: Sequence[int]) -> int:
-    """Nearest grid value; ties go wherever a binary search over the sorted grid meets first."""
-    lo, hi, best = 0, len(grid) - 1, None
+    """Nearest grid value; ties go wherever a binary search over the sorted grid meets first
+    (starting from grid[0], as ariautils' ``_find_closest_int`` does)."""
+    lo, hi, best = 0, len(grid) - 1, grid[0]
     while lo <= hi:
         mid = (lo + hi) // 2
-        if best is None or abs(grid[mid] - value) < abs(best - value):
+        if abs(grid[mid] - value) < abs(best - value):
             best = grid[mid]  # only a strictly closer value replaces the first candidate
         if grid[mid] < value:
             lo = mid + 1
@@ -116,6 +118,7 @@ class AbsTokenizer:
         self.dur_grid = list(range(0, c["max_dur_ms"] + 1, self.time_step))
         self.velocity_grid = list(range(0, 128, self.velocity_step))
         self._memo_velocity, self._memo_duration, self._memo_onset = {}, {}, {}
+        self._tok_onset, self._tok_dur, self._tok_note = {}, {}, {}
         self.vocab = self._build_vocab()
         self.tok_to_id = {tok: i for i, tok in enumerate(self.vocab)}
         self.vocab_size = len(self.vocab)
@@ -145,7 +148,8 @@ class AbsTokenizer:
         return hashlib.sha256(canon.encode()).hexdigest()[:16]
 
     def encode(self, tokens: Sequence) -> list[int]:
-        return [self.tok_to_id.get(_as_token(t), self.unk_id) for t in tokens]
+        get, unk = self.tok_to_id.get, self.unk_id
+        return [get(t, unk) if t.__class__ is not list else get(tuple(t), unk) for t in tokens]
 
     def decode(self, ids: Sequence[int]) -> list:
         n = self.vocab_size
@@ -186,26 +190,51 @@ class AbsTokenizer:
     def tokenize_piece(
         self, piece: Piece, add_dim_tok: bool = False, add_eos_tok: bool = True, metadata: dict | None = None, rng=None
     ) -> list:
-        notes = [n for n in piece.notes if self._keeps(n)]
+        notes = [n for n in piece.notes if n.family == DRUM or n.family in KEPT_FAMILIES]
         if not notes:
             name = piece.source or "<piece>"
             raise TokenizerError(f"{name}: no notes after removing ignored instruments")
-        if len(notes) != len(piece.notes) or notes[0].start_ms != 0:
+        if not isinstance(piece, AriaPiece) and (len(notes) != len(piece.notes) or notes[0].start_ms != 0):
             piece = rebase(piece, notes)  # leading silence is measured from the first kept note
-        body, segment = [], 0
-        for t_ms, toks in self._events(piece):
-            body += ["<T>"] * (t_ms // self.abs_step - segment)
-            segment = max(segment, t_ms // self.abs_step)
-            body += toks
-        seq = self._prefix(piece.notes, metadata) + ["<S>"] + body
+        # (an AriaPiece is timed as ariautils times it; its first onset may even be non-zero)
+        body = self._pedal_body(piece) if self.config["include_pedal"] else self._note_body(piece.notes)
+        seq = self._prefix(piece, metadata) + ["<S>"] + body
         if add_eos_tok:
             seq.append("<E>")
         return self.insert_dim(seq, rng) if add_dim_tok else seq
 
-    def _keeps(self, n: Note) -> bool:
-        if n.family == DRUM:
-            return self.config["include_drums"] and n.pitch in DRUM_PITCHES
-        return n.family in KEPT_FAMILIES and 0 <= n.pitch < 128
+    def _note_body(self, notes: list[Note]) -> list:
+        """Tokens of the notes, `<T>` counted as ariautils counts them (from the previous
+        note's time); a drum left out (include_drums off) still counts. The hot loop of
+        tokenization: token tuples are memoised per distinct value."""
+        step, drums = self.abs_step, self.config["include_drums"]
+        onsets, durs, notes_tok = self._tok_onset, self._tok_dur, self._tok_note
+        body, prev = [], 0
+        for n in notes:
+            t = n.start_ms
+            if t // step > prev // step:
+                body += ["<T>"] * (t // step - prev // step)
+            prev = t
+            onset = onsets.get(t % step) or onsets.setdefault(t % step, ("onset", self.q_onset(t)))
+            if n.family == DRUM:
+                # ariautils also writes ("drum", n) for n outside 35..81, which has no id (<U>);
+                # we leave those out (the tokenize stage would quarantine the file for a <U>).
+                if drums and n.pitch in DRUM_PITCHES:
+                    body += ((DRUM, n.pitch), onset)
+                continue
+            key = (n.family, n.pitch, n.velocity)
+            note = notes_tok.get(key) or notes_tok.setdefault(key, (n.family, n.pitch, self.q_velocity(n.velocity)))
+            d = n.end_ms - n.start_ms
+            body += (note, onset, durs.get(d) or durs.setdefault(d, ("dur", self.q_duration(d))))
+        return body
+
+    def _pedal_body(self, piece: Piece) -> list:
+        body, prev = [], 0
+        for t_ms, toks in self._events(piece):
+            body += ["<T>"] * (t_ms // self.abs_step - prev // self.abs_step)
+            prev = t_ms
+            body += toks
+        return body
 
     def _events(self, piece: Piece) -> list[tuple[int, list]]:
         """(ms, tokens) per note, plus pedal on/off when enabled; pedal first on equal times."""
@@ -220,13 +249,15 @@ class AbsTokenizer:
     def _note_tokens(self, n: Note) -> list:
         onset = ("onset", self.q_onset(n.start_ms))
         if n.family == DRUM:
-            return [(DRUM, n.pitch), onset]
+            return [(DRUM, n.pitch), onset] if self.config["include_drums"] and n.pitch in DRUM_PITCHES else []
         end = n.off_ms if self.config["include_pedal"] and n.off_ms is not None else n.end_ms
         dur = ("dur", self.q_duration(end - n.start_ms))
         return [(n.family, n.pitch, self.q_velocity(n.velocity)), onset, dur]
 
-    def _prefix(self, notes: list[Note], metadata: dict | None) -> list:
-        present = {n.family for n in notes}
+    def _prefix(self, piece: Piece, metadata: dict | None) -> list:
+        present = {n.family for n in piece.notes if n.family != DRUM or self.config["include_drums"]}
+        if isinstance(piece, AriaPiece):  # ariautils lists every channel's family, notes or not
+            present = {f for f in present if f == DRUM} | set(piece.families)
         fams = [f for f in (*KEPT_FAMILIES, DRUM) if f in present]
         prefix = [("prefix", "instrument", f) for f in fams]
         for kind, names in METADATA_NAMES.items():

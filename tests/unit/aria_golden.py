@@ -1,6 +1,11 @@
-"""Golden Aria token ids, recorded once with the mido-based reader before the switch to symusic.
+"""Golden Aria token ids, recorded with the ariautils-exact reader (pipeline/aria/midi.py).
 
     .venv/bin/python tests/unit/aria_golden.py --write   # (re)record tests/unit/data/aria_golden.json
+
+First recorded with the mido-based reader; re-recorded when the reader was made to read as
+ariautils does (the default ids of every case equal ariautils' own there: the differential
+test, tests/unit/test_aria_ariautils.py, runs ariautils' references for these same cases).
+A re-record keeps the stored corpus MIDI bytes (music21 versions write them differently).
 
 Cases: every valid fixture of midi_fixtures.py, a few music21-corpus pieces written with the
 ingest stage's own score writer (stored in the JSON as base64 so the test needs no music21 and
@@ -157,7 +162,8 @@ def main() -> None:
 
     if "--write" not in sys.argv:
         sys.exit(__doc__)
-    midi = {name: base64.b64encode(corpus_midi(name)).decode() for name in CORPUS}
+    stored = json.loads(GOLDEN.read_text())["midi"] if GOLDEN.exists() else {}
+    midi = {name: stored.get(name) or base64.b64encode(corpus_midi(name)).decode() for name in CORPUS}
     with tempfile.TemporaryDirectory() as d:
         recs = records(Path(d), {"midi": midi})
     GOLDEN.parent.mkdir(exist_ok=True)

@@ -98,13 +98,15 @@ def test_snap_depends_on_grid_and_velocity_rules(tok):
 
 # ---------------------------------------------------------------- golden sequences
 GOLDEN = {
+    # 65 starts after the last tempo change, so ariautils measures its duration as
+    # (1920 - 2400) ticks at 240 bpm + (2640 - 1920) at 60 bpm = -250 + 1500 ms (see tempo.py).
     "tempo_changes": [
         P,
         "<S>",
         *piano(60, 80, 0, 500),
         *piano(62, 80, 1000, 250),
         *piano(64, 80, 1250, 1250),
-        *piano(65, 80, 2500, 500),
+        *piano(65, 80, 2500, 1250),
         "<E>",
     ],
     # 64 closes before 60 on the same start tick, so it comes first (stable sort).
@@ -132,6 +134,7 @@ GOLDEN = {
         ("onset", 0),
         ("drum", 42),
         ("onset", 250),
+        # drum 20 (outside 35..81): ariautils writes ("drum", 20), which has no id; left out
         "<E>",
     ],
     "ignored_first": [P, "<S>", *piano(64, 80, 0, 100), "<E>"],
@@ -158,11 +161,18 @@ GOLDEN = {
         *piano(65, 60, 500, 50),
         "<E>",
     ],
-    # 60+60 overlap: the first note-off closes both (as with the mido reader). Where the
-    # note-offs do not match the note-ons one to one, symusic keeps less than mido did (see
-    # test_overlapping_notes_where_symusic_differs): 62 (note-off on its own tick, then a
-    # second one) and the second 64 (two note-ons, one note-off) are dropped, like 65.
-    "overlapping": [P, "<S>", *piano(60, 80, 0, 300), *piano(60, 90, 100, 200), *piano(64, 70, 2000, 400), "<E>"],
+    # ariautils' pairing: a note-off closes every open note of its pitch that started on another
+    # tick (60+60 end together, so do the two 64s struck on one tick); 62's note-off on its own
+    # onset tick makes ariautils forget it; 65 is never switched off.
+    "overlapping": [
+        P,
+        "<S>",
+        *piano(60, 80, 0, 300),
+        *piano(60, 90, 100, 200),
+        *piano(64, 70, 2000, 400),
+        *piano(64, 100, 2000, 400),
+        "<E>",
+    ],
     # 1 tick = 5.2083 ms: 62.5 ms -> 62 -> 60; 5208 ms -> <T> + 210.
     "tpb96_no_tempo": [
         P,
@@ -182,10 +192,10 @@ def test_golden_sequences(tok, tmp_path, name):
     assert tok.tokenize(getattr(mf, name)(tmp_path)) == GOLDEN[name]
 
 
-# ---------------------------------------------------------------- the symusic reader vs mido
-# Recorded with the mido-based reader before the switch (tests/unit/aria_golden.py).
+# ---------------------------------------------------------------- recorded records
+# Re-recorded with the ariautils-exact reader (tests/unit/aria_golden.py), whose default tokens
+# on these same cases equal ariautils' own (test_aria_ariautils.py); this guards the rest.
 MIDO_GOLDEN = json.loads(ag.GOLDEN.read_text())
-CHANGED = {"overlapping"}  # note-ons and note-offs not one to one: see the test below
 
 
 @pytest.fixture(scope="module")
@@ -193,10 +203,10 @@ def golden_now(tmp_path_factory):
     return ag.records(tmp_path_factory.mktemp("golden"), MIDO_GOLDEN)
 
 
-@pytest.mark.parametrize("name", sorted(set(MIDO_GOLDEN["cases"]) - CHANGED))
-def test_same_tokens_and_notes_as_the_mido_reader(golden_now, name):
+@pytest.mark.parametrize("name", sorted(MIDO_GOLDEN["cases"]))
+def test_same_tokens_and_notes_as_recorded(golden_now, name):
     """Token ids (plain, with pedal, of a re-timed slice) and the notes' musical fields equal
-    the old reader's on the fixtures, music21-corpus pieces and seeded random files."""
+    the recorded ones on the fixtures, music21-corpus pieces and seeded random files."""
     assert golden_now[name] == MIDO_GOLDEN["cases"][name]
 
 
@@ -212,17 +222,14 @@ def test_golden_covers_type0_pedals_tempo_maps_and_drums(tmp_path):
     assert sum(case["n_notes"] for case in MIDO_GOLDEN["cases"].values()) > 8000
 
 
-def test_overlapping_notes_where_symusic_differs(tmp_path):
-    """The one change from the mido reader: symusic pairs each note-off with one note-on, so
-    where they are not one to one some information is gone before we see the notes."""
-    golden = MIDO_GOLDEN["cases"]["overlapping"]
-    now = ag.records(tmp_path, MIDO_GOLDEN)["overlapping"]
-    assert golden["n_notes"] == 5 and now["n_notes"] == 3  # 62 and the second 64 are dropped
+def test_overlapping_notes_paired_as_ariautils_pairs_them(tmp_path):
+    """Where note-ons and note-offs are not one to one (symusic would pair them one to one)."""
     piece = read_notes(mf.overlapping(tmp_path))
     assert [(n.pitch, n.start_ms, n.end_ms, n.velocity) for n in piece.notes] == [
         (60, 0, 300, 80),
         (60, 100, 300, 90),
         (64, 2000, 2400, 70),
+        (64, 2000, 2400, 100),
     ]
 
 
@@ -337,8 +344,8 @@ def test_slice_notes_rebases_exactly(tok, tmp_path):
     piece = read_notes(mf.tempo_changes(tmp_path))
     part = slice_notes(piece, 2, 2)
     assert isinstance(part, Piece) and len(part) == 2
-    assert [(n.start_ms, n.end_ms) for n in part.notes] == [(0, 1250), (1250, 1750)]
-    expected = [P, "<S>", *piano(64, 80, 0, 1250), *piano(65, 80, 1250, 500), "<E>"]
+    assert [(n.start_ms, n.end_ms) for n in part.notes] == [(0, 1250), (1250, 2500)]  # as a file of its own
+    expected = [P, "<S>", *piano(64, 80, 0, 1250), *piano(65, 80, 1250, 1250), "<E>"]
     assert tok.tokenize(part) == expected
     with pytest.raises(ValueError):
         slice_notes(piece, 4, 3)
