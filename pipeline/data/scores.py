@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 from pipeline.data.midi import Rejected
+from pipeline.data.score_meters import signature_messages
 from pipeline.data.sources import Candidate, abc_tunes
 
 
@@ -51,9 +52,10 @@ TICKS_PER_QUARTER = 480
 
 
 def score_to_midi_bytes(score) -> bytes:
-    """Our own score -> MIDI writer: notes in score order (repeats not expanded), tempo marks,
-    one track per part with its program. music21's exporter takes seconds per quartet
-    movement and writes 10,080 ticks per quarter, which pretty_midi then refuses."""
+    """Our own score -> MIDI writer: notes in score order (repeats not expanded), tempo marks, time
+    and key signatures (``score_meters``), one track per part with its program. music21's exporter
+    takes seconds per quartet movement and writes 10,080 ticks per quarter, which pretty_midi then
+    refuses."""
     import mido
     from music21 import tempo
 
@@ -62,13 +64,7 @@ def score_to_midi_bytes(score) -> bytes:
             warnings.simplefilter("ignore")
             flat = score.flatten()
             marks = [(float(m.offset), m.getQuarterBPM()) for m in flat.getElementsByClass(tempo.MetronomeMark)]
-            conductor = mido.MidiTrack()
-            last = 0
-            for off, bpm in sorted(marks) or [(0.0, 120.0)]:
-                tick = int(round(off * TICKS_PER_QUARTER))
-                conductor.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm or 120.0), time=tick - last))
-                last = tick
-            tracks = [conductor]
+            tracks, end_tick = [], 0
             parts = list(score.parts) if hasattr(score, "parts") and len(score.parts) else [score]
             for ch_i, part in enumerate(parts[:15]):
                 channel = ch_i if ch_i < 9 else ch_i + 1  # skip the drum channel
@@ -90,6 +86,18 @@ def score_to_midi_bytes(score) -> bytes:
                     track.append(mido.Message(kind, channel=channel, note=pitch, velocity=vel, time=tick - last))
                     last = tick
                 tracks.append(track)
+                end_tick = max(end_tick, last)
+            meta = [
+                (int(round(off * TICKS_PER_QUARTER)), mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm or 120.0)))
+                for off, bpm in sorted(marks) or [(0.0, 120.0)]
+            ]
+            meta += signature_messages(score, TICKS_PER_QUARTER, end_tick)
+            conductor = mido.MidiTrack()
+            last = 0
+            for tick, msg in sorted(meta, key=lambda tm: tm[0]):  # stable: tempo first at a tick
+                conductor.append(msg.copy(time=tick - last))
+                last = tick
+            tracks.insert(0, conductor)
             mid = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_QUARTER, tracks=tracks)
             buf = io.BytesIO()
             mid.save(file=buf)

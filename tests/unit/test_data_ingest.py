@@ -1,9 +1,12 @@
 """Ingest: validation reasons, metadata readers, path escapes, dedup, splits, data check."""
 
+import io
 import json
 import subprocess
 import sys
+from fractions import Fraction
 
+import meter_fixtures as mf
 import midi_fixtures as fx
 import mido
 import pytest
@@ -211,3 +214,103 @@ def test_music21_candidate_becomes_row(tmp_path):
     assert bach["key_mode"] in ("major", "minor") and bach["score"].endswith(".mxl")
     assert folk["score"].endswith(".abc") and (tmp_path / folk["score"]).read_text().startswith("X:")
     assert mido.MidiFile(tmp_path / bach["midi"]).length > 10
+    # the pickup, the 4/4 bars and the 3-beat last bar, in F# minor (see SIGNATURES below)
+    assert signatures(mido.MidiFile(tmp_path / bach["midi"])) == [(0, "1/4"), (0, "F#m"), (480, "4/4"), (15840, "3/4")]
+
+
+# hand-checked: (tick, numerator/denominator or key) of each ingest fixture's signatures at 480 tpq
+SIGNATURES = {
+    "waltz": [(0, "1/4"), (0, "G"), (480, "3/4"), (10560, "2/4")],  # 1-beat pickup, 2-beat last bar
+    "jig": [(0, "1/8"), (0, "Dm"), (240, "6/8"), (10320, "5/8")],  # 1-eighth pickup, 5-eighth last bar
+    "mixed": [(0, "4/4"), (1920, "3/4"), (3360, "6/8"), (3360, "Dm"), (4800, "2/4"), (5760, "5/4"), (8160, "4/4")],
+}
+
+
+def signatures(mid: mido.MidiFile) -> list[tuple[int, str]]:
+    out = []
+    for track in mid.tracks:
+        tick = 0
+        for m in track:
+            tick += m.time
+            if m.type == "time_signature":
+                out.append((tick, f"{m.numerator}/{m.denominator}"))
+            elif m.type == "key_signature":
+                out.append((tick, m.key))
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(SIGNATURES))
+def test_ingest_writer_keeps_time_and_key_signatures(name):
+    from pipeline.data.scores import score_to_midi_bytes
+
+    data = score_to_midi_bytes(mf.score(name))
+    assert data == (mf.DATA / f"{name}.mid").read_bytes()  # the committed fixtures are this writer's
+    mid = mido.MidiFile(file=io.BytesIO(data))
+    assert signatures(mid) == SIGNATURES[name]
+    last_note = max(sum(m.time for m in t) for t in mid.tracks[1:])
+    assert sum(m.time for m in mid.tracks[0]) <= last_note  # no signature lengthens the file
+
+
+def test_ingest_bars_stay_in_phase_with_the_score():
+    """pretty_midi's downbeats (rebuilt from the signatures alone) fall on the score's barlines."""
+    from music21 import stream
+
+    from pipeline.data.segment import load_pm
+
+    score = mf.score("mixed")
+    bars = [float(m.offset) * 0.5 for m in score.getElementsByClass(stream.Measure)]  # 120 bpm
+    assert load_pm(mf.DATA / "mixed.mid").get_downbeats().round(6).tolist() == bars
+    waltz = [0.0] + [(1 + 3 * k) * 60 / 96 for k in range(8)]  # 96 bpm, 1-beat pickup, 3/4 bars
+    assert load_pm(mf.DATA / "waltz.mid").get_downbeats()[:9].round(6).tolist() == [round(t, 6) for t in waltz]
+
+
+def test_segment_carries_the_metre_and_key_in_force(tmp_path):
+    from pipeline.data.segment import load_pm, slice_midi
+
+    pm = load_pm(mf.DATA / "mixed.mid")  # 120 bpm: 3/4 at 2 s, 6/8 + Dm at 3.5 s, 2/4 at 5 s, 5/4 at 6 s
+    seg = slice_midi(pm, 2.2, 6.0)
+    seg.write(str(tmp_path / "seg.mid"))
+    back = load_pm(tmp_path / "seg.mid")
+    for p in (seg, back):
+        assert [(t.numerator, t.denominator, round(t.time, 3)) for t in p.time_signature_changes] == [
+            (3, 4, 0.0),
+            (6, 8, 1.3),
+            (2, 4, 2.8),
+        ]
+        assert [(k.key_number, round(k.time, 3)) for k in p.key_signature_changes] == [(14, 1.3)]  # D minor
+    start = slice_midi(pm, 0.0, 1.0)
+    assert [(t.numerator, t.denominator, t.time) for t in start.time_signature_changes] == [(4, 4, 0.0)]
+    assert start.key_signature_changes == []
+    bare = fx.write(tmp_path / "bare.mid", [fx.note(0, 960, 60) + fx.note(960, 1920, 62)])  # no signatures
+    assert slice_midi(load_pm(bare), 0.5, 1.5).time_signature_changes == []  # pretty_midi writes its 4/4
+
+
+@pytest.mark.parametrize(
+    "length, nominal, expected",
+    [
+        (Fraction(3), (3, 4), (3, 4)),
+        (Fraction(1), (3, 4), (1, 4)),  # a 1-beat pickup
+        (Fraction(1, 2), (6, 8), (1, 8)),
+        (Fraction(5, 2), (6, 8), (5, 8)),
+        (Fraction(2), (4, 2), (1, 2)),  # never finer than the nominal denominator needs
+        (Fraction(3, 4), (2, 4), (3, 16)),
+        (Fraction(1, 3), (3, 4), (3, 4)),  # a triplet's length has no MIDI spelling: nominal kept
+        (Fraction(0), (3, 4), (3, 4)),
+    ],
+)
+def test_bar_length_spelled_as_a_signature(length, nominal, expected):
+    from pipeline.data.score_meters import _as_signature
+
+    assert _as_signature(length, nominal) == expected
+
+
+def test_key_names_for_mido():
+    from pipeline.data.score_meters import key_name
+
+    assert [key_name(3, "minor"), key_name(-2, "major"), key_name(-7, None), key_name(0, "dorian")] == [
+        "F#m",
+        "Bb",
+        "Cb",
+        "C",
+    ]
+    assert key_name(8, None) is None

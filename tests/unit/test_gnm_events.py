@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import meter_fixtures as mf
 import mido
 import pytest
 import torch
@@ -146,3 +149,26 @@ def test_decode_roundtrip(tmp_path):
     assert info["notes"] == 3 and info["tempo"] == 80
     assert events(tmp_path / "out.mid")[1:] == ev[1:]
     assert to_notes(ev)[0][1] == (480, 1440, 64)
+
+
+METER_PIECES = ("waltz", "jig", "mixed", "waltz_seg", "jig_seg", "mixed_seg")
+
+
+@pytest.mark.parametrize("name", METER_PIECES)
+def test_non_4_4_ingest_pieces_match_upstream(name):
+    """3/4, 6/8 and mixed-metre files from the ingest writer (and segments cut from them) give
+    exactly the events upstream's midi_to_sequence wrote for them (tests/unit/meter_fixtures.py)."""
+    ref = json.loads((mf.DATA / "gnm_upstream.json").read_text())[name]
+    ev = events(mf.DATA / f"{name}.mid")
+    assert ev == ref["events"] and bar_indices(ev) == ref["bar_indices"]
+
+
+def test_ingest_metres_reach_the_time_signature_tokens():
+    def metres(name, **kw):
+        return [t.removeprefix("Time_Signature_") for t in events(mf.DATA / f"{name}.mid", **kw) if "Time_Sig" in t]
+
+    assert metres("waltz") == ["3/4"] * 8 + ["2/4"]  # the 1-beat pickup is a right-aligned 3/4 bar
+    assert metres("jig") == ["6/8"] * 8 + ["4/4"]  # a 5/8 last bar is upstream's 4/4
+    assert metres("mixed") == ["4/4", "3/4", "6/8", "2/4", "2/4", "3/4", "4/4"]  # 5/4 -> 2/4 + 3/4
+    # a segment cut mid-waltz starts on 3/4; only upstream's pickup rule turns its first bar to 4/4
+    assert metres("waltz_seg")[:2] == ["4/4", "3/4"] and metres("waltz_seg", pickup="fixed")[0] == "3/4"

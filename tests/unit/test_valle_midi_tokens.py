@@ -1,5 +1,9 @@
 """MIDI-VALLE compound tokens: hand-checked rows for fixture files built with mido."""
 
+import io
+import json
+
+import meter_fixtures as mf
 import mido
 import numpy as np
 import pytest
@@ -91,3 +95,30 @@ def test_no_notes_is_a_named_error(tmp_path):
         midi_tokens(path)
     with pytest.raises(MidiTokenError, match="unreadable"):
         midi_tokens(b"not a midi file")
+
+
+@pytest.mark.parametrize("name", ["waltz", "jig", "mixed", "waltz_seg", "jig_seg", "mixed_seg"])
+def test_non_4_4_ingest_pieces_match_upstream(name):
+    """3/4, 6/8 and mixed-metre files from the ingest writer and segments cut from them (pretty_midi,
+    tpq 220): the rows upstream's ExpressionTok wrote for them (tests/unit/meter_fixtures.py)."""
+    ref = np.array(json.loads((mf.DATA / "valle_upstream.json").read_text())[name], dtype=np.int64)
+    np.testing.assert_array_equal(midi_tokens(mf.DATA / f"{name}.mid"), ref)
+
+
+def test_time_signatures_never_change_the_rows():
+    """Bars stay 384-tick 4/4 bars: the mixed piece without its signatures gives the same rows."""
+    mid = mido.MidiFile(mf.DATA / "mixed.mid")
+    bare = mido.MidiFile(ticks_per_beat=mid.ticks_per_beat)
+    for track in mid.tracks:
+        new, carry = mido.MidiTrack(), 0
+        for m in track:
+            if m.type in ("time_signature", "key_signature"):
+                carry += m.time  # dropped: its delta time moves to the next message
+                continue
+            new.append(m.copy(time=m.time + carry))
+            carry = 0
+        bare.tracks.append(new)
+    buf = io.BytesIO()
+    bare.save(file=buf)
+    assert "time_signature" not in {m.type for t in bare.tracks for m in t}
+    np.testing.assert_array_equal(midi_tokens(buf.getvalue()), midi_tokens(mf.DATA / "mixed.mid"))
