@@ -1,4 +1,4 @@
-"""M3's patches of an ABC text (clamp2 ``M3Patchilizer``, spec notagen.md sections 6-7).
+"""M3's patches of an ABC or MTF text (clamp2 ``M3Patchilizer``, specs notagen.md 6-7, clamp-mtf.md).
 
 One patch is one header line (``X:``-style field or ``%%`` directive) or one bar of the tune
 body; in interleaved ABC that is one voice's bar ``[V:n]...|``. Patch ids are
@@ -6,6 +6,11 @@ body; in interleaved ABC that is one voice's bar ``[V:n]...|``. Patch ids are
 the EOS patch a 1 then 2s. Upstream quirks kept on purpose (released weights saw them):
 text after the last barline of a line is dropped, a barline-free line (``%Baroque``, lyrics)
 gives no patch, bars longer than ``patch_size - 2`` lose their tail and their EOS id.
+
+A text whose first line starts with the word ``ticks_per_beat`` is MTF (CLaMP 2's MIDI text,
+:mod:`pipeline.clamp.mtf`): there a patch is a run of consecutive lines of one message type,
+the type word written once and the lines' rest joined by tabs while the patch fits
+``patch_size - 2`` characters (newlines counted).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ PAD_ID, BOS_ID, EOS_ID, MASK_ID = 0, 1, 2, 3
 DELIMITERS = ("|:", "::", ":|", "[|", "||", "|]", "|")
 _SPLIT = re.compile("(" + "|".join(map(re.escape, DELIMITERS)) + ")")
 _LINES = re.compile(r".*?\n|.*$")
+MTF_HEADER = "ticks_per_beat"
 
 
 class PatchError(ValueError):
@@ -53,12 +59,34 @@ def split_bars(line: str) -> list[str]:
     return [parts[2 * i] + parts[2 * i + 1] for i in range(len(parts) // 2)]
 
 
-def segments(text: str) -> list[str]:
-    """The text of each patch (no BOS/EOS), in order."""
+def mtf_segments(lines: list[str], patch_size: int = 64) -> list[str]:
+    """MTF patches: a line joins the current patch when the patch starts with the line's type
+    word (upstream's prefix test, kept) and the joined text stays within ``patch_size - 2``."""
     out: list[str] = []
-    for line in _LINES.findall(to_ascii(text)):
-        if not line:
-            continue
+    patch = ""
+    for line in lines:
+        kind, _, rest = line.partition(" ")
+        if patch.startswith(kind) and len(patch) + len(rest) <= patch_size - 2:
+            patch = patch[:-1] + "\t" + rest
+        else:
+            if patch:
+                out.append(patch)
+            patch = line
+    return out + [patch] if patch else out
+
+
+def is_mtf(lines: list[str]) -> bool:
+    """Upstream's switch: the first non-empty line's first space-separated word."""
+    return bool(lines) and lines[0].split(" ")[0] == MTF_HEADER
+
+
+def segments(text: str, patch_size: int = 64) -> list[str]:
+    """The text of each patch (no BOS/EOS), in order."""
+    lines = [ln for ln in _LINES.findall(to_ascii(text)) if ln]
+    if is_mtf(lines):
+        return mtf_segments(lines, patch_size)
+    out: list[str] = []
+    for line in lines:
         if len(line) > 1 and ((line[0].isalpha() and line[1] == ":") or line.startswith("%%")):
             out.append(line)
             continue
@@ -76,7 +104,7 @@ def _ids(seg: str, patch_size: int) -> list[int]:
 
 def encode(text: str, patch_size: int = 64, *, special: bool = True) -> np.ndarray:
     """int64 [n, patch_size]; ``special`` frames it with the BOS and EOS patches."""
-    segs = segments(text)
+    segs = segments(text, patch_size)
     if special:
         segs = [chr(BOS_ID) * patch_size] + segs + [chr(EOS_ID) * patch_size]
     if not segs:
