@@ -18,12 +18,12 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from pipeline.aria.model_config import ModelConfig
 from pipeline.aria.tokenizer import AbsTokenizer
 from pipeline.train.checkpoint import canonical_safetensors
+from pipeline.train.checkpoint_files import read_safetensors_header
 
 TOK_EMB = "model.tok_embeddings.weight"
 LM_HEAD = "lm_head.weight"
@@ -140,16 +140,7 @@ def read_header(path: str | Path) -> tuple[dict[str, tuple[int, ...]], dict[str,
 
     A file that is not safetensors at all (a MIDI file passed as --checkpoint, a truncated
     download) is a CheckpointError naming it, not the library's bare ``header too large``."""
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
-            metadata = dict(f.metadata() or {})
-    except (SafetensorError, OSError, ValueError) as e:
-        raise CheckpointError(
-            f"{path} is not a safetensors checkpoint ({e}); expected a "
-            f"model.safetensors file or a directory holding one"
-        ) from None
-    return shapes, metadata
+    return read_safetensors_header(path, error=CheckpointError)  # the check every family shares
 
 
 def checked_config(path: Path, expected_vocab_size: int | None = None, **config_overrides):
@@ -158,8 +149,11 @@ def checked_config(path: Path, expected_vocab_size: int | None = None, **config_
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
     shapes, metadata = read_header(path)
-    cfg, head = infer_config(shapes, metadata, **config_overrides)
-    check_shapes(shapes, cfg, head, expected_vocab_size)
+    try:
+        cfg, head = infer_config(shapes, metadata, **config_overrides)
+        check_shapes(shapes, cfg, head, expected_vocab_size)
+    except CheckpointError as e:  # name the file: it may be another family's weights
+        raise CheckpointError(f"{path}: {e}") from None
     return cfg, head
 
 
@@ -167,18 +161,51 @@ def resolve_checkpoint(path: str | Path) -> Path:
     """A .safetensors file, or a directory holding model.safetensors (as the stages write)."""
     path = Path(path)
     if path.is_dir():
+        weights = sorted(p.name for p in path.iterdir() if p.suffix in (".pt", ".pth", ".bin", ".safetensors"))
+        if weights and "model.safetensors" not in weights:
+            raise CheckpointError(
+                f"{path} is not an Aria model folder: no model.safetensors (it holds {', '.join(weights[:4])}: "
+                "another family's model?)"
+            )
         path = path / "model.safetensors"
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     return path
 
 
-def tokenizer_for(checkpoint: Path):
-    """The tokenizer saved next to the checkpoint (tokenizer.json), else the default config."""
+# tokenizer options a released checkpoint may have been trained with; each adds tokens, so the
+# size of model.tok_embeddings.weight tells them apart (pedal: +2, delimiter: +1)
+_VOCAB_VARIANTS = (
+    {},
+    {"include_pedal": True},
+    {"include_delimiter": True},
+    {"include_pedal": True, "include_delimiter": True},
+)
+
+
+def tokenizer_for(checkpoint: Path, include_pedal: bool | None = None):
+    """The tokenizer of a checkpoint: its tokenizer.json (what our stages save), else the variant
+    whose vocabulary has the checkpoint's size (released files carry no tokenizer file), else the
+    default. ``include_pedal`` (the --pedal/--no-pedal flag) decides where the file cannot, and
+    is an error where the saved tokenizer says otherwise."""
     saved = Path(checkpoint).parent / "tokenizer.json"
     if saved.is_file():
-        return AbsTokenizer(**json.loads(saved.read_text()).get("config", {}))
-    return AbsTokenizer()
+        tok = AbsTokenizer(**json.loads(saved.read_text()).get("config", {}))
+        if include_pedal is not None and tok.config["include_pedal"] != include_pedal:
+            raise CheckpointError(
+                f"{saved} says include_pedal={tok.config['include_pedal']}, contradicting "
+                f"{'--pedal' if include_pedal else '--no-pedal'}"
+            )
+        return tok
+    if include_pedal is not None:
+        return AbsTokenizer(include_pedal=include_pedal)
+    shapes, _ = read_header(checkpoint)
+    rows = shapes.get(TOK_EMB, (None,))[0]
+    for variant in _VOCAB_VARIANTS:
+        tok = AbsTokenizer(**variant)
+        if tok.vocab_size == rows:
+            return tok
+    return AbsTokenizer()  # no variant fits: the vocabulary check names both sizes
 
 
 def save(model, path: str | Path, metadata: Mapping[str, object] | None = None) -> Path:

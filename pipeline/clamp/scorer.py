@@ -1,4 +1,4 @@
-"""``pipeline.clamp.load(path)`` -> :class:`Scorer`: music features and CLaMP scores of ABC texts.
+"""``pipeline.clamp.load(path)`` -> :class:`Scorer`: music features and CLaMP scores of ABC or MTF texts.
 
 Reads our ``clamp.pth`` or a user's released CLaMP 2 / M3 ``.pth`` (the six-key training dict or
 a bare state dict) with ``torch.load(weights_only=True)``, builds the model from the tensor
@@ -18,6 +18,7 @@ from pipeline.clamp.model import ClampConfig, ClampModel, M3Model, clean_state, 
 from pipeline.clamp.patches import drop_comment_lines, encode, extraction_segments
 from pipeline.clamp.text import PAD_ID as TEXT_PAD
 from pipeline.clamp.text import encode_text
+from pipeline.train.checkpoint_files import torch_load_weights
 
 
 class CheckpointError(ValueError):
@@ -42,7 +43,8 @@ class Scorer:
 
     @torch.no_grad()
     def music_features_batch(self, texts: list[str]) -> np.ndarray:
-        """float32 [N, D]: upstream's extraction per text (``%`` lines dropped, BOS/EOS patches,
+        """float32 [N, D]: upstream's extraction per ABC or MTF text (NotaGen's ``%``-line filter,
+        a no-op on MTF whose lines start with a message type; BOS/EOS patches,
         PATCH_LENGTH windows with the overlapping last one, length-weighted mean of each
         window's pooled, projected feature). No L2 normalisation."""
         L, P = self.cfg.patch_length, self.cfg.patch_size
@@ -70,9 +72,10 @@ class Scorer:
             wsum[o] += wt
         return (out / wsum[:, None]).astype(np.float32)
 
-    def music_features(self, abc_text: str) -> np.ndarray:
-        """float32 [D]: the feature upstream's ``extract_clamp2.py`` saves (as [1, D])."""
-        return self.music_features_batch([abc_text])[0]
+    def music_features(self, text: str) -> np.ndarray:
+        """float32 [D]: the feature upstream's ``extract_clamp2.py`` saves (as [1, D]) for an ABC
+        text or an MTF text (``load(p).music_features(mtf(midi))`` is upstream's MIDI feature)."""
+        return self.music_features_batch([text])[0]
 
     @torch.no_grad()
     def text_features(self, lines: list[str]) -> np.ndarray:
@@ -95,10 +98,7 @@ def read_state(path: str | Path) -> tuple[dict, dict]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no such checkpoint: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - name the file and the cause
-        raise CheckpointError(f"{path}: not a weights-only torch file ({type(e).__name__}: {e})") from e
+    obj = torch_load_weights(path, error=CheckpointError)  # the check every family shares
     if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
         return obj["model"], {k: v for k, v in obj.items() if k != "model"}
     if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):

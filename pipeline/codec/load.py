@@ -24,6 +24,7 @@ from pipeline.codec.config import CodecConfig, CodecConfigError
 from pipeline.codec.keymap import CodecCheckpointError, from_audiocraft, from_transformers, strict_load
 from pipeline.codec.model import Codec
 from pipeline.codec.upstream import config_from_hf, config_from_xp, parse_xp_cfg
+from pipeline.train.checkpoint_files import load_safetensors, torch_load_weights
 
 FORMAT = "ostinato-codec"
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
@@ -58,31 +59,33 @@ def _build(cfg: CodecConfig, sd: dict, source: str, unknown: list[str] = (), pad
 
 
 def _torch_load(path: Path) -> Any:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # pickled code objects etc.: never fall back to full pickle
-        raise CodecCheckpointError(f"{path}: not loadable with torch.load(weights_only=True) ({e})") from None
+    return torch_load_weights(path, error=CodecCheckpointError)  # never a full pickle
+
+
+def _load_file(path: str) -> dict:
+    return load_safetensors(path, error=CodecCheckpointError)[0]
 
 
 def _load_dir(path: Path, pad_mode: str | None) -> Codec:
-    from safetensors.torch import load_file
-
     cfg_path = path / CONFIG_FILE
     if not cfg_path.is_file():
         raise CodecCheckpointError(
             f"{path}: no config.json (expected our codec dir or a transformers EncodecModel dir)"
         )
-    meta = json.loads(cfg_path.read_text())
+    try:
+        meta = json.loads(cfg_path.read_text())
+    except ValueError as e:
+        raise CodecCheckpointError(f"{cfg_path} is not valid JSON ({e})") from None
     if meta.get("format") == FORMAT:
         if not (path / WEIGHTS_FILE).is_file():
             raise CodecCheckpointError(f"{path}: missing {WEIGHTS_FILE}")
         return _build(
-            CodecConfig.from_dict(meta["codec"]), load_file(str(path / WEIGHTS_FILE)), str(path), pad_mode=pad_mode
+            CodecConfig.from_dict(meta["codec"]), _load_file(str(path / WEIGHTS_FILE)), str(path), pad_mode=pad_mode
         )
     if meta.get("model_type") == "encodec":
         cfg = config_from_hf(meta)
         if (path / WEIGHTS_FILE).is_file():
-            sd = load_file(str(path / WEIGHTS_FILE))
+            sd = _load_file(str(path / WEIGHTS_FILE))
         elif (path / "pytorch_model.bin").is_file():
             sd = _torch_load(path / "pytorch_model.bin")
         else:

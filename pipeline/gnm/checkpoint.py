@@ -7,7 +7,10 @@ upstream unless given) and load strictly. The vocabulary (our ``vocab.json`` or 
 ``dictionary.pkl`` through a restricted unpickler) must have exactly the checkpoint's size.
 
 Our model directories hold ``params.pt`` (the same upstream layout), ``config.json`` and
-``vocab.json`` (+ ``dictionary.pkl``), so upstream code can read our weights too.
+``vocab.json`` (+ ``dictionary.pkl``), so upstream code can read our weights too. ``config.json``'s
+``meta`` records the job's mode and the composers it trained on (:func:`trained_composers`); the
+vocabulary holds every upstream composer token whether trained or not. Files are read through the
+shared check (``pipeline.train.checkpoint_files``): a bad file is one line naming it and why.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ import torch
 
 from pipeline.gnm.model import GnmConfig, GnmDecoder, StyleClassifier
 from pipeline.gnm.vocab import Vocab
+from pipeline.train.checkpoint_files import torch_load_weights
 
 WEIGHTS = "params.pt"
+KINDS = ("decoder", "classifier")
 
 
 class CheckpointError(ValueError):
@@ -34,12 +39,9 @@ class VocabMismatchError(CheckpointError):
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path)
-    try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(f"no such checkpoint: {path}") from None
-    except Exception as exc:  # noqa: BLE001 - weights_only refuses arbitrary objects
-        raise CheckpointError(f"cannot load {path} as a plain state dict: {exc}") from exc
+    if not path.exists():
+        raise CheckpointError(f"no such checkpoint: {path}")
+    sd = torch_load_weights(path, error=CheckpointError)  # the check every family shares
     if isinstance(sd, dict) and "model" in sd and isinstance(sd["model"], dict):
         sd = sd["model"]
     if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
@@ -97,20 +99,24 @@ def load(
     a ``dictionary.pkl``, a ``vocab.json`` or its directory).
     """
     path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"no GnM checkpoint at {path} (neither a model directory nor a .pt file)")
     if path.is_dir():
-        cfg_file = path / "config.json"
-        if not cfg_file.is_file():
-            raise CheckpointError(f"{path} has no config.json (not a GnM model directory)")
-        cfg = json.loads(cfg_file.read_text())
+        cfg = read_config(path)
         if n_heads is not None:
             cfg["n_heads"] = n_heads
         sd = read_state_dict(path / WEIGHTS)
         vocab = vocab if vocab is not None else path
     else:
+        sd = read_state_dict(path)  # a bad file or another family's is named before a missing vocabulary
+        try:
+            cfg = infer_config(sd, n_heads or 8)
+        except CheckpointError as e:
+            raise CheckpointError(f"{path}: {e}") from None
         if vocab is None:
-            raise CheckpointError(f"{path.name}: an upstream checkpoint needs vocab= (dictionary.pkl)")
-        sd = read_state_dict(path)
-        cfg = infer_config(sd, n_heads or 8)
+            raise CheckpointError(
+                f"{path}: an upstream checkpoint needs vocab= (its dictionary.pkl; --vocab on the command line)"
+            )
     vocab = vocab if isinstance(vocab, Vocab) else Vocab.load(vocab)
     if len(vocab) != cfg["vocab_size"]:
         raise VocabMismatchError(
@@ -123,7 +129,39 @@ def load(
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: weights do not fit the config: {exc}") from exc
     model.vocab = vocab
+    model.meta = dict(cfg.get("meta") or {})  # what the job recorded: stage, mode, trained composers
     return model.to(device).eval()
+
+
+def read_config(path: Path) -> dict:
+    """``config.json`` of one of our GnM model directories; another family's folder is named."""
+    cfg_file = path / "config.json"
+    others = sorted(p.name for p in path.glob("*.safetensors"))
+    if not (path / WEIGHTS).is_file() and others:
+        raise CheckpointError(
+            f"{path} is not a GnM model (it holds {', '.join(others)}, no {WEIGHTS}: another family's model?)"
+        )
+    if not cfg_file.is_file():
+        raise CheckpointError(f"{path} has no config.json (not a GnM model directory)")
+    try:
+        cfg = json.loads(cfg_file.read_text())
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{cfg_file} is not valid JSON ({e})") from None
+    if not isinstance(cfg, dict) or "vocab_size" not in cfg or cfg.get("kind", "decoder") not in KINDS:
+        raise CheckpointError(f"{path} is not a GnM model ({cfg_file} has no kind decoder/classifier)")
+    return cfg
+
+
+def trained_composers(model) -> list[str] | None:
+    """Composers a GnM decoder was trained to condition on, from the record its job left in
+    ``config.json`` (None for files without one, e.g. upstream ``.pt``). A generality model
+    knows only Composer_None; a mastery/scratch model its composers, plus None from its init."""
+    meta = getattr(model, "meta", None) or {}
+    if "composers" not in meta or "mode" not in meta:
+        return None
+    if meta["mode"] == "generality":
+        return ["None"]
+    return list(meta["composers"]) + (["None"] if meta["mode"] == "mastery" else [])
 
 
 def save(model: torch.nn.Module, out_dir: str | Path, vocab: Vocab, **extra) -> None:

@@ -70,12 +70,20 @@ def _plain(obj, depth: int = 0) -> None:
 
 def read_pickle_dictionary(path: str | Path) -> list[str]:
     """Upstream ``dictionary.pkl`` -> tokens in id order (without PAD)."""
+    from pipeline.train.checkpoint_files import sniff
+
+    path = Path(path)
+    if not path.is_file():
+        raise VocabError(f"no dictionary at {path}")
+    why = sniff(path)  # empty, a MIDI file: the same words as for a checkpoint
+    if why:
+        raise VocabError(f"{path} is not a pickled dictionary: {why}")
     try:
-        data = _PlainUnpickler(io.BytesIO(Path(path).read_bytes())).load()
-    except UnsafePickleError:
-        raise
+        data = _PlainUnpickler(io.BytesIO(path.read_bytes())).load()
+    except UnsafePickleError as exc:
+        raise UnsafePickleError(f"{path}: {exc}") from None
     except (OSError, pickle.UnpicklingError, EOFError, ValueError) as exc:
-        raise VocabError(f"cannot read dictionary {path}: {exc}") from exc
+        raise VocabError(f"cannot read dictionary {path}: {type(exc).__name__} {exc}".rstrip()) from None
     _plain(data)
     if not (isinstance(data, (tuple, list)) and len(data) == 2 and isinstance(data[0], dict)):
         raise VocabError(f"{path}: expected a pickled (event2word, word2event) pair")
@@ -114,6 +122,11 @@ class Vocab:
             path = path / "vocab.json"
         if path.suffix == ".pkl":
             return cls(read_pickle_dictionary(path))
+        from pipeline.train.checkpoint_files import sniff
+
+        why = sniff(path) if path.is_file() else None
+        if why:
+            raise VocabError(f"{path} is not a vocabulary: {why}")
         try:
             data = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as exc:

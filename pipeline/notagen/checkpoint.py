@@ -4,7 +4,9 @@
 
 The config of an upstream file is read from its shapes (hidden, layer counts, patch length,
 patch size); heads are hidden // 64 as upstream.  GPT-2 ``attn.bias`` / ``attn.masked_bias``
-buffers that old transformers versions saved are tolerated and dropped.
+buffers that old transformers versions saved are tolerated and dropped. Files are read through
+the shared check (``pipeline.train.checkpoint_files``); a DPO output folder (``iter_1/ ..``) is
+named with its iterations (:func:`resolve`).
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ import tempfile
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
 from safetensors.torch import save_file
 
 from pipeline.notagen.model import NotaGenConfig, NotaGenModel
 from pipeline.notagen.patchilizer import PATCH_SIZE, VOCAB
 from pipeline.train.checkpoint import canonical_safetensors
+from pipeline.train.checkpoint_files import load_safetensors, torch_load_weights
 
 _PATCH = "patch_level_decoder."
 _CHAR = "char_level_decoder.base."
@@ -101,24 +103,15 @@ def model_from_state(
 
 def load(path, *, patch_size: int | None = PATCH_SIZE, device: str | torch.device = "cpu") -> NotaGenModel:
     """Our ``.safetensors`` or upstream's ``.pth`` (pretrain / finetune / RL files) -> model in eval mode."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "model.safetensors"
-    if not path.is_file():
-        raise NotaGenCheckpointError(f"no such checkpoint: {path}")
+    path = resolve(path)
     if path.suffix == ".safetensors":
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            state = {k: f.get_tensor(k) for k in f.keys()}
+        state, meta = load_safetensors(path, error=NotaGenCheckpointError)
         config = None
         if "notagen_config" in meta:
             config = NotaGenConfig(**json.loads(meta["notagen_config"]))
-        model = model_from_state(state, patch_size=patch_size, config=config)
+        model = _named(path, model_from_state, state, patch_size=patch_size, config=config)
     else:
-        try:
-            blob = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # noqa: BLE001 - name the file and the reason
-            raise NotaGenCheckpointError(f"{path}: not loadable with torch.load(weights_only=True): {e}") from e
+        blob = torch_load_weights(path, error=NotaGenCheckpointError)
         if isinstance(blob, dict) and isinstance(blob.get("model"), dict):
             state = blob["model"]
         elif isinstance(blob, dict) and any(k.startswith(_PATCH) for k in blob):
@@ -126,8 +119,38 @@ def load(path, *, patch_size: int | None = PATCH_SIZE, device: str | torch.devic
         else:
             keys = list(blob)[:6] if isinstance(blob, dict) else type(blob).__name__
             raise NotaGenCheckpointError(f"{path}: no 'model' state dict in the checkpoint (found {keys})")
-        model = model_from_state(state, patch_size=patch_size)
+        model = _named(path, model_from_state, state, patch_size=patch_size)
     return model.to(device)
+
+
+def resolve(path) -> Path:
+    """The weights file of ``path``: itself, ``<dir>/model.safetensors``, or for a DPO output
+    folder (``iter_1/ .. iter_N/``) a named error that points to its iterations."""
+    path = Path(path)
+    if path.is_dir():
+        if not (path / "model.safetensors").is_file():
+            iters = sorted(
+                (p for p in path.glob("iter_*") if (p / "model.safetensors").is_file()),
+                key=lambda p: int(p.name.split("_")[1]) if p.name.split("_")[1].isdigit() else -1,
+            )
+            if iters:
+                names = ", ".join(p.name for p in iters)
+                raise NotaGenCheckpointError(
+                    f"{path} holds DPO iterations ({names}), not one model: pass --checkpoint {iters[-1]} "
+                    "(the last) or another iter_N"
+                )
+        path = path / "model.safetensors"
+    if not path.is_file():
+        raise NotaGenCheckpointError(f"no such checkpoint: {path}")
+    return path
+
+
+def _named(path: Path, build, state, **kw) -> NotaGenModel:
+    """Key / shape errors of ``build`` with the file named (another family's weights, say)."""
+    try:
+        return build(state, **kw)
+    except NotaGenCheckpointError as e:
+        raise type(e)(f"{path}: {e}") from None
 
 
 def save(model: NotaGenModel, path, extra_meta: dict | None = None) -> Path:

@@ -25,6 +25,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_model, save_model
 
+from pipeline.train.checkpoint_files import torch_load_weights
+
 MODEL_FILE, STATE_FILE, META_FILE = "model.safetensors", "state.pt", "meta.json"
 _STEP_RE = re.compile(r"^step-(\d{8})$")
 
@@ -132,7 +134,7 @@ def load(
     their current devices); return its state (``step``, ``history``, ``extra``, ``fingerprint``)."""
     path = Path(path)
     load_model(model, str(path / MODEL_FILE), strict=True)
-    state = torch.load(path / STATE_FILE, map_location="cpu", weights_only=True)
+    state = torch_load_weights(path / STATE_FILE)  # one line naming the file when it is damaged
     if optimizer is not None:
         optimizer.load_state_dict(state["optimizer"])
     if scheduler is not None and state.get("scheduler") is not None:

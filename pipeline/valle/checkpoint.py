@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import pathlib
-import pickle
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
 from safetensors.torch import save_file
 
 from pipeline.train.checkpoint import canonical_safetensors
+from pipeline.train.checkpoint_files import load_safetensors, read_safetensors_header, torch_load_weights
 from pipeline.valle.model import Valle, ValleConfig
 
 FORMAT = "ostinato-valle"
@@ -48,15 +47,7 @@ def save_valle(model: Valle, path: str | Path, codec: dict | None = None) -> Pat
 
 
 def _read_upstream(path: Path) -> tuple[dict, dict]:
-    try:
-        with torch.serialization.safe_globals([pathlib.PosixPath]):
-            obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        raise CheckpointError(
-            f"{path}: not loadable with weights_only (only pathlib.PosixPath is allow-listed): {str(e).splitlines()[0]}"
-        ) from None
-    except (RuntimeError, EOFError, OSError) as e:
-        raise CheckpointError(f"{path}: not a torch checkpoint ({type(e).__name__}: {e})") from None
+    obj = torch_load_weights(path, allow=(pathlib.PosixPath,), error=CheckpointError)  # never full pickle
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: expected a dict, got {type(obj).__name__}")
     if isinstance(obj.get("model"), dict):  # icefall trainer file
@@ -113,11 +104,10 @@ def load_valle(path: str | Path, *, nhead: int | None = None, map_location="cpu"
     if not path.is_file():
         raise FileNotFoundError(f"no VALL-E checkpoint at {path}")
     if path.suffix == ".safetensors":
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            meta = f.metadata() or {}
-            if meta.get("format") != FORMAT:
-                raise CheckpointError(f"{path}: not an ostinato VALL-E file (format {meta.get('format')!r})")
-            state = {k: f.get_tensor(k) for k in f.keys()}
+        _, meta = read_safetensors_header(path, error=CheckpointError)  # the check every family shares
+        if meta.get("format") != FORMAT:
+            raise CheckpointError(f"{path}: not an ostinato VALL-E file (format {meta.get('format')!r})")
+        state, meta = load_safetensors(path, error=CheckpointError)
         cfg = ValleConfig(**json.loads(meta["config"]))
         codec = json.loads(meta.get("codec") or "{}")
     else:

@@ -58,9 +58,10 @@ def test_corrupt_and_empty_prompt_midi_are_named_errors(tmp_path, ckpt, capsys):
 
 
 def test_checkpoint_for_another_vocabulary_is_a_named_error(tmp_path, capsys):
-    other = checkpoint(tmp_path / "other.safetensors", vocab=17729)  # e.g. with pedal tokens
+    # 17729 (pedal tokens) is now recognised from the size (test_generate_options.py); 17700 is no variant
+    other = checkpoint(tmp_path / "other.safetensors", vocab=17700)
     code, out = cli(capsys, "--checkpoint", other, "--prompt-midi", prompt_midi(tmp_path / "p.mid"))
-    assert code == 2 and "vocabulary mismatch" in out and "17729" in out
+    assert code == 2 and "vocabulary mismatch" in out and "17700" in out
 
 
 def test_min_p_with_top_p_is_a_named_error(tmp_path, ckpt, capsys):
