@@ -16,8 +16,8 @@ from pipeline.clamp.score_curve import GROUND_TRUTH_ANCHOR, anchor_rows, plot_cu
 from pipeline.clamp.scorer import load as load_scorer
 from pipeline.clamp.table import COLUMNS, TASKS, fit_probe, perplexity, row
 from pipeline.data.jsonl import write_json
-from pipeline.notagen.abc_check import validate_interleaved
 from pipeline.notagen.checkpoint import load as load_policy
+from pipeline.notagen.parity import aligned as upstream_bar_alignment
 from pipeline.params.clamp import AbcScoreTableParams
 from pipeline.report.headline import write_headline
 
@@ -95,7 +95,7 @@ def write_score_table(
         probes=probes,
         valid=[True] * len(held),
         aligned_texts=[x.text for x in held],
-        check=validate_interleaved,
+        check=upstream_bar_alignment,
         plagiarism=plagiarism,
         ppl=None,
     )
@@ -112,7 +112,7 @@ def write_score_table(
             probes=probes,
             valid=[bool(r["complete"]) for r in rows_k],
             aligned_texts=[alignment_text(r) or "" for r in rows_k],
-            check=validate_interleaved,
+            check=upstream_bar_alignment,
             plagiarism=plagiarism,
             ppl=perplexity(policy, held_texts),
         )

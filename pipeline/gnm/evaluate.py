@@ -3,8 +3,9 @@
 The style classifier labels every generated piece (the argmax of its mean class probability over
 ``windows`` bar-aligned windows); per model a row-normalised confusion matrix (conditioned x
 predicted composer), per-composer and mean style accuracy; the generality model's pieces
-(Composer_None) get the predicted-composer ratio. Pitch-class entropy and grooving-pattern
-similarity of generated vs real held-out pieces.
+(Composer_None) get the predicted-composer ratio. Pitch-class entropy, grooving-pattern
+similarity and the structureness indicator SI short / mid / long (on rendered audio,
+``pipeline.gnm.structure``) of generated vs real held-out pieces.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 
 from pipeline.data.jsonl import write_json
 from pipeline.data.token_store import TokenStore
+from pipeline.eval.structureness import TIMESCALES
 from pipeline.gnm.checkpoint import load
 from pipeline.gnm.classifier_job import classify_windows, piece_windows
 from pipeline.gnm.data import Pieces
@@ -28,11 +30,12 @@ from pipeline.gnm.metrics import (
     row_normalise,
     style_accuracy,
 )
+from pipeline.gnm.structure import generated_si, real_si
 from pipeline.params.gnm import GnmEvalParams
 
 
 def classify_samples(clf, classes: list[str], seq_len: int, gen_dir: Path, windows: int, seed: int) -> dict:
-    """model -> its index entries + ``predicted`` composer, pitch-class entropy, grooving similarity."""
+    """model -> its index entries + ``predicted`` composer, pitch-class entropy, grooving similarity, SI."""
     vocab = clf.vocab
     rows_by_model: dict[str, list[dict]] = {}
     for e in json.loads((gen_dir / "index.json").read_text())["samples"]:
@@ -45,20 +48,36 @@ def classify_samples(clf, classes: list[str], seq_len: int, gen_dir: Path, windo
                 "predicted": classes[int(probs.argmax())],
                 "pce": pitch_class_entropy(events),
                 "gs": grooving_similarity(events),
+                "si": generated_si(gen_dir, e),
             }
         )
     return rows_by_model
 
 
-def objective_row(pce, gs, n: int) -> dict:
-    return {"pitch_class_entropy": mean_or_none(pce), "grooving_similarity": mean_or_none(gs), "pieces": n}
+SI_KEYS = tuple(TIMESCALES)  # short, mid, long
 
 
-def objective_metrics(rows_by_model: dict, real: list[list[str]]) -> dict:
-    """Mean pitch-class entropy and grooving similarity: real held-out pieces first, then each model."""
-    out = {"real (held-out)": objective_row(map(pitch_class_entropy, real), map(grooving_similarity, real), len(real))}
+def objective_row(pce, gs, si, n: int) -> dict:
+    si = list(si)
+    return {
+        "pitch_class_entropy": mean_or_none(pce),
+        "grooving_similarity": mean_or_none(gs),
+        **{f"si_{k}": mean_or_none(x[k] if x else None for x in si) for k in SI_KEYS},
+        "pieces": n,
+    }
+
+
+def objective_metrics(rows_by_model: dict, real: list[list[str]], real_si: list[dict | None]) -> dict:
+    """Mean pitch-class entropy, grooving similarity and SI: real held-out pieces first, then each model."""
+    out = {
+        "real (held-out)": objective_row(
+            map(pitch_class_entropy, real), map(grooving_similarity, real), real_si, len(real)
+        )
+    }
     for model, rows in rows_by_model.items():
-        out[model] = objective_row((r["pce"] for r in rows), (r["gs"] for r in rows), len(rows))
+        out[model] = objective_row(
+            (r["pce"] for r in rows), (r["gs"] for r in rows), (r["si"] for r in rows), len(rows)
+        )
     return out
 
 
@@ -120,7 +139,7 @@ def evaluate(gen_dir: Path, cls_dir: Path, tokens_dir: Path, p: GnmEvalParams, s
     rows_by_model = classify_samples(clf, classes, meta["seq_len"], gen_dir, p.windows, seed)
     store = TokenStore(tokens_dir / "val")
     real = [vocab.decode(store.piece(i)) for i, lab in enumerate(store.labels) if lab.get("gnm_composer") in classes]
-    objective = objective_metrics(rows_by_model, real)
+    objective = objective_metrics(rows_by_model, real, real_si(real, gen_dir))
     style, figures = style_metrics(rows_by_model, classes, out_dir)
     samples = copy_samples(rows_by_model.get("mastery", []), classes, p.samples_per_composer, gen_dir, out_dir)
     metrics = {

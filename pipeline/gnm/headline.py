@@ -45,7 +45,11 @@ def copy_samples(rows: list[dict], classes: list[str], per_composer: int, gen_di
 def write_gnm_headline(
     out_dir: Path, classes: list[str], table: list[list], objective: dict, figures: list[str], samples: list[dict]
 ) -> None:
-    obj_rows = [[k, v["pitch_class_entropy"], v["grooving_similarity"], v["pieces"]] for k, v in objective.items()]
+    obj_rows = [
+        [k, v["pitch_class_entropy"], v["grooving_similarity"], v.get("si_short"), v.get("si_mid"), v.get("si_long")]
+        + [v["pieces"]]
+        for k, v in objective.items()
+    ]
     write_headline(
         out_dir,
         {
@@ -66,8 +70,17 @@ def write_gnm_headline(
                     "digits": 2,
                 },
                 {
-                    "caption": "Objective metrics, generated vs real",
-                    "columns": ["pieces from", "pitch-class entropy", "grooving similarity", "pieces"],
+                    "caption": "Objective metrics, generated vs real (SI on rendered audio, MusDr's timescales "
+                    "3-8 s / 8-15 s / 15 s+)",
+                    "columns": [
+                        "pieces from",
+                        "pitch-class entropy",
+                        "grooving similarity",
+                        "SI short",
+                        "SI mid",
+                        "SI long",
+                        "pieces",
+                    ],
                     "rows": obj_rows,
                     "digits": 3,
                 },

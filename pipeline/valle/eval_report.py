@@ -24,7 +24,10 @@ TEXT = (
     "{n} segments ({split} split) of {recs} recordings, each prompted by 3 s of another piece in another "
     "acoustic condition. FAD against the ground-truth segments and against their codec reconstructions, on "
     "the codec's latents and on log-mel frames, 95% bootstrap intervals; FAD-inf extrapolates to infinitely "
-    "many frames. Chroma and spectrogram distances are per segment against the ground truth (lower is better)."
+    "many frames. Chroma and spectrogram distances (score-to-audio's objective_eval, as MIDI-VALLE reports them; "
+    "the paper's Table 4 gives spectrogram distance vs reconstruction and chroma vs ground truth) are per segment "
+    "against the ground truth and against its codec reconstruction (lower is better); the last column is this "
+    "project's earlier mel variant with dB scaled to [0, 1]."
 )
 
 

@@ -2,10 +2,11 @@
 codec reconstruction, FAD-inf), chroma and spectrogram distance, each with a 95% interval.
 
 Rows are systems (VALL-E, FluidSynth baseline in the prompt's condition, codec reconstruction);
-per-segment distances are against the segment's ground truth; FAD compares the set of a system's
-segments with the set of ground-truth (or codec-reconstructed) segments, its interval from
-resampling the system's segments. Embeddings: the codec's quantized latents (as MIDI-VALLE's
-fadtk ``encodec-music``) and 64-bin log-mel frames (tied to no codec).
+per-segment distances are against the segment's ground truth and against its codec reconstruction
+(the paper's Table 4 gives spectrogram distance vs reconstruction, chroma vs ground truth); FAD
+compares the set of a system's segments with the set of ground-truth (or codec-reconstructed)
+segments, its interval from resampling the system's segments. Embeddings: the codec's quantized
+latents (as MIDI-VALLE's fadtk ``encodec-music``) and 64-bin log-mel frames (tied to no codec).
 """
 
 from __future__ import annotations
@@ -14,7 +15,17 @@ from typing import Callable
 
 import numpy as np
 
-from pipeline.eval.audio_distance import AudioEvalError, chroma_distance, logmel_frames, spectrogram_distance
+from pipeline.eval.audio_distance import (
+    AudioEvalError,
+    chroma,
+    chroma_rows_distance,
+    logmel_frames,
+    mel01_distance,
+    mel_db,
+    midispec,
+    spec_rows_distance,
+    upstream_rows,
+)
 from pipeline.eval.frechet import FrechetError, fad_inf, fad_with_interval, mean_with_interval
 
 SYSTEM_NAMES = {"valle": "VALL-E", "baseline": "FluidSynth (prompt's condition)", "codec": "codec reconstruction"}
@@ -28,22 +39,54 @@ def embed_all(waves: dict[str, list[np.ndarray]], embedders: dict[str, Callable[
     return out
 
 
+DISTANCES = {  # name -> (per-wave features, distance(generated features, reference features))
+    "chroma": (lambda w, sr: upstream_rows(chroma(w, sr)), chroma_rows_distance),
+    "spectrogram": (lambda w, sr: upstream_rows(midispec(w, sr)), spec_rows_distance),
+    "spectrogram_mel01": (mel_db, mel01_distance),
+}
+REFERENCES = ("truth", "codec")
+
+
+def wave_features(waves: dict[str, list[np.ndarray]], sr: int) -> dict:
+    """{system: [{distance name: features} or None (unusable audio) per segment]}, each wave once."""
+    out = {}
+    for s, ws in waves.items():
+        out[s] = []
+        for w in ws:
+            try:
+                out[s].append({k: feat(w, sr) for k, (feat, _) in DISTANCES.items()})
+            except AudioEvalError:
+                out[s].append(None)
+    return out
+
+
 def distances(waves: dict[str, list[np.ndarray]], sr: int, n_boot: int, seed: int) -> dict:
-    """{system: {chroma: {value, ci95}, spectrogram: {...}, skipped}} against ``waves["truth"]``."""
+    """{system: {vs_truth|vs_codec: {chroma, spectrogram, spectrogram_mel01: {value, ci95}} or None,
+    skipped: {vs_truth, vs_codec}}}: per-segment distances to the segment's ground truth and to its
+    codec reconstruction (None for the codec row against itself)."""
+    feats = wave_features(waves, sr)
     out = {}
     for s in SYSTEM_NAMES:
-        chroma, spec, skipped = [], [], 0
-        for w, ref in zip(waves[s], waves["truth"]):
-            try:
-                chroma.append(chroma_distance(w, ref, sr))
-                spec.append(spectrogram_distance(w, ref, sr))
-            except AudioEvalError:
-                skipped += 1
-        out[s] = {
-            "chroma": mean_with_interval(chroma, n_boot=n_boot, seed=seed) if chroma else None,
-            "spectrogram": mean_with_interval(spec, n_boot=n_boot, seed=seed) if spec else None,
-            "skipped": skipped,
-        }
+        out[s] = {"skipped": {}}
+        for ref in REFERENCES:
+            if s == ref:
+                out[s][f"vs_{ref}"], out[s]["skipped"][f"vs_{ref}"] = None, 0
+                continue
+            values, skipped = {k: [] for k in DISTANCES}, 0
+            for g, r in zip(feats[s], feats[ref]):
+                try:
+                    if g is None or r is None:
+                        raise AudioEvalError("empty or non-finite audio")
+                    row = {k: dist(g[k], r[k]) for k, (_, dist) in DISTANCES.items()}
+                except AudioEvalError:
+                    skipped += 1
+                    continue
+                for k, v in row.items():
+                    values[k].append(v)
+            out[s][f"vs_{ref}"] = {
+                k: mean_with_interval(v, n_boot=n_boot, seed=seed) if v else None for k, v in values.items()
+            }
+            out[s]["skipped"][f"vs_{ref}"] = skipped
     return out
 
 
@@ -78,11 +121,20 @@ def cell(x):
     return None if x is None else {"value": float(f"{x['value']:.6g}"), "ci95": [float(f"{v:.6g}") for v in x["ci95"]]}
 
 
+DISTANCE_COLUMNS = (  # (column, reference, distance): the paper's Table 4 pairs first
+    ("chroma distance vs truth", "truth", "chroma"),
+    ("chroma distance vs codec", "codec", "chroma"),
+    ("spectrogram distance vs truth", "truth", "spectrogram"),
+    ("spectrogram distance vs codec", "codec", "spectrogram"),
+    ("spectrogram distance (mel, 0-1 dB) vs truth", "truth", "spectrogram_mel01"),
+)
+
+
 def headline_rows(fads: dict, dist: dict) -> tuple[list[str], list[list]]:
     cols = ["system"]
     for name in fads:
         cols += [f"FAD {name} vs truth", f"FAD {name} vs codec", f"FAD-inf {name}"]
-    cols += ["chroma distance", "spectrogram distance"]
+    cols += [c for c, _, _ in DISTANCE_COLUMNS]
     rows = []
     for s, label in SYSTEM_NAMES.items():
         row = [label]
@@ -93,7 +145,7 @@ def headline_rows(fads: dict, dist: dict) -> tuple[list[str], list[list]]:
                 cell(r["vs_codec"]),
                 None if r["fad_inf"] is None else float(f"{r['fad_inf']['value']:.6g}"),
             ]
-        row += [cell(dist[s]["chroma"]), cell(dist[s]["spectrogram"])]
+        row += [cell((dist[s][f"vs_{ref}"] or {}).get(k)) for _, ref, k in DISTANCE_COLUMNS]
         rows.append(row)
     return cols, rows
 

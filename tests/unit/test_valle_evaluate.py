@@ -32,9 +32,17 @@ def test_table_rows_columns_and_ordering():
     assert fads["toy"]["codec"]["vs_codec"] is None and fads["toy"]["valle"]["vs_codec"] is not None
     assert fads["toy"]["valle"]["vs_truth"]["value"] > fads["toy"]["baseline"]["vs_truth"]["value"]
     dist = distances(waves, sr, n_boot=20, seed=0)
-    assert dist["baseline"]["chroma"]["value"] < dist["valle"]["chroma"]["value"]
+    truth, codec = dist["baseline"]["vs_truth"], dist["valle"]["vs_codec"]
+    assert truth["chroma"]["value"] < dist["valle"]["vs_truth"]["chroma"]["value"]
+    assert truth["spectrogram"]["value"] < dist["valle"]["vs_truth"]["spectrogram"]["value"]
+    assert codec["spectrogram"]["value"] > dist["baseline"]["vs_codec"]["spectrogram"]["value"]
+    assert dist["codec"]["vs_codec"] is None and dist["codec"]["vs_truth"]["spectrogram_mel01"] is not None
+    assert dist["valle"]["skipped"] == {"vs_truth": 0, "vs_codec": 0}
     cols, rows = headline_rows(fads, dist)
     assert cols[:4] == ["system", "FAD toy vs truth", "FAD toy vs codec", "FAD-inf toy"]
+    assert cols[-5:-3] == ["chroma distance vs truth", "chroma distance vs codec"]
+    codec_row = rows[list(SYSTEM_NAMES).index("codec")]
+    assert codec_row[cols.index("spectrogram distance vs codec")] is None
     assert [r[0] for r in rows] == list(SYSTEM_NAMES.values()) and all(len(r) == len(cols) for r in rows)
     lo, hi = rows[0][1]["ci95"]
     assert lo <= rows[0][1]["value"] <= hi + 1e-9
