@@ -10,11 +10,11 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Callable
 
-from pipeline.params.data import IngestLimits, IngestParams, SplitParams
 from pipeline.data.jsonl import write_json, write_jsonl
 from pipeline.data.midi import Rejected, inspect_midi, parse_midi
 from pipeline.data.sources import Candidate, ListingProblem
 from pipeline.data.splits import assign_split
+from pipeline.params.data import IngestLimits, IngestParams, SplitParams
 
 LABEL_FIELDS = ("composer", "period", "genre", "collection")
 METRICS = ("pieces", "hours", "notes", "rejected", "duplicates")  # stats.json keys repeated in metrics.json
@@ -39,11 +39,14 @@ def midi_labels(data: bytes) -> dict:
 
 def process_candidate(c: Candidate, limits: IngestLimits, out_dir: Path | None) -> dict:
     """Returns ``{"ok": True, "row": {...}}`` or ``{"ok": False, "rejection": {...}}``."""
-    from pipeline.data import scores
+    from pipeline.data import scores, sheet
 
     try:
-        score_name = None
-        if c.kind == "score":
+        score_name = piece = None
+        if c.kind == "sheet":
+            piece = sheet.read_sheet(c)
+            data, facts = piece.midi, dict(piece.facts)
+        elif c.kind == "score":
             score, text = scores.parse_candidate(c)
             facts = scores.score_labels(score)
             data = scores.score_to_midi_bytes(score)
@@ -55,14 +58,22 @@ def process_candidate(c: Candidate, limits: IngestLimits, out_dir: Path | None) 
             except OSError as e:
                 raise Rejected("unreadable", str(e)) from None
             facts = None
-        stats = inspect_midi(data, limits)
-        facts = facts or midi_labels(data)
+        if data is None:  # an ABC-only sheet piece
+            stats = sheet.abc_only_stats(piece.abc)
+        else:
+            stats = inspect_midi(data, limits).to_dict()
+            facts = facts or midi_labels(data)
     except Rejected as r:
         return {"ok": False, "rejection": {"id": c.id, "source": c.source, "source_id": c.source_id,
                                            "reason": r.reason, "detail": r.detail}}
-    if out_dir is not None:
+    if out_dir is not None and data is not None:
         (out_dir / "midi").mkdir(parents=True, exist_ok=True)
         (out_dir / "midi" / f"{c.id}.mid").write_bytes(data)
+    sheet_fields = {}
+    if piece is not None:
+        abc_path = sheet.keep_abc(c, piece.abc, out_dir / "abc") if out_dir is not None else f"abc/{c.id}.abc"
+        sheet_fields = {"abc": abc_path, "abc_from": piece.abc_from, "abc_only": piece.abc_only,
+                        "prompt": sheet.prompt_labels(c.labels)}
     labels = dict(c.labels)
     composer = labels.pop("composer", None)
     score_composer = facts.pop("score_composer", None)
@@ -72,15 +83,17 @@ def process_candidate(c: Candidate, limits: IngestLimits, out_dir: Path | None) 
         "id": c.id,
         "source": c.source,
         "source_id": c.source_id,
-        "midi": f"midi/{c.id}.mid",
+        "midi": f"midi/{c.id}.mid" if data is not None else None,
         "score": f"scores/{score_name}" if score_name else None,
         "composer": str(composer).lower(),
         "period": str(labels.pop("period", "unknown")).lower(),
         "genre": str(labels.pop("genre", "unknown")).lower(),
         "collection": labels.pop("collection", c.source),
         "given_split": labels.pop("split", None),
+        **{"n_parts": None, "key_mode": "unknown", "time_signature": "unknown"},
         **facts,
-        **stats.to_dict(),
+        **stats,
+        **sheet_fields,
         "labels": labels,
     }
     return {"ok": True, "row": row}
@@ -89,6 +102,15 @@ def process_candidate(c: Candidate, limits: IngestLimits, out_dir: Path | None) 
 def process_candidates(cands: list[Candidate], limits: IngestLimits, out_dir: Path | None) -> list[dict]:
     """``process_candidate`` over one shard (the ingest stage maps it as a Prefect task)."""
     return [process_candidate(c, limits, out_dir) for c in cands]
+
+
+def midi_rows(index: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(rows with a MIDI file, skip records for ABC-only sheet pieces): what a MIDI stage reads,
+    and what it lists as skipped rather than dropping silently."""
+    kept = [r for r in index if r.get("midi")]
+    skipped = [{"id": r["id"], "reason": "abc_only", "detail": r.get("abc_only") or "no MIDI"}
+               for r in index if not r.get("midi")]
+    return kept, skipped
 
 
 def judge_candidates(cands: list[Candidate], problems: list[ListingProblem], limits: IngestLimits,
@@ -112,6 +134,7 @@ def ingest_corpus(cands: list[Candidate], problems: list[ListingProblem], p: Ing
     index, rejected, duplicates = judge_candidates(cands, problems, p.limits, seed, p.split, data_dir, process)
     for d in duplicates:  # keep only the first copy's files
         (data_dir / "midi" / f"{d['id']}.mid").unlink(missing_ok=True)
+        (data_dir / "abc" / f"{d['id']}.abc").unlink(missing_ok=True)
         for s in (data_dir / "scores").glob(f"{d['id']}.*"):
             s.unlink()
     write_jsonl(index, data_dir / "index.jsonl")
@@ -155,8 +178,9 @@ def summarize(index: list[dict], rejected: list[dict], duplicates: list[dict]) -
     return {
         "pieces": len(index),
         "splits": dict(sorted(per_split.items())),
-        "hours": round(sum(r["duration_s"] for r in index) / 3600, 3),
-        "notes": sum(r["n_notes"] for r in index),
+        "hours": round(sum(r["duration_s"] or 0 for r in index) / 3600, 3),
+        "notes": sum(r["n_notes"] or 0 for r in index),
+        "abc_only": sum(1 for r in index if r.get("abc_only")),
         "rejected": len(rejected),
         "rejected_by_reason": dict(sorted(Counter(r["reason"] for r in rejected).items())),
         "duplicates": len(duplicates),

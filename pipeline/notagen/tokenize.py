@@ -4,6 +4,11 @@ Each text starts with the ``%period`` / ``%composer`` / ``%instrumentation`` pro
 (instrumentation from ``abc_tokenize.instrumentation[genre]``, else from the number of parts),
 is checked with ``validate_interleaved`` and cut into 16-character patches (BOS/EOS patches
 included); the ids are the characters' ASCII codes (0 pad, 1 BOS, 2 EOS), patch after patch.
+
+Sheet-music pieces (ingest rows with an ``abc`` file: xml2abc's output or a user's ABC tune) skip
+music21: upstream's own preparation (``pipeline.notagen.abc_prep``) makes their interleaved text, their
+prompt lines are the labels as written (``row["prompt"]``), and the check is upstream's (equal bar counts),
+since music21's ABC reader refuses some legal xml2abc output.
 """
 
 from __future__ import annotations
@@ -21,13 +26,16 @@ from pipeline.notagen.abc import (
     score_to_interleaved_abc,
     validate_interleaved,
 )
+from pipeline.notagen.abc_prep import standard_to_interleaved
 from pipeline.params.notagen import AbcTokenizeParams
 
 VOCAB_SIZE = 128  # ASCII characters; 0 pad, 1 BOS, 2 EOS
 
 
 def instrumentation(row: dict, p: AbcTokenizeParams) -> str:
-    """Prompt label from the genre, else: 1 part Voice, 2 parts Keyboard, 3+ Chamber."""
+    """Prompt label as the source wrote it, else from the genre, else: 1 part Voice, 2 parts Keyboard, 3+ Chamber."""
+    if (row.get("prompt") or {}).get("instrumentation"):
+        return row["prompt"]["instrumentation"]
     genre = row.get("genre")
     if genre in p.instrumentation:
         return p.instrumentation[genre]
@@ -37,17 +45,26 @@ def instrumentation(row: dict, p: AbcTokenizeParams) -> str:
 
 def prompt_lines(row: dict, p: AbcTokenizeParams) -> dict:
     composer = row.get("composer") or "unknown"
+    given = row.get("prompt") or {}
     return {
-        "period": (row.get("period") or "unknown").title(),
-        "composer": p.composer_names.get(composer, composer.title()),
+        "period": given.get("period") or (row.get("period") or "unknown").title(),
+        "composer": given.get("composer") or p.composer_names.get(composer, composer.title()),
         "instrumentation": instrumentation(row, p),
     }
+
+
+def with_prompt(text: str, prompt: dict) -> str:
+    """NotaGen's prompt lines (``%period``, ``%composer``, ``%instrumentation``) before the tune."""
+    return "".join(f"%{prompt[k]}\n" for k in ("period", "composer", "instrumentation")) + text
 
 
 def interleaved_text(row: dict, p: AbcTokenizeParams, ingest_dir: Path, prompt: dict) -> str:
     from music21 import converter
 
     kwargs = prompt if p.prompt else {}
+    if row.get("abc"):
+        text = standard_to_interleaved((ingest_dir / row["abc"]).read_text(encoding="utf-8"))
+        return with_prompt(text, prompt) if p.prompt else text
     if row.get("score"):
         path = ingest_dir / row["score"]
         if path.suffix == ".abc":
@@ -60,7 +77,7 @@ def tokenize_rows(rows: list[dict], p: AbcTokenizeParams, ingest_dir: str) -> li
     """One result per row: accepted (with its text), or quarantined with a reason."""
     results = []
     for row in rows:
-        if not row.get("score") and not p.from_midi:
+        if not row.get("abc") and not row.get("score") and not p.from_midi:
             results.append(
                 quarantined(
                     row,
@@ -69,7 +86,7 @@ def tokenize_rows(rows: list[dict], p: AbcTokenizeParams, ingest_dir: str) -> li
                 )
             )
             continue
-        src = row.get("score") or row["midi"]
+        src = row.get("abc") or row.get("score") or row["midi"]
         if not (Path(ingest_dir) / src).is_file():
             results.append(quarantined(row, f"no such file: {src}", "missing_file"))
             continue
@@ -79,7 +96,7 @@ def tokenize_rows(rows: list[dict], p: AbcTokenizeParams, ingest_dir: str) -> li
         except Exception as e:  # noqa: BLE001 - quarantine, never crash the stage
             results.append(quarantined(row, e, "abc_conversion_failed"))
             continue
-        if p.check:
+        if p.check and not row.get("abc"):  # sheet pieces were checked by abc_prep, as upstream does
             ok, why = validate_interleaved(text)
             if not ok:
                 results.append(quarantined(row, why, "abc_invalid"))
