@@ -23,8 +23,9 @@ def require_pieces(what: str, n: int, report_path: str | Path = INGEST_REJECTED)
     e.g. ``"data/tokens/aria/train"``) and ``report_path`` (the rejection report to read)."""
     if n > 0:
         return n
-    raise EmptySplitError(f"{what} is empty (0 pieces): nothing to train or render on; "
-                          f"see {report_path} for why every file was rejected")
+    raise EmptySplitError(
+        f"{what} is empty (0 pieces): nothing to train or render on; see {report_path} for why every file was rejected"
+    )
 
 
 def count_split(rows: list[dict], split: str) -> int:

@@ -64,16 +64,28 @@ def process_candidate(c: Candidate, limits: IngestLimits, out_dir: Path | None) 
             stats = inspect_midi(data, limits).to_dict()
             facts = facts or midi_labels(data)
     except Rejected as r:
-        return {"ok": False, "rejection": {"id": c.id, "source": c.source, "source_id": c.source_id,
-                                           "reason": r.reason, "detail": r.detail}}
+        return {
+            "ok": False,
+            "rejection": {
+                "id": c.id,
+                "source": c.source,
+                "source_id": c.source_id,
+                "reason": r.reason,
+                "detail": r.detail,
+            },
+        }
     if out_dir is not None and data is not None:
         (out_dir / "midi").mkdir(parents=True, exist_ok=True)
         (out_dir / "midi" / f"{c.id}.mid").write_bytes(data)
     sheet_fields = {}
     if piece is not None:
         abc_path = sheet.keep_abc(c, piece.abc, out_dir / "abc") if out_dir is not None else f"abc/{c.id}.abc"
-        sheet_fields = {"abc": abc_path, "abc_from": piece.abc_from, "abc_only": piece.abc_only,
-                        "prompt": sheet.prompt_labels(c.labels)}
+        sheet_fields = {
+            "abc": abc_path,
+            "abc_from": piece.abc_from,
+            "abc_only": piece.abc_only,
+            "prompt": sheet.prompt_labels(c.labels),
+        }
     labels = dict(c.labels)
     composer = labels.pop("composer", None)
     score_composer = facts.pop("score_composer", None)
@@ -108,15 +120,23 @@ def midi_rows(index: list[dict]) -> tuple[list[dict], list[dict]]:
     """(rows with a MIDI file, skip records for ABC-only sheet pieces): what a MIDI stage reads,
     and what it lists as skipped rather than dropping silently."""
     kept = [r for r in index if r.get("midi")]
-    skipped = [{"id": r["id"], "reason": "abc_only", "detail": r.get("abc_only") or "no MIDI"}
-               for r in index if not r.get("midi")]
+    skipped = [
+        {"id": r["id"], "reason": "abc_only", "detail": r.get("abc_only") or "no MIDI"}
+        for r in index
+        if not r.get("midi")
+    ]
     return kept, skipped
 
 
-def judge_candidates(cands: list[Candidate], problems: list[ListingProblem], limits: IngestLimits,
-                     seed: int, split: SplitParams, out_dir: Path | None = None,
-                     process: Callable[..., list[dict]] = process_candidates,
-                     ) -> tuple[list[dict], list[dict], list[dict]]:
+def judge_candidates(
+    cands: list[Candidate],
+    problems: list[ListingProblem],
+    limits: IngestLimits,
+    seed: int,
+    split: SplitParams,
+    out_dir: Path | None = None,
+    process: Callable[..., list[dict]] = process_candidates,
+) -> tuple[list[dict], list[dict], list[dict]]:
     """(index, rejected, duplicates): every candidate and listing problem lands in exactly one.
     ``process`` is ``process_candidates`` or a parallel map of it over shards."""
     results = process(cands, limits=limits, out_dir=out_dir)
@@ -126,9 +146,15 @@ def judge_candidates(cands: list[Candidate], problems: list[ListingProblem], lim
     return index, rejected, duplicates
 
 
-def ingest_corpus(cands: list[Candidate], problems: list[ListingProblem], p: IngestParams, seed: int,
-                  data_dir: Path, report_dir: Path,
-                  process: Callable[..., list[dict]] = process_candidates) -> dict:
+def ingest_corpus(
+    cands: list[Candidate],
+    problems: list[ListingProblem],
+    p: IngestParams,
+    seed: int,
+    data_dir: Path,
+    report_dir: Path,
+    process: Callable[..., list[dict]] = process_candidates,
+) -> dict:
     """Write ``data_dir`` (midi/, scores/, index/rejected/duplicates.jsonl) and ``report_dir``
     (stats.json, summary.md, metrics.json); returns the metrics."""
     index, rejected, duplicates = judge_candidates(cands, problems, p.limits, seed, p.split, data_dir, process)
@@ -189,9 +215,15 @@ def summarize(index: list[dict], rejected: list[dict], duplicates: list[dict]) -
 
 
 def summary_markdown(stats: dict) -> str:
-    lines = ["# Data", "", f"- pieces: {stats['pieces']} ({stats['hours']} h, {stats['notes']} notes)",
-             f"- splits: {stats['splits']}", f"- duplicates removed: {stats['duplicates']}",
-             f"- rejected: {stats['rejected']} {stats['rejected_by_reason']}", ""]
+    lines = [
+        "# Data",
+        "",
+        f"- pieces: {stats['pieces']} ({stats['hours']} h, {stats['notes']} notes)",
+        f"- splits: {stats['splits']}",
+        f"- duplicates removed: {stats['duplicates']}",
+        f"- rejected: {stats['rejected']} {stats['rejected_by_reason']}",
+        "",
+    ]
     for field in ("composer", "period", "genre"):
         lines += [f"## {field}", "", "| label | train | val | test |", "|---|---|---|---|"]
         for label, c in stats["by_label"][field].items():

@@ -11,8 +11,16 @@ import json
 from pathlib import Path
 from typing import Iterator
 
-SPLIT_NAMES = {"train": "train", "training": "train", "val": "val", "valid": "val",
-               "validation": "val", "dev": "val", "test": "test", "testing": "test"}
+SPLIT_NAMES = {
+    "train": "train",
+    "training": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "dev": "val",
+    "test": "test",
+    "testing": "test",
+}
 PATH_COLUMNS = ("path", "midi_path", "midi_filename", "midi", "file", "filename")
 
 
@@ -105,8 +113,9 @@ def read_metadata(path: Path, fmt: str = "auto") -> list[tuple[str, dict]]:
         if fmt == "aria_eval":
             return list(_from_aria_eval(path))
         if fmt == "maestro":
-            return list(_from_table(path, {"canonical_composer": "composer", "canonical_title": "title"},
-                                    ("midi_filename",)))
+            return list(
+                _from_table(path, {"canonical_composer": "composer", "canonical_title": "title"}, ("midi_filename",))
+            )
         if fmt == "atepp":
             return list(_from_table(path, {"artist": "performer", "track": "title"}, ("midi_path",)))
         return list(_from_table(path, {}))

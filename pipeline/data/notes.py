@@ -38,8 +38,22 @@ import symusic
 
 # GM program // 8 -> family name.
 FAMILIES = (
-    "piano", "chromatic", "organ", "guitar", "bass", "strings", "ensemble", "brass",
-    "reed", "pipe", "synth_lead", "synth_pad", "synth_effect", "ethnic", "percussive", "sfx",
+    "piano",
+    "chromatic",
+    "organ",
+    "guitar",
+    "bass",
+    "strings",
+    "ensemble",
+    "brass",
+    "reed",
+    "pipe",
+    "synth_lead",
+    "synth_pad",
+    "synth_effect",
+    "ethnic",
+    "percussive",
+    "sfx",
 )
 DRUM = "drum"
 DEFAULT_TEMPO = 500_000  # µs per beat when a file sets none (120 bpm)
@@ -99,7 +113,7 @@ class Clock:
             return -self.ms(t1, t0)
         i = bisect.bisect_right(self._ticks, t0) - 1
         cur, tempo, seconds = t0, self.tempos[max(i, 0)][1], 0.0
-        for tick, nxt in self.tempos[i + 1:]:
+        for tick, nxt in self.tempos[i + 1 :]:
             if tick >= t1:
                 break
             seconds += _seconds(tick - cur, self.ticks_per_beat, tempo)
@@ -110,7 +124,7 @@ class Clock:
         """t -> ms(t0, t) with the very same float sums as ms(), but O(log T) per call."""
         i = bisect.bisect_right(self._ticks, t0) - 1
         marks, tempos, prefix = [t0], [self.tempos[max(i, 0)][1]], [0.0]
-        for tick, tempo in self.tempos[i + 1:]:
+        for tick, tempo in self.tempos[i + 1 :]:
             prefix.append(prefix[-1] + _seconds(tick - marks[-1], self.ticks_per_beat, tempos[-1]))
             marks.append(tick)
             tempos.append(tempo)
@@ -131,10 +145,10 @@ class Clock:
         """``from_origin(t0)`` over an array: the same float operations, vectorised."""
         i = bisect.bisect_right(self._ticks, t0) - 1
         marks, prefix = [t0], [0.0]
-        for (tick, _), scale in zip(self.tempos[i + 1:], self._scales[max(i, 0):].tolist()):
+        for (tick, _), scale in zip(self.tempos[i + 1 :], self._scales[max(i, 0) :].tolist()):
             prefix.append(prefix[-1] + (tick - marks[-1]) * scale)
             marks.append(tick)
-        scales = self._scales[max(i, 0):max(i, 0) + len(marks)]
+        scales = self._scales[max(i, 0) : max(i, 0) + len(marks)]
         out = np.empty(len(ticks), dtype=np.int64)
         ahead = ticks >= t0
         k = np.maximum(np.searchsorted(marks, ticks[ahead], side="left") - 1, 0)
@@ -195,12 +209,14 @@ def _split_tracks(data: bytes, name: str) -> tuple[int, list[bytes]]:
     head = b"MThd" + struct.pack(">IHHH", 6, 0, 1, division)
     pos, tracks = 8 + header_len, []
     while len(tracks) < n_tracks:
-        size = int.from_bytes(data[pos + 4:pos + 8], "big")
+        size = int.from_bytes(data[pos + 4 : pos + 8], "big")
         if pos + 8 + size > len(data):
-            raise CorruptMidiError(f"{name}: unreadable MIDI file (truncated: track {len(tracks)} "
-                                   f"needs {size} bytes, {max(len(data) - pos - 8, 0)} left)")
-        if data[pos:pos + 4] == b"MTrk":
-            tracks.append(head + data[pos:pos + 8 + size])
+            raise CorruptMidiError(
+                f"{name}: unreadable MIDI file (truncated: track {len(tracks)} "
+                f"needs {size} bytes, {max(len(data) - pos - 8, 0)} left)"
+            )
+        if data[pos : pos + 4] == b"MTrk":
+            tracks.append(head + data[pos : pos + 8 + size])
         pos += 8 + size
     return division, tracks
 
@@ -247,8 +263,12 @@ def _end_at_first_off(notes: dict) -> dict:
     k_ok = np.minimum(k, len(offs) - 1)
     keep = (k < len(offs)) & (offs[k_ok] >> 32 == pitch >> 32)
     end = offs[k_ok] - pitch
-    return {"time": start[keep], "duration": (end - start)[keep],
-            "pitch": notes["pitch"][keep], "velocity": notes["velocity"][keep]}
+    return {
+        "time": start[keep],
+        "duration": (end - start)[keep],
+        "pitch": notes["pitch"][keep],
+        "velocity": notes["velocity"][keep],
+    }
 
 
 def _clock(ticks_per_beat: int, tempos: list[tuple[int, int]]) -> Clock:
@@ -303,8 +323,7 @@ def read_piece(midi, drop_families: Collection[str] = ()) -> Piece:
     velocity = column(lambda i, t: t.notes["velocity"])
     order = np.lexsort((np.arange(len(start)), track, off, midi_track, start))
     last_end = int(off[order[-1]])
-    pedals = {i: _pedal_intervals(t.pedal, last_end) for i, t in enumerate(tracks)
-              if t.family != DRUM and len(t.pedal)}
+    pedals = {i: _pedal_intervals(t.pedal, last_end) for i, t in enumerate(tracks) if t.family != DRUM and len(t.pedal)}
     notes = []
     for s, o, p, v, i in zip(*(a[order].tolist() for a in (start, off, pitch, velocity, track))):
         family = tracks[i].family
@@ -314,8 +333,7 @@ def read_piece(midi, drop_families: Collection[str] = ()) -> Piece:
     return rebase(Piece(notes, pedal_list, _clock(division, tempos), name))
 
 
-def read_midi_file(path: str | Path, what: str = "MIDI file",
-                   drop_families: Collection[str] = ()) -> Piece:
+def read_midi_file(path: str | Path, what: str = "MIDI file", drop_families: Collection[str] = ()) -> Piece:
     """The notes of a MIDI file on disk; a missing, empty, corrupt or note-less file is an error
     naming ``what`` and the path (a prompt, an embedding input, ...)."""
     path = Path(path)
@@ -343,14 +361,19 @@ def rebase(piece: Piece, notes: list[Note] | None = None) -> Piece:
     if clock is not None and all(n.ticks for n in notes):
         new = _timed(clock, notes)
         ms = clock.from_origin(first.ticks[0])
-        pedals = [replace(p, start_ms=ms(p.ticks[0]), end_ms=ms(p.ticks[1]))
-                  for p in piece.pedals if p.ticks]
+        pedals = [replace(p, start_ms=ms(p.ticks[0]), end_ms=ms(p.ticks[1])) for p in piece.pedals if p.ticks]
     else:
         shift = first.start_ms
-        new = [replace(n, start_ms=n.start_ms - shift, end_ms=n.end_ms - shift,
-                       off_ms=None if n.off_ms is None else n.off_ms - shift) for n in notes]
-        pedals = [replace(p, start_ms=p.start_ms - shift, end_ms=p.end_ms - shift)
-                  for p in piece.pedals]
+        new = [
+            replace(
+                n,
+                start_ms=n.start_ms - shift,
+                end_ms=n.end_ms - shift,
+                off_ms=None if n.off_ms is None else n.off_ms - shift,
+            )
+            for n in notes
+        ]
+        pedals = [replace(p, start_ms=p.start_ms - shift, end_ms=p.end_ms - shift) for p in piece.pedals]
     last = max(n.end_ms for n in new)
     pedals = [p for p in pedals if p.end_ms > 0 and p.start_ms < last]
     return Piece(new, pedals, piece.clock, piece.source)
@@ -364,13 +387,14 @@ def _timed(clock: Clock, notes: list[Note]) -> list[Note]:
     end = start + clock.ms_many(ticks[:, 0], ticks[:, 1])
     same = ticks[:, 2] == ticks[:, 1]
     off = np.where(same, end, start + clock.ms_many(ticks[:, 0], np.where(same, ticks[:, 0], ticks[:, 2])))
-    return [Note(s, e, n.pitch, n.velocity, n.family, n.track, o, n.ticks)
-            for s, e, o, n in zip(start.tolist(), end.tolist(), off.tolist(), notes)]
+    return [
+        Note(s, e, n.pitch, n.velocity, n.family, n.track, o, n.ticks)
+        for s, e, o, n in zip(start.tolist(), end.tolist(), off.tolist(), notes)
+    ]
 
 
 def slice_notes(piece: Piece, start: int, n: int) -> Piece:
     """Notes start..start+n-1 as their own Piece, re-timed from the first of them."""
     if start < 0 or n <= 0 or start >= len(piece.notes):
         raise ValueError(f"empty slice [{start}:{start + n}] of a {len(piece.notes)}-note piece")
-    return rebase(piece, piece.notes[start:start + n])
-
+    return rebase(piece, piece.notes[start : start + n])

@@ -25,8 +25,14 @@ def read_pairs(manifest: Path) -> list[dict]:
         if "audio" not in row or "midi" not in row:
             raise MetadataError(f"{manifest}: row {i} needs 'audio' and 'midi' columns")
         audio, midi = resolve_inside(root, row["audio"]), resolve_inside(root, row["midi"])
-        pairs.append({"id": row.get("id") or slug(Path(row["audio"]).with_suffix("").as_posix()),
-                      "audio": audio, "midi": midi, "condition": row.get("condition") or "real"})
+        pairs.append(
+            {
+                "id": row.get("id") or slug(Path(row["audio"]).with_suffix("").as_posix()),
+                "audio": audio,
+                "midi": midi,
+                "condition": row.get("condition") or "real",
+            }
+        )
     return pairs
 
 

@@ -35,8 +35,11 @@ def load_fluidsynth():
 
 # ``fluidr3``: FluidR3_GM (fuller pianos), from Debian/Ubuntu ``fluid-soundfont-gm`` (``make setup``
 # installs it as root) or Fedora/Arch's soundfont packages.
-FLUIDR3_PATHS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/soundfonts/FluidR3_GM.sf2",
-                 "/usr/share/soundfonts/FluidR3_GM2-2.sf2")
+FLUIDR3_PATHS = (
+    "/usr/share/sounds/sf2/FluidR3_GM.sf2",
+    "/usr/share/soundfonts/FluidR3_GM.sf2",
+    "/usr/share/soundfonts/FluidR3_GM2-2.sf2",
+)
 
 
 def resolve_soundfont(name: str, root: Path) -> Path:
@@ -49,19 +52,24 @@ def resolve_soundfont(name: str, root: Path) -> Path:
     elif name == "fluidr3":
         path = next((Path(p) for p in FLUIDR3_PATHS if Path(p).is_file()), Path(FLUIDR3_PATHS[0]))
         if not path.is_file():
-            raise RenderError("soundfont 'fluidr3' not found (looked in " + ", ".join(FLUIDR3_PATHS) + "): "
-                              "install it with `apt-get install fluid-soundfont-gm` (`make setup` does this as "
-                              "root) or set the condition's soundfont to 'default' or a .sf2 path")
+            raise RenderError(
+                "soundfont 'fluidr3' not found (looked in " + ", ".join(FLUIDR3_PATHS) + "): "
+                "install it with `apt-get install fluid-soundfont-gm` (`make setup` does this as "
+                "root) or set the condition's soundfont to 'default' or a .sf2 path"
+            )
     else:
         path = Path(name) if Path(name).is_absolute() else root / name
     if not path.is_file():
-        raise RenderError(f"soundfont {name!r} not found at {path}; set render_audio.conditions."
-                          "<name>.soundfont to an existing .sf2 file or 'default'")
+        raise RenderError(
+            f"soundfont {name!r} not found at {path}; set render_audio.conditions."
+            "<name>.soundfont to an existing .sf2 file or 'default'"
+        )
     return path
 
 
-def render_midi(data: bytes, cond: AcousticCondition, soundfont: Path, sample_rate: int,
-                max_seconds: float) -> np.ndarray:
+def render_midi(
+    data: bytes, cond: AcousticCondition, soundfont: Path, sample_rate: int, max_seconds: float
+) -> np.ndarray:
     """Mono float32 audio in [-1, 1] of at most ``max_seconds`` (+ a short tail)."""
     fluidsynth = load_fluidsynth()
     synth = fluidsynth.Synth(gain=cond.gain, samplerate=float(sample_rate))

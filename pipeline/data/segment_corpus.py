@@ -8,10 +8,10 @@ from typing import Callable
 
 from lhotse import CutSet
 
-from pipeline.params.data import SegmentParams
 from pipeline.data.jsonl import write_json, write_jsonl
 from pipeline.data.manifests import write_manifest
 from pipeline.data.segment import load_pm, segment_bounds, slice_midi
+from pipeline.params.data import SegmentParams
 
 OUT = "data/segment"  # the index names MIDI segments by repo-relative paths under it
 CUTS = "data/render_audio/cuts.jsonl.gz"
@@ -35,13 +35,28 @@ def segment_recordings(recs: list[dict], p: SegmentParams, seed: int, out_dir: P
                 results.append({**base, "ok": False, "reason": "no notes in the window"})
                 continue
             part.write(str(out_dir / "midi" / f"{seg_id}.mid"))
-            results.append({**base, "ok": True, "n_notes": n_notes, "midi": f"{OUT}/midi/{seg_id}.mid",
-                            "piece_id": c["piece_id"], "condition": c["condition"], "split": c["split"]})
+            results.append(
+                {
+                    **base,
+                    "ok": True,
+                    "n_notes": n_notes,
+                    "midi": f"{OUT}/midi/{seg_id}.mid",
+                    "piece_id": c["piece_id"],
+                    "condition": c["condition"],
+                    "split": c["split"],
+                }
+            )
     return results
 
 
-def segment_corpus(cuts: CutSet, p: SegmentParams, seed: int, out_dir: Path, root: Path,
-                   segment: Callable[..., list[dict]] = segment_recordings) -> dict:
+def segment_corpus(
+    cuts: CutSet,
+    p: SegmentParams,
+    seed: int,
+    out_dir: Path,
+    root: Path,
+    segment: Callable[..., list[dict]] = segment_recordings,
+) -> dict:
     """Write ``out_dir`` (cuts.jsonl.gz, midi/, index.jsonl, dropped.jsonl, stats.json); returns the
     stats. ``segment`` is ``segment_recordings`` or a parallel map of it over shards."""
     by_rec = {c.recording_id: c for c in cuts}
@@ -51,15 +66,19 @@ def segment_corpus(cuts: CutSet, p: SegmentParams, seed: int, out_dir: Path, roo
     kept = [r for r in results if r["ok"]]
     segs = []
     for r in kept:
-        cut = by_rec[r["recording_id"]].truncate(offset=r["start"], duration=r["duration"],
-                                               keep_excessive_supervisions=False)
+        cut = by_rec[r["recording_id"]].truncate(
+            offset=r["start"], duration=r["duration"], keep_excessive_supervisions=False
+        )
         cut.id = r["id"]
         cut.custom = {k: r[k] for k in ("midi", "piece_id", "condition", "split")}
         segs.append(cut)
     write_manifest(CutSet.from_cuts(segs), out_dir / "cuts.jsonl.gz")
     write_jsonl([{k: v for k, v in r.items() if k != "ok"} for r in kept], out_dir / "index.jsonl")
     write_jsonl([r for r in results if not r["ok"]], out_dir / "dropped.jsonl")
-    stats = {"segments": len(kept), "dropped": len(results) - len(kept),
-             "hours": round(sum(r["duration"] for r in kept) / 3600, 4)}
+    stats = {
+        "segments": len(kept),
+        "dropped": len(results) - len(kept),
+        "hours": round(sum(r["duration"] for r in kept) / 3600, 4),
+    }
     write_json(out_dir / "stats.json", stats)
     return stats

@@ -86,15 +86,29 @@ def list_music21(src: Music21Source) -> list[Candidate]:
             rel = f.relative_to(root).as_posix()
             if f.suffix == ".abc":
                 for num, _ in abc_tunes(f):
-                    pool.append(Candidate(
-                        id=f"{slug(name)}-{slug(f.stem)}-x{num}", source="music21",
-                        source_id=f"{rel}#{num}", path=str(f), kind="score", tune=num,
-                        labels=dict(labels)))
+                    pool.append(
+                        Candidate(
+                            id=f"{slug(name)}-{slug(f.stem)}-x{num}",
+                            source="music21",
+                            source_id=f"{rel}#{num}",
+                            path=str(f),
+                            kind="score",
+                            tune=num,
+                            labels=dict(labels),
+                        )
+                    )
             else:
                 stem = slug(f.relative_to(root / rel.split("/")[0]).with_suffix("").as_posix())
-                pool.append(Candidate(
-                    id=f"{slug(name)}-{stem}", source="music21", source_id=rel, path=str(f),
-                    kind="score", labels=dict(labels)))
+                pool.append(
+                    Candidate(
+                        id=f"{slug(name)}-{stem}",
+                        source="music21",
+                        source_id=rel,
+                        path=str(f),
+                        kind="score",
+                        labels=dict(labels),
+                    )
+                )
         out.extend(spread(pool, col.cap))
     return out
 
@@ -175,9 +189,16 @@ def list_midi_dir(src: MidiDirSource, root_dir: Path) -> tuple[list[Candidate], 
     cands = []
     for f in files:
         rel = f.relative_to(root).as_posix()
-        cands.append(Candidate(
-            id=f"{slug(src.name)}-{slug(Path(rel).with_suffix('').as_posix())}", source=src.name,
-            source_id=rel, path=str(f), kind="midi", labels=labels_by_path.get(rel, {})))
+        cands.append(
+            Candidate(
+                id=f"{slug(src.name)}-{slug(Path(rel).with_suffix('').as_posix())}",
+                source=src.name,
+                source_id=rel,
+                path=str(f),
+                kind="midi",
+                labels=labels_by_path.get(rel, {}),
+            )
+        )
     return cands, problems
 
 

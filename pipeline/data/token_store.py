@@ -29,8 +29,20 @@ from pipeline.data.jsonl import read_jsonl, write_jsonl
 
 DTYPE = np.dtype("<i4")
 SPLITS = ("train", "val", "test")
-LABEL_KEYS = ("composer", "period", "genre", "collection", "split", "source", "n_parts", "key_mode",
-              "time_signature", "n_notes", "duration_s", "labels")
+LABEL_KEYS = (
+    "composer",
+    "period",
+    "genre",
+    "collection",
+    "split",
+    "source",
+    "n_parts",
+    "key_mode",
+    "time_signature",
+    "n_notes",
+    "duration_s",
+    "labels",
+)
 
 # message pattern -> reason slug, so rejects group by cause in stats.json
 _REASONS = (
@@ -58,14 +70,18 @@ def label_row(row: dict) -> dict:
 
 
 def accepted(row: dict, ids: Sequence[int], **label_extra: Any) -> dict:
-    return {"id": row["id"], "ok": True, "ids": np.asarray(ids, dtype=DTYPE),
-            "label": label_row(row) | label_extra}
+    return {"id": row["id"], "ok": True, "ids": np.asarray(ids, dtype=DTYPE), "label": label_row(row) | label_extra}
 
 
 def quarantined(row: dict, exc: BaseException | str, reason: str | None = None) -> dict:
     detail = f"{type(exc).__name__}: {exc}" if isinstance(exc, BaseException) else str(exc)
-    return {"id": row["id"], "ok": False, "split": row.get("split"),
-            "reason": reason or reason_of(exc), "detail": detail[:500]}
+    return {
+        "id": row["id"],
+        "ok": False,
+        "split": row.get("split"),
+        "reason": reason or reason_of(exc),
+        "detail": detail[:500],
+    }
 
 
 # ---------------------------------------------------------------- writing
@@ -97,8 +113,7 @@ def write_dataset(out_dir: Path, rows: list[dict], results: list[dict], vocab_si
     by_id = {r["id"]: r for r in results}
     lost = [row["id"] for row in rows if row["id"] not in by_id]
     if lost or len(by_id) != len(results):
-        raise RuntimeError(f"{len(lost)} pieces have no tokenize result (e.g. {lost[:3]}) "
-                           f"or results are duplicated")
+        raise RuntimeError(f"{len(lost)} pieces have no tokenize result (e.g. {lost[:3]}) or results are duplicated")
     out_dir = Path(out_dir)
     splits, seen_all = {}, np.zeros(vocab_size or 0, dtype=bool)
     for split in SPLITS:
@@ -113,8 +128,10 @@ def write_dataset(out_dir: Path, rows: list[dict], results: list[dict], vocab_si
         seen_all |= seen
         info = write_split(out_dir / split, ((r["label"], r["ids"]) for r in ok))
         lengths = [r["ids"].size for r in ok]
-        info |= {"mean_len": round(float(np.mean(lengths)), 1) if lengths else 0,
-                 "max_len": int(max(lengths, default=0))}
+        info |= {
+            "mean_len": round(float(np.mean(lengths)), 1) if lengths else 0,
+            "max_len": int(max(lengths, default=0)),
+        }
         if vocab_size is not None:
             info["vocab_use"] = round(float(seen.mean()), 4)
         splits[split] = info
@@ -157,10 +174,15 @@ class TokenStore:
         self.n_tokens = int(self.lengths.sum())
         size = (self.path / "tokens.bin").stat().st_size
         if size != self.n_tokens * DTYPE.itemsize:
-            raise ValueError(f"{self.path}/tokens.bin holds {size} bytes, index says "
-                             f"{self.n_tokens} tokens of {DTYPE.itemsize} bytes")
-        self.tokens = (np.memmap(self.path / "tokens.bin", dtype=DTYPE, mode="r", shape=(self.n_tokens,))
-                       if self.n_tokens else np.zeros(0, dtype=DTYPE))
+            raise ValueError(
+                f"{self.path}/tokens.bin holds {size} bytes, index says "
+                f"{self.n_tokens} tokens of {DTYPE.itemsize} bytes"
+            )
+        self.tokens = (
+            np.memmap(self.path / "tokens.bin", dtype=DTYPE, mode="r", shape=(self.n_tokens,))
+            if self.n_tokens
+            else np.zeros(0, dtype=DTYPE)
+        )
         self._pos = {r["id"]: i for i, r in enumerate(self.index)}
 
     def __len__(self) -> int:
@@ -175,7 +197,7 @@ class TokenStore:
 
     def piece(self, i: int) -> np.ndarray:
         o, n = int(self.offsets[i]), int(self.lengths[i])
-        flat = self.tokens[o:o + n]
+        flat = self.tokens[o : o + n]
         return flat if len(self.shapes[i]) == 1 else flat.reshape(self.shapes[i])
 
     def find(self, piece_id: str) -> np.ndarray:
@@ -202,7 +224,7 @@ def pack_into(out: np.ndarray, pieces: Iterable[np.ndarray], seq_len: int, pad_i
     if mode == "concat":
         flat = out.reshape(-1)
         for p in pieces:
-            flat[used:used + len(p)] = p
+            flat[used : used + len(p)] = p
             used += len(p)
     else:
         for row, p in enumerate(pieces):
@@ -212,8 +234,13 @@ def pack_into(out: np.ndarray, pieces: Iterable[np.ndarray], seq_len: int, pad_i
             if len(p) > seq_len:
                 truncated += 1
                 dropped += len(p) - seq_len
-    return {"rows": int(out.shape[0]), "tokens": used, "pad_tokens": int(out.size - used),
-            "truncated_pieces": truncated, "dropped_tokens": dropped}
+    return {
+        "rows": int(out.shape[0]),
+        "tokens": used,
+        "pad_tokens": int(out.size - used),
+        "truncated_pieces": truncated,
+        "dropped_tokens": dropped,
+    }
 
 
 def pack(pieces: Sequence[np.ndarray], seq_len: int, pad_id: int, mode: Mode = "concat") -> np.ndarray:
