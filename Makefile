@@ -17,7 +17,7 @@ setup: $(STAMP) fluidsynth chromium
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test,dask]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test,dask,demo]'
 	@touch $@
 
 # libfluidsynth is a system library: install it when missing and we are root.

@@ -22,8 +22,12 @@ COMMANDS = {
     "params": "check params.yaml or apply a profile from profiles/ (e.g. micro)",
     "generate": "generate music with a trained checkpoint: --family aria (continue a MIDI prompt), gnm, notagen",
     "embed": "print or save embeddings of MIDI files",
+    "eval": "one metric table (FMD, note statistics, validity) for a folder of generated MIDI/ABC vs a reference",
+    "live": "real-time continuation: listen on a MIDI port or play a file, continue when the player stops",
+    "prompt": "cut a matched audio + MIDI prompt pair from a recording (for synthesize)",
     "synthesize": "MIDI + an audio prompt -> audio with a VALL-E checkpoint and a codec",
     "serve": "start the Prefect UI on 127.0.0.1 and serve the repro deployment",
+    "demo": "a local generation page on 127.0.0.1: one tab per family, piano roll, audio and downloads",
     "repro": "validate params.yaml, then dvc repro with every stage on one loopback Prefect server (make repro)",
 }
 
