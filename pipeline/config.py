@@ -36,12 +36,40 @@ def repo_root() -> Path:
     return here
 
 
+def duplicate_keys(node: yaml.Node | None, prefix: str = "") -> list[str]:
+    """Every key given twice in one mapping of a composed YAML tree, as 'dotted.key (lines a and b)'.
+    Plain YAML keeps the last copy silently, so an edit to the first one would do nothing."""
+    out: list[str] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value in node.value:
+            key = str(key_node.value)
+            dotted = f"{prefix}{key}"
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                out.append(f"{dotted} (lines {seen[key]} and {line})")
+            seen.setdefault(key, line)
+            out += duplicate_keys(value, f"{dotted}.")
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            out += duplicate_keys(item, f"{prefix}{i}.")
+    return out
+
+
+def load_yaml_unique(text: str, path: Path | str) -> Any:
+    """``yaml.safe_load`` that refuses duplicate keys with one ParamsError naming the file and keys."""
+    dups = duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader))
+    if dups:
+        raise ParamsError(f"{path}: duplicate key {', '.join(dups)}: YAML would silently keep the last; keep one")
+    return yaml.safe_load(text)
+
+
 def read_params_file(path: Path | None = None) -> tuple[Path, dict[str, Any]]:
     path = Path(path) if path else repo_root() / PARAMS_FILE
     if not path.exists():
         raise ParamsError(f"{path}: params file not found")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = load_yaml_unique(path.read_text(), path) or {}
     except yaml.YAMLError as e:
         raise ParamsError(f"{path}: not valid YAML: {e}") from e
     if not isinstance(raw, dict):
@@ -98,6 +126,11 @@ def validate_tree(path: Path, raw: dict) -> None:
             errors.append(_format_errors(path, name, e))
     if errors:
         raise ParamsError("\n".join(errors))
+
+
+def default_sections(raw: dict) -> list[str]:
+    """Sections missing from a params tree: every stage reading one runs on built-in defaults."""
+    return [name for name in sections() if name not in raw]
 
 
 def validate_all(path: Path | None = None) -> dict[str, Any]:

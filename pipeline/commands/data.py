@@ -1,4 +1,4 @@
-"""``ostinato data check DIR``: what ingest would accept and reject, through the same code."""
+"""``ostinato data check DIR|FILE``: what ingest would accept and reject, through the same code."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from pathlib import Path
 
 from pipeline.config import load_section
 from pipeline.data.ingest import finalize, process_candidate
-from pipeline.data.sources import list_midi_dir, unique_ids
+from pipeline.data.sources import Candidate, list_midi_dir, unique_ids
 from pipeline.params.data import IngestLimits, MidiDirSource, SplitParams
 
 CHECK_HELP = (
-    "Parse every .mid/.midi file under DIR (and its metadata) exactly as the ingest stage\n"
-    "would, and list what would be accepted, rejected (with a reason) or dropped as a duplicate."
+    "Parse every .mid/.midi file under DIR (and its metadata), or one FILE, exactly as the ingest\n"
+    "stage would, and list what would be accepted, rejected (with a reason) or dropped as a duplicate."
 )
 EXIT_CODES = """exit codes:
   0  every file would be accepted (duplicates alone do not fail the check)
@@ -32,22 +32,38 @@ def add_arguments(p) -> None:
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    c.add_argument("dir", type=Path)
+    c.add_argument("dir", type=Path, metavar="DIR_OR_FILE", help="a folder (searched recursively) or one MIDI file")
     c.add_argument("--metadata", help="CSV/JSONL table, MAESTRO/ATEPP CSV or Aria metadata.json")
-    c.add_argument("--format", default="auto", choices=["auto", "table", "maestro", "atepp", "aria_eval"])
+    c.add_argument(
+        "--format",
+        default="auto",
+        choices=["auto", "table", "maestro", "atepp", "aria_eval"],
+        help="metadata format (default: detected from the file)",
+    )
     c.add_argument("--json", action="store_true", help="machine-readable output")
     c.add_argument("--params", type=Path, help="take limits from this params.yaml (default: built-in)")
 
 
-def check(directory: Path, metadata: str | None, fmt: str, limits: IngestLimits) -> dict:
+def listing(path: Path, metadata: str | None, fmt: str) -> tuple[list[Candidate], list]:
+    """The candidates of a folder (as the ingest stage lists a ``midi_dir`` source) or of one file."""
+    if path.is_file():
+        if metadata:
+            raise ValueError(f"{path} is a file: --metadata labels a folder; check the folder instead")
+        return [Candidate(id="check-file", source="check", source_id=path.name, path=str(path), kind="midi")], []
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
     src = MidiDirSource(
-        path=str(directory.resolve()),
+        path=str(path.resolve()),
         metadata=str(Path(metadata).resolve()) if metadata else None,
         metadata_format=fmt,
         name="check",
     )
     cands, problems = list_midi_dir(src, Path("/"))
-    cands = unique_ids(cands)
+    return unique_ids(cands), problems
+
+
+def check(directory: Path, metadata: str | None, fmt: str, limits: IngestLimits) -> dict:
+    cands, problems = listing(directory, metadata, fmt)
     results = [process_candidate(c, limits, None) for c in cands]
     rows = [r["row"] for r in results if r["ok"]]
     index, dups = finalize(rows, 0, SplitParams())

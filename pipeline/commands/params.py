@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.config import deep_merge, read_params_file, repo_root, validate_all
+from pipeline.config import deep_merge, default_sections, load_yaml_unique, read_params_file, repo_root, validate_all
 
 
 def add_arguments(p) -> None:
@@ -29,7 +29,7 @@ def merged_profile(name: str, root: Path | None = None) -> tuple[Path, dict]:
         known = sorted(p.stem for p in (root / "profiles").glob("*.yaml"))
         raise FileNotFoundError(f"profile {name!r} not found; known: {known}")
     path, params = read_params_file(root / "params.yaml")
-    return path, deep_merge(params, yaml.safe_load(prof.read_text()) or {})
+    return path, deep_merge(params, load_yaml_unique(prof.read_text(), prof) or {})
 
 
 def check_profile(name: str, root: Path | None = None) -> tuple[list[str], list]:
@@ -53,16 +53,26 @@ def apply_profile(name: str, root: Path | None = None) -> Path:
     return path
 
 
+def report_defaults(present: list[str]) -> None:
+    """Name the sections the file lacks (a deleted section is not an error: its stages run on the
+    built-in defaults, which is what the user should know)."""
+    missing = default_sections(dict.fromkeys(present))
+    if missing:
+        print(f"{len(missing)} section(s) not in the file, built-in defaults used: {', '.join(missing)}")
+
+
 def run(args) -> int:
     if args.action == "check" and getattr(args, "profile", None):
         from pipeline.commands.param_counts import format_rows
 
         sections, rows = check_profile(args.profile)
         print(f"params.yaml + profiles/{args.profile}.yaml OK: {', '.join(sections)}")
+        report_defaults(list(sections))
         print(f"parameter counts (meta device, no memory):\n{format_rows(rows)}")
     elif args.action == "check":
         sections = validate_all()
         print(f"params.yaml OK: {', '.join(sections)}")
+        report_defaults(list(sections))
     else:
         print(f"applied profile {args.name} to {apply_profile(args.name)}")
     return 0

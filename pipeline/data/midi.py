@@ -47,6 +47,8 @@ def parse_midi(data: bytes) -> tuple[mido.MidiFile, pretty_midi.PrettyMIDI]:
         raise Rejected("unreadable", "truncated: the file ends inside a track") from None
     except Exception as e:  # mido raises OSError, ValueError, KeyError...
         raise Rejected("unreadable", f"{type(e).__name__}: {e}") from None
+    if not mid.tracks:  # valid MIDI; pretty_midi would fail on it with "max() arg is an empty sequence"
+        raise Rejected("no_notes", "the file has no tracks (0-track MIDI)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -59,11 +61,7 @@ def parse_midi(data: bytes) -> tuple[mido.MidiFile, pretty_midi.PrettyMIDI]:
 def note_content_hash(pm: pretty_midi.PrettyMIDI) -> str:
     """Hash of (onset ms, pitch, drum) for all notes: equal music, equal hash, whatever the
     file layout (tracks, channels, ticks per beat)."""
-    rows = [
-        (int(round(n.start * 1000)), n.pitch, int(inst.is_drum))
-        for inst in pm.instruments
-        for n in inst.notes
-    ]
+    rows = [(int(round(n.start * 1000)), n.pitch, int(inst.is_drum)) for inst in pm.instruments for n in inst.notes]
     arr = np.array(sorted(rows), dtype=np.int64).reshape(-1, 3)
     return hashlib.sha256(arr.tobytes()).hexdigest()[:20]
 

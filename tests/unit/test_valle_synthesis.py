@@ -146,6 +146,7 @@ def test_cli_synthesize(tiny, tmp_path, capsys):
         "2",
         "--out",
         str(tmp_path / "o.wav"),
+        "--force",  # the prompt checks below rerun onto the same output
     ]
     assert main(args) == 0
     audio, sr = sf.read(tmp_path / "o.wav")
