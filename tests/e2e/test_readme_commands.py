@@ -49,7 +49,8 @@ NOT_RUN = {  # regex on the command -> why it is not executed here
     r"^prefect deployment run ": "needs the served repro deployment: tests/e2e/test_ui.py triggers runs "
     "(its set_params are checked here)",
     r"^curl ": "the REST API of a running server (tests/e2e/test_ui.py); its set_params are checked here",
-    r"^ostinato generate \.\.\. ": "elided arguments (the full command is the line above; MLX: tests/unit/test_mlx_aria.py, --metadata: tests/unit/test_generate_options.py)",
+    r"^ostinato generate \.\.\. ": "elided arguments (the full command is above; MLX: tests/unit/test_mlx_aria.py, "
+    "--metadata: tests/unit/test_generate_options.py)",
     r"ep022_loss0\.434_params\.pt": "upstream's released GnM weights, downloaded by the user; "
     "tests/unit/test_gnm_api.py loads the same layout",
     r"NotaGen-X\.pth": "upstream's released NotaGen weights, downloaded by the user; "
