@@ -156,7 +156,7 @@ class _Generator(threading.Thread):
         for c in cands:
             nxt = s.ctx.step(c)
             s.ctx.rewind(keep)
-            is_time, kind = c == tok.time_id, tok._kind(tok.vocab[c])
+            is_time, kind = c == tok.time_id, tok.kind(tok.vocab[c])
             timed = kind in ("note", "pedal")
             masked = self._masked(nxt, True, timer.segment + is_time, timed, not timed)
             if is_time:

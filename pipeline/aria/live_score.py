@@ -140,18 +140,18 @@ class TokenTimer:
             self.segment += 1
             self._buf = []
             return None
-        kind = self.tok._kind(token)
+        kind = self.tok.kind(token)
         if kind in ("note", "drum", "pedal"):
             self._buf = [token]
             return None
         if not self._buf:
             return None
         self._buf.append(token)
-        head, first = self._buf[0], self.tok._kind(self._buf[0])
+        head, first = self._buf[0], self.tok.kind(self._buf[0])
         if first == "pedal" and kind == "onset":
             self._buf = []
             return TimedEvent(self.ms(token[1]), None, None, 127 if head == PED_ON else 0)
-        if first == "note" and [self.tok._kind(t) for t in self._buf] == ["note", "onset", "dur"]:
+        if first == "note" and [self.tok.kind(t) for t in self._buf] == ["note", "onset", "dur"]:
             (_, pitch, vel), onset, dur = self._buf
             self._buf = []
             return TimedEvent(self.ms(onset[1]), self.ms(onset[1]) + dur[1], pitch, vel)

@@ -2,8 +2,10 @@
 
 Same architecture and parameter names as the torch model (LayerNorm with bias, fused QKV,
 half-split RoPE base 500000 via ``mx.fast.rope(traditional=False)``, SwiGLU, untied head),
-a preallocated KV cache, and ``generate`` driven by the shared torch sampler/generation loop
-(:func:`pipeline.sample.generate`) through a small adapter, so sampling semantics are identical.
+a preallocated KV cache, the embedding model (trunk + ``emb_head`` at ``<E>``; ``EmbEncoder``
+feeds it to :func:`pipeline.aria.embedding.embed_pieces`), and ``generate`` driven by the shared
+torch sampler/generation loop (:func:`pipeline.sample.generate`) through a small adapter, so
+sampling semantics are identical.
 """
 
 from __future__ import annotations
@@ -162,6 +164,28 @@ class TorchAdapter:
         return self._torch.from_numpy(np.array(logits))
 
     __call__ = forward
+
+
+class EmbEncoder:
+    """An MLX TransformerEMB with the torch encoder protocol of :mod:`pipeline.aria.encoders`, so
+    ``encode_rows``/``embed_pieces`` batch, pad and average exactly as they do for torch."""
+
+    def __init__(self, model: TransformerEMB, name: str = "contrastive"):
+        import torch
+
+        if not isinstance(model, TransformerEMB):
+            raise ValueError("the MLX EmbEncoder needs a TransformerEMB (a checkpoint with emb_head)")
+        self._torch, self.mlx_model, self.names = torch, model, (name,)
+        self.max_seq_len = model.config.max_seq_len
+        self.model = self  # encode_rows asks encoder.model.parameters() where to put the rows
+
+    def parameters(self):
+        yield self._torch.empty(0)  # rows go in as CPU tensors; MLX picks its own device
+
+    def encode(self, ids, eos_pos) -> dict:
+        v = self.mlx_model(ids.cpu().numpy(), eos_pos.cpu().numpy()).astype(mx.float32)
+        mx.eval(v)
+        return {self.names[0]: self._torch.from_numpy(np.array(v))}
 
 
 def generate(model: TransformerLM, prompts, **kwargs) -> list[list[int]]:

@@ -1,6 +1,6 @@
 """The MLX backend, behind one door: importing this module never needs mlx.
 
-``load``/``generate`` forward to :mod:`pipeline.aria.mlx` (the port, which imports mlx at
+``load``/``embedding_encoder``/``generate`` forward to :mod:`pipeline.aria.mlx` (the port, which imports mlx at
 its top); when mlx is missing they raise :class:`MLXUnavailableError`, an ImportError with
 install instructions. Imports go this module -> the port, never back.
 """
@@ -38,9 +38,16 @@ def load(path, **kwargs):
     return port().load(path, **kwargs)
 
 
+def embedding_encoder(path, **kwargs):
+    """An MLX embedding model (float32, as the torch path) behind the encoder protocol of
+    ``pipeline.aria.encoders``; kwargs as ``pipeline.aria.mlx.load``."""
+    m = port()
+    return m.EmbEncoder(m.load(path, dtype=m.mx.float32, **kwargs))
+
+
 def generate(model, prompts, **kwargs):
     """Generate with an MLX Aria model; same arguments as ``pipeline.sample.generate``."""
     return port().generate(model, prompts, **kwargs)
 
 
-__all__ = ["MLXUnavailableError", "generate", "load", "mlx_available", "port"]
+__all__ = ["MLXUnavailableError", "embedding_encoder", "generate", "load", "mlx_available", "port"]

@@ -1,11 +1,14 @@
 """The prompt of a continuation: the notes with onset <= ``prompt_duration`` seconds, as tokens.
 
-As upstream (seed-systems 1.5): tokenised without ``<D>``/``<E>``; an empty prompt is
-``[prefix piano, <S>]``.
+As upstream (seed-systems 1.5, ``aria.inference.get_inference_prompt``): tokenised without
+``<D>``/``<E>``; an empty prompt is ``[prefix piano, <S>]``. The cut keeps the piece's own type, so
+an :class:`~pipeline.aria.midi.AriaPiece` keeps the reader's instrument prefix (every channel with a
+program change, as ariautils lists it, even when none of its notes falls in the prompt).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from pipeline.aria.midi import read_midi_file
@@ -27,5 +30,5 @@ def prompt_tokens(tok: AbsTokenizer, piece: Piece | None, prompt_duration: float
     if not notes:
         return [("prefix", "instrument", "piano"), "<S>"]
     pedals = [p for p in piece.pedals if p.end_ms <= limit]  # drop a dangling pedal-on
-    part = Piece(notes, pedals, piece.clock, piece.source)
+    part = replace(piece, notes=notes, pedals=pedals)  # an AriaPiece stays one: same families, same timing
     return tok.tokenize_piece(part, add_dim_tok=False, add_eos_tok=False, metadata=metadata)

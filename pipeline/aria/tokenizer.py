@@ -273,12 +273,13 @@ class AbsTokenizer:
             return list(seq)
         i = len(seq) - 100 + (_randint(rng, -10, 10) if rng is not None else 0)
         first = seq.index("<S>") + 1 if "<S>" in seq else 0
-        while i > first and self._kind(seq[i]) in ("onset", "dur"):
+        while i > first and self.kind(seq[i]) in ("onset", "dur"):
             i -= 1
         return seq[:i] + ["<D>"] + seq[i:]
 
     # ------------------------------------------------------------ tokens -> MIDI
-    def _kind(self, tok) -> str:
+    def kind(self, tok) -> str:
+        """A token's role: "note", "drum", "onset", "dur", "pedal", "T" or "other" (specials, prefixes)."""
         tok = _as_token(tok)
         if tok == "<T>":
             return "T"
@@ -291,16 +292,18 @@ class AbsTokenizer:
                 return "drum" if tok[0] == DRUM else tok[0]
         return "other"
 
+    _kind = kind  # the old private name (pipeline/aria/force_end.py still calls it)
+
     def groups(self, tokens: Sequence) -> Iterator[tuple[str, list]]:
         """Split tokens into ("note", [note, onset, dur]), ("drum"/"pedal", [tok, onset]),
         ("T", ["<T>"]) and ("other", [tok]); an incomplete note is passed on as "other"."""
         tokens = [_as_token(t) for t in tokens]
         i = 0
         while i < len(tokens):
-            kind = self._kind(tokens[i])
+            kind = self.kind(tokens[i])
             if kind in TIMED:
                 want = ("onset", "dur") if kind == "note" else ("onset",)
-                got = tuple(self._kind(t) for t in tokens[i + 1 : i + 1 + len(want)])
+                got = tuple(self.kind(t) for t in tokens[i + 1 : i + 1 + len(want)])
                 if got == want:
                     yield kind, tokens[i : i + 1 + len(want)]
                     i += 1 + len(want)

@@ -187,3 +187,18 @@ def test_embed_cli_errors_are_named(tmp_path, capsys):
     silent = midi(tmp_path / "silent.mid", 0)
     code, out = cli(capsys, silent, "--checkpoint", emb)
     assert code == 2 and "no notes" in out
+
+
+def test_embed_cli_mlx_backend_without_mlx_is_one_line(tmp_path, capsys, monkeypatch):
+    import sys
+
+    import pipeline.aria
+
+    ckpt = save(tiny(emb_size=8), tmp_path / "emb.safetensors", metadata={"tokenizer_hash": TOK.config_hash()})
+    for name in ("mlx", "mlx.core", "mlx.nn"):
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.delitem(sys.modules, "pipeline.aria.mlx", raising=False)
+    monkeypatch.delattr(pipeline.aria, "mlx", raising=False)  # a sibling test may have imported it
+    code, out = cli(capsys, midi(tmp_path / "a.mid"), "--checkpoint", ckpt, "--backend", "mlx")
+    assert code == 2 and out.count("\n") == 1
+    assert out.startswith("ostinato embed: error: --backend mlx: the MLX backend needs mlx") and "pip install" in out

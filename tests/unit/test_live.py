@@ -56,7 +56,7 @@ def grammar_model(max_seq_len=192, seed=0, long_notes=False):
         emb.zero_()
         head.zero_()
         for i, tok in enumerate(TOK.vocab):
-            kind = TOK._kind(tok)
+            kind = TOK.kind(tok)
             piano = kind == "note" and tok[0] == "piano"
             emb[i, 0 if piano else {"onset": 1, "dur": 2}.get(kind, 3)] = 1.0
             if piano:
@@ -71,6 +71,17 @@ def grammar_model(max_seq_len=192, seed=0, long_notes=False):
 @pytest.fixture(scope="module")
 def grammar():
     return grammar_model()
+
+
+def test_token_kinds_cover_the_vocabulary_as_built():
+    from collections import Counter
+
+    kinds = Counter(TOK.kind(t) for t in TOK.vocab)
+    assert kinds["onset"] == len(TOK.onset_grid) and kinds["dur"] == len(TOK.dur_grid) and kinds["T"] == 1
+    assert kinds["note"] == sum(isinstance(t, tuple) and len(t) == 3 and t[0] != "prefix" for t in TOK.vocab)
+    assert TOK.kind(["piano", 60, 80]) == "note" and TOK.kind(("drum", 36)) == "drum"  # lists as read from JSON
+    assert TOK.kind(("prefix", "instrument", "piano")) == TOK.kind("<E>") == "other"
+    assert AbsTokenizer(include_pedal=True).kind(PED_ON) == "pedal"
 
 
 def session(model, events, clock, **opts):

@@ -12,7 +12,7 @@ from pipeline.aria import model as torch_aria  # noqa: E402
 from pipeline.aria.model import CheckpointError  # noqa: E402
 from pipeline.sample import generate as torch_generate  # noqa: E402
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_thread")]
 
 VOCAB, D, LAYERS, EOS = 64, 128, 2, 1
 
@@ -105,3 +105,59 @@ def test_mlx_generation_respects_eos_and_matches_torch(tmp_path):
         new = o[len(p) :]
         assert o[: len(p)] == p and EOS not in new[:-1]
         assert new[-1] == EOS or len(new) == 20
+
+
+# ----------------------------------------------------------------------------- embed pieces and ``ostinato embed``
+def tiny_emb_checkpoint(path, tok):
+    """A random d=32 embedding model over the real vocabulary (torch init), saved as the trainer does."""
+    from pipeline.aria.model import ModelConfig, build, save
+
+    torch.manual_seed(3)
+    cfg = ModelConfig(d_model=32, n_heads=2, n_layers=2, vocab_size=tok.vocab_size, max_seq_len=512, emb_size=12)
+    return save(build(cfg), path, metadata={"tokenizer_hash": tok.config_hash()})
+
+
+def midi_file(path, n_notes, shift=0):
+    from midi_fixtures import note, write
+
+    return write(path, [[e for i in range(n_notes) for e in note(i * 150, i * 150 + 140, 40 + (i * 7 + shift) % 40)]])
+
+
+def test_mlx_embed_pieces_match_torch_with_padding_and_chunk_means(tmp_path):
+    from pipeline.aria.checkpoints import load_checked
+    from pipeline.aria.embedding import embed_pieces
+    from pipeline.aria.encoders import EmbEncoder
+    from pipeline.aria.pieces import read_midi
+    from pipeline.aria.tokenizer import AbsTokenizer
+
+    tok = AbsTokenizer()
+    ckpt = tiny_emb_checkpoint(tmp_path / "emb.safetensors", tok)
+    pieces = [read_midi(midi_file(tmp_path / f"{n}.mid", n, n)) for n in (7, 95, 40)]
+    # rows of different lengths share a batch (right-padded), and the 95-note piece has 3 chunks
+    args = dict(chunk_notes=40, max_tokens=200, batch_tokens=4096)
+    ref, ref_chunks = embed_pieces(EmbEncoder(load_checked(ckpt, tok, head="emb")), tok, pieces, **args)
+    out, chunks = embed_pieces(nmlx.embedding_encoder(ckpt, expected_vocab_size=tok.vocab_size), tok, pieces, **args)
+    assert chunks == ref_chunks == [1, 2, 1]  # a remainder under half a chunk joins no chunk
+    assert out["contrastive"].shape == (3, 12) and out["contrastive"].dtype == np.float32
+    assert np.abs(out["contrastive"] - ref["contrastive"]).max() < 1e-5
+    assert np.abs(ref["contrastive"][0] - ref["contrastive"][1]).max() > 1e-3  # the pieces do differ
+
+
+def test_embed_cli_mlx_backend_equals_torch(tmp_path, capsys):
+    from pipeline.aria.tokenizer import AbsTokenizer
+    from pipeline.cli import main
+
+    ckpt = tiny_emb_checkpoint(tmp_path / "emb" / "model.safetensors", AbsTokenizer())
+    files = [midi_file(tmp_path / "a.mid", 30), midi_file(tmp_path / "b.mid", 120, 5)]
+    common = ["embed", *map(str, files), "--checkpoint", str(ckpt.parent), "--chunk-notes", "50"]
+    assert main([*common, "--out", str(tmp_path / "torch.npy")]) == 0
+    assert main([*common, "--backend", "mlx", "--out", str(tmp_path / "mlx.npy")]) == 0
+    a, b = np.load(tmp_path / "torch.npy"), np.load(tmp_path / "mlx.npy")
+    assert b.shape == (2, 12) and np.abs(a - b).max() < 1e-5
+    capsys.readouterr()
+    assert main([*common, "--backend", "mlx"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and lines[1].startswith("b.mid\t[") and "chunks=2" in lines[1]
+    assert f"norm={float(np.linalg.norm(b[1])):.4f}" in lines[1]
+    assert main([*common, "--backend", "mlx", "--device", "cuda"]) == 2
+    assert "--device cuda is a torch device" in capsys.readouterr().err
