@@ -43,5 +43,5 @@ class ForceEnd:
 
 
 def _kind(tok: AbsTokenizer, token) -> int:
-    k = tok._kind(token)
+    k = tok.kind(token)
     return NOTE if k in ("note", "drum", "pedal") else ONSET if k == "onset" else 3 if k == "dur" else 0

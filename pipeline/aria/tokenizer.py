@@ -292,8 +292,6 @@ class AbsTokenizer:
                 return "drum" if tok[0] == DRUM else tok[0]
         return "other"
 
-    _kind = kind  # the old private name (pipeline/aria/force_end.py still calls it)
-
     def groups(self, tokens: Sequence) -> Iterator[tuple[str, list]]:
         """Split tokens into ("note", [note, onset, dur]), ("drum"/"pedal", [tok, onset]),
         ("T", ["<T>"]) and ("other", [tok]); an incomplete note is passed on as "other"."""

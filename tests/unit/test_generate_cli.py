@@ -149,7 +149,7 @@ def test_prompt_is_notes_up_to_the_duration_and_end_forces_dim(tmp_path, ckpt):
         if len(ids) > len(toks) + 200 - 130:  # still running in the last 130 positions
             k = ids.index(TOK.dim_id, len(toks))
             assert k >= len(toks) + 200 - 130
-            assert TOK._kind(TOK.vocab[ids[k - 1]]) not in ("note", "drum")  # never inside a note
+            assert TOK.kind(TOK.vocab[ids[k - 1]]) not in ("note", "drum")  # never inside a note
             forced += 1
     assert forced >= 1
     with pytest.raises(ValueError, match="--end needs more than 130"):

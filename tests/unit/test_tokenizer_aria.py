@@ -334,7 +334,7 @@ def test_dim_token_placement(tok, tmp_path):
         i = toks.index("<D>")
         assert toks.count("<D>") == 1 and toks[:i] + toks[i + 1 :] == plain
         assert 90 - 2 <= len(plain) - i <= 110  # moved left at most 2 to a note boundary
-        assert tok._kind(toks[i + 1]) not in ("onset", "dur")
+        assert tok.kind(toks[i + 1]) not in ("onset", "dur")
     assert len(plain) - tok.tokenize(path, add_dim_tok=True).index("<D>") in (100, 101, 102)
     short = tok.tokenize(mf.long_piece(tmp_path, n=40), add_dim_tok=True)  # 123 tokens
     assert "<D>" not in short
@@ -394,11 +394,11 @@ def test_augment_is_deterministic_and_valid(tok, tmp_path):
     assert len({tuple(r) for r in runs}) > 5
     for out in runs:
         assert tokens_valid(tok, out) and out[-1] == "<E>"
-        notes = {t[0]: t for t in out if tok._kind(t) == "note"}  # mixup may reorder them
+        notes = {t[0]: t for t in out if tok.kind(t) == "note"}  # mixup may reorder them
         shift = notes["strings"][1] - 55
         assert abs(shift) <= 5 and notes["piano"][1] - 72 == shift
         assert notes["strings"][2] - 100 == notes["piano"][2] - 50 in (-10, 0, 10)
-        drums = [t for t in out if tok._kind(t) == "drum"]
+        drums = [t for t in out if tok.kind(t) == "drum"]
         assert drums and {d[1] for d in drums} == {36, 42}
     piece = augment(read_notes(mf.long_piece(tmp_path)), random.Random(3))
     assert isinstance(piece, Piece) and tokens_valid(tok, tok.tokenize(piece))

@@ -174,7 +174,7 @@ def test_aria_rows_insert_dim_and_augment_keep_the_row_shape():
     ends = np.flatnonzero(out == tok.eos_id)
     dims = np.flatnonzero(out == tok.dim_id)
     assert all(80 <= e - d <= 115 for d, e in zip(dims, ends))
-    assert all(tok._kind(tok.vocab[out[d + 1]]) not in ("onset", "dur") for d in dims)
+    assert all(tok.kind(tok.vocab[out[d + 1]]) not in ("onset", "dur") for d in dims)
     aug = AriaRows(tok.config, tok.pad_id, augment=True)
     a, b = aug(row, np.random.default_rng(1)), aug(row, np.random.default_rng(1))
     assert a.shape == row.shape and np.array_equal(a, b)  # seeded
