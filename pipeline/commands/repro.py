@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pipeline.commands.params import report_defaults
 from pipeline.config import repo_root, validate_all
 
 
@@ -35,7 +36,8 @@ def run(args) -> int:
     )
 
     root = repo_root()
-    validate_all(root / "params.yaml")  # DVC deletes a stage's outputs before the stage reads params
+    # DVC deletes a stage's outputs before the stage reads params: refuse a bad file first
+    report_defaults(list(validate_all(root / "params.yaml")))
     server = None
     if not os.environ.get("PREFECT_API_URL"):
         ui = api_url(DEFAULT_HOST, DEFAULT_PORT)
