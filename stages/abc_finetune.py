@@ -1,9 +1,11 @@
 """DVC stage ``abc_finetune``: NotaGen fine-tuning on period-composer-instrumentation prompts.
 
-Starts from ``models/abc_pretrain``; training texts keep their ``%period`` / ``%composer`` /
-``%instrumentation`` lines and are transposed -3..+3 semitones (weights 1,2,3,4,3,2,1). Then
-``abc_finetune.samples`` pieces are generated for the most frequent prompts (upstream sampling:
-top-k 9 -> top-p 0.9 -> temperature 1.2) and written as ABC, MusicXML, MIDI and FLAC.
+Starts from ``models/abc_pretrain``, or ``abc_finetune.init`` (a released NotaGen .pth under
+``weights/abc_finetune/``; with ``steps: 0`` imported as the fine-tuned model, no samples); training
+texts keep their ``%period`` / ``%composer`` / ``%instrumentation`` lines and are transposed
+-3..+3 semitones (weights 1,2,3,4,3,2,1). Then ``abc_finetune.samples`` pieces are generated for
+the most frequent prompts (upstream sampling: top-k 9 -> top-p 0.9 -> temperature 1.2) and
+written as ABC, MusicXML, MIDI and FLAC.
 Outputs ``models/abc_finetune/`` (model.safetensors, config.json, prompts.json: the valid
 triples for ``ostinato generate notagen``) and ``reports/abc_finetune/`` (metrics.json,
 plots/loss.csv, samples/, samples.jsonl, headline.json).
@@ -15,6 +17,7 @@ from prefect import flow
 
 from pipeline.config import load_section, repo_root
 from pipeline.notagen.finetune_report import write_finetune_report
+from pipeline.notagen.released import import_init
 from pipeline.notagen.train_job import ENTRY
 from pipeline.orchestration.training import train_stage
 
@@ -35,6 +38,7 @@ def abc_finetune() -> None:
         report=REPORT,
         deps=[TOKENS, PRETRAIN],
         inputs={"tokens": str(root / TOKENS), "keep_prompt": True, "init": str(init)},
+        import_init=import_init,
         finish=lambda out, metrics: write_finetune_report(out[MODEL], out[REPORT], p, base.seed, rt.device, metrics),
     )
 

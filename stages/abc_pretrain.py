@@ -6,6 +6,8 @@ Outputs ``models/abc_pretrain/`` (model.safetensors in upstream's key layout, co
 prompts.json) and ``reports/abc_pretrain/`` (metrics.json with the held-out per-character
 perplexity, plots/loss.csv, quarantine.jsonl, parity.json: our writer against abctoolkit).
 Checkpoints go to ``models/.ckpt/abc_pretrain/`` (a killed run resumes there), removed after commit.
+``abc_pretrain.init``: a released NotaGen .pth under ``weights/abc_pretrain/`` to train from, or with
+``steps: 0`` to import as this stage's model (pipeline/notagen/released.py).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from prefect import flow
 
 from pipeline.config import repo_root
 from pipeline.notagen.pretrain_report import write_pretrain_report
+from pipeline.notagen.released import import_init
 from pipeline.notagen.train_job import ENTRY
 from pipeline.orchestration.training import train_stage
 
@@ -30,6 +33,7 @@ def abc_pretrain() -> None:
         report=REPORT,
         deps=[TOKENS],
         inputs={"tokens": str(root / TOKENS), "keep_prompt": False},  # pretraining drops the prompt lines
+        import_init=import_init,
         finish=lambda out, metrics: write_pretrain_report(out[REPORT], root / TOKENS, metrics),
     )
 

@@ -7,6 +7,8 @@ batch (``pipeline/train/contrastive.py``) in the one training loop (``pipeline/a
 Outputs ``models/aria_contrastive/`` (model.safetensors with ``emb_head.weight``, config.json,
 tokenizer.json) and ``reports/aria_contrastive/`` (metrics.json, plots/loss.csv, unreadable.json).
 Checkpoints go to ``models/.ckpt/aria_contrastive/`` (resumable, removed after commit).
+``aria_contrastive.init``: released weights under ``weights/aria_contrastive/`` (an embedding model
+continues, an LM gives its trunk); with ``steps: 0`` an embedding model is imported (pipeline/aria/released.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 from prefect import flow
 
 from pipeline.aria.contrastive import ENTRY
+from pipeline.aria.released import import_init
 from pipeline.config import repo_root
 from pipeline.data.guards import count_split, require_pieces
 from pipeline.data.jsonl import read_jsonl
@@ -41,6 +44,7 @@ def contrastive() -> None:
             "init_from": str(root / PRETRAIN / "model.safetensors"),
             "tokenizer": tokenizer,
         },
+        import_init=import_init,
         manifest={"tokenizer_hash": tokenizer.get("config_hash")},
     )
 

@@ -4,7 +4,9 @@ The pieces of ``data/tokens/aria/{train,val}`` whose labels match ``aria_finetun
 ``{period: [baroque, classical]}``) are packed in memory at the pretrained model's context
 length, then trained on with the same loop and schedule as pretraining (as upstream).
 Outputs ``models/aria_finetune/`` and ``reports/aria_finetune/`` like ``aria_pretrain``; checkpoints
-go to ``models/.ckpt/aria_finetune/`` and survive a killed run.
+go to ``models/.ckpt/aria_finetune/`` and survive a killed run. ``aria_finetune.init``: a released
+Aria .safetensors under ``weights/aria_finetune/`` instead of the pretrained model; with ``steps: 0``
+imported as this stage's model (pipeline/aria/released.py).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 from prefect import flow
 
 from pipeline.aria.lm import ENTRY
+from pipeline.aria.released import import_init
 from pipeline.config import repo_root
 from pipeline.data.guards import check_same_tokenizer
 from pipeline.orchestration.training import train_stage
@@ -40,6 +43,7 @@ def finetune() -> None:
             "seq_len": pre["model"]["max_seq_len"],
             "init_from": str(root / PRETRAIN / "model.safetensors"),
         },
+        import_init=import_init,
         manifest={"tokenizer_hash": tokenizer["config_hash"]},
     )
 

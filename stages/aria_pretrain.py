@@ -5,6 +5,8 @@ tokenizer.json) and ``reports/aria_pretrain/`` (metrics.json, plots/loss.csv). C
 ``models/.ckpt/aria_pretrain/`` (outside the DVC output): a killed ``dvc repro`` resumes from the
 last one when the training params are unchanged, and the directory is removed after commit.
 With ``runtime.launcher: torchrun`` the training runs in ``runtime.nproc_per_node`` processes.
+``aria_pretrain.init``: a released Aria .safetensors under ``weights/aria_pretrain/`` to train from
+(its vocabulary must be the tokenizer's), or with ``steps: 0`` to import (pipeline/aria/released.py).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 from prefect import flow
 
 from pipeline.aria.lm import ENTRY
+from pipeline.aria.released import import_init
 from pipeline.config import repo_root
 from pipeline.data.guards import check_same_tokenizer, require_pieces
 from pipeline.orchestration.training import train_stage
@@ -36,6 +39,7 @@ def pretrain() -> None:
         report=REPORT,
         deps=[PACK, TOKENIZER],
         inputs={"pack": str(root / PACK), "tokenizer": tokenizer},
+        import_init=import_init,
         manifest={"tokenizer_hash": tokenizer["config_hash"]},
     )
 

@@ -1,5 +1,6 @@
 """DVC stage ``codec_train``: the EnCodec-style codec, trained adversarially on segment audio
-(or fine-tuned from a user's local checkpoint, ``codec_train.init_from``).
+(or fine-tuned from a user's codec under ``weights/codec_train/``, ``codec_train.init``; with
+``steps: 0`` imported untrained, pipeline/codec/released.py).
 
 Outputs ``models/codec_train/`` (config.json + model.safetensors, loadable with
 ``pipeline.codec.load``) and ``reports/codec_train/`` (metrics.json with the reconstruction
@@ -12,6 +13,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 
 from pipeline.codec.headline import write_train_headline
+from pipeline.codec.released import import_init
 from pipeline.codec.train_job import ENTRY, training_inputs
 from pipeline.config import load_section, repo_root
 from pipeline.orchestration.training import train_stage
@@ -26,7 +28,7 @@ def codec_train() -> None:
     inputs, deps, val_source = training_inputs(p, root, CUTS)
     log.info(
         "codec_train: %s codec, %d train / %d %s segments",
-        p.init_from or p.model.preset,
+        p.init or p.model.preset,
         len(inputs["train_segments"]),
         len(inputs["val_segments"]),
         val_source,
@@ -38,6 +40,7 @@ def codec_train() -> None:
         report=REPORT,
         inputs=inputs,
         deps=deps,
+        import_init=import_init,
         finish=lambda out, m: write_train_headline(out[REPORT], m, val_source),
     )
     log.info(

@@ -4,6 +4,8 @@ trained on real pieces of the mastery composers, validated on their held-out pie
 Outputs ``models/gnm_classifier/`` (params.pt in upstream's classifier layout, config.json with the
 class order, vocab.json, dictionary.pkl) and ``reports/gnm_classifier/`` (metrics.json with the
 held-out accuracy, heldout.json with the confusion matrix, plots/loss.csv).
+``gnm_classifier.init``: upstream's classifier .pt under ``weights/gnm_classifier/``; with ``steps: 0``
+the classifier gnm_eval scores with (pipeline/gnm/released.py).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from prefect import flow, get_run_logger
 
 from pipeline.config import repo_root
 from pipeline.gnm.classifier_job import ENTRY
+from pipeline.gnm.released import import_init
 from pipeline.gnm.tokens import TOKENS, events_meta
 from pipeline.orchestration.training import train_stage
 
@@ -30,6 +33,7 @@ def gnm_classifier() -> None:
         inputs=inputs,
         deps=[TOKENS],
         manifest={"vocab_hash": meta["vocab_hash"]},
+        import_init=import_init,
     )
     get_run_logger().info("gnm_classifier: %s", metrics)
 

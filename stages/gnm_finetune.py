@@ -4,6 +4,8 @@
 See pipeline/gnm/lm_job.py. Outputs ``models/gnm_finetune/`` (params.pt in upstream's state-dict
 layout, config.json, vocab.json, dictionary.pkl) and ``reports/gnm_finetune/`` (metrics.json,
 plots/loss.csv); checkpoints in ``models/.ckpt/gnm_finetune/`` let a killed repro resume.
+``gnm_finetune.init``: a released GnM .pt under ``weights/gnm_finetune/`` instead of gnm_pretrain's
+weights, or with ``steps: 0`` imported (pipeline/gnm/released.py).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from prefect import flow, get_run_logger
 
 from pipeline.config import repo_root
 from pipeline.gnm.lm_job import ENTRY, lm_inputs
+from pipeline.gnm.released import import_init
 from pipeline.gnm.tokens import TOKENS, events_meta
 from pipeline.orchestration.training import train_stage
 
@@ -30,6 +33,7 @@ def gnm_finetune() -> None:
         inputs=inputs,
         deps=[TOKENS, INIT],
         manifest={"vocab_hash": meta["vocab_hash"]},
+        import_init=import_init,
     )
     get_run_logger().info("gnm_finetune: %s", metrics)
 

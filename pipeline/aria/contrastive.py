@@ -1,7 +1,8 @@
 """The Aria contrastive-embedding job: pretrained LM -> ``TransformerEMB`` by SimCSE-style finetune.
 
 ``run_job(job)`` (like :mod:`pipeline.aria.lm`) reads ``job.p`` (aria_contrastive) and
-``job.inputs``: ``ingest`` (the ingested corpus), ``init_from`` (the LM checkpoint), ``tokenizer``.
+``job.inputs``: ``ingest`` (the ingested corpus), ``init_from`` (the LM checkpoint), ``tokenizer``,
+and ``init`` when ``aria_contrastive.init`` names released weights (:func:`start_model`).
   1. reads the pieces of the train (and val) split from the ingested MIDI (unreadable ones are
      counted and listed, never fatal unless fewer than 2 pieces remain),
   2. builds a ``TransformerEMB`` with the LM's config plus ``emb_size``, copies every trunk
@@ -44,6 +45,21 @@ def init_from_lm(lm_path: str | Path, emb_size: int, tok, seed: int):
     return model.train()
 
 
+def start_model(job: TrainJob, emb_size: int, tok, seed: int):
+    """``aria_contrastive.init`` (pipeline/aria/released.py): an embedding checkpoint continues as
+    it is (its emb_size wins), a language model gives its trunk; else ``init_from``'s trunk."""
+    from pipeline.aria.checkpoints import load_checked
+    from pipeline.aria.load import EMB_HEAD, read_header
+    from pipeline.aria.released import checked_init
+
+    if "init" not in job.inputs:
+        return init_from_lm(job.inputs["init_from"], emb_size, tok, seed)
+    path = checked_init(job.stage, job.inputs["init"], tok.vocab_size)
+    if EMB_HEAD in read_header(path)[0]:
+        return load_checked(path, tok, head="emb").train()
+    return init_from_lm(path, emb_size, tok, seed)
+
+
 def run_job(job: TrainJob) -> dict | None:
     from pipeline.aria.pairs import PairBatches
     from pipeline.aria.pieces import read_pieces
@@ -59,7 +75,7 @@ def run_job(job: TrainJob) -> dict | None:
         train_pieces, problems = read_pieces(ingest, [r for r in rows if r.get("split") == "train"])
         val_pieces, val_problems = read_pieces(ingest, [r for r in rows if r.get("split") == "val"])
         problems += val_problems
-        model = init_from_lm(job.inputs["init_from"], p.emb_size, tok, tcfg.seed)
+        model = start_model(job, p.emb_size, tok, tcfg.seed)
         if p.max_tokens > model.config.max_seq_len:
             raise ValueError(
                 f"contrastive.max_tokens {p.max_tokens} exceeds the pretrained model's "
@@ -147,6 +163,7 @@ def write_outputs(job: TrainJob, tcfg: TrainConfig, result, objective, val, data
             "tokenizer_hash": tokenizer.get("config_hash"),
             "stage": job.stage,
             "init_from": job.inputs["init_from"],
+            **({"init": Path(job.inputs["init"]).name} if "init" in job.inputs else {}),
             "temperature": p.temperature,
             "slice_notes": list(p.slice_notes),
             "max_tokens": p.max_tokens,

@@ -114,15 +114,19 @@ def build_rows(job: TrainJob, pad_id: int) -> tuple[np.ndarray, np.ndarray, dict
 
 # ----------------------------------------------------------------------------- model
 def build_model(job: TrainJob, vocab_size: int, seq_len: int, tokenizer_hash: str | None):
-    """From ``inputs["init_from"]`` (checked against this tokenizer and context), else a fresh
+    """From ``inputs["init"]`` (``<stage>.init``: released weights) or ``inputs["init_from"]`` (checked
+    against this tokenizer and context), else a fresh
     ``ModelConfig.from_name(p.model, **p.model_overrides)`` sized to the data."""
     from pipeline.aria import model as aria
     from pipeline.aria.load import read_header
     from pipeline.aria.model_config import ModelConfig
+    from pipeline.aria.released import checked_init
 
-    if "init_from" in job.inputs:
-        path = Path(job.inputs["init_from"])
-        if not path.is_file():
+    if "init" in job.inputs or "init_from" in job.inputs:
+        path = Path(job.inputs.get("init") or job.inputs["init_from"])  # the user's released weights win
+        if "init" in job.inputs:
+            path = checked_init(job.stage, path, vocab_size, head="lm")
+        elif not path.is_file():
             raise FileNotFoundError(f"no checkpoint to fine-tune from at {path}")
         check_same_tokenizer(
             read_header(path)[1].get("tokenizer_hash"),

@@ -6,7 +6,8 @@ encoder into ``ClampModel.music_model`` and trains both towers with symmetric In
 phases resume from their own checkpoint dirs. Writes ``clamp.pth`` and ``m3.pth`` in upstream's
 layout (``model`` + ``epoch`` / ``best_epoch`` / ``min_eval_loss``), which
 ``pipeline.clamp.load`` and upstream's extraction script both read. ``job.inputs["store"]``: the
-interleaved-ABC token store.
+interleaved-ABC token store; ``job.inputs["init"]`` (``clamp_train.init``): released weights to
+start from (pipeline/clamp/released.py: an M3 checkpoint starts phase 1, a CLaMP one skips it).
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from pipeline.clamp.corpus import read_split
 from pipeline.clamp.model import ClampConfig, ClampModel, M3Model
 from pipeline.clamp.objectives import ClampObjective, MaskedPatchObjective
 from pipeline.clamp.patches import drop_comment_lines, encode
+from pipeline.clamp.pth import save_pth
+from pipeline.clamp.released import start_models
 from pipeline.clamp.text import metadata_lines
 from pipeline.data.jsonl import write_json
 from pipeline.orchestration.stage import split_timings
 from pipeline.params.clamp import ClampTrainParams
-from pipeline.params.train import TrainParams
+from pipeline.params.train import StageTrainParams
 from pipeline.train import distributed as D
 from pipeline.train.job import TrainJob, write_training_outputs
 from pipeline.train.loop import run_logger, train
@@ -54,23 +57,9 @@ def pieces(store: str, split: str, patch_size: int) -> list[Piece]:
     ]
 
 
-def save_pth(model: torch.nn.Module, path: Path, steps: int, val_loss: float | None) -> None:
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tmp = path.with_suffix(".tmp")
-    torch.save(
-        {
-            "model": state,
-            "epoch": steps,
-            "best_epoch": steps,
-            "min_eval_loss": float(val_loss) if val_loss is not None else float("nan"),
-        },
-        tmp,
-    )
-    tmp.replace(path)
-
-
 def run_job(job: TrainJob) -> dict | None:
-    p, cfg = job.p, model_config(job.p)
+    p = job.p
+    cfg, m3_start, clamp_start = start_models(job, model_config(p))
     tcfg = job.train_config()
     m3cfg = job.train_config(steps=p.m3_steps, lr=p.m3_lr, warmup_steps=min(p.warmup_steps, p.m3_steps))
     with D.session(job.device) as info:
@@ -91,32 +80,17 @@ def run_job(job: TrainJob) -> dict | None:
                 cfg.patch_length,
             )
 
-        torch.manual_seed(tcfg.seed)
-        m3 = M3Model(cfg)
-        masked = MaskedPatchBatches(train_p, p.batch_size, cfg.patch_length, mask_ratio=p.mask_ratio, **kw)
-        m3_val = (
-            MaskedPatchBatches(val_p, p.batch_size, cfg.patch_length, mask_ratio=p.mask_ratio, **kw) if val_p else None
-        )
-        m3_res = train(
-            m3,
-            MaskedPatchObjective(),
-            masked,
-            m3cfg,
-            Path(job.ckpt_dir) / "m3",
-            resume=job.resume,
-            val=m3_val,
-            fingerprint_extra=job.fingerprint,
-            dist_info=info,
-        )
-
+        m3_res = None if clamp_start is not None else phase_m3(job, cfg, m3cfg, m3_start, train_p, val_p, info, kw)
         torch.manual_seed(tcfg.seed + 1)
-        clamp = ClampModel(cfg)
-        clamp.music_model.load_state_dict(m3_res.model.encoder.state_dict())
+        clamp = clamp_start or ClampModel(cfg)
+        text_len = cfg.text_positions - 2  # p.text_len, or what a CLaMP init fixes
+        if m3_res is not None:
+            clamp.music_model.load_state_dict(m3_res.model.encoder.state_dict())
         pairs = ClampBatches(
-            train_p, p.batch_size, cfg.patch_length, text_len=p.text_len, text_dropout=p.text_dropout, **kw
+            train_p, p.batch_size, cfg.patch_length, text_len=text_len, text_dropout=p.text_dropout, **kw
         )
         pair_val = (
-            ClampBatches(val_p, p.batch_size, cfg.patch_length, text_len=p.text_len, **kw)
+            ClampBatches(val_p, p.batch_size, cfg.patch_length, text_len=text_len, **kw)
             if len(val_p) // info.world_size >= 2
             else None
         )
@@ -135,12 +109,14 @@ def run_job(job: TrainJob) -> dict | None:
             return None
         model_dir, report_dir = Path(job.model_dir), Path(job.report_dir)
         model_dir.mkdir(parents=True, exist_ok=True)
-        save_pth(m3_res.model, model_dir / "m3.pth", m3cfg.steps, m3_res.val_loss)
         save_pth(res.model, model_dir / "clamp.pth", tcfg.steps, res.val_loss)
-        m3_metrics = write_training_outputs(m3_res, report_dir / "m3", m3cfg.steps)
+        m3_metrics = {}
+        if m3_res is not None:  # a CLaMP init has no M3 phase
+            save_pth(m3_res.model, model_dir / "m3.pth", m3cfg.steps, m3_res.val_loss)
+            m3_metrics = write_training_outputs(m3_res, report_dir / "m3", m3cfg.steps)
         first = res.history[0] if res.history else {}
         extra = {
-            "m3_val_loss": m3_metrics["val_loss"],
+            "m3_val_loss": m3_metrics.get("val_loss"),
             "m3_val_char_acc": m3_metrics.get("val_char_acc"),
             "first_train_loss": first.get("train_loss"),
             "loss_at_chance": float(np.log(pairs.batch_size)),
@@ -148,7 +124,7 @@ def run_job(job: TrainJob) -> dict | None:
             "val_pieces": len(val_p),
         }
         metrics = write_training_outputs(res, report_dir, tcfg.steps, extra)
-        own = p.model_dump(exclude=set(TrainParams.model_fields))  # the model and data keys of the section
+        own = p.model_dump(exclude=set(StageTrainParams.model_fields))  # the model and data keys of the section
         write_json(
             model_dir / "config.json",
             {
@@ -156,6 +132,27 @@ def run_job(job: TrainJob) -> dict | None:
                 "params": own,
                 "metrics": split_timings(metrics)[0],
                 "text": "metadata lines, character vocabulary (pipeline/clamp/text.py)",
+                **({"init": Path(job.inputs["init"]).name} if job.inputs.get("init") else {}),
             },
         )
         return metrics
+
+
+def phase_m3(job: TrainJob, cfg: ClampConfig, m3cfg, start: M3Model | None, train_p, val_p, info, kw):
+    """Phase 1: masked-patch training of M3 (from ``start``, released M3 weights, when given)."""
+    p = job.p
+    torch.manual_seed(m3cfg.seed)
+    m3 = start if start is not None else M3Model(cfg)
+    masked = MaskedPatchBatches(train_p, p.batch_size, cfg.patch_length, mask_ratio=p.mask_ratio, **kw)
+    m3_val = MaskedPatchBatches(val_p, p.batch_size, cfg.patch_length, mask_ratio=p.mask_ratio, **kw) if val_p else None
+    return train(
+        m3,
+        MaskedPatchObjective(),
+        masked,
+        m3cfg,
+        Path(job.ckpt_dir) / "m3",
+        resume=job.resume,
+        val=m3_val,
+        fingerprint_extra=job.fingerprint,
+        dist_info=info,
+    )

@@ -3,7 +3,8 @@
 ``run_job(job)`` runs in the stage's process or under torchrun (``pipeline.train.job.run_training``):
 build (or load, to fine-tune) the codec, the discriminator, seeded audio-crop batches and the
 codec objective from ``job.p`` (``codec_train``) and ``job.inputs`` (``train_segments``,
-``val_segments``: segment specs; ``sample_rate``; ``init_from``: a codec path or None); run
+``val_segments``: segment specs; ``sample_rate``; ``init`` (``codec_train.init``) or ``init_from``:
+a codec path or None); run
 :func:`pipeline.train.adversarial.train_adversarial`; on rank 0 save the codec
 (``pipeline.codec.save``), measure reconstruction on the validation segments, write example
 reconstructions + a spectrogram figure and the training outputs.
@@ -55,7 +56,7 @@ def objective(p: CodecTrainParams, sample_rate: int) -> CodecObjective:
 
 
 def run_job(job: TrainJob) -> dict | None:
-    p, init_from = job.p, job.inputs["init_from"]
+    p, init_from = job.p, job.inputs.get("init") or job.inputs.get("init_from")  # codec_train.init wins
     cfg = job.train_config(AdversarialConfig)
     with D.session(job.device) as info:
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
@@ -132,24 +133,28 @@ def _write_samples(report: Path, specs: list[dict], waves, recons, sample_rate: 
 
 
 def training_inputs(p, root: Path, cuts: str) -> tuple[dict, list[str], str]:
-    """What ``codec_train`` hands the job: the segments (checked against the codec's sample rate),
-    its deps (the cuts, and ``init_from`` when given) and where the validation segments came from."""
+    """What ``codec_train`` hands the job: the segments (checked against the codec's sample rate:
+    the preset's, or with ``init`` the checkpoint's), its deps (the cuts; ``init`` is added by
+    ``train_stage``) and where the validation segments came from."""
     specs = read_specs(root / cuts, root, p.conditions)
     if not specs:
         raise ValueError(f"codec_train: no segments in {cuts} for conditions {p.conditions}")
-    rate, rates = CodecConfig.from_params(p.model).sample_rate, sorted({s["sample_rate"] for s in specs})
-    if not p.init_from and rates != [rate]:
+    rates = sorted({s["sample_rate"] for s in specs})
+    if p.init:
+        rate, what = init_rate(root / p.init), f"codec_train.init {p.init}"
+    else:
+        rate, what = CodecConfig.from_params(p.model).sample_rate, f"codec preset {p.model.preset!r}"
+    if rates != [rate]:
         raise CodecSampleRateError(
-            f"segments are at {rates} Hz but codec preset {p.model.preset!r} takes "
-            f"{rate} Hz: set render_audio.sample_rate to {rate}"
+            f"segments are at {rates} Hz but {what} takes {rate} Hz: set render_audio.sample_rate to {rate}"
         )
-    if p.init_from and not (root / p.init_from).exists():
-        raise FileNotFoundError(f"codec_train.init_from: {root / p.init_from} does not exist")
     train, val, val_source = pick_segments(specs, p.max_segments, p.val_segments)
-    inputs = {
-        "train_segments": train,
-        "val_segments": val,
-        "sample_rate": rates[0],
-        "init_from": str(root / p.init_from) if p.init_from else None,
-    }
-    return inputs, [cuts, *([p.init_from] if p.init_from else [])], val_source
+    inputs = {"train_segments": train, "val_segments": val, "sample_rate": rates[0], "init_from": None}
+    return inputs, [cuts], val_source
+
+
+def init_rate(path: Path) -> int:
+    """The sample rate of the codec at ``path`` (loaded strictly; a missing file is named)."""
+    if not path.exists():
+        raise FileNotFoundError(f"codec_train.init: {path} does not exist")
+    return load(path).sample_rate

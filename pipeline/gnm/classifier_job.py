@@ -19,6 +19,7 @@ from pipeline.data.jsonl import write_json
 from pipeline.gnm.checkpoint import save
 from pipeline.gnm.data import ClassifierBatches, Pieces, split_pieces
 from pipeline.gnm.model import StyleClassifier
+from pipeline.gnm.released import load_init
 from pipeline.gnm.vocab import Vocab
 from pipeline.train.job import TrainJob, write_training_outputs
 from pipeline.train.objectives import Loss
@@ -53,7 +54,10 @@ def run_job(job: TrainJob) -> dict | None:
         train_p = split_pieces(tokens, "train", vocab, "mastery", "", classes)
         val_p = split_pieces(tokens, "val", vocab, "mastery", "", classes)
         torch.manual_seed(job.seed)
-        model = StyleClassifier(len(vocab), len(classes), p.d_model, p.n_heads, p.n_layers, p.d_ff, p.dropout)
+        if job.inputs.get("init"):  # gnm_classifier.init: a released classifier (its shape wins)
+            model = load_init(job, vocab)
+        else:
+            model = StyleClassifier(len(vocab), len(classes), p.d_model, p.n_heads, p.n_layers, p.d_ff, p.dropout)
         kw = {"seed": job.seed, "rank": info.rank, "world_size": info.world_size}
         batches = ClassifierBatches(train_p, vocab, classes, p.batch_size, p.seq_len, augment=p.augment, **kw)
         val = ClassifierBatches(val_p, vocab, classes, p.batch_size, p.seq_len, augment=False, **kw)

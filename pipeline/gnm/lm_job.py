@@ -27,6 +27,7 @@ from pipeline.data.jsonl import write_json
 from pipeline.gnm.checkpoint import load, save
 from pipeline.gnm.data import Pieces, WindowBatches, split_pieces
 from pipeline.gnm.model import GnmConfig, GnmDecoder
+from pipeline.gnm.released import load_init
 from pipeline.gnm.tokens import TOKENS
 from pipeline.gnm.vocab import Vocab
 from pipeline.params.train import TrainParams
@@ -81,11 +82,16 @@ def mastery_adapters(generality_dir: str | Path) -> list[int]:
 def build_model(job: TrainJob, vocab: Vocab) -> tuple[GnmDecoder, list[int] | None]:
     """The model to train and the mastery adapter positions its config meta records."""
     mode, seq_len = job.inputs["mode"], job.p.seq_len
+    if mode == "generality" and job.inputs.get("init"):  # gnm_pretrain.init: released generality weights
+        base = load_init(job, vocab)
+        model = GnmDecoder(replace(base.config, max_seq_len=max(base.config.max_seq_len, seq_len + 1)))
+        model.load_state_dict(base.state_dict(), strict=True)
+        return model, list(job.p.model.adapter_positions)
     if mode == "mastery":
-        init = job.inputs["init_from"]
-        base = load(init)
+        init = job.inputs.get("init") or job.inputs["init_from"]  # gnm_finetune.init wins over gnm_pretrain
+        base = load_init(job, vocab) if job.inputs.get("init") else load(init)
         check_same_tokenizer(base.vocab.sha256(), vocab.sha256(), init, "rerun gnm_pretrain")
-        adapters = mastery_adapters(init)
+        adapters = list(base.config.adapter_positions) or mastery_adapters(job.inputs["init_from"])
         model = GnmDecoder(
             replace(base.config, adapter_positions=adapters, max_seq_len=max(base.config.max_seq_len, seq_len + 1))
         )

@@ -13,9 +13,11 @@ from pathlib import Path
 
 from prefect import get_run_logger, task
 
+from pipeline.config import repo_root
 from pipeline.data.jsonl import write_json
 from pipeline.data.token_store import accepted, quarantined, write_dataset
 from pipeline.gnm.encode import composer_name, events
+from pipeline.gnm.released import adopted_vocab, outside_quarantined
 from pipeline.gnm.remi import RemiTokenizer, composer_token
 from pipeline.gnm.vocab import Vocab
 from pipeline.orchestration.runners import map_shards
@@ -98,9 +100,13 @@ def tokenize_events(
     mastery = {c.lower() for c in p.composers}
     results = map_shards(events_shard, rows, shard_size, pickup=p.pickup, ingest_dir=str(ingest_dir))
     names = {c: composer_name(c) for c in mastery}
-    ok = [r for r in results if r["ok"]]
-    vocab = Vocab.build({t for r in ok for t in r["events"]}, names.values())
     row_of = {r["id"]: r for r in rows}
+    if p.vocab:  # a released dictionary is the vocabulary; pieces with events outside it are quarantined
+        vocab = adopted_vocab(repo_root() / p.vocab, sorted(names.values()))
+        results = [outside_quarantined(r, row_of[r["id"]], vocab) if r["ok"] else r for r in results]
+    ok = [r for r in results if r["ok"]]
+    if not p.vocab:
+        vocab = Vocab.build({t for r in ok for t in r["events"]}, names.values())
     for r in ok:
         row = row_of[r["id"]]
         c = (row.get("composer") or "").lower()

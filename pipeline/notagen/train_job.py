@@ -2,8 +2,9 @@
 
 ``run_job(job)`` runs in-process or under torchrun (``pipeline.train.job.run_training``) on
 ``job.inputs``: ``tokens`` (abc_tokenize's store), ``keep_prompt`` (fine-tuning keeps the prompt
-lines) and, to fine-tune, ``init`` (a checkpoint). Every rank builds the same pieces and model;
-rank 0 writes:
+lines) and, to fine-tune, ``init`` (a checkpoint: abc_pretrain's output, or a user's released
+NotaGen ``.pth`` from ``<stage>.init``; its shapes win, pipeline/notagen/released.py). Every rank
+builds the same pieces and model; rank 0 writes:
   <model_dir>/model.safetensors   upstream key layout, NotaGen config in the metadata
   <model_dir>/config.json         model config, data summary, training summary
   <model_dir>/prompts.json        period/composer/instrumentation triples of the training data
@@ -54,6 +55,16 @@ def split_items(job: TrainJob, split: str, patch_length: int, transposition: str
         bad += [{"id": p.id, "reason": "no %period/%composer/%instrumentation prompt lines"} for p in missing]
         ok = [p for p in ok if p.prompt is not None]
     return PieceItems(ok, patch_length, transposition), [b | {"split": split} for b in bad]
+
+
+def prompt_counts(items: PieceItems) -> Counter:
+    return Counter(x.prompt for x in items.pieces if x.prompt)
+
+
+def write_prompts(model_dir: Path, prompts: Counter) -> None:
+    """prompts.json: the (period, composer, instrumentation) triples of the training data, with counts."""
+    rows = [{"period": a, "composer": b, "instrumentation": c, "pieces": n} for (a, b, c), n in sorted(prompts.items())]
+    write_json(model_dir / "prompts.json", rows)
 
 
 @torch.no_grad()
@@ -107,7 +118,7 @@ def run_job(job: TrainJob) -> dict | None:
                 )
         except FileNotFoundError:
             pass
-        prompts = Counter(x.prompt for x in train_items.pieces if x.prompt)
+        prompts = prompt_counts(train_items)
         summary = {
             "train_pieces": len(train_items.pieces),
             "val_pieces": len(val_items.pieces),
@@ -119,13 +130,7 @@ def run_job(job: TrainJob) -> dict | None:
         write_json(
             model_dir / "config.json", {"model": result.model.config.to_dict(), "data": summary, "steps": tcfg.steps}
         )
-        write_json(
-            model_dir / "prompts.json",
-            [
-                {"period": a, "composer": b, "instrumentation": c, "pieces": n}
-                for (a, b, c), n in sorted(prompts.items())
-            ],
-        )
+        write_prompts(model_dir, prompts)
         report_dir.mkdir(parents=True, exist_ok=True)
         (report_dir / "quarantine.jsonl").write_text("".join(json.dumps(r) + "\n" for r in bad + bad_val))
         return write_training_outputs(

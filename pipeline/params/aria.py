@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 
 from pipeline.params.base import Section
 from pipeline.params.data import AcousticCondition
-from pipeline.params.train import TrainParams
+from pipeline.params.train import StageTrainParams
 
 
 class AriaTokenizerConfig(Section):
@@ -33,8 +33,9 @@ class AriaTokenizeParams(Section):
 AriaModelKey = Literal["d_model", "n_heads", "n_layers", "ff_mult", "dropout", "rope_base", "grad_checkpoint"]
 
 
-class LMTrainParams(TrainParams):
-    """Shared fields of pretrain and finetune (batch_size = rows per process per micro-batch)."""
+class LMTrainParams(StageTrainParams):
+    """Shared fields of pretrain and finetune (batch_size = rows per process per micro-batch); ``init``:
+    a released Aria .safetensors under weights/<stage>/ (its shapes win; pipeline/aria/released.py)."""
 
     augment: bool = True  # tempo/pitch/velocity augmentation (Aria's); <D> is always inserted
 
@@ -74,11 +75,11 @@ class AriaGenerateParams(Section):
 
 
 # ---------------------------------------------------------------- Aria embeddings: contrastive / embed / linear_probe
-class AriaContrastiveParams(TrainParams):
+class AriaContrastiveParams(StageTrainParams):
     """SimCSE-style finetune of the pretrained LM into TransformerEMB (pipeline/aria/contrastive.py).
     Upstream: lr 1e-5, 1000 warm-up steps, slices of 100-650 notes, <= 2048 tokens, temperature 0.1/0.5."""
 
-    steps: int = Field(1000, ge=1)
+    steps: int = Field(1000, ge=0)  # 0: import init (an embedding checkpoint)
     batch_size: int = Field(32, ge=2)  # pairs per process per step (in-batch negatives)
     lr: float = Field(1e-5, gt=0)
     warmup_steps: int = Field(1000, ge=0)

@@ -8,12 +8,13 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from pipeline.params.base import Section
-from pipeline.params.train import TrainParams
+from pipeline.params.train import StageTrainParams, TrainParams
 
 
-class ClampTrainParams(TrainParams):
+class ClampTrainParams(StageTrainParams):
     """M3 masked-patch pretraining (``m3_steps``) then CLaMP alignment (``steps``); shapes are
-    tiny by default (upstream M3: 768 x 12, patch 64, 512 patches; CLaMP 2 feature 768)."""
+    tiny by default (upstream M3: 768 x 12, patch 64, 512 patches; CLaMP 2 feature 768). ``init``:
+    a released CLaMP 2 / M3 .pth under weights/clamp_train/ fixes the shapes (pipeline/clamp/released.py)."""
 
     patch_size: int = Field(64, ge=4)  # characters per M3 patch
     patch_length: int = Field(128, ge=4)  # patches per segment

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from pipeline.params.base import Section
-from pipeline.params.train import TrainParams
+from pipeline.params.train import StageTrainParams
 
 
 class CodecLossWeights(Section):
@@ -32,12 +32,22 @@ class CodecModelParams(Section):
     threshold_ema_dead_code: float | None = Field(None, ge=0)  # codes with a smaller EMA count are reset
 
 
-class CodecTrainParams(TrainParams):
+class CodecTrainParams(StageTrainParams):
     """Adversarial codec training (pipeline/train/adversarial.py) on segment audio."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _old_init_from(cls, data):
+        """``init_from`` is the old name of ``init``: still read."""
+        if isinstance(data, dict) and "init_from" in data:
+            if data.get("init") is not None:
+                raise ValueError("init_from is the old name of init: set only init")
+            data = {k: v for k, v in data.items() if k != "init_from"} | {"init": data["init_from"]}
+        return data
+
     model: CodecModelParams = CodecModelParams()
-    # a local codec to fine-tune: ours, a transformers EncodecModel dir, an audiocraft .bin
-    init_from: str | None = None
+    # init (StageTrainParams): a codec under weights/codec_train/ to fine-tune or, with steps: 0, import:
+    # ours, a transformers EncodecModel dir, an audiocraft .bin; its config wins over model
     conditions: list[str] | None = None  # acoustic conditions to train on (null = every segment)
     max_segments: int | None = Field(None, ge=1)  # cap on training segments loaded (spread over the list)
     val_segments: int = Field(8, ge=0)

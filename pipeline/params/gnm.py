@@ -8,7 +8,7 @@ from pydantic import Field
 
 from pipeline.params.base import Section
 from pipeline.params.data import AcousticCondition
-from pipeline.params.train import TrainParams
+from pipeline.params.train import InitParams, StageTrainParams, TrainParams
 
 
 class TokenizeRemiParams(Section):
@@ -33,6 +33,9 @@ class GnmTokenizeParams(Section):
     pickup: Literal["upstream", "fixed"] = "upstream"  # upstream = its first-bar bug, ids as released
     val_fraction: float = Field(0.2, ge=0, lt=1)  # per category, at least one piece when it has >= 2
     miditok: TokenizeRemiParams = TokenizeRemiParams()
+    # a released dictionary.pkl (or vocab.json) under weights/gnm_tokenize/ as the vocabulary (for
+    # upstream's weights as gnm_*.init); pieces with events outside it are quarantined, named
+    vocab: str | None = None
 
 
 class GnmModelParams(Section):
@@ -58,11 +61,15 @@ class GnmTrainParams(TrainParams):
     grad_clip: float = Field(0.5, ge=0)
 
 
-class GnmPretrainParams(GnmTrainParams):
+class GnmPretrainParams(InitParams, GnmTrainParams):
+    """``init``: upstream's generality .pt under weights/gnm_pretrain/ (its shape wins over model)."""
+
     model: GnmModelParams = GnmModelParams()
 
 
-class GnmFinetuneParams(GnmTrainParams):
+class GnmFinetuneParams(InitParams, GnmTrainParams):
+    """``init``: a released GnM .pt under weights/gnm_finetune/ instead of models/gnm_pretrain."""
+
     adapter_grad_clip: float = Field(2.5, ge=0)  # upstream: 2.5 over adapters, 0.5 over the rest
 
 
@@ -70,7 +77,10 @@ class GnmScratchParams(GnmTrainParams):
     """The baseline: the generality architecture (no adapters) trained on the composer data only."""
 
 
-class GnmClassifierParams(TrainParams):
+class GnmClassifierParams(StageTrainParams):
+    """``init``: upstream's style classifier .pt under weights/gnm_classifier/ (its shape wins; classes
+    in gnm_tokenize.composers order); with steps: 0 the classifier gnm_eval scores with."""
+
     d_model: int = Field(128, ge=8)
     n_heads: int = Field(4, ge=1)
     n_layers: int = Field(2, ge=1)  # upstream 6 x 512

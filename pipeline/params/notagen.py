@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from pipeline.params.base import Section
-from pipeline.params.train import TrainParams
+from pipeline.params.train import StageTrainParams
 
 
 class AbcTokenizeParams(Section):
@@ -27,8 +27,9 @@ NotagenModelName = Literal["tiny", "small", "medium", "large"]
 NotagenModelKey = Literal["hidden", "patch_layers", "char_layers", "patch_length", "dropout"]
 
 
-class AbcPretrainParams(TrainParams):
-    """The NotaGen patch model from scratch on the interleaved texts (no prompt lines)."""
+class AbcPretrainParams(StageTrainParams):
+    """The NotaGen patch model from scratch on the interleaved texts (no prompt lines); with
+    ``init`` (a released NotaGen .pth under weights/abc_pretrain/) from it, at its shapes."""
 
     model: NotagenModelName = "tiny"
     model_overrides: dict[NotagenModelKey, int | float] = {}  # e.g. {hidden: 128, patch_layers: 3, patch_length: 128}
@@ -36,8 +37,9 @@ class AbcPretrainParams(TrainParams):
     max_pieces: int | None = Field(None, ge=1)  # cap on training pieces (null = all)
 
 
-class AbcFinetuneParams(TrainParams):
-    """Fine-tune abc_pretrain on period-composer-instrumentation prompted texts; samples for the report."""
+class AbcFinetuneParams(StageTrainParams):
+    """Fine-tune abc_pretrain (or ``init``: a released NotaGen .pth under weights/abc_finetune/) on
+    period-composer-instrumentation prompted texts; samples for the report."""
 
     transposition: Literal["none", "shift3"] = "shift3"  # upstream: -3..+3 semitones, weights 1..4..1
     max_pieces: int | None = Field(None, ge=1)

@@ -6,15 +6,15 @@ A family's training section subclasses :class:`TrainParams` and adds its model a
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from pipeline.params.base import Section
 
 
 def warmup_within_steps(cls, v: int, info) -> int:
-    """Warm-up longer than the run is a params mistake."""
+    """Warm-up longer than the run is a params mistake (``steps: 0`` trains nothing: no warm-up to check)."""
     steps = info.data.get("steps")
-    if steps is not None and v > steps:
+    if steps and v > steps:
         raise ValueError(f"warmup_steps ({v}) must be <= steps ({steps})")
     return v
 
@@ -37,3 +37,22 @@ class TrainParams(Section):
     bf16: bool = True  # autocast, CUDA only
 
     _warmup = field_validator("warmup_steps")(warmup_within_steps)
+
+
+class InitParams(Section):
+    """``init`` (released weights to start from, under ``weights/<stage>/``;
+    pipeline/train/released.py) and ``steps: 0`` to import ``init`` as the stage's model without
+    training. Listed first among a section's bases, so that its ``steps`` wins."""
+
+    steps: int = Field(300, ge=0)  # 0: import init unchanged
+    init: str | None = None  # repo-relative checkpoint in its upstream format, or one of our model dirs
+
+    @model_validator(mode="after")
+    def _import_needs_init(self):
+        if self.steps == 0 and not self.init:
+            raise ValueError("steps: 0 imports `init` without training, but init is not set")
+        return self
+
+
+class StageTrainParams(InitParams, TrainParams):
+    """A training stage's section: the shared training fields plus ``init``."""

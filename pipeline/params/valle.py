@@ -7,19 +7,19 @@ from typing import Literal
 from pydantic import Field
 
 from pipeline.params.base import Section
-from pipeline.params.train import TrainParams
+from pipeline.params.train import StageTrainParams
 
 # the ValleConfig fields a user may override (n_quantizers and audio_bins come from the codec)
 ValleModelKey = Literal["d_model", "nhead", "n_layers", "dropout", "attn_dropout"]
 
 
-class ValleTrainParams(TrainParams):
-    """VALL-E on (MIDI tokens, codec codes) pairs from ``data/codec_tokenize``."""
+class ValleTrainParams(StageTrainParams):
+    """VALL-E on (MIDI tokens, codec codes) pairs from ``data/codec_tokenize``; ``init``: a VALL-E
+    checkpoint (ours or MIDI-VALLE's .pt) under weights/valle_train/ to start from or import."""
 
     model: Literal["tiny", "midi-valle"] = "tiny"  # midi-valle = the released 12 x 1024, 16 heads
     model_overrides: dict[ValleModelKey, int | float] = {}
     train_stage: Literal[0, 1, 2] = 0  # 0: AR + NAR together, 1: AR only, 2: NAR only
-    init: str | None = None  # a VALL-E checkpoint to start from (ours or MIDI-VALLE's .pt)
     max_frames: int = Field(1000, ge=8)  # longer items are cut (20 s at 50 frames/s)
     max_tail_s: float = Field(4.0, ge=0)  # audio may outlast the last MIDI note by this much
 

@@ -1,14 +1,13 @@
 """The VALL-E training job on the core loop (in-process or under torchrun, like the Aria LM).
 
 Reads ``job.p`` (``valle_train``) and ``job.inputs``: ``tokens`` (the data/codec_tokenize dir),
-``codec`` ({sample_rate, frame_rate, n_q, bins}), ``init`` (a VALL-E checkpoint to start from, or
-None). Rank 0 writes ``<model_dir>/model.safetensors`` (+ config.json) and the report
-(metrics.json, plots/loss.csv, quarantine.json).
+``codec`` ({sample_rate, frame_rate, n_q, bins}), ``init`` (``valle_train.init``: a VALL-E
+checkpoint to start from, ours or MIDI-VALLE's .pt; absent or None = from scratch). Rank 0 writes
+``<model_dir>/model.safetensors`` (+ config.json) and the report (metrics.json, plots/loss.csv,
+quarantine.json).
 """
 
 from __future__ import annotations
-
-from types import SimpleNamespace
 
 import torch
 
@@ -18,10 +17,11 @@ from pipeline.train import distributed as D
 from pipeline.train.job import TrainJob, write_training_outputs
 from pipeline.train.loop import train
 from pipeline.valle.batches import ValleBatches
-from pipeline.valle.checkpoint import check_codec, load_valle, save_valle
+from pipeline.valle.checkpoint import save_valle
 from pipeline.valle.data import load_pairs
 from pipeline.valle.model import Valle, ValleConfig
 from pipeline.valle.objective import ValleObjective
+from pipeline.valle.released import checked
 
 ENTRY = "pipeline.valle.train_job:run_job"
 
@@ -42,9 +42,7 @@ def codec_facts(codec) -> dict:
 
 def build_model(p: ValleTrainParams, codec: dict, init: str | None) -> Valle:
     if init:
-        model = load_valle(init).train()
-        check_codec(model, SimpleNamespace(**codec))
-        return model
+        return checked(init, codec).train()
     return Valle(
         ValleConfig.from_name(
             p.model, **p.model_overrides, n_quantizers=int(codec["n_q"]), audio_bins=int(codec["bins"])
@@ -62,7 +60,7 @@ def run_job(job: TrainJob) -> dict | None:
         if not train_items:
             raise NoTrainingData(f"no usable training pairs in {tokens}/train ({len(bad)} quarantined)")
         torch.manual_seed(cfg.seed)
-        model = build_model(p, codec, job.inputs["init"])
+        model = build_model(p, codec, job.inputs.get("init"))
         model.freeze_for(p.train_stage)
         shard = {"seed": cfg.seed, "rank": info.rank, "world_size": info.world_size}
         batches = ValleBatches(train_items, p.batch_size, **shard)
