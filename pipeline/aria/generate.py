@@ -25,6 +25,7 @@ from pipeline.aria.load import tokenizer_for
 from pipeline.aria.piano_roll import piano_roll
 from pipeline.aria.prompt import prompt_tokens, read_prompt
 from pipeline.aria.tokenizer import AbsTokenizer
+from pipeline.data.ingest import midi_rows
 from pipeline.data.jsonl import read_jsonl, write_json
 from pipeline.data.render import render_midi
 from pipeline.data.token_store import TokenStore
@@ -177,7 +178,7 @@ def generate_samples(
     Returns the sampling speed (tokens/s): for the log and environment.json, never a hashed output."""
     tok = tokenizer_for(model_dir / "model.safetensors")
     model = load_model(model_dir, tok, p.backend, device)
-    midi = {r["id"]: ingest_dir / r["midi"] for r in read_jsonl(ingest_dir / "index.jsonl")}
+    midi = {r["id"]: ingest_dir / r["midi"] for r in midi_rows(read_jsonl(ingest_dir / "index.jsonl"))[0]}
     chosen = choose(TokenStore(tokens_dir / "test").labels, dict(p.filters), p.pieces, seed)
     sampling = Sampling(p.temp, p.min_p, p.top_p, p.top_k).resolved()
     entries, seconds = [], 0.0

@@ -12,7 +12,8 @@ from pathlib import Path
 from prefect import task
 
 from pipeline.aria.tokenizer import AbsTokenizer
-from pipeline.data.jsonl import write_json
+from pipeline.data.ingest import midi_rows
+from pipeline.data.jsonl import write_json, write_jsonl
 from pipeline.data.token_store import accepted, quarantined, write_dataset
 from pipeline.orchestration.runners import map_shards
 from pipeline.params.aria import AriaTokenizeParams
@@ -66,8 +67,10 @@ def tokenize_aria_shard(rows: list[dict], config: dict, prefix_metadata: list[st
 def tokenize_corpus(
     rows: list[dict], ingest_dir: Path, p: AriaTokenizeParams, shard_size: int, out: Path, report: Path
 ) -> tuple[dict, dict]:
-    """Tokenize the index ``rows`` in shards on the flow's task runner; write the token store and
-    tokenizer.json to ``out``, stats.json to ``report``. Returns (tokenizer info, stats)."""
+    """Tokenize the index ``rows`` in shards on the flow's task runner; write the token store,
+    tokenizer.json and skipped.jsonl (ABC-only pieces, no MIDI) to ``out``, stats.json to ``report``.
+    Returns (tokenizer info, stats)."""
+    rows, skipped = midi_rows(rows)
     config = p.config.model_dump()
     tok = AbsTokenizer(**config)
     info = tokenizer_info(tok)
@@ -81,6 +84,7 @@ def tokenize_corpus(
     )
     stats = write_dataset(out, rows, results, tok.vocab_size)
     write_json(out / "tokenizer.json", info)
-    stats |= {"tokenizer": "aria-abs", "config_hash": info["config_hash"]}
+    write_jsonl(skipped, out / "skipped.jsonl")
+    stats |= {"tokenizer": "aria-abs", "config_hash": info["config_hash"], "skipped": len(skipped)}
     write_json(report / "stats.json", stats)
     return info, stats

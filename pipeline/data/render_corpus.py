@@ -9,6 +9,7 @@ from typing import Callable
 import soundfile as sf
 
 from pipeline.data.guards import require_pieces
+from pipeline.data.ingest import midi_rows
 from pipeline.data.jsonl import read_jsonl, write_json, write_jsonl
 from pipeline.data.manifests import recording, supervision, write_manifests
 from pipeline.data.recordings import load_audio, read_pairs
@@ -38,7 +39,7 @@ def plan_renders(p: RenderAudioParams, root: Path) -> list[dict]:
         load_fluidsynth()  # fails with the install hint
         for c in p.conditions.values():
             resolve_soundfont(c.soundfont, root)
-        index = read_jsonl(root / INDEX)
+        index, skipped = midi_rows(read_jsonl(root / INDEX))  # ABC-only sheet pieces have no MIDI to render
         pieces = spread(index, p.max_pieces) if p.max_pieces else index
         jobs = [
             {
@@ -51,7 +52,9 @@ def plan_renders(p: RenderAudioParams, root: Path) -> list[dict]:
             for r in pieces
             for name in p.conditions
         ]
-    require_pieces(p.real_recordings or INDEX, len(jobs))
+        require_pieces(INDEX, len(jobs))
+        return jobs + [s | {"skip": True} for s in skipped]  # recorded in skipped.jsonl, never rendered
+    require_pieces(p.real_recordings, len(jobs))
     return jobs
 
 
@@ -60,6 +63,9 @@ def render_jobs(jobs: list[dict], p: RenderAudioParams, out_dir: Path, root: Pat
     a job that fails with a ValueError becomes a rejection."""
     results = []
     for j in jobs:
+        if j.get("skip"):
+            results.append({k: v for k, v in j.items() if k != "skip"} | {"ok": False, "skipped": True})
+            continue
         rel = f"audio/{j['condition']}/{j['id']}.flac"
         dest = out_dir / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -100,9 +106,12 @@ def render_corpus(
     root: Path,
     render: Callable[..., list[dict]] = render_jobs,
 ) -> dict:
-    """Render every job, write the manifests, rejected.jsonl and ``report_dir/metrics.json``;
-    returns the metrics. ``render`` is ``render_jobs`` or a parallel map of it over shards."""
+    """Render every job, write the manifests, rejected.jsonl, skipped.jsonl (ABC-only pieces) and
+    ``report_dir/metrics.json``; returns the metrics. ``render`` is ``render_jobs`` or a parallel map
+    of it over shards."""
     results = render(jobs, p=p, out_dir=out_dir, root=root)
+    skipped = [{k: v for k, v in r.items() if k not in ("ok", "skipped")} for r in results if r.get("skipped")]
+    results = [r for r in results if not r.get("skipped")]
     done = [r for r in results if r["ok"]]
     recs = [recording(r["id"], r["audio_rel"], p.sample_rate, r["num_samples"]) for r in done]
     sups = [
@@ -119,9 +128,11 @@ def render_corpus(
     ]
     write_manifests(recs, sups, out_dir)
     write_jsonl([r for r in results if not r["ok"]], out_dir / "rejected.jsonl")
+    write_jsonl(skipped, out_dir / "skipped.jsonl")
     metrics = {
         "recordings": len(done),
         "rejected": len(results) - len(done),
+        "skipped": len(skipped),
         "audio_hours": round(sum(r["seconds"] for r in done) / 3600, 4),
         "sample_rate": p.sample_rate,
         "conditions": sorted(p.conditions) if not p.real_recordings else ["real"],

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.data.metadata import MetadataError, read_metadata, resolve_inside
-from pipeline.data.sheet_params import SheetSource
-from pipeline.params.data import MidiDirSource, Music21Source
+from pipeline.params.data import MidiDirSource, Music21Source, SheetSource
 
 MIDI_SUFFIXES = {".mid", ".midi", ".MID", ".MIDI"}
 SHEET_SUFFIXES = {".xml", ".mxl", ".musicxml", ".abc"}  # compared lower-cased

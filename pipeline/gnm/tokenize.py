@@ -14,7 +14,8 @@ from pathlib import Path
 from prefect import get_run_logger, task
 
 from pipeline.config import repo_root
-from pipeline.data.jsonl import write_json
+from pipeline.data.ingest import midi_rows
+from pipeline.data.jsonl import write_json, write_jsonl
 from pipeline.data.token_store import accepted, quarantined, write_dataset
 from pipeline.gnm.encode import composer_name, events
 from pipeline.gnm.released import adopted_vocab, outside_quarantined
@@ -74,13 +75,16 @@ def tokenize_corpus(
     rows: list[dict], p: GnmTokenizeParams, seed: int, ingest_dir: Path, out_dir: Path, shard_size: int
 ) -> tuple[dict, dict]:
     """Write the token store (+ vocabulary, ``tokenizer_meta.json``) into ``out_dir``; return the
-    tokenizer info and the stats (inside a flow: the shards run on its task runner)."""
+    tokenizer info and the stats (inside a flow: the shards run on its task runner). ABC-only sheet
+    pieces (no MIDI) are listed in ``skipped.jsonl``."""
+    rows, skipped = midi_rows(rows)
     if p.tokenizer == "miditok":
         info, stats = tokenize_miditok(rows, p, ingest_dir, out_dir, shard_size)
     else:
         info, stats = tokenize_events(rows, p, seed, ingest_dir, out_dir, shard_size)
     write_json(out_dir / "tokenizer_meta.json", info)
-    return info, stats | {"tokenizer": info["name"], "vocab_hash": info["vocab_hash"]}
+    write_jsonl(skipped, out_dir / "skipped.jsonl")
+    return info, stats | {"tokenizer": info["name"], "vocab_hash": info["vocab_hash"], "skipped": len(skipped)}
 
 
 def tokenize_miditok(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal, Union
 
-from pydantic import Field, field_validator
+from pydantic import Discriminator, Field, Tag, field_validator
 
 from pipeline.params.base import Section
 
@@ -32,6 +32,37 @@ class MidiDirSource(Section):
     name: str = "user"
 
 
+class SheetSource(Section):
+    """``kind: sheet``: .xml/.mxl/.musicxml/.abc files under ``path``. Labels come from ``metadata``
+    (JSONL/CSV: a path column + period/composer/instrumentation/genre/split columns) and, for files
+    three or more folders deep, from the folder names ``<period>/<composer>/<instrumentation>/``
+    (NotaGen's fine-tuning layout); a metadata row wins over folder names."""
+
+    kind: Literal["sheet"] = "sheet"
+    path: str
+    metadata: str | None = None
+    folder_labels: bool = True
+    name: str = "sheet"
+
+
+def source_kind(v) -> str | None:
+    """The ``kind`` that picks a source's model, so a bad source gets one model's errors, not three;
+    an entry without ``kind`` is music21 when it lists collections, else a MIDI folder."""
+    if isinstance(v, dict):
+        return v.get("kind") or ("music21" if "collections" in v else "midi_dir")
+    return getattr(v, "kind", None)
+
+
+Source = Annotated[
+    Union[
+        Annotated[Music21Source, Tag("music21")],
+        Annotated[MidiDirSource, Tag("midi_dir")],
+        Annotated[SheetSource, Tag("sheet")],
+    ],
+    Discriminator(source_kind),
+]
+
+
 class IngestLimits(Section):
     min_notes: int = Field(8, ge=1)
     max_notes: int = Field(200_000, ge=1)
@@ -49,7 +80,7 @@ class SplitParams(Section):
 
 
 class IngestParams(Section):
-    sources: list[Music21Source | MidiDirSource] = Field(min_length=1)
+    sources: list[Source] = Field(min_length=1)
     limits: IngestLimits = IngestLimits()
     split: SplitParams = SplitParams()
 

@@ -55,6 +55,8 @@ NOT_RUN = {  # regex on the command -> why it is not executed here
     "tests/unit/test_gnm_api.py loads the same layout",
     r"NotaGen-X\.pth": "upstream's released NotaGen weights, downloaded by the user; "
     "tests/unit/test_notagen_entry_points.py loads the same layout",
+    r"^ostinato params (check --profile|profile) paper-": "a paper profile names released weights and data the "
+    "user downloads (SET-ME values): refused until filled; tests/unit/test_paper_profiles.py fills them",
 }
 HELP_ONLY = {  # would train, serve or need experiments: `--help` shows the command and its flags exist
     r"^dvc exp run\b": "runs the DAG",

@@ -12,13 +12,12 @@ import pytest
 from pipeline.data.ingest import ingest_corpus, midi_rows
 from pipeline.data.jsonl import read_jsonl
 from pipeline.data.sheet_convert import XML2ABC
-from pipeline.data.sheet_params import SheetSource
 from pipeline.data.sources import list_sources
 from pipeline.notagen.abc_notation import AbcError
 from pipeline.notagen.abc_prep import standard_to_interleaved
 from pipeline.notagen.data import PieceItems, load_pieces
 from pipeline.notagen.tokenize import tokenize_rows, write_store
-from pipeline.params.data import IngestParams
+from pipeline.params.data import IngestParams, SheetSource
 from pipeline.params.notagen import AbcTokenizeParams
 
 pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_thread")]
@@ -36,11 +35,7 @@ PIECES = {
 
 def ingest(root: Path, src: SheetSource, out: Path) -> tuple[list[dict], list[dict]]:
     cands, problems = list_sources([src], root)
-    p = IngestParams.model_construct(
-        sources=[src],
-        limits=IngestParams.model_fields["limits"].default,
-        split=IngestParams.model_fields["split"].default,
-    )
+    p = IngestParams(sources=[src])
     ingest_corpus(cands, problems, p, 42, out / "data", out / "report")
     return read_jsonl(out / "data" / "index.jsonl"), read_jsonl(out / "data" / "rejected.jsonl")
 
