@@ -16,6 +16,7 @@ from prefect import flow, get_run_logger
 from pipeline.clamp.score_table import calibrated_plagiarism, write_score_table
 from pipeline.clamp.table import COLUMNS
 from pipeline.config import load_section, repo_root
+from pipeline.notagen.samples_contract import write_score_table_contract
 from pipeline.orchestration.stage import StageOutputs, params_dump
 
 REPORT, DPO_DATA, DPO_MODELS = "reports/abc_score_table", "data/abc_dpo", "models/abc_dpo"
@@ -38,6 +39,7 @@ def abc_score_table() -> None:
             scorer=root / SCORER,
             store=root / STORE,
         )
+        write_score_table_contract(out[REPORT])  # the samples contract eval_generators reads
         out.commit(
             params_dump("abc_score_table"), inputs=[DPO_DATA, DPO_MODELS, SCORER, STORE], extra={"plagiarism": plag}
         )

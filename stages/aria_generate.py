@@ -11,6 +11,7 @@ from __future__ import annotations
 from prefect import flow
 
 from pipeline.aria.generate import generate_samples
+from pipeline.aria.samples_contract import write_aria_contract
 from pipeline.config import load_section, repo_root
 from pipeline.data.render import resolve_soundfont
 from pipeline.orchestration.stage import StageOutputs, params_dump
@@ -28,6 +29,7 @@ def generate() -> None:
         speed = generate_samples(
             root / MODEL, root / TOKENS, root / INGEST, p, base.seed, device, soundfont, out[OUT], MODEL
         )
+        write_aria_contract(out[OUT])  # the samples contract eval_generators reads
         out.commit(
             params_dump("base", "aria_generate"), inputs=[MODEL, f"{TOKENS}/test", INGEST], seed=base.seed, extra=speed
         )

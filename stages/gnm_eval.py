@@ -3,7 +3,8 @@
 The style classifier (models/gnm_classifier) labels every generated piece; per model the
 confusion matrix and style accuracy, pitch-class entropy and grooving similarity of generated vs
 real held-out pieces. ``reports/gnm_eval/``: metrics.json, style.json, confusion PNGs,
-headline.json (the paper-shaped table + samples).
+headline.json (the paper-shaped table + samples), style_predictions.json (the verdicts per
+generator row, for eval_generators).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from prefect import flow, get_run_logger
 
 from pipeline.config import load_section, repo_root
 from pipeline.gnm.evaluate import evaluate
+from pipeline.gnm.samples_contract import write_gnm_style
 from pipeline.gnm.tokens import TOKENS
 from pipeline.orchestration.stage import StageOutputs, params_dump
 
@@ -23,6 +25,7 @@ def gnm_eval() -> None:
     base, p, root = load_section("base"), load_section("gnm_eval"), repo_root()
     with StageOutputs("gnm_eval", [OUT]) as out:
         metrics = evaluate(root / GEN, root / CLS, root / TOKENS, p, base.seed, out[OUT])
+        write_gnm_style(out[OUT], CLS)  # the style verdicts eval_generators reads
         out.commit(params_dump("base", "gnm_eval"), inputs=[GEN, CLS, TOKENS], seed=base.seed)
     get_run_logger().info("gnm_eval: %s", metrics["style"])
 

@@ -16,6 +16,7 @@ from prefect import flow, get_run_logger
 from pipeline.config import load_section, repo_root
 from pipeline.data.render import resolve_soundfont
 from pipeline.gnm.samples import write_samples
+from pipeline.gnm.samples_contract import write_gnm_contract
 from pipeline.gnm.tokens import TOKENS
 from pipeline.orchestration.stage import StageOutputs, params_dump
 from pipeline.train.distributed import resolve_device
@@ -38,6 +39,7 @@ def gnm_generate() -> None:
             resolve_soundfont(p.audio.soundfont, root),
             out[OUT],
         )
+        write_gnm_contract(out[OUT])  # the samples contract eval_generators reads
         out.commit(
             params_dump("base", "gnm_generate"),
             inputs=[MODELS[m] for m in p.models] + [TOKENS],

@@ -14,6 +14,7 @@ from pipeline.params.base import BaseParams, RuntimeParams, Section
 from pipeline.params.clamp import AbcDpoParams, AbcScoreTableParams, ClampTrainParams
 from pipeline.params.codec import CodecTokenizeParams, CodecTrainParams
 from pipeline.params.data import IngestParams, RenderAudioParams, SegmentParams
+from pipeline.params.eval import EvalGeneratorsParams, ValleRenderGeneratorsParams
 from pipeline.params.gnm import (
     GnmClassifierParams,
     GnmEvalParams,
@@ -67,4 +68,7 @@ SECTIONS: dict[str, type[Section]] = {
     # Codec (MIDI-VALLE family)
     "codec_train": CodecTrainParams,
     "codec_tokenize": CodecTokenizeParams,
+    # cross-generator evaluation (generic eval layer)
+    "eval_generators": EvalGeneratorsParams,
+    "valle_render_generators": ValleRenderGeneratorsParams,
 }

@@ -186,8 +186,10 @@ def index_html(
     n_stages: int,
     max_samples: int,
     max_rows: int,
+    lead: str = "",
 ) -> str:
-    sections = [family_section(assets, f, max_samples, max_rows) for f in families]
+    """``lead``: a section shown first (the cross-generator table, pipeline/report/generators.py)."""
+    sections = ([lead] if lead else []) + [family_section(assets, f, max_samples, max_rows) for f in families]
     if not families:
         sections.append('<section id="no-reports"><h2>No results yet</h2><p>Run <code>dvc repro</code>.</p></section>')
     if metrics := metrics_section(families, declared):
@@ -200,7 +202,8 @@ def index_html(
         "sample, and each output's manifest (params, input hashes, package versions, seed).</p>"
         "</section>"
     )
-    nav = [(f"#{family_anchor(f)}", f.title) for f in families]
+    nav = [("#generators", "Every generator")] if lead else []
+    nav += [(f"#{family_anchor(f)}", f.title) for f in families]
     nav += [("#metrics", "Metrics across stages")] if metrics else []
     nav += [(STAGES, "All stages and files →")]
     subtitle = (

@@ -1,4 +1,5 @@
-"""Assemble the report site: ``<site>/index.html`` (results first: one section per family, then
+"""Assemble the report site: ``<site>/index.html`` (results first: the cross-generator table when
+``eval_generators`` has run, one section per family, then
 every stage's metrics in one table) and ``<site>/stages.html`` (the DAG and every file of every
 stage), plus ``assets/`` (copied images, audio, MIDI), ``plots/`` (rendered curves) and
 ``rolls/`` (piano rolls for MIDI without an image).
@@ -8,10 +9,11 @@ All links are relative, so the folder opens from ``file://`` and can be copied a
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from pipeline.params.report import ReportParams
-from pipeline.report import dag
+from pipeline.report import dag, generators
 from pipeline.report.assets import Assets
 from pipeline.report.collect import scan_reports
 from pipeline.report.families import group_families
@@ -28,8 +30,19 @@ def build_site(root: Path, site: Path, p: ReportParams | None = None) -> dict:
     reports = scan_reports(root / "reports", dag.report_outs(stages))
     families = group_families(reports, stages)
     assets = Assets(site)
+    table = root / generators.TABLE
+    audio = root / generators.AUDIO
+    audio = json.loads(audio.read_text()) if audio.is_file() else None
+    lead = generators.generators_section(root, assets, json.loads(table.read_text()), audio) if table.is_file() else ""
     index = index_html(
-        assets, p.title, families, dag.declared_metrics(root / "dvc.yaml"), len(stages), p.max_samples, p.max_table_rows
+        assets,
+        p.title,
+        families,
+        dag.declared_metrics(root / "dvc.yaml"),
+        len(stages),
+        p.max_samples,
+        p.max_table_rows,
+        lead,
     )
     (site / "index.html").write_text(index)
     (site / "stages.html").write_text(stages_html(assets, p.title, stages, reports, p.max_samples, p.max_table_rows))
