@@ -68,12 +68,17 @@ def section_modules(stage: dict) -> set[Path]:
     return out
 
 
+# Code a module runs as a separate program (never imported, so the import walk cannot see it)
+PROGRAMS = {"pipeline/data/sheet_convert.py": ["pipeline/data/vendor/xml2abc.py"]}
+
+
 def needed_code(stage: dict) -> set[str]:
     module = module_file(stage["cmd"].split("-m ")[-1].split()[0])
     files = {ROOT / "stages/__init__.py"}  # `python -m stages.x` always runs it
     for start in {module, ROOT / "stages/__init__.py"} | section_modules(stage):
         files |= closure(start)
-    return {f.relative_to(ROOT).as_posix() for f in files}
+    code = {f.relative_to(ROOT).as_posix() for f in files}
+    return code.union(*(PROGRAMS.get(f, []) for f in code))
 
 
 @pytest.mark.parametrize("name", sorted(STAGES))
