@@ -1,5 +1,9 @@
 """Stage ``abc_score_table``'s work: NotaGen's table per CLaMP-DPO iteration K (pipeline/clamp/table.py)
-next to the held-out ground truth, the score curve, one rendered sample per K and the headline."""
+next to the held-out ground truth, the score curve, one rendered sample per K and the headline.
+
+``table.json`` keeps ``rows`` (point values, in NotaGen Table 2's shape: rows K = 0..K then the
+ground truth) and adds ``rows_ci95``, the same rows whose cells are ``{"value", "ci95": [lo, hi]}``
+where a 95% bootstrap interval exists (the headline shows these)."""
 
 from __future__ import annotations
 
@@ -14,12 +18,20 @@ from pipeline.clamp.rounds import alignment_text
 from pipeline.clamp.sample_cards import cards, sample_check
 from pipeline.clamp.score_curve import GROUND_TRUTH_ANCHOR, anchor_rows, plot_curve
 from pipeline.clamp.scorer import load as load_scorer
-from pipeline.clamp.table import COLUMNS, TASKS, fit_probe, perplexity, row
+from pipeline.clamp.table import (
+    COLUMNS,
+    TASKS,
+    fit_probe,
+    perplexity_interval,
+    pooled_perplexity,
+    row,
+    text_logprobs,
+)
 from pipeline.data.jsonl import write_json
 from pipeline.notagen.checkpoint import load as load_policy
 from pipeline.notagen.parity import aligned as upstream_bar_alignment
 from pipeline.params.clamp import AbcScoreTableParams
-from pipeline.report.headline import write_headline
+from pipeline.report.headline import ci, write_headline
 
 
 def calibrated_plagiarism(dpo_data: Path, param: float) -> float:
@@ -39,6 +51,11 @@ def rounds(dpo_data: Path) -> list[int]:
     return ks
 
 
+def with_intervals(vals: list, ci95: list) -> list:
+    """A table row whose cells carry their interval where one exists."""
+    return [v if lo_hi is None else ci(v, *lo_hi) for v, lo_hi in zip(vals, ci95)]
+
+
 def headline(full: list[list], samples: list[dict]) -> dict:
     return {
         "family": "notagen",
@@ -48,7 +65,8 @@ def headline(full: list[list], samples: list[dict]) -> dict:
         "text": "Per CLaMP-DPO iteration K: pieces sampled from the policy, scored by our CLaMP scorer against "
         "the fine-tune set (mean cosine to the mean feature, as NotaGen's `statistics.py`; and the cosine "
         "of the set means, as clamp2's `clamp2_score.py`). Label accuracies are probes on scorer "
-        "features of real pieces; perplexity is per character on held-out pieces. Tiny models: "
+        "features of real pieces; perplexity is per character on held-out pieces. Brackets: 95% "
+        "bootstrap intervals over the row's pieces (perplexity: over the held-out texts). Tiny models: "
         "compare the trend over K, not the level, with upstream.",
         "tables": [
             {
@@ -99,11 +117,13 @@ def write_score_table(
         plagiarism=plagiarism,
         ppl=None,
     )
-    table, details, samples = [], {"ground_truth": gt_info}, []
+    gt_ci = with_intervals(gt_vals, gt_info.pop("ci95"))
+    table, table_ci, details, samples = [], [], {"ground_truth": gt_info}, []
     for k in rounds(dpo_data):
         unit = dpo_data / f"samples_{k}"
         rows_k = [json.loads(x) for x in (unit / "samples.jsonl").read_text().splitlines() if x.strip()]
         policy = load_policy(finetune if k == 0 else dpo_models / f"iter_{k}")
+        ppl_parts = text_logprobs(policy, held_texts)
         vals, info = row(
             f"NotaGen (ours), K={k}",
             np.load(unit / "features.npy"),
@@ -114,9 +134,11 @@ def write_score_table(
             aligned_texts=[alignment_text(r) or "" for r in rows_k],
             check=upstream_bar_alignment,
             plagiarism=plagiarism,
-            ppl=perplexity(policy, held_texts),
+            ppl=pooled_perplexity(ppl_parts),
+            ppl_ci=perplexity_interval(ppl_parts),
         )
         table.append(vals)
+        table_ci.append(with_intervals(vals, info.pop("ci95")))
         details[f"k{k}"] = info
         scored = json.loads((unit / "scores.json").read_text())
         check = sample_check(rows_k, scored["max_similarity"], plagiarism)
@@ -129,6 +151,7 @@ def write_score_table(
         {
             "columns": COLUMNS,
             "rows": full,
+            "rows_ci95": table_ci + [gt_ci],
             "details": details,
             "anchors": anchor_rows(),
             "ground_truth_anchor": GROUND_TRUTH_ANCHOR,
@@ -136,5 +159,5 @@ def write_score_table(
     )
     metrics = {f"clamp_score_k{k}": r[1] for k, r in enumerate(table)}
     write_json(rep / "metrics.json", metrics | {"clamp_score_ground_truth": gt_vals[1]})
-    write_headline(rep, headline(full, samples))
+    write_headline(rep, headline(table_ci + [gt_ci], samples))
     return table

@@ -5,7 +5,8 @@ The style classifier labels every generated piece (the argmax of its mean class 
 predicted composer), per-composer and mean style accuracy; the generality model's pieces
 (Composer_None) get the predicted-composer ratio. Pitch-class entropy, grooving-pattern
 similarity and the structureness indicator SI short / mid / long (on rendered audio,
-``pipeline.gnm.structure``) of generated vs real held-out pieces.
+``pipeline.gnm.structure``) of generated vs real held-out pieces. Every accuracy, ratio and mean
+carries a seeded 95% bootstrap interval over the pieces in a ``*_ci95`` sibling key.
 """
 
 from __future__ import annotations
@@ -21,14 +22,17 @@ from pipeline.eval.structureness import TIMESCALES
 from pipeline.gnm.checkpoint import load
 from pipeline.gnm.classifier_job import classify_windows, piece_windows
 from pipeline.gnm.data import Pieces
-from pipeline.gnm.headline import copy_samples, style_table, write_gnm_headline
+from pipeline.gnm.headline import copy_samples, generality_table, style_table, write_gnm_headline
 from pipeline.gnm.metrics import (
     confusion,
     grooving_similarity,
+    mean_interval,
     mean_or_none,
     pitch_class_entropy,
+    predicted_ratio_intervals,
     row_normalise,
     style_accuracy,
+    style_accuracy_intervals,
 )
 from pipeline.gnm.structure import generated_si, real_si
 from pipeline.params.gnm import GnmEvalParams
@@ -55,45 +59,57 @@ def classify_samples(clf, classes: list[str], seq_len: int, gen_dir: Path, windo
 
 
 SI_KEYS = tuple(TIMESCALES)  # short, mid, long
+METRIC_KEYS = ("mean", "per_composer", "predicted_ratio", "mean_ci95", "per_composer_ci95", "predicted_ratio_ci95")
 
 
-def objective_row(pce, gs, si, n: int) -> dict:
+def objective_row(pce, gs, si, n: int, seed: int = 0) -> dict:
+    """Each metric's mean over the pieces that have it, and its 95% interval as ``<metric>_ci95``."""
     si = list(si)
-    return {
-        "pitch_class_entropy": mean_or_none(pce),
-        "grooving_similarity": mean_or_none(gs),
-        **{f"si_{k}": mean_or_none(x[k] if x else None for x in si) for k in SI_KEYS},
-        "pieces": n,
+    per_piece = {
+        "pitch_class_entropy": list(pce),
+        "grooving_similarity": list(gs),
+        **{f"si_{k}": [x[k] if x else None for x in si] for k in SI_KEYS},
     }
+    out = {}
+    for name, vals in per_piece.items():
+        out[name] = mean_or_none(vals)
+        out[f"{name}_ci95"] = mean_interval(vals, seed)
+    return out | {"pieces": n}
 
 
-def objective_metrics(rows_by_model: dict, real: list[list[str]], real_si: list[dict | None]) -> dict:
+def objective_metrics(rows_by_model: dict, real: list[list[str]], real_si: list[dict | None], seed: int = 0) -> dict:
     """Mean pitch-class entropy, grooving similarity and SI: real held-out pieces first, then each model."""
     out = {
         "real (held-out)": objective_row(
-            map(pitch_class_entropy, real), map(grooving_similarity, real), real_si, len(real)
+            map(pitch_class_entropy, real), map(grooving_similarity, real), real_si, len(real), seed
         )
     }
     for model, rows in rows_by_model.items():
         out[model] = objective_row(
-            (r["pce"] for r in rows), (r["gs"] for r in rows), (r["si"] for r in rows), len(rows)
+            (r["pce"] for r in rows), (r["gs"] for r in rows), (r["si"] for r in rows), len(rows), seed
         )
     return out
 
 
-def style_metrics(rows_by_model: dict, classes: list[str], out_dir: Path) -> tuple[dict, list[str]]:
-    """Per model: the confusion matrix (+ its figure) and style accuracy; generality: predicted ratios."""
+def style_metrics(rows_by_model: dict, classes: list[str], out_dir: Path, seed: int = 0) -> tuple[dict, list[str]]:
+    """Per model: the confusion matrix (+ its figure) and style accuracy; generality: predicted ratios;
+    each with its 95% intervals."""
     style, figures = {}, []
     for model, rows in rows_by_model.items():
         preds = [r["predicted"] for r in rows]
         if model == "generality":
-            style[model] = {"predicted_ratio": {c: round(preds.count(c) / len(preds), 4) for c in classes}}
+            style[model] = {
+                "predicted_ratio": {c: round(preds.count(c) / len(preds), 4) for c in classes},
+                "predicted_ratio_ci95": predicted_ratio_intervals(preds, classes, seed),
+            }
             continue
-        m = confusion([r["composer"] for r in rows], preds, classes)
+        conditioned = [r["composer"] for r in rows]
+        m = confusion(conditioned, preds, classes)
         style[model] = {
             "confusion": row_normalise(m).round(4).tolist(),
             "counts": m.tolist(),
             **style_accuracy(m, classes),
+            **style_accuracy_intervals(conditioned, preds, classes, seed),
         }
         plot_confusion(
             row_normalise(m), classes, f"{model}: conditioned vs predicted", out_dir / f"confusion_{model}.png"
@@ -139,18 +155,17 @@ def evaluate(gen_dir: Path, cls_dir: Path, tokens_dir: Path, p: GnmEvalParams, s
     rows_by_model = classify_samples(clf, classes, meta["seq_len"], gen_dir, p.windows, seed)
     store = TokenStore(tokens_dir / "val")
     real = [vocab.decode(store.piece(i)) for i, lab in enumerate(store.labels) if lab.get("gnm_composer") in classes]
-    objective = objective_metrics(rows_by_model, real, real_si(real, gen_dir))
-    style, figures = style_metrics(rows_by_model, classes, out_dir)
+    objective = objective_metrics(rows_by_model, real, real_si(real, gen_dir), seed)
+    style, figures = style_metrics(rows_by_model, classes, out_dir, seed)
     samples = copy_samples(rows_by_model.get("mastery", []), classes, p.samples_per_composer, gen_dir, out_dir)
     metrics = {
-        "style": {
-            m: {k: v for k, v in s.items() if k in ("mean", "per_composer", "predicted_ratio")}
-            for m, s in style.items()
-        },
+        "style": {m: {k: v for k, v in s.items() if k in METRIC_KEYS} for m, s in style.items()},
         "objective": objective,
         "classes": classes,
     }
     write_json(out_dir / "metrics.json", metrics)
     write_json(out_dir / "style.json", {"style": style, "pieces": rows_by_model})
-    write_gnm_headline(out_dir, classes, style_table(style, classes), objective, figures, samples)
+    write_gnm_headline(
+        out_dir, classes, style_table(style, classes), objective, figures, samples, generality_table(style, classes)
+    )
     return metrics

@@ -1,4 +1,5 @@
-"""gnm_eval's page in the results site: the paper-shaped style table, objective metrics, samples."""
+"""gnm_eval's page in the results site: the paper-shaped style table, objective metrics, samples.
+Our numbers are ``{"value", "ci95"}`` cells (95% bootstrap intervals over the pieces)."""
 
 from __future__ import annotations
 
@@ -6,18 +7,36 @@ import shutil
 from pathlib import Path
 
 from pipeline.gnm.metrics import PAPER, PAPER_MEAN
-from pipeline.report.headline import write_headline
+from pipeline.report.headline import ci, write_headline
 
 MODELS = ("mastery", "scratch")  # the table's columns, next to the paper's
 
 
+def _cell(value, lo_hi) -> dict | float | None:
+    return ci(value, *(lo_hi or (None, None)))
+
+
 def style_table(style: dict, classes: list[str]) -> list[list]:
-    """Per composer (then the mean): our mastery and scratch style accuracy, the paper's."""
-    rows = [
-        [c] + [style.get(m, {}).get("per_composer", {}).get(c) for m in MODELS] + list(PAPER.get(c, (None, None)))
-        for c in classes
-    ]
-    return rows + [["mean"] + [style.get(m, {}).get("mean") for m in MODELS] + list(PAPER_MEAN)]
+    """Per composer (then the mean): our mastery and scratch style accuracy with intervals, the paper's."""
+
+    def acc(m: str, c: str):
+        s = style.get(m, {})
+        return _cell(s.get("per_composer", {}).get(c), s.get("per_composer_ci95", {}).get(c))
+
+    rows = [[c] + [acc(m, c) for m in MODELS] + list(PAPER.get(c, (None, None))) for c in classes]
+    mean = [_cell(style.get(m, {}).get("mean"), style.get(m, {}).get("mean_ci95")) for m in MODELS]
+    return rows + [["mean"] + mean + list(PAPER_MEAN)]
+
+
+def generality_table(style: dict, classes: list[str]) -> list[list]:
+    """The generality model's pieces (Composer_None): share classified as each composer."""
+    g = style.get("generality")
+    if not g:
+        return []
+    return [[c, _cell(g["predicted_ratio"].get(c), g.get("predicted_ratio_ci95", {}).get(c))] for c in classes]
+
+
+OBJECTIVE = ("pitch_class_entropy", "grooving_similarity", "si_short", "si_mid", "si_long")
 
 
 def copy_samples(rows: list[dict], classes: list[str], per_composer: int, gen_dir: Path, out_dir: Path) -> list[dict]:
@@ -43,12 +62,24 @@ def copy_samples(rows: list[dict], classes: list[str], per_composer: int, gen_di
 
 
 def write_gnm_headline(
-    out_dir: Path, classes: list[str], table: list[list], objective: dict, figures: list[str], samples: list[dict]
+    out_dir: Path,
+    classes: list[str],
+    table: list[list],
+    objective: dict,
+    figures: list[str],
+    samples: list[dict],
+    generality: list[list] | None = None,
 ) -> None:
     obj_rows = [
-        [k, v["pitch_class_entropy"], v["grooving_similarity"], v.get("si_short"), v.get("si_mid"), v.get("si_long")]
-        + [v["pieces"]]
-        for k, v in objective.items()
+        [k] + [_cell(v.get(m), v.get(f"{m}_ci95")) for m in OBJECTIVE] + [v["pieces"]] for k, v in objective.items()
+    ]
+    extra = [
+        {
+            "caption": "Generality model (Composer_None): share of its pieces classified as each composer",
+            "columns": ["composer", "share"],
+            "rows": generality,
+            "digits": 2,
+        }
     ]
     write_headline(
         out_dir,
@@ -60,7 +91,8 @@ def write_gnm_headline(
             "text": (
                 "Style accuracy = share of generated pieces the style classifier (trained on real "
                 f"pieces of {', '.join(classes)}) assigns to the conditioned composer. The paper's "
-                "composers were Bach/Chopin/Mozart/Beethoven; its numbers are shown where they match."
+                "composers were Bach/Chopin/Mozart/Beethoven; its numbers are shown where they match. "
+                "Our numbers carry 95% bootstrap intervals over the generated pieces."
             ),
             "tables": [
                 {
@@ -84,7 +116,8 @@ def write_gnm_headline(
                     "rows": obj_rows,
                     "digits": 3,
                 },
-            ],
+            ]
+            + (extra if generality else []),
             "figures": figures,
             "samples": samples,
         },

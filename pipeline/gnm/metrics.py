@@ -4,7 +4,8 @@
   confusion matrix (upstream ``composer_eval``); per-composer accuracy = its diagonal;
 * pitch-class entropy (bits) of the note pitch classes of a piece (MusPy's definition);
 * grooving-pattern similarity: per bar the binary onset pattern over its grid positions, mean of
-  1 - |xor| / Q over all bar pairs (MusPy's definition; Q = 48 grid positions of 4/4).
+  1 - |xor| / Q over all bar pairs (MusPy's definition; Q = 48 grid positions of 4/4);
+* 95% intervals: percentile bootstrap over the pieces (``pipeline.eval.frechet``), seeded.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import itertools
 
 import numpy as np
 
+from pipeline.eval.frechet import bootstrap_interval, mean_with_interval
+
 PAPER = {  # paper figures: mean style accuracy mastery 0.57 vs scratch 0.50
     "Bach": (0.90, 0.80),
     "Chopin": (0.62, 0.80),
@@ -20,6 +23,7 @@ PAPER = {  # paper figures: mean style accuracy mastery 0.57 vs scratch 0.50
     "Beethoven": (0.40, 0.40),
 }
 PAPER_MEAN = (0.57, 0.50)
+N_BOOT = 1000  # bootstrap resamples per interval
 
 
 def pitch_class_entropy(events: list[str]) -> float | None:
@@ -74,3 +78,35 @@ def style_accuracy(m: np.ndarray, classes: list[str]) -> dict:
 def mean_or_none(values) -> float | None:
     vals = [v for v in values if v is not None]
     return round(float(np.mean(vals)), 4) if vals else None
+
+
+def _rounded(lo_hi) -> list[float]:
+    return [round(float(x), 4) for x in lo_hi]
+
+
+def mean_interval(values, seed: int = 0) -> list[float] | None:
+    """95% bootstrap interval of the mean of the non-None values; None under two values (no spread to resample)."""
+    vals = [v for v in values if v is not None]
+    if len(vals) < 2:
+        return None
+    return _rounded(mean_with_interval(vals, n_boot=N_BOOT, seed=seed)["ci95"])
+
+
+def style_accuracy_intervals(conditioned: list[str], predicted: list[str], classes: list[str], seed: int = 0) -> dict:
+    """95% intervals of ``style_accuracy``: per composer over its own pieces; the mean over all pieces
+    resampled together (a composer absent from a resample drops out of that resample's mean)."""
+    comp = np.array([classes.index(c) for c in conditioned])
+    hit = np.array([c == p for c, p in zip(conditioned, predicted)], dtype=np.float64)
+    per = {c: mean_interval(hit[comp == i], seed) for i, c in enumerate(classes) if (comp == i).any()}
+
+    def mean_acc(idx: np.ndarray) -> float:
+        c, h = comp[idx], hit[idx]
+        return float(np.mean([h[c == j].mean() for j in np.unique(c)]))
+
+    mean = _rounded(bootstrap_interval(len(hit), mean_acc, n_boot=N_BOOT, seed=seed)) if len(hit) > 1 else None
+    return {"per_composer_ci95": per, "mean_ci95": mean}
+
+
+def predicted_ratio_intervals(predicted: list[str], classes: list[str], seed: int = 0) -> dict:
+    """95% interval of each composer's share of the predictions (the generality model's row)."""
+    return {c: mean_interval([float(p == c) for p in predicted], seed) for c in classes}
