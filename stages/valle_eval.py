@@ -3,7 +3,8 @@
 Per system (VALL-E, FluidSynth in the prompt's condition, codec reconstruction): FAD against the
 ground-truth segments and against their codec reconstructions, on the codec's latents and on
 log-mel frames, each with a 95% bootstrap interval, and FAD-inf (Gui et al. 2024); chroma and
-spectrogram distance to the ground truth with 95% intervals (``pipeline.valle.eval_report``).
+spectrogram distance as MIDI-VALLE's evaluation code computes them, to the ground truth and to the
+codec reconstruction (the paper's Table 4), with 95% intervals (``pipeline.valle.eval_report``).
 Outputs ``reports/valle_eval/``: metrics.json (every number), headline.json (the table,
 side-by-side samples, spectrograms), samples/*.flac, plots/spectrograms.png.
 """
