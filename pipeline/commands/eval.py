@@ -7,7 +7,8 @@ held half of the reference. Cells: FMD and FMD-Inf on CLaMP 2 features (``--scor
 ``models/clamp_train`` by default, or a released CLaMP 2 ``.pth``), mgeval-style overlapping
 areas of note statistics, and validity; each with a 95% bootstrap interval. Writes
 ``table.json`` and ``table.md`` to ``--out`` (refused when they exist, unless ``--force``).
-Docs: docs/evaluation.md.
+Each folder becomes an in-memory samples contract (eval_samples.py) scored by the function the
+``eval_generators`` stage calls (pipeline/eval/generator_table.py). Docs: docs/evaluation.md.
 """
 
 from __future__ import annotations
@@ -60,17 +61,14 @@ def _progress(enabled: bool, what: str):
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
     import tempfile
-    import warnings
-
-    import numpy as np
-    from scipy.linalg import LinAlgWarning
 
     from pipeline.clamp import load, mtf
-    from pipeline.commands.eval_samples import mtf_of, read_samples
+    from pipeline.commands.eval_samples import folder_contract
     from pipeline.eval.frechet import ESTIMATORS
-    from pipeline.eval.metric_table import Row, Sample, TableConfig, build_table, split_halves
-    from pipeline.eval.sanity import random_pitch, shuffled_onsets, write_midi
+    from pipeline.eval.generator_table import Scorer, generator_table
+    from pipeline.eval.metric_table import TableConfig
     from pipeline.eval.table_writer import markdown, write_table
 
     if args.estimator not in ESTIMATORS:
@@ -85,60 +83,31 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"{out}/table.json exists; pass --force to overwrite it")
     scorer = load(_scorer_path(args.scorer))
     show = not args.no_progress
-    sample_sets = [read_samples(d, _progress(show, d.name)) for d in args.samples]
-    reference = read_samples(args.reference, _progress(show, "reference"))
-    if sum(s.valid for s in reference) < 4:
-        raise ValueError(
-            f"{args.reference}: needs at least 4 valid pieces to split in halves, has {sum(s.valid for s in reference)}"
-        )
-    scored, held = split_halves([s for s in reference if s.valid], seed=args.seed)
-    with tempfile.TemporaryDirectory(prefix="ostinato-eval-") as tmp:
-        work = Path(tmp)
-
-        def corrupt(f, s: Sample) -> Sample:
-            piece = f(s.piece, seed=args.seed)
-            return Sample(s.name, piece, text=mtf_of(piece, work, mtf, write_midi))
-
-        shuffled = [corrupt(shuffled_onsets, s) for s in scored]
-        pitched = [corrupt(random_pitch, s) for s in scored]
-    rows = [
-        *(Row(f"samples: {n}", s, str(d)) for n, s, d in zip(names, sample_sets, args.samples)),
-        Row("reference half", scored, "the other half of the reference (real vs real: the ceiling)"),
-        Row("shuffled onsets", shuffled, "the reference half with each note's onset redrawn in its piece's span"),
-        Row("random pitch", pitched, "the reference half with uniform random pitches (A0..C8), rhythm kept"),
-    ]
-    everything = [s for r in rows for s in r.samples] + held
-    todo = [s for s in everything if s.valid and s.text is not None]
-    bar = _progress(show, "features")
-    for s in bar(todo) if bar else todo:
-        s.feature = scorer.music_features(s.text)
-    kinds = {
-        r.name: sorted(
-            {"abc" if not (s.text or "").startswith("ticks_per_beat") else "midi" for s in r.samples if s.valid}
-        )
-        for r in rows
-    }
     cfg = TableConfig(
         n_boot=args.bootstrap, n_boot_inf=max(10, args.bootstrap // 10), estimator=args.estimator, seed=args.seed
     )
-    with warnings.catch_warnings():
-        # a resample with repeated pieces makes a singular product; frechet_distance retries with eps
-        warnings.simplefilter("ignore", LinAlgWarning)
-        table = build_table(rows, held, cfg)
-    mixed = [r.name for r in rows if kinds[r.name] not in ([], ["midi"])]
-    if mixed:
-        table["warnings"] = [
-            f"{', '.join(mixed)}: reach CLaMP (partly) as ABC while the reference reaches it as MIDI (MTF): FMD "
-            "then also measures the change of modality; compare such rows with each other, not with the MIDI rows"
-        ]
+    with tempfile.TemporaryDirectory(prefix="ostinato-eval-") as tmp:
+        work = Path(tmp)
+        # family "samples:" and the folder's name as label: the row reads "samples: NAME"
+        contracts = [folder_contract(d, "samples:", n, work, _progress(show, n)) for n, d in zip(names, args.samples)]
+        reference = folder_contract(args.reference, "reference", "", work, _progress(show, "reference"))
+        table = generator_table(
+            contracts,
+            [reference],
+            Scorer(scorer.music_features, mtf),
+            cfg,
+            progress=(lambda row: print(f"scoring {row}", file=sys.stderr)) if show else None,
+            reference_source=str(args.reference),
+        )
+    notes = {f"samples: {n}": str(d) for n, d in zip(names, args.samples)}
+    for r in table["rows"]:
+        r.pop("media", None)  # ABC renderings lived in the temporary folder; the command has no audio
+        r["note"] = notes.get(r["row"], r["note"])
     table.update(
         scorer=str(scorer.meta.get("path")),
         scorer_kind=scorer.meta.get("kind"),
-        feature_input=kinds,
         reference=str(args.reference),
         samples=[str(d) for d in args.samples],
-        feature_dim=int(np.asarray(held[0].feature).shape[0]),
-        reference_invalid=[{"name": s.name, "problems": s.problems} for s in reference if not s.valid],
     )
     write_table(table, out)
     print(markdown(table), end="")

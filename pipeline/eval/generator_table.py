@@ -1,10 +1,12 @@
 """The cross-generator table: every generator's samples (read through the samples contract,
-:mod:`pipeline.eval.samples_contract`) against held-out real pieces, with the real-vs-real ceiling
-and two sanity rows, as ``ostinato eval`` scores a folder (:mod:`pipeline.eval.metric_table`).
+:mod:`pipeline.eval.samples_contract`) against a reference of real pieces, with the real-vs-real
+ceiling and two sanity rows (:mod:`pipeline.eval.metric_table`). The one scoring path behind the
+``eval_generators`` stage (contracts from ``samples.json``, corpus splits as reference) and
+``ostinato eval`` (contracts built in memory from folders, pipeline/commands/eval_samples.py).
 
 Generic: no family import. The caller hands in the feature extractor (``features(text)``) and
 the MIDI -> text function (``to_text(midi_path)``) of its scorer; families hand in their samples,
-their MIDI renderings of ABC and their own validity checks through their ``samples.json``.
+their MIDI renderings of ABC and their own validity checks through their contracts.
 """
 
 from __future__ import annotations
@@ -92,20 +94,43 @@ def _rel(path: Path, root: Path | None) -> str:
 
 def generator_rows(
     contracts: list[Contract], work: Path, scorer: Scorer, root: Path | None = None
-) -> tuple[list[Row], dict]:
-    """One row per family + label, in contract order; and each row's media (the first sample with
-    audio: its files, relative to ``root``)."""
+) -> tuple[list[Row], dict, dict]:
+    """One row per family + label, in contract order; each row's media (the first sample with
+    audio: its files, relative to ``root``); and each row's formats (what reaches the scorer)."""
     rows: dict[str, Row] = {}
     media: dict[str, dict] = {}
+    formats: dict[str, set] = {}
     for c in contracts:
         for i, cs in enumerate(c.samples):
-            name = f"{c.family} {cs.label}"
+            name, fmt = f"{c.family} {cs.label}", cs.format or c.format
             row = rows.setdefault(name, Row(name, [], f"{c.family} ({c.format}), {_rel(c.where, root)}"))
-            row.samples.append(contract_sample(cs, c.format, f"{name} #{i}", work, scorer))
+            row.samples.append(contract_sample(cs, fmt, cs.name or f"{name} #{i}", work, scorer))
+            formats.setdefault(name, set()).add(fmt)
             if name not in media or (not media[name].get("audio") and cs.audio):
                 media[name] = {k: _rel(getattr(cs, k), root) for k in ("midi", "audio", "image") if getattr(cs, k)}
-                media[name]["format"] = c.format
-    return list(rows.values()), media
+                media[name]["format"] = fmt
+    return list(rows.values()), media, formats
+
+
+def reference_samples(reference: list, work: Path, scorer: Scorer) -> list[Sample]:
+    """The reference as Samples: MIDI paths (named by file), or contracts (a folder of MIDI and ABC)."""
+    out = []
+    for item in reference:
+        if isinstance(item, Contract):
+            out += [
+                contract_sample(c, c.format or item.format, c.name or c.path.name, work, scorer) for c in item.samples
+            ]
+        else:
+            out.append(read_midi_sample(Path(item), Path(item).name, work, scorer))
+    return out
+
+
+class ReferencePieces(list):
+    """Reference MIDI paths that remember where they come from (named in table.md)."""
+
+    def __init__(self, paths: list[Path], source: str):
+        super().__init__(paths)
+        self.source = source
 
 
 def _interval(cell: dict) -> tuple[float, float] | None:
@@ -135,21 +160,26 @@ def best_and_separation(table: dict) -> tuple[dict, dict]:
 
 def generator_table(
     contracts: list[Contract],
-    reference_midi: list[Path],
+    reference: list,
     scorer: Scorer,
     cfg: TableConfig,
     progress: Callable[[str], None] | None = None,
     root: Path | None = None,
+    reference_source: str | None = None,
 ) -> dict:
-    """Score every generator row, the ceiling and the sanity rows against half the reference; file
-    paths in the table are relative to ``root`` (the repo) when given."""
+    """Score every generator row, the ceiling and the sanity rows against half the reference
+    (MIDI paths or contracts, :func:`reference_samples`); ``reference_source`` says in table.md
+    where the reference comes from (default: a :class:`ReferencePieces`' own source). File paths in
+    the table are relative to ``root`` (the repo) when given. The one scoring path behind both the
+    ``eval_generators`` stage and ``ostinato eval``."""
+    source = reference_source or getattr(reference, "source", None) or f"{len(reference)} reference files"
     with tempfile.TemporaryDirectory(prefix="ostinato-evalgen-") as tmp:
         work = Path(tmp)
-        rows, media = generator_rows(contracts, work, scorer, root)
-        reference = [read_midi_sample(p, p.name, work, scorer) for p in reference_midi]
-        valid_ref = [s for s in reference if s.valid]
+        rows, media, formats = generator_rows(contracts, work, scorer, root)
+        everything = reference_samples(reference, work, scorer)
+        valid_ref = [s for s in everything if s.valid]
         if len(valid_ref) < 4:
-            raise ValueError(f"the reference needs at least 4 valid pieces to split in halves, has {len(valid_ref)}")
+            raise ValueError(f"{source}: needs at least 4 valid pieces to split in halves, has {len(valid_ref)}")
         scored, held = split_halves(valid_ref, seed=cfg.seed)
 
         def corrupt(f, s: Sample) -> Sample:
@@ -157,14 +187,22 @@ def generator_table(
             return Sample(s.name, piece, text=_normalised_text(piece, work, scorer))
 
         rows += [
-            Row("reference half", scored, "the other half of the held-out pieces (real vs real: the ceiling)"),
-            Row("shuffled onsets", [corrupt(shuffled_onsets, s) for s in scored], "reference half, onsets redrawn"),
-            Row("random pitch", [corrupt(random_pitch, s) for s in scored], "reference half, uniform random pitches"),
+            Row("reference half", scored, "the other half of the reference (real vs real: the ceiling)"),
+            Row(
+                "shuffled onsets",
+                [corrupt(shuffled_onsets, s) for s in scored],
+                "the reference half with each note's onset redrawn in its piece's span",
+            ),
+            Row(
+                "random pitch",
+                [corrupt(random_pitch, s) for s in scored],
+                "the reference half with uniform random pitches (A0..C8), rhythm kept",
+            ),
         ]
     for s in [s for r in rows for s in r.samples] + held:
         if s.valid and s.text is not None:
             s.feature = np.asarray(scorer.features(s.text))
-    abc_rows = [name for name, m in media.items() if m["format"] == "abc"]
+    abc_rows = [name for name, f in formats.items() if "abc" in f]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a resample with repeated pieces makes a singular product; retried with eps
         table = build_table(rows, held, cfg, progress)
@@ -173,25 +211,33 @@ def generator_table(
     table["best"], table["separates"] = best_and_separation(table)
     table["warnings"] = (
         [
-            f"{', '.join(abc_rows)}: reach the scorer as ABC while the reference reaches it as MIDI (MTF): their FMD "
-            "also measures the change of modality; compare them with each other, not with the MIDI rows"
+            f"{', '.join(abc_rows)}: reach the scorer (partly) as ABC while the reference reaches it as MIDI (MTF): "
+            "their FMD also measures the change of modality; compare them with each other, not with the MIDI rows"
         ]
         if abc_rows
         else []
     )
-    table["reference_invalid"] = [{"name": s.name, "problems": s.problems} for s in reference if not s.valid]
+    ref_formats = {c.format or i.format for i in reference if isinstance(i, Contract) for c in i.samples}
+    formats["reference half"] = ref_formats | (
+        {"midi"} if not all(isinstance(i, Contract) for i in reference) else set()
+    )
+    table["feature_input"] = {r.name: sorted(formats.get(r.name, {"midi"})) for r in rows}  # sanity rows: MIDI
+    table["feature_dim"] = int(np.asarray(held[0].feature).shape[0])
+    table["reference_source"] = source
+    table["reference_invalid"] = [{"name": s.name, "problems": s.problems} for s in everything if not s.valid]
     table["contracts"] = [_rel(c.where, root) for c in contracts]
     return table
 
 
-def held_out_midi(ingest_dir: Path, splits: list[str]) -> list[Path]:
-    """The corpus pieces of ``splits`` (data/ingest/index.jsonl), as MIDI files."""
+def held_out_midi(ingest_dir: Path, splits: list[str]) -> ReferencePieces:
+    """The corpus pieces of ``splits`` (data/ingest/index.jsonl), as MIDI files that name their splits."""
     from pipeline.data.jsonl import read_jsonl
 
     rows = [r for r in read_jsonl(Path(ingest_dir) / "index.jsonl") if r.get("split") in splits and r.get("midi")]
     if not rows:
         raise ValueError(f"{ingest_dir}/index.jsonl: no piece with a MIDI file in splits {splits}")
-    return [Path(ingest_dir) / r["midi"] for r in rows]
+    where = f"{Path(ingest_dir).parent.name}/{Path(ingest_dir).name}/index.jsonl"
+    return ReferencePieces([Path(ingest_dir) / r["midi"] for r in rows], f"splits {', '.join(splits)} of {where}")
 
 
 def write_generator_report(table: dict, out: Path) -> dict:

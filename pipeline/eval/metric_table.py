@@ -3,7 +3,8 @@
 A row is a set of samples, each decoded (or not) by the caller into notes and a feature; the
 table holds, per row: FMD and FMD-Inf on the features, mgeval's relative overlapping area for
 each note statistic, and validity, every cell with a 95% percentile bootstrap interval over the
-row's pieces (the reference stays fixed, as fadtk's background set). No family import here: the
+row's pieces (the reference stays fixed, as fadtk's background set); FMD-Inf, a resampling
+estimate itself, reports the median and 95% range of repeated runs. No family import here: the
 caller turns its files into :class:`Sample`s.
 """
 
@@ -42,7 +43,7 @@ class Row:
 @dataclass
 class TableConfig:
     n_boot: int = 200  # resamples for FMD, statistics and validity
-    n_boot_inf: int = 20  # resamples for FMD-Inf (each is a fit of `inf_steps` FMDs)
+    n_boot_inf: int = 20  # runs of FMD-Inf (each a fit of `inf_steps` FMDs): median and 95% range
     inf_steps: int = 10
     estimator: str = "oas"  # well conditioned when pieces < feature width
     seed: int = 0
@@ -64,14 +65,22 @@ def _fmd_cells(ref: np.ndarray, test: np.ndarray, cfg: TableConfig) -> dict:
         out["fmd_inf"] = {"value": None, "ci95": None, "why": f"FMD-Inf needs >= 4 pieces, got {len(test)}"}
         return out
     min_n = max(2, len(test) // 4)
-
-    def inf(idx):
-        return fmd_inf(ref, test[idx], steps=cfg.inf_steps, min_n=min_n, estimator=cfg.estimator, seed=cfg.seed)[
-            "fmd_inf"
-        ]
-
-    lo, hi = bootstrap_interval(len(test), inf, n_boot=cfg.n_boot_inf, seed=cfg.seed)
-    out["fmd_inf"] = {"value": inf(np.arange(len(test))), "ci95": [lo, hi], "min_n": min_n}
+    # The package's FMD-Inf is itself a resampling estimate (its draws are unseeded): one run is one
+    # draw of it. Report the median of n_boot_inf independent runs and their 2.5-97.5% range, so the
+    # point lies inside its interval by construction. (Bootstrapping pieces around a run resampled
+    # twice: each replicate saw fewer distinct pieces and the interval sat above the point, as on
+    # micro, 0.0117 vs [0.0133, 0.0553].)
+    runs = [
+        fmd_inf(ref, test, steps=cfg.inf_steps, min_n=min_n, estimator=cfg.estimator, seed=cfg.seed + k)["fmd_inf"]
+        for k in range(cfg.n_boot_inf)
+    ]
+    lo, hi = np.quantile(runs, [0.025, 0.975])
+    out["fmd_inf"] = {
+        "value": float(np.median(runs)),
+        "ci95": [float(lo), float(hi)],
+        "min_n": min_n,
+        "runs": len(runs),
+    }
     return out
 
 

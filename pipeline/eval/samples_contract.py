@@ -37,6 +37,9 @@ class ContractSample:
     image: Path | None = None
     composer: str | None = None
     problems: list[str] = field(default_factory=list)
+    # set only by in-memory contracts (``ostinato eval`` over a folder that mixes MIDI and ABC):
+    name: str | None = None  # how the table names the piece (default: "<row> #<index>")
+    format: str | None = None  # this sample's format (default: the contract's)
 
 
 @dataclass

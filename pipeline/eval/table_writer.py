@@ -30,9 +30,12 @@ def cell_text(cell: dict) -> str:
 
 
 def markdown(table: dict) -> str:
+    # name the reference as it was chosen: on micro it includes the train split, so "held-out" would be false
+    source = f", the held half of {table['reference_source']}" if table.get("reference_source") else ""
     lines = [
-        f"Reference: {table['reference_pieces']} held-out pieces. Cells: value [95% bootstrap interval, "
-        f"{table['config']['n_boot']} resamples of the row's pieces; FMD-Inf {table['config']['n_boot_inf']}]. "
+        f"Reference: {table['reference_pieces']} pieces{source}. Cells: value [95% bootstrap interval, "
+        f"{table['config']['n_boot']} resamples of the row's pieces; FMD-Inf: median and 2.5-97.5% of "
+        f"{table['config']['n_boot_inf']} runs of its extrapolation]. "
         "FMD (estimator " + table["config"]["estimator"] + "): lower is closer. Statistics: overlapping area of "
         "the reference's intra-set distances and the row-to-reference distances (Yang & Lerch 2020): higher is closer.",
         "",

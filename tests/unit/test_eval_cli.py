@@ -89,12 +89,13 @@ def test_eval_writes_one_table_and_counts_invalid_samples(folders, tmp_path, cap
     assert table["reference_pieces"] == 4 and rows["reference half"]["pieces"] == 4
     assert table["feature_input"]["samples: gen"] == ["abc", "midi"] and table["warnings"]
     for r in rows.values():
-        for name in ("fmd", "pitch_class_entropy", "validity"):
+        for name in ("fmd", "fmd_inf", "pitch_class_entropy", "validity"):
             cell = r["cells"][name]
             assert cell["ci95"][0] <= cell["value"] <= cell["ci95"][1], (r["row"], name)
     assert rows["samples: gen"]["cells"]["validity"]["value"] == pytest.approx(4 / 6)
     md = (out / "table.md").read_text()
     assert "| samples: gen | 4/6 |" in md and "decode 1, end 1" in md
+    assert f"Reference: 4 pieces, the held half of {folders / 'ref'}." in md  # names what it was given
     assert md in capsys.readouterr().out
 
     assert run(folders, "--out", str(out)) == 2  # no silent overwrite

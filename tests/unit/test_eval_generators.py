@@ -12,6 +12,7 @@ import torch
 from pipeline.eval.generator_table import Scorer, best_and_separation, generator_table, held_out_midi
 from pipeline.eval.metric_table import TableConfig
 from pipeline.eval.samples_contract import read_contract, write_contract
+from pipeline.eval.table_writer import markdown
 
 pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_thread")]
 
@@ -141,6 +142,8 @@ def test_table_over_contracts(repo):
     }
     assert table["warnings"] and "abcfam K=0" in table["warnings"][0]
     assert table["reference_pieces"] == 4 and rows["reference half"]["pieces"] == 4
+    # the markdown names the splits the reference came from (on micro they include train: not "held-out")
+    assert "Reference: 4 pieces, the held half of splits test of data/ingest/index.jsonl." in markdown(table)
     assert table["contracts"] == ["reports/midi_family/samples.json", "reports/abc_family/samples.json"]
     assert big["cells"]["fmd"]["value"] is not None and abc["cells"]["fmd"]["value"] is None  # one valid piece
     # random pitches cannot keep the chorales' pitch range: the one separation that holds at any size

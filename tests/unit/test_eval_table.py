@@ -174,3 +174,31 @@ def test_sanity_rows_rank_below_real_chorales(chorales, tmp_path):
     assert "| shuffled | 16/16 |" in md and "n/a" in md  # no features given: FMD cells are n/a
     assert json.loads((tmp_path / "table.json").read_text())["rows"][2]["row"] == "random pitch"
     assert markdown(table) == md
+
+
+# ----------------------------------------------------------------------------- FMD-Inf point and interval
+def test_fmd_inf_point_lies_inside_its_interval():
+    """FMD-Inf is the median of repeated runs of the package's extrapolation, its interval their 2.5-97.5%
+    range. On this fixture the former cell (one run on all pieces, interval from piece resamples around
+    runs: resampled twice) put the point below its interval, as seen on micro."""
+    import warnings
+
+    from pipeline.eval.frechet import bootstrap_interval, fmd_inf
+    from pipeline.eval.metric_table import _fmd_cells
+
+    rng = np.random.default_rng(0)
+    ref, test = rng.normal(size=(20, 16)), rng.normal(0.3, 1.0, size=(12, 16))
+    cfg = TableConfig(n_boot=20, n_boot_inf=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # resampled sets are rank deficient: frechet_distance retries with eps
+        cell = _fmd_cells(ref, test, cfg)["fmd_inf"]
+
+        def once(idx):
+            return fmd_inf(ref, test[idx], steps=10, min_n=3, estimator="oas", seed=0)["fmd_inf"]
+
+        old_lo, _ = bootstrap_interval(len(test), once, n_boot=20, seed=0)
+        runs = [fmd_inf(ref, test, steps=10, min_n=3, estimator="oas", seed=k)["fmd_inf"] for k in range(20)]
+        assert once(np.arange(len(test))) < old_lo  # the inconsistency this cell no longer has
+    assert cell["value"] == pytest.approx(np.median(runs)) and cell["runs"] == 20 and cell["min_n"] == 3
+    assert cell["ci95"][0] < cell["value"] < cell["ci95"][1]
+    assert cell["ci95"] == pytest.approx(np.quantile(runs, [0.025, 0.975]).tolist())
