@@ -1,7 +1,7 @@
 """DVC stage ``eval_generators``: one table over every symbolic generator the DAG trains.
 
 Reads each generating stage's ``samples.json`` (``eval_generators.sources``; the contract:
-pipeline/eval/samples_contract.py) and the held-out corpus pieces (``reference_splits`` of
+pipeline/eval/samples_contract.py) and the real corpus pieces of ``reference_splits`` (held-out by default) of
 data/ingest), scores them with the CLaMP scorer (``scorer``): FMD, FMD-Inf, note statistics,
 validity, with the real-vs-real ceiling and two sanity rows (pipeline/eval/generator_table.py);
 style accuracy of composer-conditioned rows from families' ``style_sources`` (pipeline/eval/style_table.py).

@@ -143,7 +143,8 @@ def generators_section(root: Path, assets: Assets, table: dict, audio: dict | No
     cfg = table.get("config", {})
     return (
         f'<section id="{ANCHOR}"><h2>Every generator, one table</h2>'
-        f'<p class="muted">Reference: {table["reference_pieces"]} held-out real pieces; scorer '
+        f'<p class="muted">Reference: {table["reference_pieces"]} real pieces '
+        f"({escape(str(table.get('reference_source', 'held-out corpus pieces')))}); scorer "
         f"{escape(str(table.get('scorer', '')))}; cells: value [95% bootstrap interval, {cfg.get('n_boot')} "
         "resamples of the row's pieces]. FMD lower is closer; note statistics are overlapping areas, higher is "
         "closer; style acc: share of a composer-conditioned row's pieces the family's style classifier labels "
