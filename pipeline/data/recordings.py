@@ -1,7 +1,9 @@
 """Real recordings paired with MIDI (MAESTRO/ATEPP style), read from a user manifest.
 
 Manifest: JSONL or CSV with ``audio`` and ``midi`` columns (paths relative to the manifest's
-folder, kept inside it), optional ``id`` and ``condition``. Audio is resampled to the
+folder, kept inside it), optional ``id``, ``condition`` and ``split`` (train, val or validation as
+MAESTRO spells it, test; rows without one are split by the hash of their id, 80/10/10, so the
+held-out stages have test recordings). Audio is resampled to the
 pipeline's rate and stored as mono FLAC like synthesized audio.
 """
 
@@ -12,8 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.data.metadata import MetadataError, _table_rows, resolve_inside
+from pipeline.data.metadata import MetadataError, _table_rows, normalise_split, resolve_inside
 from pipeline.data.sources import slug
+from pipeline.data.splits import assign_split
+from pipeline.params.data import SplitParams
 
 
 def read_pairs(manifest: Path) -> list[dict]:
@@ -25,12 +29,18 @@ def read_pairs(manifest: Path) -> list[dict]:
         if "audio" not in row or "midi" not in row:
             raise MetadataError(f"{manifest}: row {i} needs 'audio' and 'midi' columns")
         audio, midi = resolve_inside(root, row["audio"]), resolve_inside(root, row["midi"])
+        pid = row.get("id") or slug(Path(row["audio"]).with_suffix("").as_posix())
+        try:
+            given = normalise_split(row.get("split"))
+        except MetadataError as e:
+            raise MetadataError(f"{manifest}: row {i}: {e}") from None
         pairs.append(
             {
-                "id": row.get("id") or slug(Path(row["audio"]).with_suffix("").as_posix()),
+                "id": pid,
                 "audio": audio,
                 "midi": midi,
                 "condition": row.get("condition") or "real",
+                "split": assign_split(pid, 0, SplitParams(), given),
             }
         )
     return pairs

@@ -31,7 +31,7 @@ def plan_renders(p: RenderAudioParams, root: Path) -> list[dict]:
                 "midi": str(x["midi"]),
                 "audio": str(x["audio"]),
                 "piece_id": x["id"],
-                "split": "train",
+                "split": x["split"],
             }
             for x in read_pairs(root / p.real_recordings)
         ]
