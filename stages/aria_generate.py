@@ -1,4 +1,5 @@
-"""DVC stage ``aria_generate``: continue held-out test prompts with the fine-tuned Aria LM.
+"""DVC stage ``aria_generate``: continue held-out test prompts with the fine-tuned Aria LM
+(and, with ``pretrain_row``, the same prompts with the pretrained one, under ``pretrain/``).
 
 The work is ``pipeline/aria/generate.py``: ``pieces`` test pieces of ``data/tokens/aria/test``
 (matching ``filters``, drawn with ``base.seed``), ``variations`` continuations of each piece's first
@@ -18,6 +19,7 @@ from pipeline.orchestration.stage import StageOutputs, params_dump
 from pipeline.train.distributed import resolve_device
 
 OUT, MODEL, TOKENS, INGEST = "reports/aria_generate", "models/aria_finetune", "data/tokens/aria", "data/ingest"
+PRETRAIN = "models/aria_pretrain"  # the same prompts, continued by the model before fine-tuning
 
 
 @flow(name="aria_generate")
@@ -29,10 +31,15 @@ def generate() -> None:
         speed = generate_samples(
             root / MODEL, root / TOKENS, root / INGEST, p, base.seed, device, soundfont, out[OUT], MODEL
         )
+        if p.pretrain_row:
+            pre = out[OUT] / "pretrain"
+            pre.mkdir()
+            generate_samples(
+                root / PRETRAIN, root / TOKENS, root / INGEST, p, base.seed, device, soundfont, pre, PRETRAIN
+            )
         write_aria_contract(out[OUT])  # the samples contract eval_generators reads
-        out.commit(
-            params_dump("base", "aria_generate"), inputs=[MODEL, f"{TOKENS}/test", INGEST], seed=base.seed, extra=speed
-        )
+        inputs = [MODEL, PRETRAIN, f"{TOKENS}/test", INGEST] if p.pretrain_row else [MODEL, f"{TOKENS}/test", INGEST]
+        out.commit(params_dump("base", "aria_generate"), inputs=inputs, seed=base.seed, extra=speed)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Aria's entry in the samples contract (pipeline/eval/samples_contract.py): the continuations
-``aria_generate`` wrote, one row per model (``finetune``), read from its ``index.json``."""
+``aria_generate`` wrote, one row per model (``finetune``, and ``pretrain`` from ``pretrain/``),
+read from their ``index.json``."""
 
 from __future__ import annotations
 
@@ -9,18 +10,25 @@ from pathlib import Path
 from pipeline.eval.samples_contract import write_contract
 
 
-def write_aria_contract(out: Path) -> Path:
-    index = json.loads((Path(out) / "index.json").read_text())
+def _rows(out: Path, sub: str) -> list[dict]:
+    """The samples of the index.json in ``out/sub``, paths relative to ``out``."""
+    index = json.loads((out / sub / "index.json").read_text())
     label = Path(index["model"]).name.removeprefix("aria_")
-    samples = [
+    at = (lambda rel: f"{sub}/{rel}" if rel else rel) if sub else (lambda rel: rel)
+    return [
         {
-            "path": s["midi"],
+            "path": at(s["midi"]),
             "label": label,
-            "midi": s["midi"],
-            "audio": s.get("audio"),
-            "image": s.get("png"),
+            "midi": at(s["midi"]),
+            "audio": at(s.get("audio")),
+            "image": at(s.get("png")),
             "composer": s.get("composer"),
         }
         for s in index["samples"]
     ]
+
+
+def write_aria_contract(out: Path) -> Path:
+    out = Path(out)
+    samples = _rows(out, "") + (_rows(out, "pretrain") if (out / "pretrain" / "index.json").is_file() else [])
     return write_contract(out, "aria", "midi", samples)

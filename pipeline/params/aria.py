@@ -65,6 +65,9 @@ class AriaGenerateParams(Section):
     sample_rate: int = Field(16_000, ge=8_000, le=96_000)
     max_seconds: float = Field(60.0, gt=0)  # audio per sample
     audio: AcousticCondition = AcousticCondition(gain=0.5)
+    # also continue the same prompts with models/aria_pretrain, written under pretrain/: the
+    # cross-generator table's "aria pretrain" row beside "finetune"
+    pretrain_row: bool = True
 
     @field_validator("top_p")
     @classmethod

@@ -189,6 +189,13 @@ def test_family_writers_follow_the_contract(tmp_path):
     (aria / "index.json").write_text(json.dumps({"model": "models/aria_finetune", "samples": [s]}))
     c = read_contract(write_aria_contract(aria))
     assert (c.family, c.format, c.samples[0].label, c.samples[0].image) == ("aria", "midi", "finetune", aria / s["png"])
+    (aria / "pretrain" / "p").mkdir(parents=True)  # the pretrained model's continuations: a row of their own
+    for f in ("var0.mid", "var0.wav", "var0.png"):
+        (aria / "pretrain" / "p" / f).write_bytes(b"x")
+    (aria / "pretrain" / "index.json").write_text(json.dumps({"model": "models/aria_pretrain", "samples": [s]}))
+    c = read_contract(write_aria_contract(aria))
+    assert [x.label for x in c.samples] == ["finetune", "pretrain"]
+    assert c.samples[1].midi == aria / "pretrain" / s["midi"] and c.samples[1].image == aria / "pretrain" / s["png"]
 
     gnm = tmp_path / "gnm"
     for m in ("generality/None", "mastery/Bach"):
