@@ -2,7 +2,8 @@
 (:func:`pipeline.eval.samples_contract.write_style_predictions`): for each row conditioned on a
 class the classifier knows, the share of its samples labelled with that class, with a 95%
 bootstrap interval, and the confusion counts (conditioned x predicted). Rows conditioned on a
-class the classifier does not know are left out (counted in ``unknown``)."""
+class the classifier does not know are left out (the family that made the predictions lists them,
+e.g. reports/gnm_eval/foreign_style.json)."""
 
 from __future__ import annotations
 

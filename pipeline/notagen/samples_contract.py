@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pipeline.eval.samples_contract import write_contract
 from pipeline.notagen.abc_check import validate_interleaved
+from pipeline.notagen.data import prompt_of
 
 _FINAL_BARS = ("|]", "||", ":|")
 
@@ -33,12 +34,14 @@ def write_score_table_contract(out: Path) -> Path:
     for key in sorted(k for k in details if k.startswith("k")):
         for r in details[key].get("rendered", []):
             text_file = r.get("interleaved") or r["abc"]
+            prompt = prompt_of((out / "samples" / r["abc"]).read_text(encoding="utf-8"))  # the plain ABC keeps it
             samples.append(
                 {
                     "path": f"samples/{text_file}",
                     "label": f"K={key[1:]}",
                     "midi": f"samples/{r['midi']}" if r.get("midi") else None,
                     "audio": f"samples/{r['audio']}" if r.get("audio") else None,
+                    "composer": prompt[1] if prompt else None,  # what gnm_eval's style verdicts map
                     "problems": abc_problems((out / "samples" / text_file).read_text(encoding="utf-8")),
                 }
             )

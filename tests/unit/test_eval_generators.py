@@ -212,6 +212,7 @@ def test_family_writers_follow_the_contract(tmp_path):
     nota = tmp_path / "nota"
     (nota / "samples").mkdir(parents=True)
     (nota / "samples/k0_0.interleaved.abc").write_text(TUNE)
+    (nota / "samples/k0_0.abc").write_text("%Baroque\n%Bach, Johann Sebastian\n%Keyboard\n" + TUNE)  # the prompt
     (nota / "samples/k1_0.abc").write_text(TUNE.replace("G8|][V:2]G,,8|]", "G8|[V:2]G,,8|"))
     rendered = {"k0": [{"abc": "k0_0.abc", "interleaved": "k0_0.interleaved.abc"}], "k1": [{"abc": "k1_0.abc"}]}
     details = {"ground_truth": {}} | {k: {"rendered": v} for k, v in rendered.items()}
@@ -222,6 +223,7 @@ def test_family_writers_follow_the_contract(tmp_path):
         ("K=1", "k1_0.abc", None),
     ]
     assert c.samples[0].problems == [] and c.samples[1].problems[0].startswith("end: the last line")
+    assert [x.composer for x in c.samples] == ["Bach, Johann Sebastian", None]  # from the plain ABC's prompt lines
 
 
 def test_report_leads_with_the_generators_table(tmp_path):
