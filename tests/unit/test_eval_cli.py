@@ -4,9 +4,8 @@ piece, broken files, with a tiny seeded CLaMP checkpoint (no weights committed).
 import json
 
 import pytest
-import torch
+from clamp_tiny import save_tiny_scorer
 
-from pipeline.clamp.model import ClampConfig, ClampModel
 from pipeline.cli import main
 
 pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_thread")]
@@ -42,20 +41,7 @@ def folders(tmp_path_factory):
     (root / "gen" / "abc" / "tune.interleaved.abc").write_text(TUNE)  # the same piece: counted once
     (root / "gen" / "abc" / "cut.abc").write_text(OPEN_END)
     (root / "empty").mkdir()
-    torch.manual_seed(0)
-    cfg = ClampConfig(
-        patch_size=64,
-        patch_length=64,
-        hidden=64,
-        layers=1,
-        proj=48,
-        text_vocab=72,
-        text_positions=130,
-        text_hidden=32,
-        text_layers=1,
-        text_intermediate=64,
-    )
-    torch.save({"model": ClampModel(cfg).state_dict(), "epoch": 1, "min_eval_loss": 1.0}, root / "clamp.pth")
+    save_tiny_scorer(root / "clamp.pth")
     return root
 
 

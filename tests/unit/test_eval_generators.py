@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
-import torch
 
 from pipeline.eval.generator_table import Scorer, best_and_separation, generator_table, held_out_midi
 from pipeline.eval.metric_table import TableConfig
@@ -31,9 +30,9 @@ V:2 clef=bass
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
     """A repo-shaped folder: data/ingest (8 held-out chorales, 2 train), two families' reports."""
+    from clamp_tiny import save_tiny_scorer
     from music21 import converter, corpus
 
-    from pipeline.clamp.model import ClampConfig, ClampModel
     from pipeline.data.jsonl import write_jsonl
     from pipeline.data.scores import score_to_midi_bytes
     from pipeline.notagen.render import to_score
@@ -60,20 +59,7 @@ def repo(tmp_path_factory):
     (abc / "tune.abc").write_text(TUNE)
     abc_to_midi(to_score(TUNE), abc / "tune.mid")
     (abc / "tune2.abc").write_text(TUNE)
-    torch.manual_seed(0)
-    cfg = ClampConfig(
-        patch_size=64,
-        patch_length=64,
-        hidden=64,
-        layers=1,
-        proj=48,
-        text_vocab=72,
-        text_positions=130,
-        text_hidden=32,
-        text_layers=1,
-        text_intermediate=64,
-    )
-    torch.save({"model": ClampModel(cfg).state_dict(), "epoch": 1, "min_eval_loss": 1.0}, root / "clamp.pth")
+    save_tiny_scorer(root / "clamp.pth")
     return root
 
 
