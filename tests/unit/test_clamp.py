@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from clamp_tiny import TINY
 
 from pipeline.clamp import CheckpointError, load
 from pipeline.clamp.model import ClampConfig, ClampModel, M3Model
@@ -25,19 +26,6 @@ V:2 nm="Bass" clef=bass
 [V:1]B2 A2 G4|[V:2]G,2 D,2 G,,4|
 [V:1]G8:|[V:2]G,,8:|
 """
-
-TINY = dict(
-    patch_size=64,
-    patch_length=64,
-    hidden=64,
-    layers=1,
-    proj=48,
-    text_vocab=72,
-    text_positions=130,
-    text_hidden=32,
-    text_layers=1,
-    text_intermediate=64,
-)
 
 
 def tiny_clamp(seed=0, **kw):
