@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import io
 import sys
 
 # What ``ostinato --help`` says first: what the tool is for, in user terms.
@@ -52,8 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # pyfluidsynth prints its library path to stdout when $CI is set; keep stdout for results
-    with contextlib.redirect_stdout(sys.stderr):
+    # pyfluidsynth prints its library path when $CI is set: noise on either stream, so drop it
+    with contextlib.redirect_stdout(io.StringIO()):
         try:
             import fluidsynth  # noqa: F401
         except ImportError:
