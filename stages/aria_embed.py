@@ -1,6 +1,7 @@
 """DVC stage ``aria_embed``: one global embedding per piece of the probe splits, from every embedder
 (``contrastive`` from ``models/aria_contrastive``, ``frozen`` from ``models/aria_pretrain``,
-``handcrafted``), plus the retrieval slices; the work is ``pipeline/aria/embed.py``.
+``handcrafted``, ``clamp`` from ``models/clamp_train``), plus the retrieval slices; the work is
+``pipeline/aria/embed.py``.
 Outputs ``data/aria_embed/<name>/`` per embedding, ``stats.json`` and ``rejected.jsonl``.
 """
 
@@ -18,6 +19,7 @@ from pipeline.data.jsonl import read_jsonl
 from pipeline.orchestration.stage import StageOutputs, params_dump
 
 OUT, INGEST, PRETRAIN, CONTRASTIVE = "data/aria_embed", "data/ingest", "models/aria_pretrain", "models/aria_contrastive"
+CLAMP = "models/clamp_train"
 
 
 @flow(name="aria_embed")
@@ -26,12 +28,12 @@ def embed() -> None:
     tok = AbsTokenizer(**json.loads((root / PRETRAIN / "tokenizer.json").read_text())["config"])
     rows = [r for r in read_jsonl(root / INGEST / "index.jsonl") if r.get("split") in p.splits]
     require_pieces(f"{INGEST}/index.jsonl splits {list(p.splits)}", len(rows))
-    models = {"contrastive": CONTRASTIVE, "frozen": PRETRAIN}
+    models = {"contrastive": CONTRASTIVE, "frozen": PRETRAIN, "clamp": f"{CLAMP}/clamp.pth"}
     with StageOutputs("aria_embed", [OUT]) as out:
         seconds = embed_corpus(
             out[OUT], root / INGEST, rows, tok, p, {k: root / m for k, m in models.items()}, base.seed
         )
-        inputs = [INGEST] + [models[k] for k in ("frozen", "contrastive") if k in p.embedders]
+        inputs = [INGEST] + [models[k] for k in ("frozen", "contrastive", "clamp") if k in p.embedders]
         out.commit(params_dump("base", "aria_embed"), inputs=inputs, seed=base.seed, extra={"wall_s": seconds})
 
 

@@ -7,6 +7,8 @@ Embedders (``aria_embed.embedders``):
                 -> ``frozen_mean`` (mean over tokens) and ``frozen_last`` (state at ``<E>``).
   handcrafted   normalised pitch-class / interval / duration / onset-density histograms
                 (``pipeline/eval/features.py``) of the whole piece.
+  clamp         CLaMP 2 (or M3) features of the piece's MIDI as MTF (``pipeline/aria/embed_clamp.py``);
+                no retrieval views.
 For the retrieval check, each piece of ``retrieval_split`` with enough notes also gets two
 disjoint slices of ``retrieval_notes`` notes (seeded), each embedded alone.
 Writes per embedding ``<out>/<name>/``: embeddings.npy [N, D] float32, index.jsonl (id, split,
@@ -25,6 +27,7 @@ from prefect.cache_policies import NO_CACHE
 
 from pipeline.aria.checkpoints import load_checked
 from pipeline.aria.chunks import chunk_ids
+from pipeline.aria.embed_clamp import embed_clamp
 from pipeline.aria.embedding import embed_pieces
 from pipeline.aria.encoders import EmbEncoder, TrunkEncoder, encode_rows
 from pipeline.aria.pieces import read_pieces
@@ -157,14 +160,15 @@ def embed_corpus(
     for kind in p.embedders:
         t0 = time.perf_counter()
         corpus = Corpus(pieces, slices)
-        results = (
-            embed_handcrafted(corpus)
-            if kind == "handcrafted"
-            else embed_neural(kind, corpus, tok, p, checkpoints[kind])
-        )
+        if kind == "handcrafted":
+            results = embed_handcrafted(corpus)
+        elif kind == "clamp":
+            results = embed_clamp([ingest / r["midi"] for r in rows], checkpoints[kind])
+        else:
+            results = embed_neural(kind, corpus, tok, p, checkpoints[kind])
         seconds[kind] = round(time.perf_counter() - t0, 2)
         for name, (x, ret, counts) in results.items():
-            write_embedding(out / name, x, ret, counts, index, ret_index)
+            write_embedding(out / name, x, ret, counts, index, ret_index if len(ret) else [])
             stats["embeddings"][name] = {
                 "dim": int(x.shape[1]),
                 "from": kind,

@@ -112,7 +112,8 @@ class AriaEmbedParams(Section):
     max_tokens: int = Field(2048, ge=2)  # per chunk, <E> included; capped at the model's max_seq_len
     max_chunks: int | None = Field(None, ge=1)  # per piece; null = every chunk
     splits: list[Literal["train", "val", "test"]] = Field(["train", "val", "test"], min_length=1)
-    embedders: list[Literal["contrastive", "frozen", "handcrafted"]] = Field(
+    # clamp: CLaMP 2 / M3 features of the MIDI (models/clamp_train), the paper's baseline
+    embedders: list[Literal["contrastive", "frozen", "handcrafted", "clamp"]] = Field(
         ["contrastive", "frozen", "handcrafted"], min_length=1
     )
     retrieval_split: Literal["train", "val", "test"] = "test"
