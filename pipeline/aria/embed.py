@@ -13,11 +13,13 @@ For the retrieval check, each piece of ``retrieval_split`` with enough notes als
 disjoint slices of ``retrieval_notes`` notes (seeded), each embedded alone.
 Writes per embedding ``<out>/<name>/``: embeddings.npy [N, D] float32, index.jsonl (id, split,
 source_id, n_notes, chunks, labels), retrieval.npy [M, 2, D], retrieval.jsonl (id, slices); plus
-``<out>/stats.json`` and ``<out>/rejected.jsonl`` (unreadable pieces and why).
+``<out>/stats.json`` (per embedding its dim, chunks and the weights it ran: :func:`model_weights`)
+and ``<out>/rejected.jsonl`` (unreadable pieces and why).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -36,6 +38,7 @@ from pipeline.data.jsonl import write_json, write_jsonl
 from pipeline.data.notes import slice_notes
 from pipeline.eval.features import handcrafted_many
 from pipeline.eval.retrieval import disjoint_slices
+from pipeline.orchestration.stage import hash_path
 from pipeline.params.aria import AriaEmbedParams
 
 LABEL_FIELDS = ("composer", "period", "genre", "collection", "source", "n_parts", "key_mode", "time_signature")
@@ -110,6 +113,25 @@ def embed_handcrafted(corpus: Corpus) -> dict:
     return {"handcrafted": (x, views.reshape(len(slices), 2, -1), None)}
 
 
+def model_weights(checkpoint: Path | None) -> dict | None:
+    """Which weights an embedder ran (None for features): its model dir and, from the dir's
+    manifest, the released file it was imported or trained from (path + hash, None when trained
+    from scratch) and the steps trained here (0: the released weights as they are)."""
+    if checkpoint is None:
+        return None
+    if checkpoint.is_file() and checkpoint.parent.parent.name == "weights":  # a released file, read as it is
+        rel = f"weights/{checkpoint.parent.name}/{checkpoint.name}"
+        return {"model": rel, "init": {"path": rel, "hash": hash_path(checkpoint)}, "steps": 0}
+    model_dir = checkpoint if checkpoint.is_dir() else checkpoint.parent
+    manifest = model_dir / "manifest.json"
+    facts = json.loads(manifest.read_text()) if manifest.is_file() else {}
+    return {
+        "model": f"models/{model_dir.name}",
+        "init": facts.get("init"),
+        "steps": (facts.get("metrics") or {}).get("steps"),
+    }
+
+
 def write_embedding(
     d: Path, x: np.ndarray, ret: np.ndarray, counts: list[int] | None, index: list[dict], ret_index: list[dict]
 ) -> None:
@@ -173,6 +195,7 @@ def embed_corpus(
                 "dim": int(x.shape[1]),
                 "from": kind,
                 "chunks": int(sum(counts)) if counts else None,
+                "weights": model_weights(checkpoints.get(kind)),
             }
         log.info("embed %s: %s in %.1f s", kind, sorted(results), seconds[kind])
     write_jsonl(rejected, out / "rejected.jsonl")

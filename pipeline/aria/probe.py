@@ -9,6 +9,7 @@ results.json, table.md, confusion/<task>__<embedder>.png and headline.json.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -88,8 +89,41 @@ def probe_headline(results: dict[str, dict[str, dict]], retrieval: dict[str, dic
     }
 
 
-def probe_header(embed: str, pieces: int, cfg: ProbeConfig) -> str:
-    """The protocol in one paragraph, above the tables."""
+def embedder_weights(embed_dir: Path, names: list[str]) -> dict[str, dict | None]:
+    """{embedding: the weights it came from (None for features)} as aria_embed recorded them in
+    stats.json; empty for an embed dir written before stats.json named them (nothing to claim)."""
+    stats = json.loads((embed_dir / "stats.json").read_text()) if (embed_dir / "stats.json").is_file() else {}
+    entries = {name: (stats.get("embeddings") or {}).get(name, {}) for name in names}
+    if not any("weights" in e for e in entries.values()):
+        return {}
+    return {name: e.get("weights") for name, e in entries.items()}
+
+
+def weights_line(weights: dict[str, dict | None]) -> str:
+    """One sentence naming the weights behind each embedding, so a table is never read without
+    knowing which checkpoint it scored (released file + hash, or trained here)."""
+    by_model: dict[str, list[str]] = {}
+    facts: dict[str, str] = {}
+    for name, w in weights.items():
+        if not w:
+            continue
+        by_model.setdefault(w["model"], []).append(name)
+        init, steps = w.get("init"), w.get("steps")
+        origin = f"`{init['path']}` (hash {init['hash']})" if init else "scratch"
+        if init and init["path"] == w["model"]:  # no model dir: the released file itself (clamp)
+            facts[w["model"]] = f"read as released (hash {init['hash']})"
+        elif steps == 0 and init:
+            facts[w["model"]] = f"imported from {origin}"
+        else:
+            facts[w["model"]] = f"trained {'' if steps is None else f'{steps} steps '}here from {origin}"
+    parts = [f"{', '.join(names)}: `{model}`, {facts[model]}" for model, names in by_model.items()]
+    features = [name for name, w in weights.items() if not w]
+    parts += [f"{name}: features, no weights" for name in features]
+    return "Weights: " + "; ".join(parts) + "."
+
+
+def probe_header(embed: str, pieces: int, cfg: ProbeConfig, weights: dict[str, dict | None] | None = None) -> str:
+    """The protocol in one paragraph, above the tables, ending with the weights each embedding used."""
     return (
         f"Embeddings from `{embed}` ({pieces} pieces). Probe: {cfg.method}"
         + (
@@ -101,6 +135,7 @@ def probe_header(embed: str, pieces: int, cfg: ProbeConfig) -> str:
         + f"{', features standardised with train statistics' if cfg.standardize else ''}; "
         f"classes with fewer than k={cfg.min_class_count} pieces dropped; seed {cfg.seed}; "
         f"CIs from {cfg.bootstrap} bootstrap resamples of the test pieces."
+        + (f" {weights_line(weights)}" if weights else "")
     )
 
 
@@ -176,11 +211,19 @@ def probe_embeddings(
     pieces = len(next(iter(data.values()))[1])
     results = probe_all(data, p.tasks, cfg, out)
     retrieval = retrieval_all(embed_dir, dirs)
-    header = probe_header(embed_name, pieces, cfg)
+    weights = embedder_weights(embed_dir, list(dirs))
+    header = probe_header(embed_name, pieces, cfg, weights)
     write_json(out / "metrics.json", metrics_json(results, retrieval))
     write_json(
         out / "results.json",
-        {"tasks": results, "retrieval": retrieval, "extra_metadata": extra, "embedders": list(dirs), "pieces": pieces},
+        {
+            "tasks": results,
+            "retrieval": retrieval,
+            "extra_metadata": extra,
+            "embedders": list(dirs),
+            "weights": weights,
+            "pieces": pieces,
+        },
     )
     (out / "table.md").write_text(table_md(results, retrieval, header))
     write_headline(out, probe_headline(results, retrieval, header))

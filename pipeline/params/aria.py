@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from pipeline.params.base import Section
 from pipeline.params.data import AcousticCondition
@@ -112,13 +112,22 @@ class AriaEmbedParams(Section):
     max_tokens: int = Field(2048, ge=2)  # per chunk, <E> included; capped at the model's max_seq_len
     max_chunks: int | None = Field(None, ge=1)  # per piece; null = every chunk
     splits: list[Literal["train", "val", "test"]] = Field(["train", "val", "test"], min_length=1)
-    # clamp: CLaMP 2 / M3 features of the MIDI (models/clamp_train), the paper's baseline
+    # clamp: CLaMP 2 / M3 features of the MIDI, the paper's baseline, from the file ``clamp`` names
     embedders: list[Literal["contrastive", "frozen", "handcrafted", "clamp"]] = Field(
         ["contrastive", "frozen", "handcrafted"], min_length=1
     )
+    clamp: str | None = None  # released CLaMP 2 / M3 .pth under weights/aria_embed/ (a DVC dependency)
     retrieval_split: Literal["train", "val", "test"] = "test"
     retrieval_notes: int = Field(100, ge=8)  # notes per retrieval slice (at most half the piece)
     batch_tokens: int = Field(16384, ge=1)  # padded tokens per forward pass
+
+    @model_validator(mode="after")
+    def _clamp_weights(self):
+        if "clamp" in self.embedders and not self.clamp:
+            raise ValueError(
+                "embedders lists clamp but clamp is unset: name the CLaMP 2 / M3 .pth under weights/aria_embed/"
+            )
+        return self
 
 
 class AriaProbeParams(Section):

@@ -42,6 +42,28 @@ def test_clamp_features_of_each_midi_and_no_retrieval_views(tmp_path):
 
 def test_clamp_is_an_embedder_choice_not_a_default():
     assert "clamp" not in AriaEmbedParams().embedders
-    assert AriaEmbedParams(embedders=["clamp", "handcrafted"]).embedders == ["clamp", "handcrafted"]
+    p = AriaEmbedParams(embedders=["clamp", "handcrafted"], clamp="weights/aria_embed/clamp2.pth")
+    assert p.embedders == ["clamp", "handcrafted"]
+    with pytest.raises(ValueError, match="embedders lists clamp but clamp is unset"):
+        AriaEmbedParams(embedders=["clamp"])
     with pytest.raises(ValueError, match="embedders"):
         AriaEmbedParams(embedders=["m4"])
+
+
+def test_a_released_file_is_named_as_read_not_imported(tmp_path):
+    from pipeline.aria.embed import model_weights
+    from pipeline.aria.probe import weights_line
+    from pipeline.orchestration.stage import hash_path
+
+    f = tmp_path / "weights/aria_embed/clamp2.pth"
+    f.parent.mkdir(parents=True)
+    f.write_bytes(b"released")
+    w = model_weights(f)
+    assert w == {
+        "model": "weights/aria_embed/clamp2.pth",
+        "init": {"path": w["model"], "hash": hash_path(f)},
+        "steps": 0,
+    }
+    line = weights_line({"clamp": w, "handcrafted": None})
+    clamp = f"clamp: `weights/aria_embed/clamp2.pth`, read as released (hash {hash_path(f)})"
+    assert line == f"Weights: {clamp}; handcrafted: features, no weights."

@@ -559,6 +559,36 @@ def test_stages_page_and_links(tmp_path: Path) -> None:
     assert [(site / p).read_bytes() for p in ("index.html", "stages.html")] == first  # deterministic
 
 
+def test_aria_probe_header_names_the_weights_each_embedding_used(tmp_path: Path) -> None:
+    """aria_embed records each embedder's model dir and, from its manifest, the imported file and
+    its hash; the probe's header (table.md and the report's headline text) names them."""
+    from pipeline.aria.embed import model_weights
+    from pipeline.aria.probe import embedder_weights, probe_header
+    from pipeline.eval.linear_probe import ProbeConfig
+
+    init = {"path": "weights/aria_contrastive/model.safetensors", "hash": "4bf278de36a22dd9"}
+    (tmp_path / "models/aria_contrastive").mkdir(parents=True)
+    (tmp_path / "models/aria_contrastive/manifest.json").write_text(json.dumps({"init": init, "metrics": {"steps": 0}}))
+    (tmp_path / "models/aria_pretrain").mkdir(parents=True)
+    (tmp_path / "models/aria_pretrain/manifest.json").write_text(json.dumps({"metrics": {"steps": 4}}))
+    stats = {
+        "contrastive": {"weights": model_weights(tmp_path / "models/aria_contrastive")},
+        "frozen_mean": {"weights": model_weights(tmp_path / "models/aria_pretrain")},
+        "handcrafted": {"weights": model_weights(None)},
+    }
+    assert stats["contrastive"]["weights"] == {"model": "models/aria_contrastive", "init": init, "steps": 0}
+    (tmp_path / "embed").mkdir()
+    (tmp_path / "embed/stats.json").write_text(json.dumps({"embeddings": stats}))
+    weights = embedder_weights(tmp_path / "embed", ["contrastive", "frozen_mean", "handcrafted"])
+    header = probe_header("data/aria_embed", 8, ProbeConfig(), weights)
+    assert header.endswith(
+        "Weights: contrastive: `models/aria_contrastive`, imported from "
+        "`weights/aria_contrastive/model.safetensors` (hash 4bf278de36a22dd9); frozen_mean: "
+        "`models/aria_pretrain`, trained 4 steps here from scratch; handcrafted: features, no weights."
+    )
+    assert "Weights" not in probe_header("data/aria_embed", 8, ProbeConfig(), embedder_weights(tmp_path, ["x"]))
+
+
 def test_aria_headlines_follow_the_contract(tmp_path: Path) -> None:
     """The two Aria stages' headline builders write what the report reads, without problems."""
     from pipeline.aria.generate import generation_headline
