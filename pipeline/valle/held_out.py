@@ -2,14 +2,17 @@
 
 For each recording of the plan (``pipeline.valle.plan``) its prompt's first ``prompt_seconds``
 are cut, and each segment becomes four waves: ``valle`` (``synthesis.synthesize``), ``baseline``
-(FluidSynth in the prompt's condition), ``truth`` (the segment's audio) and ``codec`` (the truth
-encoded and decoded). Written under ``out``: ``segments/<system>/<segment>.flac``,
+(FluidSynth in the prompt's condition, or for a real recording's prompt the first of
+``render_audio.conditions``), ``truth`` (the segment's audio) and ``codec`` (the truth encoded and
+decoded). Written under ``out``: ``segments/<system>/<segment>.flac``,
 ``pieces/<system>/<recording>__prompt-<condition>.flac`` (segments stitched back),
-``prompts/<recording>.flac``, ``index.jsonl``, ``rejected.jsonl``, ``summary.json``.
+``prompts/<recording>.flac``, ``index.jsonl``, ``rejected.jsonl``, ``summary.json`` (naming the
+weights used: :func:`weights_used` of both model dirs).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -103,6 +106,31 @@ def synthesize_recording(
     return index, rejected
 
 
+def weights_used(model_dir: Path, root: Path) -> dict:
+    """What a model dir holds, for the reports: the dir, the released file it was imported or
+    trained from (``init``: path and content hash, from its manifest.json; None when trained from
+    scratch) and the steps trained here (0: imported unchanged)."""
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    return {
+        "model": model_dir.relative_to(root).as_posix(),
+        "init": manifest.get("init"),
+        "steps": manifest.get("metrics", {}).get("steps"),
+    }
+
+
+def baseline_condition(prompt_condition: str, conditions: dict[str, AcousticCondition]) -> str:
+    """The FluidSynth condition the baseline renders in: the prompt's, or, for a real recording
+    (``render_audio.real_recordings``: condition ``real``, no FluidSynth setting), the first of
+    ``render_audio.conditions``, named in the index."""
+    if prompt_condition in conditions:
+        return prompt_condition
+    if not conditions:
+        raise ValueError(
+            f"render_audio.conditions is empty: no FluidSynth setting for the baseline of a '{prompt_condition}' prompt"
+        )
+    return next(iter(conditions))
+
+
 def synthesize_held_out(
     model,
     codec,
@@ -114,9 +142,11 @@ def synthesize_held_out(
     seed: int,
     root: Path,
     d: Path,
+    weights: dict | None = None,
 ) -> dict:
-    """Every planned recording; writes the index, the rejects and ``summary.json``; returns the summary
-    plus ``wall_s`` (how long it took: for the run log and environment.json, never for a hashed file)."""
+    """Every planned recording; writes the index, the rejects and ``summary.json`` (with ``weights``:
+    system -> :func:`weights_used`, which valle_eval's report names); returns the summary plus
+    ``wall_s`` (how long it took: for the run log and environment.json, never for a hashed file)."""
     log = run_logger()
     opts = SynthesisOptions(
         p.prompt_seconds, p.min_prompt_seconds, p.temperature, p.top_k, p.max_length_factor, seed, p.min_length_factor
@@ -124,8 +154,9 @@ def synthesize_held_out(
     index, rejected, t0 = [], [], time.perf_counter()
     for rec in planned:
         cond = rec["prompt"]["condition"]
-        rows, bad = synthesize_recording(model, codec, rec, cuts, p, conditions[cond], opts, root, d)
-        index += rows
+        base = baseline_condition(cond, conditions)
+        rows, bad = synthesize_recording(model, codec, rec, cuts, p, conditions[base], opts, root, d)
+        index += [r | {"baseline_condition": base} for r in rows]
         rejected += bad
         log.info(
             "valle_synthesize: %s (%d segments) prompted by %s [%s, %s]",
@@ -145,6 +176,7 @@ def synthesize_held_out(
         "sample_rate": codec.sample_rate,
         "frames": sum(r["frames"] for r in index),
         "eos_reached": sum(r["eos"] for r in index),
+        "weights": weights or {},
     }
     write_json(d / "summary.json", summary)
     return summary | {"wall_s": round(time.perf_counter() - t0, 2)}

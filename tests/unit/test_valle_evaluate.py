@@ -1,5 +1,7 @@
 """The MIDI-VALLE table builder: rows per system, FAD vs truth and vs codec, intervals."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -46,3 +48,28 @@ def test_table_rows_columns_and_ordering():
     assert [r[0] for r in rows] == list(SYSTEM_NAMES.values()) and all(len(r) == len(cols) for r in rows)
     lo, hi = rows[0][1]["ci95"]
     assert lo <= rows[0][1]["value"] <= hi + 1e-9
+
+
+def test_report_names_the_weights_it_used(tmp_path):
+    """The table's text names each model's released file and its hash (summary.json ``weights``, from
+    the model dirs' manifests), or says the model was trained here."""
+    from pipeline.valle.eval_report import weights_text
+    from pipeline.valle.held_out import weights_used
+
+    codec_dir, valle_dir = tmp_path / "models/codec_train", tmp_path / "models/valle_train"
+    for d, manifest in (
+        (codec_dir, {"init": {"path": "weights/codec_train/c.bin", "hash": "ab12"}, "metrics": {"steps": 0}}),
+        (valle_dir, {"metrics": {"steps": 4}}),
+    ):
+        d.mkdir(parents=True)
+        (d / "manifest.json").write_text(json.dumps(manifest))
+    weights = {"codec": weights_used(codec_dir, tmp_path), "valle": weights_used(valle_dir, tmp_path)}
+    assert weights["codec"] == {
+        "model": "models/codec_train",
+        "init": {"path": "weights/codec_train/c.bin", "hash": "ab12"},
+        "steps": 0,
+    }
+    assert weights_text(weights) == (
+        "Weights used: codec: weights/codec_train/c.bin (hash ab12, imported unchanged); "
+        "VALL-E: models/valle_train (trained here from scratch, 4 steps)."
+    )

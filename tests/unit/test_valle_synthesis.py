@@ -9,8 +9,10 @@ import torch
 from pipeline.cli import main
 from pipeline.codec import Codec, CodecConfig
 from pipeline.codec import save as save_codec
+from pipeline.params.data import AcousticCondition
 from pipeline.valle.checkpoint import CodecMismatch, save_valle
 from pipeline.valle.data import PairError, check_pair
+from pipeline.valle.held_out import baseline_condition
 from pipeline.valle.midi_tokens import notes_to_tokens, tokens_to_notes
 from pipeline.valle.model import Valle, ValleConfig
 from pipeline.valle.plan import NoPromptError, plan
@@ -59,6 +61,19 @@ def test_prompt_is_another_piece_in_the_other_condition():
     assert jobs[0]["relation"] == "same_piece_other_condition"
     with pytest.raises(NoPromptError):
         plan([r for r in _rows() if r["recording_id"] == "A-dry"], 1, 5, 0)
+
+
+def test_real_recordings_prompt_with_a_baseline_in_the_first_fluidsynth_condition():
+    """render_audio.real_recordings: every recording is condition 'real', which FluidSynth cannot
+    render; the baseline takes the first configured condition (named in the index), not a KeyError."""
+    real = [r | {"condition": "real"} for r in _rows()]
+    _, jobs = plan(real, recordings=1, max_segments=2, seed=0)
+    assert jobs[0]["relation"] == "other_piece_same_condition"
+    conditions = {"hall": AcousticCondition(soundfont="default"), "dry": AcousticCondition(soundfont="default")}
+    assert baseline_condition("real", conditions) == "hall"
+    assert baseline_condition("dry", conditions) == "dry"
+    with pytest.raises(ValueError, match="render_audio.conditions is empty"):
+        baseline_condition("real", {})
 
 
 def test_pairs_are_checked_and_cut():
