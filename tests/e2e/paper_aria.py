@@ -115,7 +115,7 @@ WRITERS = {
 # Micro sizes: nothing is trained (every init and steps: 0 stay), so only the CPU, the embedders'
 # chunks and the probes' epochs and bootstrap shrink.
 MICRO = {
-    "runtime": {"device": "cpu"},
+    "runtime": {"device": "cpu", "task_runner": "threads"},  # 8 pieces: no worker processes to start
     "aria_embed": {"max_chunks": 1, "retrieval_notes": 16},
     "aria_probe": {"epochs": 3, "warmup_steps": 2, "bootstrap": 20},
 }
