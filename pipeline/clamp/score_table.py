@@ -3,7 +3,8 @@ next to the held-out ground truth, the score curve, one rendered sample per K an
 
 ``table.json`` keeps ``rows`` (point values, in NotaGen Table 2's shape: rows K = 0..K then the
 ground truth) and adds ``rows_ci95``, the same rows whose cells are ``{"value", "ci95": [lo, hi]}``
-where a 95% bootstrap interval exists (the headline shows these)."""
+where a 95% bootstrap interval exists (the headline shows these), and ``weights``: per K the policy
+and the scorer, with the released file each was imported from (path and hash, from its manifest)."""
 
 from __future__ import annotations
 
@@ -51,23 +52,54 @@ def rounds(dpo_data: Path) -> list[int]:
     return ks
 
 
+def weights_used(model_dir: Path) -> dict:
+    """Which weights a model dir holds, from its manifest: ``model`` (the stage's dir), ``init`` (the
+    released file it imported, ``steps`` 0, or trained from: its path and hash; None when trained
+    from scratch) and ``steps``, so the table names the weights behind each row."""
+    m = json.loads((model_dir / "manifest.json").read_text())
+    return {"model": f"models/{m['stage']}", "init": m.get("init"), "steps": m.get("metrics", {}).get("steps")}
+
+
+def dpo_weights(dpo_models: Path, k: int) -> dict:
+    """Policy k >= 1: DPO of policy k-1 on its preference pairs, or policy k-1 carried forward
+    (``abc_dpo.on_empty: keep_policy``) where no pair passed the checks."""
+    prefs = json.loads((dpo_models / f"iter_{k}" / "preferences.json").read_text())
+    made = (
+        f"the K={k - 1} policy, carried forward ({prefs['skipped']})"
+        if prefs.get("skipped")
+        else f"CLaMP-DPO of the K={k - 1} policy on {prefs['pairs']} pairs"
+    )
+    return {"model": f"models/abc_dpo/iter_{k}", "from": made, "init": None}
+
+
+def weights_rows(weights: dict) -> list[list]:
+    """The headline's weights table: role, model dir, weights file (or how they were made), hash."""
+    rows = []
+    for role, w in weights.items():
+        init = w.get("init") or {}
+        made = init.get("path") or w.get("from") or f"trained here ({w.get('steps')} steps)"
+        rows.append([role, w["model"], made, init.get("hash")])
+    return rows
+
+
 def with_intervals(vals: list, ci95: list) -> list:
     """A table row whose cells carry their interval where one exists."""
     return [v if lo_hi is None else ci(v, *lo_hi) for v, lo_hi in zip(vals, ci95)]
 
 
-def headline(full: list[list], samples: list[dict]) -> dict:
+def headline(full: list[list], samples: list[dict], weights: dict) -> dict:
     return {
         "family": "notagen",
         "family_title": "NotaGen",
         "title": "CLaMP-DPO score table",
         "order": 30,
-        "text": "Per CLaMP-DPO iteration K: pieces sampled from the policy, scored by our CLaMP scorer against "
+        "text": "Per CLaMP-DPO iteration K: pieces sampled from the policy, scored by the CLaMP scorer against "
         "the fine-tune set (mean cosine to the mean feature, as NotaGen's `statistics.py`; and the cosine "
         "of the set means, as clamp2's `clamp2_score.py`). Label accuracies are probes on scorer "
         "features of real pieces; perplexity is per character on held-out pieces. Brackets: 95% "
-        "bootstrap intervals over the row's pieces (perplexity: over the held-out texts). Tiny models: "
-        "compare the trend over K, not the level, with upstream.",
+        "bootstrap intervals over the row's pieces (perplexity: over the held-out texts). The last table "
+        "names the weights: each policy and the scorer, with the released file each was imported from. "
+        "Tiny models: compare the trend over K, not the level, with upstream.",
         "tables": [
             {
                 "caption": "NotaGen table per K (ours) and the held-out ground truth",
@@ -79,6 +111,11 @@ def headline(full: list[list], samples: list[dict]) -> dict:
                 "caption": f"Upstream anchors (average CLaMP 2 score per K; paper ground truth {GROUND_TRUTH_ANCHOR})",
                 "columns": ["source", "K=0", "K=1", "K=2", "K=3"],
                 "rows": anchor_rows(),
+            },
+            {
+                "caption": "Weights used: the policy per K and the CLaMP scorer",
+                "columns": ["role", "model", "weights", "hash"],
+                "rows": weights_rows(weights),
             },
         ],
         "figures": ["plots/score_curve.png"],
@@ -119,8 +156,10 @@ def write_score_table(
     )
     gt_ci = with_intervals(gt_vals, gt_info.pop("ci95"))
     table, table_ci, details, samples = [], [], {"ground_truth": gt_info}, []
+    weights = {}
     for k in rounds(dpo_data):
         unit = dpo_data / f"samples_{k}"
+        weights[f"K={k}"] = weights_used(finetune) if k == 0 else dpo_weights(dpo_models, k)
         rows_k = [json.loads(x) for x in (unit / "samples.jsonl").read_text().splitlines() if x.strip()]
         policy = load_policy(finetune if k == 0 else dpo_models / f"iter_{k}")
         ppl_parts = text_logprobs(policy, held_texts)
@@ -146,6 +185,7 @@ def write_score_table(
     (rep / "plots").mkdir(parents=True, exist_ok=True)
     plot_curve(rep / "plots" / "score_curve.png", table, gt_vals[1])
     full = table + [gt_vals]
+    weights["scorer"] = weights_used(scorer)
     write_json(
         rep / "table.json",
         {
@@ -155,9 +195,10 @@ def write_score_table(
             "details": details,
             "anchors": anchor_rows(),
             "ground_truth_anchor": GROUND_TRUTH_ANCHOR,
+            "weights": weights,
         },
     )
     metrics = {f"clamp_score_k{k}": r[1] for k, r in enumerate(table)}
     write_json(rep / "metrics.json", metrics | {"clamp_score_ground_truth": gt_vals[1]})
-    write_headline(rep, headline(table_ci + [gt_ci], samples))
+    write_headline(rep, headline(table_ci + [gt_ci], samples, weights))
     return table

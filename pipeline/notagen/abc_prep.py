@@ -7,9 +7,11 @@ text holding a barline removed, unequal bar counts across voices refused, empty 
 removed, ``"^..."``/``"_..."`` runs of a repeated non-alphanumeric squeezed (dropped past 40 characters),
 then ``rotate_abc``: one line per bar holding every voice.
 
-One addition: a tune with no ``V:1`` line (a plain single-voice folk tune) gets one after its ``K:`` line,
-where abctoolkit would fail on it. Upstream's 15 transposed copies and rest reduction are not done here
-(``pipeline.notagen.keys`` and ``rests`` have them).
+One addition: a tune that declares no ``V:1`` in its header (a plain single-voice folk tune) gets the
+two lines xml2abc writes for one voice, the declaration and the body's opening ``V:1``; without the
+declaration abctoolkit cannot read the interleaved text back (``unrotate_abc`` takes the voices from
+the header), so upstream's bar-alignment check would fail every such tune. Upstream's 15 transposed
+copies and rest reduction are not done here (``pipeline.notagen.keys`` and ``rests`` have them).
 """
 
 from __future__ import annotations
@@ -22,13 +24,19 @@ DROPPED_FIELDS = ["X:", "T:", "C:", "W:", "w:", "Z:", "%%MIDI"]
 
 
 def with_voice_line(lines: list[str]) -> list[str]:
-    """A tune whose body names no voice gets ``V:1`` after its ``K:`` line (see the module doc)."""
-    if any(ln.strip() == "V:1" for ln in lines):
+    """``V:1`` declared in the header and opening the body (see the module doc). abctoolkit's body
+    starts at the last bare ``V:1`` line; its header must declare ``V:1`` for the rotated text."""
+    bare = [i for i, ln in enumerate(lines) if ln.strip() == "V:1"]
+    if bare:
+        body = bare[-1]
+    else:
+        k = next((i for i, ln in enumerate(lines) if ln.startswith("K:")), None)
+        if k is None:
+            raise AbcError("no K: line")
+        body, lines = k + 1, lines[: k + 1] + ["V:1\n"] + lines[k + 1 :]
+    if any(ln.split()[:1] == ["V:1"] for ln in lines[:body]):
         return lines
-    k = next((i for i, ln in enumerate(lines) if ln.startswith("K:")), None)
-    if k is None:
-        raise AbcError("no K: line")
-    return lines[: k + 1] + ["V:1\n"] + lines[k + 1 :]
+    return lines[:body] + ["V:1\n"] + lines[body:]
 
 
 def _squeeze_annotations(line: str) -> str:

@@ -1,11 +1,12 @@
 """NotaGen Table 2 (pipeline/clamp/table.py, score_table.py) carries 95% bootstrap intervals per column."""
 
+import json
 import math
 
 import numpy as np
 import pytest
 
-from pipeline.clamp.score_table import with_intervals
+from pipeline.clamp.score_table import dpo_weights, headline, weights_used, with_intervals
 from pipeline.clamp.table import COLUMNS, fit_probe, perplexity_interval, pooled_perplexity, row, text_logprobs
 from pipeline.report.headline import valid_cell
 
@@ -83,3 +84,37 @@ def test_headline_cells_carry_the_intervals():
     cells = with_intervals(vals, cis)
     assert cells[0] == "K=0" and cells[-1] == 8 and cells[6] is None  # no perplexity given
     assert cells[1] == {"value": vals[1], "ci95": cis[1]} and all(map(valid_cell, cells))
+
+
+def test_the_headline_names_the_weights_of_each_policy_and_the_scorer(tmp_path):
+    """The policy K=0 and the scorer as their manifests record them (an import: steps 0, the released
+    file's path and hash), a DPO policy by how it was made (trained, or carried forward)."""
+    for stage, init in (("abc_finetune", "weights/abc_finetune/notagen.pth"), ("clamp_train", None)):
+        (tmp_path / stage).mkdir()
+        origin = {"init": {"path": init, "hash": "c0211d544ccc9378"}} if init else {}
+        manifest = {"stage": stage, "metrics": {"steps": 0 if init else 4}, **origin}
+        (tmp_path / stage / "manifest.json").write_text(json.dumps(manifest))
+    for k, prefs in ((1, {"pairs": 3}), (2, {"pairs": 0, "skipped": "empty preference set: chosen=0"})):
+        (tmp_path / f"iter_{k}").mkdir()
+        (tmp_path / f"iter_{k}" / "preferences.json").write_text(json.dumps(prefs))
+    weights = {
+        "K=0": weights_used(tmp_path / "abc_finetune"),
+        "K=1": dpo_weights(tmp_path, 1),
+        "K=2": dpo_weights(tmp_path, 2),
+        "scorer": weights_used(tmp_path / "clamp_train"),
+    }
+    assert weights["K=0"] == {
+        "model": "models/abc_finetune",
+        "init": {"path": "weights/abc_finetune/notagen.pth", "hash": "c0211d544ccc9378"},
+        "steps": 0,
+    }
+    vals, cis = table_row(1)
+    table = headline([with_intervals(vals, cis)], [], weights)["tables"][-1]
+    assert table["columns"] == ["role", "model", "weights", "hash"]
+    assert table["rows"] == [
+        ["K=0", "models/abc_finetune", "weights/abc_finetune/notagen.pth", "c0211d544ccc9378"],
+        ["K=1", "models/abc_dpo/iter_1", "CLaMP-DPO of the K=0 policy on 3 pairs", None],
+        ["K=2", "models/abc_dpo/iter_2", "the K=1 policy, carried forward (empty preference set: chosen=0)", None],
+        ["scorer", "models/clamp_train", "trained here (4 steps)", None],
+    ]
+    assert all(valid_cell(c) for r in table["rows"] for c in r)

@@ -16,6 +16,7 @@ from pipeline.data.sources import list_sources
 from pipeline.notagen.abc_notation import AbcError
 from pipeline.notagen.abc_prep import standard_to_interleaved
 from pipeline.notagen.data import PieceItems, load_pieces
+from pipeline.notagen.parity import aligned
 from pipeline.notagen.tokenize import tokenize_rows, write_store
 from pipeline.params.data import IngestParams, SheetSource
 from pipeline.params.notagen import AbcTokenizeParams
@@ -125,10 +126,11 @@ def test_abc_book_gives_one_piece_per_tune_and_voiceless_tunes_get_v1(tmp_path):
         ("b-book-x2", "book.abc#2", 2),
     ]
     assert not problems
-    assert (
-        standard_to_interleaved("X:1\nT:A\nM:2/4\nL:1/8\nK:G\nGABc|d2B2|\n")
-        == "M:2/4\nL:1/8\nK:G\n[V:1]GABc|\n[V:1]d2B2|\n"
-    )
+    text = standard_to_interleaved("X:1\nT:A\nM:2/4\nL:1/8\nK:G\nGABc|d2B2|\n")
+    assert text == "M:2/4\nL:1/8\nK:G\nV:1\n[V:1]GABc|\n[V:1]d2B2|\n"  # declared, as xml2abc writes one voice
+    assert aligned(text) == (True, "")  # so upstream's check reads it back
+    # a body opened by a bare V:1 but no declaration gets one too
+    assert standard_to_interleaved("X:1\nL:1/8\nM:2/4\nK:C\nV:1\nCDEF|]\n") == "L:1/8\nM:2/4\nK:C\nV:1\n[V:1]CDEF|]\n"
 
 
 def test_unequal_bar_counts_are_refused_like_upstream():
