@@ -152,6 +152,28 @@ def read_config(path: Path) -> dict:
     return cfg
 
 
+def weights_used(model_dir: str | Path, root: str | Path) -> dict:
+    """The weights a model directory holds, as the reports name them: the released file its stage
+    imported (``steps: 0``; the manifest's ``init`` path and content hash), else its own
+    ``params.pt`` (repo-relative path, content hash, the steps it trained; ``init``: the released
+    file it started from, if any)."""
+    from pipeline.orchestration.stage import hash_path  # the hash the manifests record
+
+    model_dir = Path(model_dir)
+    manifest_file = model_dir / "manifest.json"
+    manifest = json.loads(manifest_file.read_text()) if manifest_file.is_file() else {}
+    steps = (manifest.get("metrics") or {}).get("steps")
+    init = manifest.get("init")
+    if init and steps == 0:
+        return {"path": init["path"], "hash": init["hash"], "steps": 0}
+    own = model_dir / WEIGHTS
+    try:
+        rel = own.resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:  # a model outside the repo: named as given
+        rel = str(own)
+    return {"path": rel, "hash": hash_path(own), "steps": steps} | ({"init": init} if init else {})
+
+
 def trained_composers(model) -> list[str] | None:
     """Composers a GnM decoder was trained to condition on, from the record its job left in
     ``config.json`` (None for files without one, e.g. upstream ``.pt``). A generality model

@@ -7,6 +7,9 @@ predicted composer), per-composer and mean style accuracy; the generality model'
 similarity and the structureness indicator SI short / mid / long (on rendered audio,
 ``pipeline.gnm.structure``) of generated vs real held-out pieces. Every accuracy, ratio and mean
 carries a seeded 95% bootstrap interval over the pieces in a ``*_ci95`` sibling key.
+``metrics.json``'s ``weights`` (and the headline's text) name the weights of every model row and
+of the classifier: the released file a stage imported, or the params.pt trained here (path,
+content hash, steps).
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.config import repo_root
 from pipeline.data.jsonl import write_json
 from pipeline.data.token_store import TokenStore
 from pipeline.eval.structureness import TIMESCALES
-from pipeline.gnm.checkpoint import load
+from pipeline.gnm.checkpoint import load, weights_used
 from pipeline.gnm.classifier_job import classify_windows, piece_windows
 from pipeline.gnm.data import Pieces
 from pipeline.gnm.headline import copy_samples, generality_table, style_table, write_gnm_headline
@@ -158,14 +162,25 @@ def evaluate(gen_dir: Path, cls_dir: Path, tokens_dir: Path, p: GnmEvalParams, s
     objective = objective_metrics(rows_by_model, real, real_si(real, gen_dir), seed)
     style, figures = style_metrics(rows_by_model, classes, out_dir, seed)
     samples = copy_samples(rows_by_model.get("mastery", []), classes, p.samples_per_composer, gen_dir, out_dir)
+    # every row's weights (as gnm_generate recorded them) and the classifier's
+    weights = json.loads((gen_dir / "index.json").read_text()).get("weights", {})
+    weights = {**weights, "classifier": weights_used(cls_dir, repo_root())}
     metrics = {
         "style": {m: {k: v for k, v in s.items() if k in METRIC_KEYS} for m, s in style.items()},
         "objective": objective,
         "classes": classes,
+        "weights": weights,
     }
     write_json(out_dir / "metrics.json", metrics)
     write_json(out_dir / "style.json", {"style": style, "pieces": rows_by_model})
     write_gnm_headline(
-        out_dir, classes, style_table(style, classes), objective, figures, samples, generality_table(style, classes)
+        out_dir,
+        classes,
+        style_table(style, classes),
+        objective,
+        figures,
+        samples,
+        generality_table(style, classes),
+        weights,
     )
     return metrics

@@ -61,6 +61,18 @@ def copy_samples(rows: list[dict], classes: list[str], per_composer: int, gen_di
     return samples
 
 
+def weights_text(weights: dict) -> str:
+    """One sentence naming each model's weights: the released file, or the params.pt trained here."""
+
+    def one(w: dict) -> str:
+        how = "released, imported" if w.get("steps") == 0 else f"trained here, {w.get('steps')} steps"
+        if w.get("init"):
+            how += f" from {w['init']['path']}"
+        return f"{w['path']} ({how}; content hash {w['hash']})"
+
+    return "Weights: " + "; ".join(f"{name} {one(w)}" for name, w in weights.items()) + "." if weights else ""
+
+
 def write_gnm_headline(
     out_dir: Path,
     classes: list[str],
@@ -69,6 +81,7 @@ def write_gnm_headline(
     figures: list[str],
     samples: list[dict],
     generality: list[list] | None = None,
+    weights: dict | None = None,
 ) -> None:
     obj_rows = [
         [k] + [_cell(v.get(m), v.get(f"{m}_ci95")) for m in OBJECTIVE] + [v["pieces"]] for k, v in objective.items()
@@ -89,11 +102,11 @@ def write_gnm_headline(
             "title": "Style accuracy (GnM table)",
             "order": 10,
             "text": (
-                "Style accuracy = share of generated pieces the style classifier (trained on real "
-                f"pieces of {', '.join(classes)}) assigns to the conditioned composer. The paper's "
+                "Style accuracy = share of generated pieces the style classifier (classes "
+                f"{', '.join(classes)}) assigns to the conditioned composer. The paper's "
                 "composers were Bach/Chopin/Mozart/Beethoven; its numbers are shown where they match. "
-                "Our numbers carry 95% bootstrap intervals over the generated pieces."
-            ),
+                "Our numbers carry 95% bootstrap intervals over the generated pieces. " + weights_text(weights or {})
+            ).strip(),
             "tables": [
                 {
                     "caption": "Style accuracy per composer: mastery (adapters) vs scratch",

@@ -74,4 +74,30 @@ def import_init(job: TrainJob) -> dict:
         adapters = list(job.p.model.adapter_positions) if mode == "generality" else model.config.adapter_positions
         meta = {"mode": mode, "composers": job.inputs["composers"], "mastery_adapters": list(adapters)}
         save(model, job.model_dir, vocab, **meta, vocab_hash=vocab.sha256(), **origin)
-    return {"parameters": sum(t.numel() for t in model.parameters()), "vocab_size": len(vocab)}
+    out = {"parameters": sum(t.numel() for t in model.parameters()), "vocab_size": len(vocab)}
+    if job.stage == "gnm_pretrain" and (differs := shape_differs(model.config, job.p.model)):
+        from pipeline.train.loop import run_logger
+
+        run_logger().warning(
+            "gnm_pretrain.model differs from %s (%s): the checkpoint's shape is imported, but gnm_scratch "
+            "trains gnm_pretrain.model, so the scratch baseline is not the generality architecture; "
+            "set gnm_pretrain.model to the checkpoint's shape",
+            Path(job.inputs["init"]).name,
+            differs,
+        )
+        out["model_differs"] = differs  # in metrics.json and the manifest, next to the import
+    return out
+
+
+SHAPE = ("d_model", "n_heads", "n_layers", "d_ff", "d_word_embed")
+
+
+def shape_differs(config, model_params) -> dict:
+    """{field: {"gnm_pretrain.model": value, "checkpoint": value}} where the imported generality
+    checkpoint's shape is not the one ``gnm_pretrain.model`` gives gnm_scratch (heads: upstream's
+    8, the count its files do not store)."""
+    return {
+        k: {"gnm_pretrain.model": getattr(model_params, k), "checkpoint": getattr(config, k)}
+        for k in SHAPE
+        if getattr(model_params, k) != getattr(config, k)
+    }

@@ -3,6 +3,8 @@ the generality model (``Composer_None``), each written as events, MIDI, piano ro
 
 Per piece ``<out>/<model>/<Composer>/<k>.{txt,mid,png,flac}``; ``index.json`` lists them,
 ``metrics.json`` holds the event and guard counts (the speed goes to the manifest's timings).
+``index.json``'s ``weights`` names each model's weights (the released file it imported, or its
+own params.pt; path and content hash), for gnm_eval's report.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from pathlib import Path
 import soundfile as sf
 from prefect import get_run_logger
 
+from pipeline.config import repo_root
 from pipeline.data.jsonl import write_json
 from pipeline.data.render import render_midi
-from pipeline.gnm.checkpoint import load
+from pipeline.gnm.checkpoint import load, weights_used
 from pipeline.gnm.decode import write_midi
 from pipeline.gnm.generation import sample_pieces
 from pipeline.orchestration.stage import split_timings
@@ -95,6 +98,8 @@ def write_samples(
         "tokens_per_s": round(stats["events"] / max(stats["seconds"], 1e-9), 1),
         "mean_events": round(stats["events"] / max(len(entries), 1), 1),
     }
-    write_json(out_dir / "index.json", {"composers": composers, "models": list(models), "samples": entries})
+    weights = {name: weights_used(model_dir, repo_root()) for name, model_dir in models.items()}  # named in gnm_eval
+    index = {"composers": composers, "models": list(models), "weights": weights, "samples": entries}
+    write_json(out_dir / "index.json", index)
     write_json(out_dir / "metrics.json", split_timings(metrics)[0])  # the speed is not a hashed output
     return metrics

@@ -511,6 +511,10 @@ def test_gnm_pretrain_imports_upstream_weights_with_their_dictionary(root, store
     with torch.no_grad():
         assert torch.equal(model(ids), released(ids))
     assert metrics["vocab_size"] == len(vocab) and metrics["steps"] == 0
+    # the section's model (the default shape) is not the checkpoint's: gnm_scratch, which trains that
+    # model as "the generality shape", would not be; the import says so
+    assert metrics["model_differs"]["d_model"] == {"gnm_pretrain.model": 128, "checkpoint": 32}
+    assert set(metrics["model_differs"]) == {"d_model", "n_heads", "n_layers", "d_ff", "d_word_embed"}
 
 
 def test_gnm_refuses_weights_whose_dictionary_is_not_the_token_stores(root, store):  # noqa: F811
@@ -528,7 +532,9 @@ def test_gnm_refuses_weights_whose_dictionary_is_not_the_token_stores(root, stor
 
 def test_gnm_classifier_import_needs_one_class_per_mastery_composer(root, store):  # noqa: F811
     from pipeline.gnm.checkpoint import load as load_gnm
+    from pipeline.gnm.checkpoint import weights_used
     from pipeline.gnm.model import StyleClassifier
+    from pipeline.orchestration.stage import hash_path
 
     tokens, vocab = store
     (root / "data/tokens/remi").symlink_to(tokens)
@@ -539,5 +545,35 @@ def test_gnm_classifier_import_needs_one_class_per_mastery_composer(root, store)
     gnm_stage(root, "gnm_classifier", section, {"tokens": str(tokens), "composers": ["Bach", "Mozart"]})
     clf = load_gnm(root / "models/gnm_classifier")  # as gnm_eval reads it
     assert clf.meta["classes"] == ["Bach", "Mozart"] and clf.cls_head.out_features == 2
+    # gnm_eval's report names the released file the classifier came from, not our copy of it
+    released = {"path": "weights/gnm_classifier/clf.pt", "hash": hash_path(root / "weights/gnm_classifier/clf.pt")}
+    assert weights_used(root / "models/gnm_classifier", root) == {**released, "steps": 0}
     with pytest.raises(ValueError, match=r"clf\.pt has 2 classes, gnm_tokenize\.composers gives 3"):
         gnm_stage(root, "gnm_classifier", section, {"tokens": str(tokens), "composers": ["Bach", "Mozart", "Haydn"]})
+
+
+def test_gnm_reports_name_the_released_file_or_the_weights_trained_here(root, store):  # noqa: F811
+    from pipeline.gnm.checkpoint import weights_used
+    from pipeline.gnm.headline import weights_text
+    from pipeline.orchestration.stage import hash_path
+
+    tokens, vocab = store
+    (root / "data/tokens/remi").symlink_to(tokens)
+    upstream_gnm(root / "weights/gnm_pretrain/ep120_params.pt", vocab)
+    inputs = {"mode": "generality", "tokens": str(tokens), "category": "category", "composers": []}
+    init = {
+        "path": "weights/gnm_pretrain/ep120_params.pt",
+        "hash": hash_path(root / "weights/gnm_pretrain/ep120_params.pt"),
+    }
+    section = {"init": init["path"], "steps": 0, "model": {"adapter_positions": [1]}}
+    gnm_stage(root, "gnm_pretrain", section, inputs)
+    imported = weights_used(root / "models/gnm_pretrain", root)
+    assert imported == {**init, "steps": 0}
+    loop = {"steps": 2, "batch_size": 2, "seq_len": 16, "warmup_steps": 1, "eval_every": 2, "eval_batches": 1}
+    gnm_stage(root, "gnm_pretrain", section | loop, inputs)  # trained from the released weights
+    own = root / "models/gnm_pretrain/params.pt"
+    trained = weights_used(root / "models/gnm_pretrain", root)
+    assert trained == {"path": "models/gnm_pretrain/params.pt", "hash": hash_path(own), "steps": 2, "init": init}
+    text = weights_text({"generality": imported, "mastery": trained})
+    assert f"generality weights/gnm_pretrain/ep120_params.pt (released, imported; content hash {init['hash']})" in text
+    assert f"mastery models/gnm_pretrain/params.pt (trained here, 2 steps from {init['path']}" in text
