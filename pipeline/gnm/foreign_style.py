@@ -111,3 +111,15 @@ def classify_foreign(
         entries += mine
     write_json(Path(out_dir) / FILENAME, {"classes": classes, "sources": summaries, "samples": entries})
     return [{k: e[k] for k in ("row", "conditioned", "predicted")} for e in entries if "predicted" in e]
+
+
+def write_foreign_style(
+    sources: dict[str, Path], cls_dir: Path, classifier: str, windows: int, seed: int, pickup: str, out_dir: Path
+) -> Path:
+    """``classify_foreign`` into ``out_dir``, plus its verdicts as ``style_predictions.json`` for the
+    generators table (``classifier``: the repo-relative dir named in it)."""
+    from pipeline.eval.samples_contract import write_style_predictions
+
+    rows = classify_foreign(sources, cls_dir, windows, seed, pickup, out_dir)
+    classes = json.loads((Path(out_dir) / FILENAME).read_text())["classes"]
+    return write_style_predictions(out_dir, "gnm", classifier, classes, rows)

@@ -28,10 +28,10 @@ def write_gnm_contract(out: Path) -> Path:
     return write_contract(out, "gnm", "midi", samples)
 
 
-def write_gnm_style(eval_dir: Path, classifier: str, foreign: list[dict] = ()) -> Path:
+def write_gnm_style(eval_dir: Path, classifier: str) -> Path:
     """The style classifier's verdicts from ``gnm_eval``'s style.json, as style predictions for the
     generators table (pipeline/eval/samples_contract.py); rows named as write_gnm_contract names them.
-    ``foreign``: its verdicts on other families' composer-conditioned rows (pipeline/gnm/foreign_style.py)."""
+    Its verdicts on other families' rows: ``gnm_style_foreign`` (pipeline/gnm/foreign_style.py)."""
     from pipeline.eval.samples_contract import write_style_predictions
 
     style = json.loads((Path(eval_dir) / "style.json").read_text())
@@ -40,6 +40,6 @@ def write_gnm_style(eval_dir: Path, classifier: str, foreign: list[dict] = ()) -
         for pieces in style["pieces"].values()
         for e in pieces
         if e["composer"] not in ("None", None)
-    ] + list(foreign)
+    ]
     classes = json.loads((Path(eval_dir) / "metrics.json").read_text())["classes"]
     return write_style_predictions(eval_dir, "gnm", classifier, classes, rows)

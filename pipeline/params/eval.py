@@ -19,7 +19,10 @@ class EvalGeneratorsParams(Section):
         "reports/abc_score_table/samples.json",
     ]
     # style classifiers' verdicts on composer-conditioned rows (samples_contract.write_style_predictions)
-    style_sources: list[str] = ["reports/gnm_eval/style_predictions.json"]
+    style_sources: list[str] = [
+        "reports/gnm_eval/style_predictions.json",
+        "reports/gnm_style_foreign/style_predictions.json",
+    ]
     reference_splits: list[str] = ["test", "val"]  # data/ingest/index.jsonl splits that are held out
     scorer: str = "models/clamp_train"  # a CLaMP .pth or a folder holding clamp.pth
     bootstrap: int = Field(200, ge=10)  # resamples per cell (FMD-Inf: a tenth, at least 10)

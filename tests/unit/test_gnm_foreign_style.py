@@ -14,7 +14,7 @@ from pipeline.eval.style_table import style_rows
 from pipeline.gnm.checkpoint import save
 from pipeline.gnm.encode import events
 from pipeline.gnm.evaluate import classify_samples
-from pipeline.gnm.foreign_style import FILENAME, class_of, classify_foreign, predict_midi
+from pipeline.gnm.foreign_style import FILENAME, class_of, classify_foreign, predict_midi, write_foreign_style
 from pipeline.gnm.model import StyleClassifier
 from pipeline.gnm.samples_contract import write_gnm_style
 from pipeline.gnm.vocab import Vocab
@@ -119,13 +119,17 @@ def test_notagen_rows_verdicts_and_listed_failures(tmp_path, notagen):
     assert "low.mid" in problems["samples/low.abc"] and "21..108" in problems["samples/low.abc"]
     assert "no MIDI rendering" in problems["samples/norender.abc"]
 
-    # through gnm_eval's style predictions into the generators table's style cells
+    # gnm_style_foreign's and gnm_eval's style predictions into the generators table's style cells
+    foreign_dir = tmp_path / "gnm_style_foreign"
+    sources = {"reports/abc_score_table": notagen / "samples.json"}
+    theirs = write_foreign_style(sources, cls, "models/gnm_classifier", WINDOWS, SEED, "upstream", foreign_dir)
+    assert read_style_predictions(theirs)["predictions"] == foreign
     (eval_dir / "style.json").write_text(
         json.dumps({"pieces": {"mastery": [{"model": "mastery", "composer": "Bach", "predicted": "Bach"}]}})
     )
     (eval_dir / "metrics.json").write_text(json.dumps({"classes": CLASSES}))
-    write_gnm_style(eval_dir, "models/gnm_classifier", foreign)
-    cells = style_rows([read_style_predictions(eval_dir / "style_predictions.json")], n_boot=50, seed=0)
+    ours = write_gnm_style(eval_dir, "models/gnm_classifier")
+    cells = style_rows([read_style_predictions(ours), read_style_predictions(theirs)], n_boot=50, seed=0)
     assert set(cells) == {"gnm mastery Bach", "notagen K=0"}
     assert cells["notagen K=0"]["pieces"] == 2  # the Traditional piece is left out: unknown to the classifier
     assert cells["notagen K=0"]["accuracy"]["value"] == pytest.approx(0.5)
