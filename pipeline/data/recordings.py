@@ -1,9 +1,10 @@
 """Real recordings paired with MIDI (MAESTRO/ATEPP style), read from a user manifest.
 
 Manifest: JSONL or CSV with ``audio`` and ``midi`` columns (paths relative to the manifest's
-folder, kept inside it), optional ``id``, ``condition`` and ``split`` (train, val or validation as
+folder, kept inside it), optional ``id``, ``condition``, ``split`` (train, val or validation as
 MAESTRO spells it, test; rows without one are split by the hash of their id, 80/10/10, so the
-held-out stages have test recordings). Audio is resampled to the
+held-out stages have test recordings) and ``dataset`` (a label such as atepp or maestro: valle_eval
+reports each dataset apart; nothing upstream of it reads it). Audio is resampled to the
 pipeline's rate and stored as mono FLAC like synthesized audio.
 """
 
@@ -41,6 +42,7 @@ def read_pairs(manifest: Path) -> list[dict]:
                 "midi": midi,
                 "condition": row.get("condition") or "real",
                 "split": assign_split(pid, 0, SplitParams(), given),
+                "dataset": (row.get("dataset") or "").strip() or None,
             }
         )
     return pairs

@@ -46,3 +46,6 @@ class ValleEvalParams(Section):
     fad_inf_min_n: int = Field(500, ge=10)
     samples: int = Field(2, ge=1)  # side-by-side audio players in the report
     embedding: Literal["logmel"] = "logmel"  # the codec-independent FAD embedding
+    # the codec table's other rows: {label: released codec under weights/valle_eval/ (our codec dir,
+    # a transformers EncodecModel dir, an audiocraft export) at the segments' sample rate}
+    baseline_codecs: dict[str, str] = {}

@@ -4,6 +4,10 @@ Reads the synthesised segments, scores every system (``pipeline.valle.evaluate``
 ``metrics.json`` (every number), ``headline.json`` (the table, side-by-side samples, spectrograms),
 ``samples/*.flac`` and ``plots/spectrograms.png`` into the report dir; both name the weights used
 (the codec's and VALL-E's released file and hash, from valle_synthesize's ``summary.json``).
+headline.json's tables: the system table (over all segments), the codec table (the paper's Table 3:
+our codec's reconstruction, which valle_synthesize wrote, and each ``baseline_codecs`` codec's, vs
+the ground truth; ``metrics.json`` ``codecs``), then, when the recordings manifest's ``dataset``
+column puts the segments in several datasets, the system table per dataset (``datasets``).
 """
 
 from __future__ import annotations
@@ -16,10 +20,26 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from pipeline.codec import load as load_codec
 from pipeline.data.jsonl import read_jsonl, write_json
+from pipeline.data.recordings import read_pairs
+from pipeline.orchestration.stage import hash_path
 from pipeline.params.valle import ValleEvalParams
 from pipeline.report.headline import write_headline
-from pipeline.valle.evaluate import SYSTEM_NAMES, distances, embed_all, fad_table, headline_rows, logmel_embedder
+from pipeline.train.released import resolve_init
+from pipeline.valle.evaluate import (
+    SYSTEM_NAMES,
+    codec_rows,
+    dataset_groups,
+    distance_table,
+    embed_each,
+    fad_table,
+    headline_rows,
+    logmel_embedder,
+    present,
+    subset,
+    wave_features,
+)
 
 TEXT = (
     "{n} segments ({split} split) of {recs} recordings, each prompted by {prompt_s} s of another recording "
@@ -30,6 +50,14 @@ TEXT = (
     "reconstruction and chroma vs ground truth) are per segment against the ground truth and against its "
     "codec reconstruction (lower is better); the last column is this project's earlier mel variant with dB "
     "scaled to [0, 1]."
+)
+CODEC_TEXT = (
+    " Codec table (the paper's Table 3): each codec's reconstruction (encode, decode) of the same "
+    "ground-truth segments, spectrogram and chroma distance to them (lower is better), 95% intervals; "
+    "ours is the codec_train model the segments were synthesised with."
+)
+DATASET_TEXT = (
+    " The segments come from {n} datasets ({names}): one table per dataset follows (the paper's Table 4 columns)."
 )
 
 
@@ -82,6 +110,50 @@ def recordings(index: list[dict]) -> list[str]:
     return list(dict.fromkeys(r["recording_id"] for r in index))
 
 
+def codec_label(w: dict | None) -> str:
+    """Our codec's row, named by its weights (summary.json ``weights.codec``)."""
+    if not w:
+        return "ours (models/codec_train)"
+    init, steps = w.get("init"), w.get("steps")
+    if not init:
+        return f"ours: {w['model']} (trained here, {steps} steps)"
+    return f"ours: {init['path']}" + ("" if steps == 0 else f" (+{steps} steps here)")
+
+
+def load_baselines(paths: dict[str, str], root: Path, sample_rate: int) -> dict[str, dict]:
+    """``valle_eval.baseline_codecs`` ({label: path under weights/valle_eval/}) loaded: {label: {path,
+    hash, codec}}; a codec at another sample rate than the segments is refused, naming both."""
+    out = {}
+    for label, value in paths.items():
+        rel = resolve_init("valle_eval", value, root, key=f"baseline_codecs[{label!r}]")
+        codec = load_codec(root / rel)
+        if codec.sample_rate != sample_rate:
+            raise ValueError(
+                f"valle_eval.baseline_codecs[{label!r}]: {rel} is a {codec.sample_rate} Hz codec, the "
+                f"segments in data/valle_synthesize are {sample_rate} Hz"
+            )
+        out[label] = {"path": rel, "hash": hash_path(root / rel), "codec": codec}
+    return out
+
+
+@torch.inference_mode()
+def reconstruct(codec, wave: np.ndarray) -> np.ndarray:
+    """``wave`` encoded and decoded by ``codec``, cut to its length (as valle_synthesize's codec row)."""
+    recon = codec.decode(codec.encode(torch.from_numpy(wave)[None, None]))[0].mean(0).float().numpy()
+    return recon[: len(wave)]
+
+
+def recording_datasets(synth: Path, root: Path) -> dict[str, str]:
+    """{recording id: dataset} from the recordings manifest the synthesised corpus was rendered from
+    (``render_audio.real_recordings`` as valle_synthesize's manifest.json records it, its optional
+    ``dataset`` column); {} for a FluidSynth corpus or a manifest without datasets."""
+    manifest = json.loads((synth / "manifest.json").read_text()) if (synth / "manifest.json").is_file() else {}
+    rel = manifest.get("params", {}).get("render_audio", {}).get("real_recordings")
+    if not rel:
+        return {}
+    return {r["id"]: r["dataset"] for r in read_pairs(root / rel) if r.get("dataset")}
+
+
 def copy_samples(index: list[dict], synth: Path, d: Path, n: int, sr: int) -> list[dict]:
     """The first ``n`` recordings' prompt, truth, baseline and VALL-E pieces as headline samples;
     the first one's spectrograms as ``plots/spectrograms.png``."""
@@ -111,8 +183,18 @@ def copy_samples(index: list[dict], synth: Path, d: Path, n: int, sr: int) -> li
     return samples
 
 
-def write_eval_report(synth: Path, codec, p: ValleEvalParams, seed: int, d: Path) -> dict:
-    """Score ``synth`` and write the report into ``d``; returns the metrics (``table``: the rows)."""
+def write_eval_report(
+    synth: Path,
+    codec,
+    p: ValleEvalParams,
+    seed: int,
+    d: Path,
+    baselines: dict[str, dict] | None = None,
+    datasets: dict[str, str] | None = None,
+) -> dict:
+    """Score ``synth`` and write the report into ``d``; returns the metrics (``table``: the rows).
+    ``baselines``: {label: {path, hash, codec}} rows of the codec table beside ours (``load_baselines``);
+    ``datasets``: {recording id: dataset}, one more table per dataset when there are several."""
     index = read_jsonl(synth / "index.jsonl")
     summary = json.loads((synth / "summary.json").read_text())
     sr = summary["sample_rate"]
@@ -124,24 +206,67 @@ def write_eval_report(synth: Path, codec, p: ValleEvalParams, seed: int, d: Path
     def codec_latents(w):
         return codec.latents(torch.from_numpy(w)[None, None]).squeeze(0).double().numpy()
 
-    emb = embed_all(waves, {"codec": codec_latents, "logmel": logmel_embedder(sr)})
-    fads = fad_table(emb, p.n_boot, p.fad_inf_steps, p.fad_inf_min_n, seed)
-    dist = distances(waves, sr, p.n_boot, seed)
+    emb = embed_each(waves, {"codec": codec_latents, "logmel": logmel_embedder(sr)})
+    feats = wave_features(waves, sr)
+    fads = fad_table(present(emb), p.n_boot, p.fad_inf_steps, p.fad_inf_min_n, seed)
+    dist = distance_table(feats, p.n_boot, seed)
     cols, rows = headline_rows(fads, dist)
-    samples = copy_samples(index, synth, d, p.samples, sr)
     weights = summary.get("weights", {})  # what synthesised and what scores: named in the report
+
+    # the codec table: ours (the reconstructions valle_synthesize wrote) + each baseline codec's
+    baselines = baselines or {}
+    ours = codec_label(weights.get("codec"))
+    row = dist["codec"]
+    codecs = {
+        ours: {"weights": weights.get("codec"), "vs_truth": row["vs_truth"], "skipped": row["skipped"]["vs_truth"]}
+    }
+    if baselines:
+        recon = {label: [reconstruct(b["codec"], w) for w in waves["truth"]] for label, b in baselines.items()}
+        base_feats = wave_features(recon, sr) | {"truth": feats["truth"]}
+        base_dist = distance_table(base_feats, p.n_boot, seed, systems=tuple(recon), references=("truth",))
+        for label, b in baselines.items():
+            codecs[f"{label}: {b['path']}"] = {
+                "weights": {"path": b["path"], "hash": b["hash"], "sample_rate": b["codec"].sample_rate},
+                "vs_truth": base_dist[label]["vs_truth"],
+                "skipped": base_dist[label]["skipped"]["vs_truth"],
+            }
+    codec_cols, codec_table = codec_rows(codecs)
+
+    # one block per dataset (the paper's Table 4 columns), when the segments span several
+    datasets = datasets or {}
+    groups = dataset_groups([datasets.get(r["recording_id"]) for r in index])
+    per_dataset, dataset_tables = {}, []
+    for name, keep in groups.items():
+        sub_fads = fad_table(present(subset(emb, keep)), p.n_boot, p.fad_inf_steps, p.fad_inf_min_n, seed)
+        sub_dist = distance_table(subset(feats, keep), p.n_boot, seed)
+        recs = {r["recording_id"] for r, k in zip(index, keep) if k}
+        per_dataset[name] = {"segments": sum(keep), "recordings": len(recs), "fad": sub_fads, "distances": sub_dist}
+        dataset_tables.append(
+            {
+                "caption": f"dataset {name}: {sum(keep)} segments of {len(recs)} recording{'s' * (len(recs) > 1)}, "
+                "lower is better",
+                "columns": cols,
+                "rows": headline_rows(sub_fads, sub_dist)[1],
+            }
+        )
+
+    samples = copy_samples(index, synth, d, p.samples, sr)
     metrics = {
         "split": summary["split"],
         "segments": len(index),
         "weights": weights,
         "fad": fads,
         "distances": dist,
+        "codecs": codecs,
+        "datasets": per_dataset,
         "synthesis": summary,
     }
     write_json(d / "metrics.json", metrics)
     caption = f"{summary['split']} split, {len(index)} segments: lower is better"
     if summary["split"] != "test":
         caption += f" (this corpus has no held-out test recordings; synthesised from the {summary['split']} split)"
+    if groups:
+        caption = f"all datasets, {caption}"
     # what the prompts were, as synthesised (a real-audio corpus has one condition: no "other condition")
     text = TEXT.format(
         n=len(index),
@@ -151,7 +276,11 @@ def write_eval_report(synth: Path, codec, p: ValleEvalParams, seed: int, d: Path
         relations=", ".join(sorted({r["prompt_relation"].replace("_", " ") for r in index})) or "none",
         baseline=", ".join(sorted({f"'{r.get('baseline_condition', r['prompt_condition'])}'" for r in index})) or "-",
     )
+    text += CODEC_TEXT
+    if groups:
+        text += DATASET_TEXT.format(n=len(groups), names=", ".join(groups))
     text += " " + weights_text(weights) if weights else ""
+    codec_caption = f"codec reconstruction of the {len(index)} ground-truth segments: lower is better"
     write_headline(
         d,
         {
@@ -160,9 +289,13 @@ def write_eval_report(synth: Path, codec, p: ValleEvalParams, seed: int, d: Path
             "title": "Audio quality (MIDI-VALLE table)",
             "order": 10,
             "text": text,
-            "tables": [{"caption": caption, "columns": cols, "rows": rows}],
+            "tables": [
+                {"caption": caption, "columns": cols, "rows": rows},
+                {"caption": codec_caption, "columns": codec_cols, "rows": codec_table},
+                *dataset_tables,
+            ],
             "figures": ["plots/spectrograms.png"] if samples else [],
             "samples": samples,
         },
     )
-    return metrics | {"table": rows}
+    return metrics | {"table": rows, "codec_table": codec_table}

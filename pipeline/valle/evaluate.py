@@ -31,12 +31,34 @@ from pipeline.eval.frechet import FrechetError, fad_inf, fad_with_interval, mean
 SYSTEM_NAMES = {"valle": "VALL-E", "baseline": "FluidSynth (prompt's condition)", "codec": "codec reconstruction"}
 
 
-def embed_all(waves: dict[str, list[np.ndarray]], embedders: dict[str, Callable[[np.ndarray], np.ndarray]]):
-    """{embedding: {system: [frames per segment]}} (segments too short for a frame are dropped)."""
+def embed_each(waves: dict[str, list[np.ndarray]], embedders: dict[str, Callable[[np.ndarray], np.ndarray]]):
+    """{embedding: {system: [frames, or None for a segment too short for a frame]}}, aligned with
+    the segments (so a subset of segments is a subset of each list)."""
     out = {}
     for name, fn in embedders.items():
-        out[name] = {s: [e for e in (fn(w) for w in ws if len(w)) if len(e) >= 1] for s, ws in waves.items()}
+        out[name] = {}
+        for s, ws in waves.items():
+            frames = [fn(w) if len(w) else None for w in ws]
+            out[name][s] = [e if e is not None and len(e) >= 1 else None for e in frames]
     return out
+
+
+def present(emb: dict) -> dict:
+    """``embed_each``'s lists without the segments that gave no frame (what FAD reads)."""
+    return {name: {s: [e for e in es if e is not None] for s, es in systems.items()} for name, systems in emb.items()}
+
+
+def embed_all(waves: dict[str, list[np.ndarray]], embedders: dict[str, Callable[[np.ndarray], np.ndarray]]):
+    """{embedding: {system: [frames per segment]}} (segments too short for a frame are dropped)."""
+    return present(embed_each(waves, embedders))
+
+
+def subset(tree: dict, keep: list[bool]) -> dict:
+    """A nested {...: {system: [per segment]}} tree cut to the segments where ``keep`` is true."""
+    return {
+        k: subset(v, keep) if isinstance(v, dict) else [x for x, ok in zip(v, keep, strict=True) if ok]
+        for k, v in tree.items()
+    }
 
 
 DISTANCES = {  # name -> (per-wave features, distance(generated features, reference features))
@@ -60,20 +82,20 @@ def wave_features(waves: dict[str, list[np.ndarray]], sr: int) -> dict:
     return out
 
 
-def distances(waves: dict[str, list[np.ndarray]], sr: int, n_boot: int, seed: int) -> dict:
-    """{system: {vs_truth|vs_codec: {chroma, spectrogram, spectrogram_mel01: {value, ci95}} or None,
-    skipped: {vs_truth, vs_codec}}}: per-segment distances to the segment's ground truth and to its
-    codec reconstruction (None for the codec row against itself)."""
-    feats = wave_features(waves, sr)
+def distance_table(feats: dict, n_boot: int, seed: int, systems=tuple(SYSTEM_NAMES), references=REFERENCES) -> dict:
+    """{system: {vs_<ref>: {distance name: {value, ci95}} or None, skipped: {vs_<ref>: n}}} over
+    ``wave_features`` output: each system's per-segment distances to each reference's segment (None
+    for a system against itself). The codec table is this with the codecs as systems, truth alone
+    as reference."""
     out = {}
-    for s in SYSTEM_NAMES:
+    for s in systems:
         out[s] = {"skipped": {}}
-        for ref in REFERENCES:
+        for ref in references:
             if s == ref:
                 out[s][f"vs_{ref}"], out[s]["skipped"][f"vs_{ref}"] = None, 0
                 continue
             values, skipped = {k: [] for k in DISTANCES}, 0
-            for g, r in zip(feats[s], feats[ref]):
+            for g, r in zip(feats[s], feats[ref], strict=True):
                 try:
                     if g is None or r is None:
                         raise AudioEvalError("empty or non-finite audio")
@@ -88,6 +110,13 @@ def distances(waves: dict[str, list[np.ndarray]], sr: int, n_boot: int, seed: in
             }
             out[s]["skipped"][f"vs_{ref}"] = skipped
     return out
+
+
+def distances(waves: dict[str, list[np.ndarray]], sr: int, n_boot: int, seed: int) -> dict:
+    """{system: {vs_truth|vs_codec: {chroma, spectrogram, spectrogram_mel01: {value, ci95}} or None,
+    skipped: {vs_truth, vs_codec}}}: per-segment distances to the segment's ground truth and to its
+    codec reconstruction (None for the codec row against itself)."""
+    return distance_table(wave_features(waves, sr), n_boot, seed)
 
 
 def fad_table(emb: dict[str, dict[str, list[np.ndarray]]], n_boot: int, steps: int, min_n: int, seed: int) -> dict:
@@ -148,6 +177,30 @@ def headline_rows(fads: dict, dist: dict) -> tuple[list[str], list[list]]:
         row += [cell((dist[s][f"vs_{ref}"] or {}).get(k)) for _, ref, k in DISTANCE_COLUMNS]
         rows.append(row)
     return cols, rows
+
+
+CODEC_COLUMNS = (  # the paper's Table 3: each codec's reconstruction of the ground truth
+    ("spectrogram distance vs truth", "spectrogram"),
+    ("chroma distance vs truth", "chroma"),
+    ("spectrogram distance (mel, 0-1 dB) vs truth", "spectrogram_mel01"),
+)
+
+
+def codec_rows(codecs: dict) -> tuple[list[str], list[list]]:
+    """The codec table: one row per codec ({label: {vs_truth: {distance: {value, ci95}}}})."""
+    cols = ["codec", *(c for c, _ in CODEC_COLUMNS)]
+    return cols, [
+        [label, *(cell((r["vs_truth"] or {}).get(k)) for _, k in CODEC_COLUMNS)] for label, r in codecs.items()
+    ]
+
+
+def dataset_groups(labels: list[str | None]) -> dict[str, list[bool]]:
+    """{dataset: which segments belong to it}, when the segments come from more than one dataset
+    (a segment without one is in ``(no dataset)``); {} otherwise."""
+    names = [x or "(no dataset)" for x in labels]
+    if len(set(names)) < 2:
+        return {}
+    return {d: [n == d for n in names] for d in sorted(set(names))}
 
 
 def logmel_embedder(sr: int) -> Callable[[np.ndarray], np.ndarray]:
