@@ -28,11 +28,9 @@ def embed() -> None:
     tok = AbsTokenizer(**json.loads((root / PRETRAIN / "tokenizer.json").read_text())["config"])
     rows = [r for r in read_jsonl(root / INGEST / "index.jsonl") if r.get("split") in p.splits]
     require_pieces(f"{INGEST}/index.jsonl splits {list(p.splits)}", len(rows))
-    models = {
-        "contrastive": CONTRASTIVE,
-        "frozen": PRETRAIN,
-        "clamp": resolve_init("aria_embed", p.clamp, root, key="clamp"),
-    }
+    models = {"contrastive": CONTRASTIVE, "frozen": PRETRAIN}
+    if p.clamp:  # a set but unused file is still checked: a typo should not wait for the day it is used
+        models["clamp"] = resolve_init("aria_embed", p.clamp, root, key="clamp")
     with StageOutputs("aria_embed", [OUT]) as out:
         seconds = embed_corpus(
             out[OUT], root / INGEST, rows, tok, p, {k: root / m for k, m in models.items()}, base.seed
