@@ -25,4 +25,5 @@ def pytest_collection_finish(session):
     if families:
         import paper_builds  # tests/e2e, on sys.path once its modules are collected
 
-        paper_builds.start(families)
+        # under pytest's base temp dir, which keeps the last three sessions' copies
+        paper_builds.start(families, session.config._tmp_path_factory.mktemp("paper"))

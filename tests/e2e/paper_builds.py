@@ -53,13 +53,13 @@ def main(out: Path, families: list[str]) -> None:
         tmp.replace(out / f"{family}.json")
 
 
-def start(families: list[str]) -> None:
-    """Start the background build (once per session)."""
+def start(families: list[str], out: Path | None = None) -> None:
+    """Start the background build (once per session) into ``out`` (default: a new temp dir)."""
     if _build:
         return
     from repo_copy import env
 
-    out = Path(tempfile.mkdtemp(prefix="ostinato-paper-"))
+    out = out or Path(tempfile.mkdtemp(prefix="ostinato-paper-"))
     log = open(out / "build.log", "w")  # noqa: SIM115 - the process writes it until it ends
     proc = subprocess.Popen(
         [sys.executable, __file__, str(out), *families],
