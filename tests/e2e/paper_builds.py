@@ -1,8 +1,9 @@
 """The paper profiles build beside the rest of the suite: one background process (started by
 tests/conftest.py once the session knows a paper test is selected) builds each family's paper
 table in its own micro copy of the repo, one family after the other, while the suite's other tests
-run (the unit tests use one core; the builds take the other). The paper tests, which the session
-runs last, wait for their family's result and check it.
+run (the unit tests use one core; the builds take the other), at low priority (``nice``) so that
+they use what the shared micro build leaves idle rather than slow it. The paper tests, which the
+session runs last, wait for their family's result and check it.
 
 A process, not a thread: the writers seed torch and build checkpoints, which must not race the
 unit tests' global RNG. Run by hand: ``python tests/e2e/paper_builds.py OUT aria gnm ...``."""
@@ -62,7 +63,7 @@ def start(families: list[str], out: Path | None = None) -> None:
     out = out or Path(tempfile.mkdtemp(prefix="ostinato-paper-"))
     log = open(out / "build.log", "w")  # noqa: SIM115 - the process writes it until it ends
     proc = subprocess.Popen(
-        [sys.executable, __file__, str(out), *families],
+        ["nice", "-n", "15", sys.executable, __file__, str(out), *families],  # dvc and stages inherit it
         cwd=ROOT,
         env=env(),  # the session's shared Prefect server, this venv first on PATH
         stdout=log,
