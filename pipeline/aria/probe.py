@@ -109,13 +109,15 @@ def weights_line(weights: dict[str, dict | None]) -> str:
             continue
         by_model.setdefault(w["model"], []).append(name)
         init, steps = w.get("init"), w.get("steps")
-        origin = f"`{init['path']}` (hash {init['hash']})" if init else "scratch"
+        # no init: from scratch or from the DAG's own upstream model (aria_contrastive starts from
+        # models/aria_pretrain), so claim neither
+        origin = f" from `{init['path']}` (hash {init['hash']})" if init else ""
         if init and init["path"] == w["model"]:  # no model dir: the released file itself (clamp)
             facts[w["model"]] = f"read as released (hash {init['hash']})"
         elif steps == 0 and init:
-            facts[w["model"]] = f"imported from {origin}"
+            facts[w["model"]] = f"imported{origin}"
         else:
-            facts[w["model"]] = f"trained {'' if steps is None else f'{steps} steps '}here from {origin}"
+            facts[w["model"]] = f"trained {'' if steps is None else f'{steps} steps '}here{origin}"
     parts = [f"{', '.join(names)}: `{model}`, {facts[model]}" for model, names in by_model.items()]
     features = [name for name, w in weights.items() if not w]
     parts += [f"{name}: features, no weights" for name in features]

@@ -584,7 +584,7 @@ def test_aria_probe_header_names_the_weights_each_embedding_used(tmp_path: Path)
     assert header.endswith(
         "Weights: contrastive: `models/aria_contrastive`, imported from "
         "`weights/aria_contrastive/model.safetensors` (hash 4bf278de36a22dd9); frozen_mean: "
-        "`models/aria_pretrain`, trained 4 steps here from scratch; handcrafted: features, no weights."
+        "`models/aria_pretrain`, trained 4 steps here; handcrafted: features, no weights."
     )
     assert "Weights" not in probe_header("data/aria_embed", 8, ProbeConfig(), embedder_weights(tmp_path, ["x"]))
 
