@@ -21,9 +21,10 @@ from pipeline.codec import load as load_codec
 from pipeline.config import load_section, repo_root
 from pipeline.data.jsonl import read_jsonl
 from pipeline.data.manifests import load_cuts
+from pipeline.orchestration.model_origin import model_origin
 from pipeline.orchestration.stage import StageOutputs, params_dump
 from pipeline.valle.checkpoint import check_codec, load_valle
-from pipeline.valle.held_out import synthesize_held_out, weights_used
+from pipeline.valle.held_out import synthesize_held_out
 from pipeline.valle.plan import plan
 
 OUT = "data/valle_synthesize"
@@ -45,7 +46,7 @@ def valle_synthesize() -> None:
     check_codec(model, codec)  # another codebook count / sample rate: fail here, named
     split, planned = plan(read_jsonl(root / SEGMENTS / "index.jsonl"), p.recordings, p.max_segments, base.seed)
     cuts = load_cuts(root / SEGMENTS / "cuts.jsonl.gz")
-    weights = {"valle": weights_used(root / MODEL, root), "codec": weights_used(root / CODEC, root)}  # for the report
+    weights = {"valle": model_origin(root / MODEL), "codec": model_origin(root / CODEC)}  # for the report
     with StageOutputs("valle_synthesize", [OUT]) as out:
         summary = synthesize_held_out(
             model, codec, split, planned, cuts, p, render.conditions, base.seed, root, out[OUT], weights

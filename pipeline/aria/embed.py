@@ -19,7 +19,6 @@ and ``<out>/rejected.jsonl`` (unreadable pieces and why).
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from pipeline.data.jsonl import write_json, write_jsonl
 from pipeline.data.notes import slice_notes
 from pipeline.eval.features import handcrafted_many
 from pipeline.eval.retrieval import disjoint_slices
+from pipeline.orchestration.model_origin import model_origin
 from pipeline.orchestration.stage import hash_path
 from pipeline.params.aria import AriaEmbedParams
 
@@ -122,14 +122,7 @@ def model_weights(checkpoint: Path | None) -> dict | None:
     if checkpoint.is_file() and checkpoint.parent.parent.name == "weights":  # a released file, read as it is
         rel = f"weights/{checkpoint.parent.name}/{checkpoint.name}"
         return {"model": rel, "init": {"path": rel, "hash": hash_path(checkpoint)}, "steps": 0}
-    model_dir = checkpoint if checkpoint.is_dir() else checkpoint.parent
-    manifest = model_dir / "manifest.json"
-    facts = json.loads(manifest.read_text()) if manifest.is_file() else {}
-    return {
-        "model": f"models/{model_dir.name}",
-        "init": facts.get("init"),
-        "steps": (facts.get("metrics") or {}).get("steps"),
-    }
+    return model_origin(checkpoint if checkpoint.is_dir() else checkpoint.parent)
 
 
 def write_embedding(

@@ -31,6 +31,7 @@ from pipeline.clamp.table import (
 from pipeline.data.jsonl import write_json
 from pipeline.notagen.checkpoint import load as load_policy
 from pipeline.notagen.parity import aligned as upstream_bar_alignment
+from pipeline.orchestration.model_origin import model_origin
 from pipeline.params.clamp import AbcScoreTableParams
 from pipeline.report.headline import ci, write_headline
 
@@ -50,14 +51,6 @@ def rounds(dpo_data: Path) -> list[int]:
     if not ks or ks != list(range(len(ks))):
         raise FileNotFoundError(f"{dpo_data} holds rounds {ks}; run the abc_dpo stage first")
     return ks
-
-
-def weights_used(model_dir: Path) -> dict:
-    """Which weights a model dir holds, from its manifest: ``model`` (the stage's dir), ``init`` (the
-    released file it imported, ``steps`` 0, or trained from: its path and hash; None when trained
-    from scratch) and ``steps``, so the table names the weights behind each row."""
-    m = json.loads((model_dir / "manifest.json").read_text())
-    return {"model": f"models/{m['stage']}", "init": m.get("init"), "steps": m.get("metrics", {}).get("steps")}
 
 
 def dpo_weights(dpo_models: Path, k: int) -> dict:
@@ -159,7 +152,7 @@ def write_score_table(
     weights = {}
     for k in rounds(dpo_data):
         unit = dpo_data / f"samples_{k}"
-        weights[f"K={k}"] = weights_used(finetune) if k == 0 else dpo_weights(dpo_models, k)
+        weights[f"K={k}"] = model_origin(finetune) if k == 0 else dpo_weights(dpo_models, k)
         rows_k = [json.loads(x) for x in (unit / "samples.jsonl").read_text().splitlines() if x.strip()]
         policy = load_policy(finetune if k == 0 else dpo_models / f"iter_{k}")
         ppl_parts = text_logprobs(policy, held_texts)
@@ -185,7 +178,7 @@ def write_score_table(
     (rep / "plots").mkdir(parents=True, exist_ok=True)
     plot_curve(rep / "plots" / "score_curve.png", table, gt_vals[1])
     full = table + [gt_vals]
-    weights["scorer"] = weights_used(scorer)
+    weights["scorer"] = model_origin(scorer)
     write_json(
         rep / "table.json",
         {

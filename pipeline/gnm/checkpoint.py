@@ -157,13 +157,12 @@ def weights_used(model_dir: str | Path, root: str | Path) -> dict:
     imported (``steps: 0``; the manifest's ``init`` path and content hash), else its own
     ``params.pt`` (repo-relative path, content hash, the steps it trained; ``init``: the released
     file it started from, if any)."""
+    from pipeline.orchestration.model_origin import model_origin
     from pipeline.orchestration.stage import hash_path  # the hash the manifests record
 
     model_dir = Path(model_dir)
-    manifest_file = model_dir / "manifest.json"
-    manifest = json.loads(manifest_file.read_text()) if manifest_file.is_file() else {}
-    steps = (manifest.get("metrics") or {}).get("steps")
-    init = manifest.get("init")
+    origin = model_origin(model_dir)
+    steps, init = origin["steps"], origin["init"]
     if init and steps == 0:
         return {"path": init["path"], "hash": init["hash"], "steps": 0}
     own = model_dir / WEIGHTS

@@ -7,12 +7,11 @@ are cut, and each segment becomes four waves: ``valle`` (``synthesis.synthesize`
 decoded). Written under ``out``: ``segments/<system>/<segment>.flac``,
 ``pieces/<system>/<recording>__prompt-<condition>.flac`` (segments stitched back),
 ``prompts/<recording>.flac``, ``index.jsonl``, ``rejected.jsonl``, ``summary.json`` (naming the
-weights used: :func:`weights_used` of both model dirs).
+weights used: ``model_origin`` of both model dirs).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -106,18 +105,6 @@ def synthesize_recording(
     return index, rejected
 
 
-def weights_used(model_dir: Path, root: Path) -> dict:
-    """What a model dir holds, for the reports: the dir, the released file it was imported or
-    trained from (``init``: path and content hash, from its manifest.json; None when trained from
-    scratch) and the steps trained here (0: imported unchanged)."""
-    manifest = json.loads((model_dir / "manifest.json").read_text())
-    return {
-        "model": model_dir.relative_to(root).as_posix(),
-        "init": manifest.get("init"),
-        "steps": manifest.get("metrics", {}).get("steps"),
-    }
-
-
 def baseline_condition(prompt_condition: str, conditions: dict[str, AcousticCondition]) -> str:
     """The FluidSynth condition the baseline renders in: the prompt's, or, for a real recording
     (``render_audio.real_recordings``: condition ``real``, no FluidSynth setting), the first of
@@ -145,7 +132,7 @@ def synthesize_held_out(
     weights: dict | None = None,
 ) -> dict:
     """Every planned recording; writes the index, the rejects and ``summary.json`` (with ``weights``:
-    system -> :func:`weights_used`, which valle_eval's report names); returns the summary plus
+    system -> ``model_origin``, which valle_eval's report names); returns the summary plus
     ``wall_s`` (how long it took: for the run log and environment.json, never for a hashed file)."""
     log = run_logger()
     opts = SynthesisOptions(

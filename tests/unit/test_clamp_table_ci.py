@@ -6,8 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from pipeline.clamp.score_table import dpo_weights, headline, weights_used, with_intervals
+from pipeline.clamp.score_table import dpo_weights, headline, with_intervals
 from pipeline.clamp.table import COLUMNS, fit_probe, perplexity_interval, pooled_perplexity, row, text_logprobs
+from pipeline.orchestration.model_origin import model_origin
 from pipeline.report.headline import valid_cell
 
 pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("one_thread")]
@@ -98,10 +99,10 @@ def test_the_headline_names_the_weights_of_each_policy_and_the_scorer(tmp_path):
         (tmp_path / f"iter_{k}").mkdir()
         (tmp_path / f"iter_{k}" / "preferences.json").write_text(json.dumps(prefs))
     weights = {
-        "K=0": weights_used(tmp_path / "abc_finetune"),
+        "K=0": model_origin(tmp_path / "abc_finetune"),
         "K=1": dpo_weights(tmp_path, 1),
         "K=2": dpo_weights(tmp_path, 2),
-        "scorer": weights_used(tmp_path / "clamp_train"),
+        "scorer": model_origin(tmp_path / "clamp_train"),
     }
     assert weights["K=0"] == {
         "model": "models/abc_finetune",

@@ -53,8 +53,8 @@ def test_table_rows_columns_and_ordering():
 def test_report_names_the_weights_it_used(tmp_path):
     """The table's text names each model's released file and its hash (summary.json ``weights``, from
     the model dirs' manifests), or says the model was trained here."""
+    from pipeline.orchestration.model_origin import model_origin
     from pipeline.valle.eval_report import weights_text
-    from pipeline.valle.held_out import weights_used
 
     codec_dir, valle_dir = tmp_path / "models/codec_train", tmp_path / "models/valle_train"
     for d, manifest in (
@@ -63,7 +63,7 @@ def test_report_names_the_weights_it_used(tmp_path):
     ):
         d.mkdir(parents=True)
         (d / "manifest.json").write_text(json.dumps(manifest))
-    weights = {"codec": weights_used(codec_dir, tmp_path), "valle": weights_used(valle_dir, tmp_path)}
+    weights = {"codec": model_origin(codec_dir), "valle": model_origin(valle_dir)}
     assert weights["codec"] == {
         "model": "models/codec_train",
         "init": {"path": "weights/codec_train/c.bin", "hash": "ab12"},
